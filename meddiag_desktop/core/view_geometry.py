@@ -1,0 +1,291 @@
+"""Patient-oriented view geometry for the 2D slice views (pure numpy).
+
+Every 2D view shows the volume in *patient* orientation whatever the
+acquisition orientation (radiological convention, LPS coordinates in mm):
+
+========  ==========================  =====================  ===================
+view      screen right                screen up              normal (to viewer)
+========  ==========================  =====================  ===================
+axial     patient Left (+X)           Anterior (-Y)          Inferior (-Z)
+coronal   patient Left (+X)           Superior (+Z)          Anterior (-Y)
+sagittal  Posterior (+Y)              Superior (+Z)          Left (+X)
+========  ==========================  =====================  ===================
+
+A view's *frame* is the 3x3 matrix whose columns are these three LPS vectors.
+View coordinates ``(u, v, w)`` are ``frame.T @ lps``: ``u`` grows to the
+right of the screen, ``v`` upwards, ``w`` towards the viewer.
+
+Slices are numbered along a per-view *slice axis* (axial: Superior, coronal:
+Anterior, sagittal: Left), so "next slice" is head-wards / forwards / left-wards
+as in 3D Slicer.
+
+The render layer samples the volume through :func:`reslice_matrix`, which maps
+output ``(u, v, 0)`` to the volume's *scaled index* space
+(``spacing * (i, j, k)``, origin 0, identity direction) so the VTK image needs
+no direction matrix and any acquisition orientation, oblique included, shows
+correctly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from meddiag_desktop.core.volume import WindowPreset
+
+if TYPE_CHECKING:
+    from meddiag_desktop.core.volume import Volume
+
+__all__ = [
+    "AXIAL",
+    "CORONAL",
+    "SAGITTAL",
+    "VIEWS",
+    "NAMED_PRESETS",
+    "SliceInfo",
+    "view_frame",
+    "slice_axis",
+    "lps_to_view",
+    "view_to_lps",
+    "reslice_matrix",
+    "view_extent",
+    "slice_step",
+    "slice_info",
+    "step_cursor",
+    "clamp_to_volume",
+    "direction_letters",
+    "edge_letters",
+    "window_range",
+    "window_presets_for",
+    "default_window",
+    "wl_sensitivity",
+    "drag_window_level",
+]
+
+AXIAL = "axial"
+CORONAL = "coronal"
+SAGITTAL = "sagittal"
+VIEWS: tuple[str, ...] = (AXIAL, CORONAL, SAGITTAL)
+
+_FRAMES: dict[str, np.ndarray] = {
+    # columns: screen right, screen up, normal towards the viewer (right x up)
+    AXIAL: np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]]).T,
+    CORONAL: np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]).T,
+    SAGITTAL: np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]).T,
+}
+_SLICE_AXES: dict[str, np.ndarray] = {
+    AXIAL: np.array([0.0, 0.0, 1.0]),  # Superior
+    CORONAL: np.array([0.0, -1.0, 0.0]),  # Anterior
+    SAGITTAL: np.array([1.0, 0.0, 0.0]),  # Left
+}
+
+
+def _check_view(view: str) -> None:
+    if view not in _FRAMES:
+        raise ValueError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
+
+
+def view_frame(view: str) -> np.ndarray:
+    """3x3 matrix whose columns are the LPS directions of screen right, screen up and the normal."""
+    _check_view(view)
+    return _FRAMES[view].copy()
+
+
+def slice_axis(view: str) -> np.ndarray:
+    """LPS unit vector along which slice numbers of ``view`` increase (S, A or L)."""
+    _check_view(view)
+    return _SLICE_AXES[view].copy()
+
+
+def lps_to_view(view: str, lps: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+    """View coordinates ``(u, v, w)`` mm of LPS point(s) (shape 3 or N x 3)."""
+    return np.asarray(lps, float) @ view_frame(view)
+
+
+def view_to_lps(view: str, uvw: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+    """LPS point(s) of view coordinates ``(u, v, w)`` (shape 3 or N x 3)."""
+    return np.asarray(uvw, float) @ view_frame(view).T
+
+
+def _index_matrix(volume: "Volume") -> np.ndarray:
+    """3x3 ``direction`` (LPS of scaled-index axes), general (not necessarily orthonormal)."""
+    return np.asarray(volume.direction, float)
+
+
+def reslice_matrix(view: str, volume: "Volume", cursor_lps: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+    """4x4 matrix mapping output ``(u, v, z)`` (view mm, slice through the cursor at z=0) to scaled index.
+
+    Scaled index is ``spacing * (i, j, k)``: the coordinates of a VTK image with the
+    volume's spacing, origin 0 and identity direction. ``u, v`` are absolute view
+    coordinates, so output origin/extent come straight from :func:`view_extent`.
+    """
+    frame = view_frame(view)
+    w = float(np.asarray(cursor_lps, float) @ frame[:, 2])
+    d_inv = np.linalg.inv(_index_matrix(volume))
+    m = np.eye(4)
+    m[:3, :3] = d_inv @ frame
+    m[:3, 3] = d_inv @ (frame[:, 2] * w - np.asarray(volume.origin, float))
+    return m
+
+
+def _corner_box_lps(volume: "Volume") -> np.ndarray:
+    """LPS of the 8 corner voxel centres."""
+    return volume.corners_lps()
+
+
+def view_extent(view: str, volume: "Volume") -> tuple[float, float, float, float, float, float]:
+    """``(umin, umax, vmin, vmax, wmin, wmax)``: bounds of the 8 corner voxel centres in view mm."""
+    uvw = lps_to_view(view, _corner_box_lps(volume))
+    lo, hi = uvw.min(axis=0), uvw.max(axis=0)
+    return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2]))
+
+
+def slice_step(view: str, volume: "Volume") -> float:
+    """Distance (mm) between consecutive slices of ``view``.
+
+    The spacing of the index axis most aligned with the view normal, projected
+    onto the normal (``s_k * |d_k . n|``): equal to that spacing for a volume
+    acquired in the view's plane, and never skipping a voxel layer for oblique
+    ones.
+    """
+    n = slice_axis(view)
+    d = _index_matrix(volume)
+    d = d / np.linalg.norm(d, axis=0)
+    cos = np.abs(n @ d)
+    k = int(np.argmax(cos))
+    return float(volume.spacing[k] * cos[k])
+
+
+@dataclass(frozen=True)
+class SliceInfo:
+    """Where the cursor lies along a view's slice axis."""
+
+    index: int  #: 0-based slice number (clamped to the volume)
+    count: int  #: number of slices
+    position: float  #: cursor position along the slice axis (mm)
+    step: float  #: slice distance (mm)
+    first: float  #: position of slice 0 (mm)
+
+
+def _axis_range(view: str, volume: "Volume") -> tuple[float, float]:
+    s = _corner_box_lps(volume) @ slice_axis(view)
+    return float(s.min()), float(s.max())
+
+
+def slice_info(view: str, volume: "Volume", cursor_lps: np.ndarray | tuple[float, float, float]) -> SliceInfo:
+    """Slice number, count and position (mm along the slice axis) of the cursor in ``view``."""
+    lo, hi = _axis_range(view, volume)
+    step = slice_step(view, volume)
+    count = int(np.floor((hi - lo) / step + 1e-6)) + 1
+    pos = float(np.asarray(cursor_lps, float) @ slice_axis(view))
+    index = int(np.clip(np.rint((pos - lo) / step), 0, count - 1))
+    return SliceInfo(index=index, count=count, position=pos, step=step, first=lo)
+
+
+def step_cursor(
+    view: str, volume: "Volume", cursor_lps: np.ndarray | tuple[float, float, float], slices: int
+) -> np.ndarray:
+    """Cursor moved by ``slices`` slices along the view's slice axis, snapped to a slice and clamped."""
+    info = slice_info(view, volume, cursor_lps)
+    current = (info.position - info.first) / info.step
+    target = int(np.clip(np.rint(current) + slices, 0, info.count - 1))
+    delta = info.first + target * info.step - info.position
+    return np.asarray(cursor_lps, float) + slice_axis(view) * delta
+
+
+def clamp_to_volume(volume: "Volume", lps: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+    """``lps`` moved to the nearest point inside the volume's voxel-centre box (index space)."""
+    ijk = volume.to_index(lps)
+    hi = np.asarray(volume.shape_xyz, float) - 1
+    return volume.to_lps(np.clip(ijk, 0, hi))
+
+
+# ------------------------------------------------------------ orientation
+_LETTERS = (("R", "L"), ("A", "P"), ("I", "S"))  # (negative, positive) per LPS axis
+
+
+def direction_letters(direction: np.ndarray | tuple[float, float, float], *, min_fraction: float = 0.25) -> str:
+    """Orientation letters of an LPS direction, dominant axis first (e.g. ``"L"``, ``"LA"``).
+
+    An axis contributes its letter when its component is at least ``min_fraction``
+    of the vector's length.
+    """
+    d = np.asarray(direction, float)
+    norm = np.linalg.norm(d)
+    if norm == 0:
+        return ""
+    d = d / norm
+    order = np.argsort(-np.abs(d), kind="stable")
+    return "".join(_LETTERS[a][1 if d[a] > 0 else 0] for a in order if abs(d[a]) >= min_fraction)
+
+
+def edge_letters(view: str) -> dict[str, str]:
+    """Letters for the ``left``, ``right``, ``top`` and ``bottom`` screen edges of ``view``."""
+    f = view_frame(view)
+    return {
+        "left": direction_letters(-f[:, 0]),
+        "right": direction_letters(f[:, 0]),
+        "top": direction_letters(f[:, 1]),
+        "bottom": direction_letters(-f[:, 1]),
+    }
+
+
+# ------------------------------------------------------------ window/level
+#: Standard CT windows (width, level in HU).
+NAMED_PRESETS: tuple[WindowPreset, ...] = (
+    WindowPreset("Brain", 80.0, 40.0),
+    WindowPreset("Lung", 1500.0, -600.0),
+    WindowPreset("Mediastinum", 350.0, 50.0),
+    WindowPreset("Abdomen", 400.0, 50.0),
+    WindowPreset("Liver", 150.0, 30.0),
+    WindowPreset("Bone", 1800.0, 400.0),
+)
+
+
+def window_range(width: float, level: float) -> tuple[float, float]:
+    """Lowest and highest value shown (black and white) for a window."""
+    return (level - width / 2.0, level + width / 2.0)
+
+
+def _is_hu(volume: "Volume") -> bool:
+    return volume.metadata.get("units") == "HU" or volume.modality == "CT"
+
+
+def window_presets_for(volume: "Volume") -> list[WindowPreset]:
+    """Presets to offer: the file's own (DICOM tags) first, then the named CT presets for CT."""
+    own = [p for p in volume.window_presets if p.width > 0]
+    return own + (list(NAMED_PRESETS) if _is_hu(volume) else [])
+
+
+def default_window(volume: "Volume") -> WindowPreset:
+    """Initial window: the first DICOM preset, else soft tissue for CT, else the 1-99 percentile range."""
+    own = [p for p in volume.window_presets if p.width > 0]
+    if own:
+        return own[0]
+    if _is_hu(volume):
+        return WindowPreset("Soft tissue", 400.0, 40.0)
+    arr = volume.array
+    sample = arr[:: max(1, arr.shape[0] // 32)].reshape(-1)[::7]
+    if sample.size == 0:
+        return WindowPreset("Auto", 1.0, 0.0)
+    lo, hi = (float(x) for x in np.percentile(sample, [1.0, 99.0]))
+    if hi <= lo:
+        lo, hi = volume.value_range()
+    return WindowPreset("Auto", max(hi - lo, 1e-3), (hi + lo) / 2.0)
+
+
+def wl_sensitivity(volume: "Volume") -> float:
+    """Window/level change per screen pixel of right-drag: 1/1000 of the value range (at least 1e-3)."""
+    lo, hi = volume.value_range()
+    return max((hi - lo) / 1000.0, 1e-3)
+
+
+def drag_window_level(width: float, level: float, dx: float, dy: float, sensitivity: float) -> tuple[float, float]:
+    """Window after a right-drag of ``(dx, dy)`` screen pixels (``dy`` > 0 is downwards).
+
+    Dragging right widens the window (less contrast), dragging down raises the
+    level (darker image). The width never drops below ``sensitivity``.
+    """
+    return (max(width + dx * sensitivity, sensitivity), level + dy * sensitivity)
