@@ -19,6 +19,7 @@ __all__ = ["main"]
 #: sub-command name -> module with ``register(subparsers)``; imported only when used.
 SUBCOMMANDS: dict[str, str] = {
     "info": "meddiag_desktop.io.cli_info",
+    "risk": "meddiag_desktop.risk.cli",
 }
 
 
