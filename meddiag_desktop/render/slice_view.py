@@ -1,0 +1,343 @@
+"""One 2D patient-oriented slice view as a VTK pipeline (no Qt).
+
+``vtkImageData`` (scaled-index space, shared with numpy) -> ``vtkImageReslice``
+(2D output in view coordinates, axes from :mod:`meddiag_desktop.core.view_geometry`)
+-> ``vtkImageActor`` (window/level in its property), plus a two-line
+crosshair, orientation letters on all four edges and corner text. The world
+coordinates of the renderer are view coordinates ``(u, v)`` in mm, seen by a
+parallel camera looking down ``-w`` with ``v`` up, so screen right is ``+u``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import vtkmodules.vtkRenderingFreeType  # noqa: F401  (text rendering backend)
+import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (rendering backend)
+from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
+from vtkmodules.vtkCommonMath import vtkMatrix4x4
+from vtkmodules.vtkImagingCore import vtkImageReslice
+from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
+from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapper, vtkRenderer
+
+from meddiag_desktop.core import Volume
+from meddiag_desktop.core import view_geometry as vg
+
+__all__ = ["SliceView", "VIEW_COLOURS", "MAX_OUTPUT_PIXELS"]
+
+#: Colour of each view's plane (Slicer convention): its title and the crosshair lines showing it.
+VIEW_COLOURS: dict[str, tuple[float, float, float]] = {
+    vg.AXIAL: (0.93, 0.33, 0.31),
+    vg.SAGITTAL: (0.95, 0.84, 0.31),
+    vg.CORONAL: (0.43, 0.75, 0.36),
+}
+#: Largest reslice output along either screen axis (keeps very fine volumes fast).
+MAX_OUTPUT_PIXELS = 1024
+_TEXT_COLOUR = (0.86, 0.88, 0.90)
+_LETTER_COLOUR = (0.98, 0.72, 0.30)
+_BACKGROUND = (0.0, 0.0, 0.0)
+
+
+def _plane_showing(direction: np.ndarray) -> str:
+    """The view whose slice axis is ``direction`` (the plane a crosshair line represents)."""
+    return max(vg.VIEWS, key=lambda v: abs(float(vg.slice_axis(v) @ direction)))
+
+
+def _line_actor(colour: tuple[float, float, float]) -> tuple[vtkActor, vtkPoints, vtkPolyData]:
+    points = vtkPoints()
+    points.SetNumberOfPoints(2)
+    lines = vtkCellArray()
+    lines.InsertNextCell(2)
+    lines.InsertCellPoint(0)
+    lines.InsertCellPoint(1)
+    poly = vtkPolyData()
+    poly.SetPoints(points)
+    poly.SetLines(lines)
+    mapper = vtkPolyDataMapper()
+    mapper.SetInputData(poly)
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    prop = actor.GetProperty()
+    prop.SetColor(*colour)
+    prop.SetLineWidth(1.0)
+    prop.SetOpacity(0.85)
+    prop.LightingOff()
+    actor.PickableOff()
+    return actor, points, poly
+
+
+def _corner_annotation(size: int, colour: tuple[float, float, float], bold: bool = False) -> vtkCornerAnnotation:
+    ann = vtkCornerAnnotation()
+    ann.SetMinimumFontSize(size)
+    ann.SetMaximumFontSize(size)
+    ann.SetLinearFontScaleFactor(100)  # fixed size: scaling is clamped to min/max
+    ann.SetNonlinearFontScaleFactor(1)
+    tp = ann.GetTextProperty()
+    tp.SetColor(*colour)
+    tp.SetFontFamilyToArial()
+    tp.SetBold(bold)
+    tp.SetShadow(True)
+    tp.SetShadowOffset(1, -1)
+    ann.PickableOff()
+    return ann
+
+
+class SliceView:
+    """A patient-oriented 2D slice of a volume through a cursor point.
+
+    Parameters
+    ----------
+    view:
+        ``"axial"``, ``"coronal"`` or ``"sagittal"``.
+    renderer:
+        Renderer to draw into; a new black one if omitted (add it to a render window).
+    """
+
+    def __init__(self, view: str, renderer: vtkRenderer | None = None) -> None:
+        vg.view_frame(view)  # validates the name
+        self.view = view
+        self.frame = vg.view_frame(view)
+        self.renderer = renderer or vtkRenderer()
+        self.renderer.SetBackground(*_BACKGROUND)
+        self.volume: Volume | None = None
+        self.cursor = np.zeros(3)
+        self.window = (400.0, 40.0)
+        self.zoom = 1.0
+        self.pan = np.zeros(2)  # view mm of focal point relative to the extent centre
+        self._extent = (0.0, 1.0, 0.0, 1.0, 0.0, 1.0)
+        self._fit_scale = 1.0
+        self._slice_w: float | None = None
+        self._readout = ""
+
+        self.reslice = vtkImageReslice()
+        self.reslice.SetOutputDimensionality(2)
+        self.reslice.SetInterpolationModeToLinear()
+        self.reslice.AutoCropOutputOff()
+        self._axes = vtkMatrix4x4()
+        self.reslice.SetResliceAxes(self._axes)
+
+        self.image_actor = vtkImageActor()
+        self.image_actor.GetMapper().SetInputConnection(self.reslice.GetOutputPort())
+        self.image_actor.GetProperty().SetInterpolationTypeToLinear()
+        self.image_actor.VisibilityOff()
+        self.renderer.AddViewProp(self.image_actor)
+
+        colour_v = VIEW_COLOURS[_plane_showing(self.frame[:, 0])]  # vertical line: plane normal to screen right
+        colour_h = VIEW_COLOURS[_plane_showing(self.frame[:, 1])]  # horizontal line: plane normal to screen up
+        self._vline, self._vpoints, self._vpoly = _line_actor(colour_v)
+        self._hline, self._hpoints, self._hpoly = _line_actor(colour_h)
+        for a in (self._vline, self._hline):
+            a.VisibilityOff()
+            self.renderer.AddActor(a)
+        self.crosshair_visible = True
+
+        self.corner_text = _corner_annotation(13, _TEXT_COLOUR)
+        self.letters = _corner_annotation(17, _LETTER_COLOUR, bold=True)
+        edges = vg.edge_letters(view)
+        # vtkCornerAnnotation edge slots: 4 bottom, 5 right, 6 left, 7 top
+        for slot, edge in ((4, "bottom"), (5, "right"), (6, "left"), (7, "top")):
+            self.letters.SetText(slot, edges[edge])
+        self.letters.VisibilityOff()
+        self.renderer.AddViewProp(self.corner_text)
+        self.renderer.AddViewProp(self.letters)
+
+        cam = self.renderer.GetActiveCamera()
+        cam.ParallelProjectionOn()
+        cam.SetViewUp(0.0, 1.0, 0.0)
+
+    # ------------------------------------------------------------------ data
+    def set_volume(self, volume: Volume | None, image: vtkImageData | None = None) -> None:
+        """Show ``volume`` (``image`` is its shared vtkImageData; made here if omitted)."""
+        self.volume = volume
+        if volume is None:
+            self.image_actor.VisibilityOff()
+            self._vline.VisibilityOff()
+            self._hline.VisibilityOff()
+            self.letters.VisibilityOff()
+            self.corner_text.ClearAllTexts()
+            return
+        if image is None:
+            from meddiag_desktop.render.image_data import image_from_volume
+
+            image = image_from_volume(volume)
+        self.reslice.SetInputData(image)
+        lo, _ = volume.value_range()
+        if np.issubdtype(volume.array.dtype, np.integer):
+            background = float(np.iinfo(volume.array.dtype).min)
+        else:
+            background = lo - 1.0
+        self.reslice.SetBackgroundLevel(min(background, lo))
+        self._extent = vg.view_extent(self.view, volume)
+        umin, umax, vmin, vmax, _, _ = self._extent
+        step = min(volume.spacing)
+        step = max(step, (umax - umin) / (MAX_OUTPUT_PIXELS - 1), (vmax - vmin) / (MAX_OUTPUT_PIXELS - 1))
+        nu = int(np.floor((umax - umin) / step + 1e-6)) + 1
+        nv = int(np.floor((vmax - vmin) / step + 1e-6)) + 1
+        self.reslice.SetOutputSpacing(step, step, 1.0)
+        self.reslice.SetOutputOrigin(umin, vmin, 0.0)
+        self.reslice.SetOutputExtent(0, nu - 1, 0, nv - 1, 0, 0)
+        if volume.is_rgb:
+            self.set_window(255.0, 127.5)
+        self._slice_w = None
+        self.image_actor.VisibilityOn()
+        self._vline.SetVisibility(self.crosshair_visible)
+        self._hline.SetVisibility(self.crosshair_visible)
+        self.letters.VisibilityOn()
+        self.zoom = 1.0
+        self.pan = np.zeros(2)
+        self.set_cursor(volume.center_lps())
+        self.reset_camera()
+
+    def set_interpolation(self, linear: bool) -> None:
+        """Linear (smooth) or nearest-neighbour sampling of the slice."""
+        if linear:
+            self.reslice.SetInterpolationModeToLinear()
+            self.image_actor.GetProperty().SetInterpolationTypeToLinear()
+        else:
+            self.reslice.SetInterpolationModeToNearestNeighbor()
+            self.image_actor.GetProperty().SetInterpolationTypeToNearest()
+
+    # ---------------------------------------------------------------- cursor
+    def set_cursor(self, lps: np.ndarray | tuple[float, float, float]) -> None:
+        """Move the slice plane and crosshair to the LPS point ``lps``."""
+        self.cursor = np.asarray(lps, float).copy()
+        if self.volume is None:
+            return
+        u, v, w = vg.lps_to_view(self.view, self.cursor)
+        if self._slice_w is None or abs(w - self._slice_w) > 1e-9:
+            m = vg.reslice_matrix(self.view, self.volume, self.cursor)
+            for r in range(4):
+                for c in range(4):
+                    self._axes.SetElement(r, c, float(m[r, c]))
+            self._axes.Modified()
+            self.reslice.Modified()
+            self._slice_w = float(w)
+        umin, umax, vmin, vmax, _, _ = self._extent
+        z = 1.0  # above the image (camera looks down -z)
+        self._vpoints.SetPoint(0, u, vmin - 1e4, z)
+        self._vpoints.SetPoint(1, u, vmax + 1e4, z)
+        self._hpoints.SetPoint(0, umin - 1e4, v, z)
+        self._hpoints.SetPoint(1, umax + 1e4, v, z)
+        self._vpoints.Modified()
+        self._hpoints.Modified()
+        self._update_text()
+
+    def set_crosshair_visible(self, visible: bool) -> None:
+        self.crosshair_visible = bool(visible)
+        on = visible and self.volume is not None
+        self._vline.SetVisibility(on)
+        self._hline.SetVisibility(on)
+
+    def slice_info(self) -> vg.SliceInfo | None:
+        """Slice number/count/position of the cursor in this view (``None`` without a volume)."""
+        return None if self.volume is None else vg.slice_info(self.view, self.volume, self.cursor)
+
+    # ---------------------------------------------------------- window/level
+    def set_window(self, width: float, level: float) -> None:
+        """Window width and level (centre) in the volume's units."""
+        self.window = (float(width), float(level))
+        prop = self.image_actor.GetProperty()
+        prop.SetColorWindow(self.window[0])
+        prop.SetColorLevel(self.window[1])
+        self._update_text()
+
+    def set_readout(self, text: str) -> None:
+        """Value readout line (e.g. ``"-650 HU  (12.0, -30.5, 40.0)"``) shown bottom left."""
+        self._readout = text
+        self._update_text()
+
+    # ---------------------------------------------------------------- camera
+    def _viewport_size(self) -> tuple[int, int]:
+        w, h = self.renderer.GetSize()
+        return (max(int(w), 1), max(int(h), 1))
+
+    def reset_camera(self) -> None:
+        """Fit the slice in the viewport (keeping zoom and pan) and update the camera."""
+        umin, umax, vmin, vmax, _, _ = self._extent
+        w, h = self._viewport_size()
+        aspect = w / h
+        self._fit_scale = max((vmax - vmin) / 2.0, (umax - umin) / 2.0 / aspect, 1.0) * 1.04
+        self._apply_camera()
+
+    def _apply_camera(self) -> None:
+        umin, umax, vmin, vmax, _, _ = self._extent
+        cu = (umin + umax) / 2.0 + self.pan[0]
+        cv = (vmin + vmax) / 2.0 + self.pan[1]
+        cam = self.renderer.GetActiveCamera()
+        cam.SetFocalPoint(cu, cv, 0.0)
+        cam.SetPosition(cu, cv, 1000.0)
+        cam.SetViewUp(0.0, 1.0, 0.0)
+        cam.SetParallelScale(self._fit_scale / self.zoom)
+        cam.SetClippingRange(1.0, 2000.0)
+        self._update_text()
+
+    def set_zoom(self, zoom: float, anchor_display: tuple[float, float] | None = None) -> None:
+        """Zoom factor relative to fit (clamped 0.1-40); ``anchor_display`` stays fixed on screen."""
+        zoom = float(np.clip(zoom, 0.1, 40.0))
+        if anchor_display is not None:
+            before = self.display_to_view(*anchor_display)
+            self.zoom = zoom
+            self._apply_camera()
+            after = self.display_to_view(*anchor_display)
+            self.pan += before - after
+        else:
+            self.zoom = zoom
+        self._apply_camera()
+
+    def pan_by_display(self, dx: float, dy: float) -> None:
+        """Move the image by ``(dx, dy)`` display pixels (VTK display: y up)."""
+        self.pan -= np.array([dx, dy]) * self.world_per_pixel()
+        self._apply_camera()
+
+    def world_per_pixel(self) -> float:
+        """Millimetres per display pixel at the current zoom."""
+        _, h = self._viewport_size()
+        return 2.0 * self.renderer.GetActiveCamera().GetParallelScale() / h
+
+    def display_to_view(self, x: float, y: float) -> np.ndarray:
+        """View ``(u, v)`` mm under display point ``(x, y)`` (VTK display pixels, origin bottom left)."""
+        w, h = self._viewport_size()
+        fu, fv, _ = self.renderer.GetActiveCamera().GetFocalPoint()
+        k = self.world_per_pixel()
+        return np.array([fu + (x - w / 2.0) * k, fv + (y - h / 2.0) * k])
+
+    def view_to_display(self, u: float, v: float) -> np.ndarray:
+        """Display point ``(x, y)`` of view coordinates ``(u, v)`` (inverse of :meth:`display_to_view`)."""
+        w, h = self._viewport_size()
+        fu, fv, _ = self.renderer.GetActiveCamera().GetFocalPoint()
+        k = self.world_per_pixel()
+        return np.array([(u - fu) / k + w / 2.0, (v - fv) / k + h / 2.0])
+
+    def display_to_lps(self, x: float, y: float) -> np.ndarray:
+        """LPS point on the current slice under display point ``(x, y)``."""
+        u, v = self.display_to_view(x, y)
+        w = float(self.cursor @ self.frame[:, 2])
+        return vg.view_to_lps(self.view, (u, v, w))
+
+    def lps_to_display(self, lps: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+        """Display point of the projection of ``lps`` onto this view."""
+        u, v, _ = vg.lps_to_view(self.view, lps)
+        return self.view_to_display(u, v)
+
+    # ------------------------------------------------------------------ text
+    def _update_text(self) -> None:
+        ann = self.corner_text
+        if self.volume is None:
+            ann.ClearAllTexts()
+            return
+        md = self.volume.metadata
+        patient = str(md.get("patient_name", "") or "").replace("^", " ").strip()
+        pid = str(md.get("patient_id", "") or "")
+        study = " ".join(str(md.get(k, "") or "") for k in ("study_date", "study_description")).strip()
+        series = str(md.get("series_description", "") or "")
+        modality = self.volume.modality
+        info = vg.slice_info(self.view, self.volume, self.cursor)
+        axis_letter = vg.direction_letters(vg.slice_axis(self.view))
+        w, lvl = self.window
+        ann.SetText(2, "\n".join(x for x in (patient, pid, study) if x))  # upper left
+        ann.SetText(3, "\n".join(x for x in (f"{self.view.capitalize()}", series, modality) if x))  # upper right
+        lower_left = [f"Im {info.index + 1}/{info.count}   {axis_letter} {info.position:.1f} mm"]
+        if self._readout:
+            lower_left.append(self._readout)
+        ann.SetText(0, "\n".join(lower_left))
+        ann.SetText(1, f"W {w:.0f}  L {lvl:.0f}\nZoom {self.zoom:.2f}x")

@@ -1,0 +1,177 @@
+"""3D volume rendering of a :class:`~meddiag_desktop.core.Volume` in patient space (no Qt).
+
+The volume is strided to at most ``max_dim`` voxels per axis to stay
+interactive, placed in LPS by the vtkVolume's user matrix (direction and
+origin), and seen from anterior with Superior up. The mapper depends on the
+OpenGL renderer: on a software rasteriser (Mesa llvmpipe/softpipe) the CPU
+``vtkFixedPointVolumeRayCastMapper`` is several times faster than the GPU
+ray caster emulated in software; elsewhere ``vtkGPUVolumeRayCastMapper``.
+``MEDDIAG_VOLUME_MAPPER=cpu|gpu`` overrides the choice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import vtkmodules.vtkRenderingOpenGL2  # noqa: F401
+import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401  (GPU ray cast factory overrides)
+from vtkmodules.vtkCommonDataModel import vtkPiecewiseFunction
+from vtkmodules.vtkCommonMath import vtkMatrix4x4
+from vtkmodules.vtkRenderingCore import (
+    vtkColorTransferFunction,
+    vtkRenderer,
+    vtkRenderWindow,
+    vtkVolume,
+    vtkVolumeProperty,
+)
+from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper, vtkGPUVolumeRayCastMapper
+
+from meddiag_desktop.core import Volume
+from meddiag_desktop.render.image_data import downsample_for_3d, image_from_array
+
+__all__ = ["VolumeView", "PRESETS", "is_software_renderer"]
+
+PRESETS: tuple[str, ...] = ("CT bone", "CT soft tissue", "MIP")
+
+# (value in HU, opacity), (value in HU, r, g, b)
+_BONE_OPACITY = ((-1024, 0.0), (140, 0.0), (220, 0.12), (450, 0.55), (1200, 0.85), (3071, 0.9))
+_BONE_COLOUR = ((-1024, 0.0, 0.0, 0.0), (140, 0.55, 0.25, 0.15), (220, 0.88, 0.70, 0.52), (450, 1.0, 0.94, 0.84), (3071, 1.0, 1.0, 1.0))
+_SOFT_OPACITY = ((-1024, 0.0), (-500, 0.0), (-350, 0.015), (-100, 0.03), (20, 0.10), (80, 0.18), (300, 0.35), (1000, 0.75), (3071, 0.8))
+_SOFT_COLOUR = (
+    (-1024, 0.0, 0.0, 0.0),
+    (-500, 0.55, 0.35, 0.25),
+    (-100, 0.85, 0.65, 0.45),
+    (40, 0.80, 0.32, 0.25),
+    (200, 0.95, 0.78, 0.60),
+    (1000, 1.0, 1.0, 0.95),
+)
+
+
+def is_software_renderer(render_window: vtkRenderWindow) -> bool | None:
+    """True for Mesa llvmpipe/softpipe/swrast, False for a hardware GPU, None if unknown yet."""
+    try:
+        caps = render_window.ReportCapabilities() or ""
+    except Exception:  # pragma: no cover - depends on the platform's window class
+        return None
+    m = re.search(r"OpenGL renderer string:\s*(.*)", caps)
+    if not m:
+        return None
+    return bool(re.search(r"llvmpipe|softpipe|swrast|software", m.group(1), re.IGNORECASE))
+
+
+class VolumeView:
+    """Volume rendering with presets ``CT bone``, ``CT soft tissue`` and ``MIP``."""
+
+    def __init__(self, renderer: vtkRenderer | None = None, max_dim: int = 256) -> None:
+        self.renderer = renderer or vtkRenderer()
+        self.renderer.SetBackground(0.0, 0.0, 0.0)
+        self.max_dim = max_dim
+        self.volume: Volume | None = None
+        self.preset = "CT bone"
+        self.mapper_kind = ""  # "cpu" or "gpu" once chosen
+        self.prop = vtkVolume()
+        self.prop.PickableOff()
+        self.property = vtkVolumeProperty()
+        self.property.SetInterpolationTypeToLinear()
+        self.prop.SetProperty(self.property)
+        self._image = None
+        self._hu_shift = (1.0, 0.0)  # scale, offset taking HU anchors to this volume's values
+
+    # ------------------------------------------------------------------ data
+    def set_volume(self, volume: Volume | None, render_window: vtkRenderWindow | None = None) -> None:
+        """Render ``volume`` (RGB volumes are not volume-rendered); pick the mapper for ``render_window``."""
+        self.renderer.RemoveVolume(self.prop)
+        self.volume = volume
+        if volume is None or volume.is_rgb:
+            return
+        arr, spacing = downsample_for_3d(volume, self.max_dim)
+        self._image = image_from_array(arr, spacing)
+        self.prop.SetMapper(self._make_mapper(render_window))
+        self.prop.GetMapper().SetInputData(self._image)
+        m = vtkMatrix4x4()
+        affine = np.eye(4)
+        affine[:3, :3] = volume.direction
+        affine[:3, 3] = volume.origin
+        for r in range(4):
+            for c in range(4):
+                m.SetElement(r, c, float(affine[r, c]))
+        self.prop.SetUserMatrix(m)
+        hu = volume.metadata.get("units") == "HU" or volume.modality == "CT"
+        if hu:
+            self._hu_shift = (1.0, 0.0)
+        else:  # map the HU anchors -1024..3071 onto this volume's value range
+            lo, hi = volume.value_range()
+            scale = (hi - lo) / 4095.0 if hi > lo else 1.0
+            self._hu_shift = (scale, lo + 1024.0 * scale)
+        self.set_preset(self.preset)
+        self.renderer.AddVolume(self.prop)
+        self.reset_camera()
+
+    def _make_mapper(self, render_window: vtkRenderWindow | None):
+        choice = os.environ.get("MEDDIAG_VOLUME_MAPPER", "").lower()
+        if choice not in ("cpu", "gpu"):
+            software = is_software_renderer(render_window) if render_window is not None else None
+            choice = "gpu" if software is False else "cpu"
+        self.mapper_kind = choice
+        if choice == "gpu":
+            mapper = vtkGPUVolumeRayCastMapper()
+            mapper.SetAutoAdjustSampleDistances(True)
+        else:
+            mapper = vtkFixedPointVolumeRayCastMapper()
+            mapper.SetAutoAdjustSampleDistances(True)
+            mapper.SetNumberOfThreads(os.cpu_count() or 2)
+        return mapper
+
+    # --------------------------------------------------------------- presets
+    def _v(self, hu: float) -> float:
+        scale, offset = self._hu_shift
+        return hu * scale + offset
+
+    def set_preset(self, name: str) -> None:
+        """Apply a rendering preset (one of :data:`PRESETS`)."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown 3D preset {name!r}; choose one of {', '.join(PRESETS)}")
+        self.preset = name
+        opacity = vtkPiecewiseFunction()
+        colour = vtkColorTransferFunction()
+        prop = self.property
+        mapper = self.prop.GetMapper()
+        if name == "MIP":
+            for hu, o in ((-1024, 0.0), (-200, 0.0), (1200, 1.0), (3071, 1.0)):
+                opacity.AddPoint(self._v(hu), o)
+            for hu, g in ((-1024, 0.0), (-200, 0.0), (1200, 1.0), (3071, 1.0)):
+                colour.AddRGBPoint(self._v(hu), g, g, g)
+            prop.ShadeOff()
+            if mapper is not None:
+                mapper.SetBlendModeToMaximumIntensity()
+        else:
+            op, col = (_BONE_OPACITY, _BONE_COLOUR) if name == "CT bone" else (_SOFT_OPACITY, _SOFT_COLOUR)
+            for hu, o in op:
+                opacity.AddPoint(self._v(hu), o)
+            for hu, r, g, b in col:
+                colour.AddRGBPoint(self._v(hu), r, g, b)
+            prop.ShadeOn()
+            prop.SetAmbient(0.25)
+            prop.SetDiffuse(0.8)
+            prop.SetSpecular(0.25)
+            prop.SetSpecularPower(20.0)
+            if mapper is not None:
+                mapper.SetBlendModeToComposite()
+        prop.SetScalarOpacity(opacity)
+        prop.SetColor(colour)
+
+    # ---------------------------------------------------------------- camera
+    def reset_camera(self) -> None:
+        """Look at the volume from anterior (camera at -Y), Superior up, whole volume in view."""
+        if self.volume is None:
+            return
+        centre = self.volume.center_lps()
+        cam = self.renderer.GetActiveCamera()
+        cam.SetFocalPoint(*centre)
+        cam.SetPosition(*(centre + np.array([0.0, -1000.0, 0.0])))
+        cam.SetViewUp(0.0, 0.0, 1.0)
+        self.renderer.ResetCamera()
+        cam.Zoom(1.15)
+        self.renderer.ResetCameraClippingRange()
