@@ -1,0 +1,332 @@
+"""Risk model inputs derived from the image, its segmentation and its DICOM header.
+
+Nodule size follows the usual reading practice: in the axial slice where the
+nodule's cross-section is largest, the long axis is the maximum Feret (caliper)
+diameter and the short axis the caliper diameter perpendicular to it; the size
+is their mean (mm). Calipers are measured on the voxel footprints, not their
+centres, so a nodule ``n`` voxels across measures ``n x spacing``; pixel spacing
+and the volume direction are honoured (the "axial" plane is the LPS x-y plane).
+
+Connected components use 26-connectivity and are numbered 1..N in raster
+order (z, y, x) of their first voxel, like SimpleITK's ``ConnectedComponent``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+import numpy as np
+
+from meddiag_desktop.core.lung_anatomy import in_upper_lobe, lung_extent
+from meddiag_desktop.core.volume import Volume
+
+__all__ = [
+    "DerivedValue",
+    "NoduleMeasurement",
+    "NoduleComponent",
+    "connected_components",
+    "nodule_components",
+    "axial_diameters",
+    "parse_age",
+    "patient_inputs",
+    "derive_nodule_inputs",
+]
+
+Source = Literal["segmentation", "measurement", "classification", "dicom"]
+_ANGLES = np.deg2rad(np.arange(0.0, 180.0, 0.5))  # caliper directions; index + 180 is perpendicular
+_NODULE_TYPES = {"solid": "solid", "part_solid": "part_solid", "partsolid": "part_solid", "non_solid": "non_solid",
+                 "nonsolid": "non_solid", "ground_glass": "non_solid", "ggo": "non_solid", "ggn": "non_solid"}
+
+
+@dataclass(frozen=True)
+class DerivedValue:
+    """An input value found in the image data, where it came from, and how."""
+
+    value: Any
+    source: Source
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class NoduleMeasurement:
+    """A reader's calipers: long axis and (optionally) the perpendicular short axis, mm."""
+
+    long_axis_mm: float
+    short_axis_mm: float | None = None
+
+
+@dataclass(frozen=True)
+class NoduleComponent:
+    """One connected component of the nodule label."""
+
+    index: int  # 1-based, raster order of the first voxel
+    voxel_count: int
+    volume_mm3: float
+    centroid_lps: tuple[float, float, float]
+
+
+def connected_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Label the 26-connected components of a boolean 3D ``mask``: (labels int32, count)."""
+    mask = np.asarray(mask, bool)
+    out = np.zeros(mask.shape, np.int32)
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return out, 0
+    coords = np.stack(np.unravel_index(idx, mask.shape), axis=1)
+    shape = np.asarray(mask.shape)
+    src, dst = [], []
+    for dz in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if (dz, dy, dx) <= (0, 0, 0):  # half of the 26 neighbours: each edge once
+                    continue
+                nb = coords + (dz, dy, dx)
+                ok = np.all((nb >= 0) & (nb < shape), axis=1)
+                lin = np.ravel_multi_index(tuple(nb[ok].T), mask.shape)
+                pos = np.minimum(np.searchsorted(idx, lin), idx.size - 1)
+                hit = idx[pos] == lin
+                src.append(np.flatnonzero(ok)[hit])
+                dst.append(pos[hit])
+    a, b = np.concatenate(src), np.concatenate(dst)
+    label = np.arange(idx.size)
+    while True:  # min-label propagation with pointer jumping
+        new = label.copy()
+        m = np.minimum(label[a], label[b])
+        np.minimum.at(new, a, m)
+        np.minimum.at(new, b, m)
+        new = new[new]
+        if np.array_equal(new, label):
+            break
+        label = new
+    _, compact = np.unique(label, return_inverse=True)  # roots are first voxels: raster order
+    out.flat[idx] = compact.astype(np.int32) + 1
+    return out, int(compact.max()) + 1
+
+
+def _label_array(volume: Volume, labels: Volume | np.ndarray) -> np.ndarray:
+    arr = labels.array if isinstance(labels, Volume) else np.asarray(labels)
+    if arr.shape[:3] != volume.array.shape[:3]:
+        raise ValueError(f"label map shape {arr.shape} does not match the volume {volume.array.shape[:3]}")
+    return arr
+
+
+def _voxel_lps(volume: Volume, zyx: np.ndarray) -> np.ndarray:
+    return volume.to_lps(zyx[:, ::-1].astype(float))
+
+
+def nodule_components(volume: Volume, labels: Volume | np.ndarray, nodule_label: int = 7) -> list[NoduleComponent]:
+    """The connected components of ``nodule_label`` with their size and centroid."""
+    comp, n = connected_components(_label_array(volume, labels) == nodule_label)
+    voxel_mm3 = float(abs(np.linalg.det(volume.direction)) * np.prod(volume.spacing))
+    result = []
+    for i in range(1, n + 1):
+        zyx = np.argwhere(comp == i)
+        c = _voxel_lps(volume, zyx).mean(axis=0)
+        result.append(NoduleComponent(i, len(zyx), len(zyx) * voxel_mm3, (float(c[0]), float(c[1]), float(c[2]))))
+    return result
+
+
+def axial_diameters(volume: Volume, mask: np.ndarray) -> tuple[float, float, int]:
+    """(long axis mm, short axis mm, slice index) of ``mask`` in its largest axial cross-section."""
+    zyx = np.argwhere(mask)
+    if len(zyx) == 0:
+        raise ValueError("the nodule mask is empty")
+    xyz = zyx[:, ::-1]
+    axis = int(np.argmax(np.abs(volume.direction[2, :])))  # index axis closest to superior-inferior
+    in_plane = [ax for ax in range(3) if ax != axis]
+    steps = [volume.direction[:2, ax] * volume.spacing[ax] for ax in in_plane]  # LPS x-y of one voxel step
+    u = np.stack([np.cos(_ANGLES), np.sin(_ANGLES)])  # 2 x n directions in the LPS x-y plane
+    footprint = np.abs(steps[0] @ u) + np.abs(steps[1] @ u)  # width of one voxel along each direction
+    slices, counts = np.unique(xyz[:, axis], return_counts=True)
+    best: tuple[float, float, int] | None = None
+    for s in slices[counts == counts.max()]:
+        pts = _voxel_lps(volume, zyx[xyz[:, axis] == s])[:, :2]
+        proj = pts @ u
+        widths = proj.max(axis=0) - proj.min(axis=0) + footprint
+        i = int(np.argmax(widths))
+        long_mm, short_mm = float(widths[i]), float(widths[(i + len(_ANGLES) // 2) % len(_ANGLES)])
+        if best is None or long_mm > best[0]:
+            best = (long_mm, short_mm, int(s))
+    assert best is not None
+    return best
+
+
+def _lung_for_nodule(volume: Volume, arr: np.ndarray, mask: np.ndarray, lung_labels: tuple[int, ...]) -> int | None:
+    """The lung label with most voxels around the nodule (searching up to 30 mm away)."""
+    zyx = np.argwhere(mask)
+    lo, hi = zyx.min(axis=0), zyx.max(axis=0)
+    spacing_zyx = np.asarray(volume.spacing[::-1])
+    for margin_mm in (5.0, 15.0, 30.0):
+        m = np.ceil(margin_mm / spacing_zyx).astype(int)
+        a, b = np.maximum(lo - m, 0), np.minimum(hi + m + 1, arr.shape[:3])
+        box = arr[a[0]:b[0], a[1]:b[1], a[2]:b[2]]
+        counts = {lab: int(np.count_nonzero(box == lab)) for lab in lung_labels}
+        if max(counts.values(), default=0) > 0:
+            return max(counts, key=counts.get)
+    return None
+
+
+def _lung_extent_points(volume: Volume, lung: np.ndarray) -> np.ndarray:
+    """LPS positions of the first and last voxel of every row of ``lung``: enough for its extent.
+
+    The LPS coordinates are linear in the index, so along a row they are extreme at its ends.
+    """
+    rows = lung.any(axis=2)
+    z, y = np.nonzero(rows)
+    first = np.argmax(lung[z, y, :], axis=1)
+    last = lung.shape[2] - 1 - np.argmax(lung[z, y, ::-1], axis=1)
+    zyx = np.concatenate([np.stack([z, y, first], 1), np.stack([z, y, last], 1)])
+    return _voxel_lps(volume, zyx)
+
+
+_AGE_RE = re.compile(r"^\s*(\d{1,3})\s*([DWMY]?)\s*$", re.IGNORECASE)
+_AGE_UNIT_YEARS = {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0, "": 1.0}
+
+
+def _parse_date(text: Any) -> date | None:
+    s = str(text or "").strip().replace("-", "")
+    if len(s) >= 8 and s[:8].isdigit():
+        try:
+            return date(int(s[:4]), int(s[4:6]), int(s[6:8]))
+        except ValueError:
+            return None
+    return None
+
+
+def parse_age(value: Any) -> float | None:
+    """Years from a DICOM AgeString (``"067Y"``, ``"018M"``, ``"003W"``, ``"010D"``) or a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) if math.isfinite(value) and value >= 0 else None
+    m = _AGE_RE.match(str(value or ""))
+    if not m:
+        return None
+    years = int(m.group(1)) * _AGE_UNIT_YEARS[m.group(2).upper()]
+    return float(int(years)) if m.group(2).upper() in ("Y", "") else round(years, 2)
+
+
+def _meta(metadata: Mapping[str, Any], *keys: str) -> Any:
+    for k in keys:
+        if metadata.get(k) not in (None, ""):
+            return metadata[k]
+    return None
+
+
+def patient_inputs(metadata: Mapping[str, Any]) -> dict[str, DerivedValue]:
+    """``age`` and ``sex`` from DICOM metadata (AgeString, or birth and study dates; PatientSex)."""
+    out: dict[str, DerivedValue] = {}
+    raw_age = _meta(metadata, "patient_age", "PatientAge")
+    age = parse_age(raw_age) if raw_age is not None else None
+    if age is not None:
+        out["age"] = DerivedValue(age, "dicom", f"PatientAge {raw_age}")
+    else:
+        born = _parse_date(_meta(metadata, "patient_birth_date", "PatientBirthDate"))
+        seen = _parse_date(_meta(metadata, "study_date", "StudyDate", "series_date", "acquisition_date"))
+        if born and seen and seen >= born:
+            years = seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
+            out["age"] = DerivedValue(float(years), "dicom", f"PatientBirthDate {born:%Y-%m-%d} to StudyDate {seen:%Y-%m-%d}")
+    sex = str(_meta(metadata, "patient_sex", "PatientSex") or "").strip().upper()
+    if sex in ("F", "M"):
+        out["sex"] = DerivedValue("female" if sex == "F" else "male", "dicom", f"PatientSex {sex}")
+    return out
+
+
+def _measurement_size(measurement: Any) -> tuple[float, float, str]:
+    if isinstance(measurement, Mapping):
+        long_mm, short_mm = measurement.get("long_axis_mm"), measurement.get("short_axis_mm")
+    elif isinstance(measurement, (int, float)):
+        long_mm, short_mm = float(measurement), None
+    else:
+        long_mm, short_mm = measurement.long_axis_mm, getattr(measurement, "short_axis_mm", None)
+    if long_mm is None or not float(long_mm) > 0:
+        raise ValueError(f"a nodule measurement needs a positive long_axis_mm, got {measurement!r}")
+    long_mm = float(long_mm)
+    if short_mm is None:
+        return long_mm, long_mm, f"measured diameter {long_mm:.1f} mm (no short axis given)"
+    short_mm = float(short_mm)
+    return long_mm, (long_mm + short_mm) / 2, f"mean of measured long {long_mm:.1f} mm and short {short_mm:.1f} mm axes"
+
+
+def _nodule_type(nodule_type: Any) -> DerivedValue:
+    detail = "from the nodule classification"
+    label = nodule_type
+    if isinstance(nodule_type, Mapping):
+        label = nodule_type.get("label", nodule_type.get("nodule_type"))
+        if nodule_type.get("probability") is not None:
+            detail += f" (p = {float(nodule_type['probability']):.2f})"
+        if nodule_type.get("source"):
+            detail += f", {nodule_type['source']}"
+    key = str(label).strip().lower().replace("-", "_").replace(" ", "_")
+    if key not in _NODULE_TYPES:
+        raise ValueError(f"unknown nodule type {label!r}; expected solid, part_solid or non_solid")
+    return DerivedValue(_NODULE_TYPES[key], "classification", detail)
+
+
+def derive_nodule_inputs(
+    volume: Volume,
+    labels: Volume | np.ndarray | None,
+    nodule_label: int = 7,
+    lung_labels: tuple[int, ...] = (1, 2),
+    component: int | None = None,
+    measurement: NoduleMeasurement | Mapping[str, float] | float | None = None,
+    nodule_type: str | Mapping[str, Any] | None = None,
+) -> dict[str, DerivedValue]:
+    """Risk inputs found in the image for one nodule.
+
+    Parameters
+    ----------
+    volume:
+        The image (geometry and DICOM ``metadata``: age and sex are derived too).
+    labels:
+        Label map on the volume's grid (array ``[z, y, x]`` or a ``Volume``), or ``None``.
+    component:
+        1-based nodule component (see :func:`nodule_components`); ``None`` picks the largest.
+    measurement:
+        A reader's calipers; when given, the size comes from it instead of the segmentation.
+    nodule_type:
+        Classification result, ``"solid"`` / ``"part_solid"`` / ``"non_solid"`` or a mapping with
+        ``label`` and optional ``probability``.
+
+    Returns ``{input name: DerivedValue}`` for ``nodule_size_mm``, ``diameter_mm`` (long axis),
+    ``nodule_count``, ``upper_lobe``, ``nodule_type``, ``age`` and ``sex`` where they can be found.
+    """
+    out: dict[str, DerivedValue] = dict(patient_inputs(volume.metadata))
+    mask = None
+    if labels is not None:
+        arr = _label_array(volume, labels)
+        comp, n = connected_components(arr == nodule_label)
+        if n:
+            out["nodule_count"] = DerivedValue(n, "segmentation", f"{n} connected component(s) of label {nodule_label}")
+            if component is None:
+                sizes = np.bincount(comp.ravel())[1:]
+                component = int(np.argmax(sizes)) + 1
+            if not 1 <= component <= n:
+                raise ValueError(f"component {component} does not exist: label {nodule_label} has {n} component(s)")
+            mask = comp == component
+            long_mm, short_mm, s = axial_diameters(volume, mask)
+            out["nodule_size_mm"] = DerivedValue(
+                round((long_mm + short_mm) / 2, 2), "segmentation",
+                f"component {component}: mean of long {long_mm:.1f} mm and short {short_mm:.1f} mm axes (axial slice {s})",
+            )
+            out["diameter_mm"] = DerivedValue(round(long_mm, 2), "segmentation",
+                                              f"component {component}: long axis in axial slice {s}")
+            lung = _lung_for_nodule(volume, arr, mask, tuple(lung_labels))
+            if lung is not None:
+                extent = lung_extent(_lung_extent_points(volume, arr == lung))
+                centroid = _voxel_lps(volume, np.argwhere(mask)).mean(axis=0)
+                upper = in_upper_lobe(centroid, extent)
+                out["upper_lobe"] = DerivedValue(
+                    upper, "segmentation",
+                    f"component {component} centroid {'above' if upper else 'below'} the modelled oblique fissure of lung label {lung}",
+                )
+    if measurement is not None:
+        long_mm, size_mm, detail = _measurement_size(measurement)
+        out["nodule_size_mm"] = DerivedValue(round(size_mm, 2), "measurement", detail)
+        out["diameter_mm"] = DerivedValue(round(long_mm, 2), "measurement", f"measured long axis {long_mm:.1f} mm")
+    if nodule_type is not None:
+        out["nodule_type"] = _nodule_type(nodule_type)
+    return out
