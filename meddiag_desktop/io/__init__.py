@@ -1,0 +1,108 @@
+"""Reading studies: ``scan`` finds series (headers only), ``load`` makes a Volume.
+
+Public API used by the GUI, the CLI, the AI runner and the tests::
+
+    from meddiag_desktop.io import scan, load, LoadError
+    series = scan("/media/cdrom")          # ScanResult: list of SeriesInfo + .skipped
+    volume = load(series[0])               # or load(folder), load(file), load("x.nii.gz")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from meddiag_desktop.core.volume import Volume
+from meddiag_desktop.io.errors import LoadCancelled, LoadError
+from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
+
+__all__ = ["scan", "load", "LoadError", "LoadCancelled", "ScanResult", "SeriesInfo", "SkippedFile", "InstanceHeader"]
+
+Progress = Callable[[int, int], None] | None
+Cancel = Callable[[], bool] | None
+
+
+def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = None) -> ScanResult:
+    """Series found under a file, a folder (recursively) or a DICOMDIR; header-only.
+
+    Non-image and broken files are skipped and listed in ``result.skipped`` with the reason.
+    """
+    from meddiag_desktop.io.dicom_scan import list_files, scan_dicom
+    from meddiag_desktop.io.itk_files import DATA_SUFFIXES, is_itk_file, itk_series_info
+
+    p = Path(path)
+    if not p.exists():
+        raise LoadError(f"{p}: no such file or folder")
+    files = list_files(p)
+    itk = [f for f in files if is_itk_file(f)]
+    data = [f for f in files if f.name.lower().endswith(DATA_SUFFIXES)]
+    rest = [f for f in files if f not in set(itk) | set(data)]
+    result = scan_dicom(rest, progress=progress, cancel=cancel)
+    for f in itk:
+        try:
+            result.append(itk_series_info(f))
+        except LoadError as exc:
+            result.skipped.append(SkippedFile(f, str(exc)))
+    result.skipped.extend(SkippedFile(f, "image data of a MetaImage/NRRD header (read through the header)") for f in data)
+    return result
+
+
+def _pick(series: ScanResult, where: Path) -> tuple[SeriesInfo, list[str]]:
+    if not series:
+        reasons = {}
+        for s in series.skipped:
+            reasons.setdefault(s.reason, 0)
+            reasons[s.reason] += 1
+        detail = "; ".join(f"{n} file(s): {r}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:4])
+        raise LoadError(
+            f"No image found in {where}" + (f" ({detail})" if detail else " (it holds no files)")
+            + ". Choose a folder or file with DICOM, NIfTI, NRRD or MetaImage images."
+        )
+    best = max(series, key=lambda s: (s.image_count, s.rows * s.columns))
+    notes = []
+    if len(series) > 1:
+        notes.append(
+            f"{where.name or where} holds {len(series)} series; opened the largest, {best.label}. "
+            "Open the others from the study browser."
+        )
+    return best, notes
+
+
+def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = None, cancel: Cancel = None) -> Volume:
+    """Load a folder, a file (DICOM, DICOMDIR, NIfTI, NRRD, MHA/MHD) or a scanned series as a Volume.
+
+    ``progress(done, total)`` is called as slices are read and ``cancel()`` is
+    polled; a cancelled load raises :class:`LoadCancelled`. Anything that cannot
+    be shown raises :class:`LoadError` whose message says what is wrong.
+    """
+    from meddiag_desktop.io.dicom_header import HeaderError, read_header
+    from meddiag_desktop.io.dicom_scan import group_instances
+    from meddiag_desktop.io.dicom_volume import load_series
+    from meddiag_desktop.io.itk_files import is_itk_file, load_itk
+
+    if isinstance(path_or_series, SeriesInfo):
+        s = path_or_series
+        vol = load_itk(s.path) if s.path is not None else load_series(s, progress, cancel)
+        return vol
+    p = Path(path_or_series)
+    if not p.exists():
+        raise LoadError(f"{p}: no such file or folder")
+    notes: list[str] = []
+    if p.is_file() and is_itk_file(p):
+        return load_itk(p)
+    if p.is_file() and p.name.upper() != "DICOMDIR":
+        try:
+            header = read_header(p)
+        except HeaderError as exc:
+            raise LoadError(f"{p.name}: {exc}; it cannot be shown") from None
+        series = group_instances([header])[0]
+    else:
+        found = scan(p, progress=progress, cancel=cancel)
+        series, notes = _pick(found, p)
+        if found.skipped:
+            notes.append(f"{len(found.skipped)} file(s) were skipped (not images or damaged): see the study browser.")
+    vol = load_series(series, progress, cancel) if series.path is None else load_itk(series.path)
+    vol.warnings[:0] = []
+    vol.warnings.extend(notes)
+    return vol

@@ -1,0 +1,220 @@
+"""Header-only reading of one DICOM file, bounded in memory.
+
+The file's first bytes are parsed from an in-memory buffer, so a corrupt
+length field can never make pydicom allocate more than the file holds. The
+position of the native pixel data is recorded so that loading can read the
+pixels straight into a preallocated array without parsing the header again.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+from pathlib import Path
+
+import pydicom
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from meddiag_desktop.io.series import InstanceHeader
+
+__all__ = ["HeaderError", "read_header", "HEAD_BYTES", "NATIVE_LE_SYNTAXES"]
+
+#: bytes read for a first attempt at the header; most headers are a few kB
+HEAD_BYTES = 64 * 1024
+NATIVE_LE_SYNTAXES = {str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian)}
+_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")  # PixelData, Float, Double
+_DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+
+
+class HeaderError(Exception):
+    """This file is not a readable DICOM image header (the message says why)."""
+
+
+def _looks_like_dicom(head: bytes) -> bool:
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    # Files without the 128-byte preamble: accept if they start with a plausible
+    # little-endian group 0x0002 or 0x0008 element.
+    if len(head) >= 8:
+        group = struct.unpack("<H", head[:2])[0]
+        return group in (0x0002, 0x0008)
+    return False
+
+
+def _floats(value, n: int | None = None) -> tuple[float, ...] | None:
+    if value is None or value == "":
+        return None
+    vals = value if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
+    try:
+        out = tuple(float(v) for v in vals)
+    except (TypeError, ValueError):
+        return None
+    if n is not None and len(out) != n:
+        return None
+    if not all(math.isfinite(v) for v in out):
+        return None
+    return out
+
+
+def _float(value, default: float | None = None) -> float | None:
+    vals = _floats(value)
+    return vals[0] if vals else default
+
+
+def _int(value, default: int | None = None) -> int | None:
+    try:
+        if value is None or value == "":
+            return default
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def _parse(buf: bytes, force: bool) -> tuple[pydicom.Dataset, int]:
+    bio = io.BytesIO(buf)
+    ds = pydicom.dcmread(bio, stop_before_pixels=True, force=force)
+    return ds, bio.tell()
+
+
+def read_header(path: str | os.PathLike) -> InstanceHeader:
+    """Read the header of one DICOM file; raise :class:`HeaderError` saying why it is unusable."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as f:
+            head = f.read(min(size, HEAD_BYTES))
+    except OSError as exc:
+        raise HeaderError(f"cannot be read: {exc.strerror or exc}") from None
+    if size == 0:
+        raise HeaderError("empty file")
+    if not _looks_like_dicom(head):
+        raise HeaderError("not a DICOM file")
+    force = head[128:132] != b"DICM"
+    buf = head
+    try:
+        ds, stop = _parse(buf, force)
+        if stop >= len(buf) and len(buf) < size:
+            # The header did not fit in the first bytes: parse the whole file.
+            with open(p, "rb") as f:
+                buf = f.read()
+            ds, stop = _parse(buf, force)
+    except Exception as exc:  # pydicom raises many types on corrupt input
+        raise HeaderError(f"corrupt DICOM header ({type(exc).__name__}: {exc})") from None
+
+    meta = getattr(ds, "file_meta", None)
+    ts = _text(getattr(meta, "TransferSyntaxUID", "")) if meta is not None else ""
+    if not ts:
+        ts = str(ImplicitVRLittleEndian) if force else ""
+    sop_class = _text(ds.get("SOPClassUID", "")) or _text(getattr(meta, "MediaStorageSOPClassUID", ""))
+    if sop_class == _DICOMDIR_CLASS or "DirectoryRecordSequence" in ds:
+        raise HeaderError("DICOMDIR (a media index, not an image)")
+
+    try:
+        h = _header_from_dataset(p, size, ts, sop_class, ds)
+    except HeaderError:
+        raise
+    except Exception as exc:
+        raise HeaderError(f"unreadable header value ({type(exc).__name__}: {exc})") from None
+
+    # Where does the pixel data start? Only needed for the native little-endian fast path.
+    if stop < len(buf) and buf[stop : stop + 4] in _PIXEL_TAGS:
+        explicit = ts != str(ImplicitVRLittleEndian)
+        if explicit and stop + 12 <= len(buf) and buf[stop + 4 : stop + 6] in (b"OB", b"OW", b"OF", b"OD", b"UN"):
+            length = struct.unpack("<I", buf[stop + 8 : stop + 12])[0]
+            value_at = stop + 12
+        elif not explicit and stop + 8 <= len(buf):
+            length = struct.unpack("<I", buf[stop + 4 : stop + 8])[0]
+            value_at = stop + 8
+        else:
+            length, value_at = None, None
+        if length is not None and length != 0xFFFFFFFF:
+            h.pixel_length = length
+            if ts in NATIVE_LE_SYNTAXES and buf[stop : stop + 4] == _PIXEL_TAGS[0]:
+                h.pixel_offset = value_at
+                _check_native_size(h)
+        elif length == 0xFFFFFFFF:
+            h.pixel_length = None  # encapsulated (compressed)
+    elif stop >= len(buf) and ts != str(pydicom.uid.DeflatedExplicitVRLittleEndian):
+        if h.rows and h.columns:
+            raise HeaderError("no pixel data (the file ends before the image)")
+    return h
+
+
+def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds: pydicom.Dataset) -> InstanceHeader:
+    g = ds.get
+    rows, cols = _int(g("Rows"), 0), _int(g("Columns"), 0)
+    if not rows or not cols:
+        sop_name = pydicom.uid.UID(sop_class).name if sop_class else "unknown SOP class"
+        raise HeaderError(f"no image in this file ({sop_name})")
+    if rows < 0 or cols < 0 or rows > 65535 or cols > 65535:
+        raise HeaderError(f"impossible image size {rows} x {cols}")
+    h = InstanceHeader(path=p, file_size=size, transfer_syntax=ts, sop_class_uid=sop_class)
+    h.sop_instance_uid = _text(g("SOPInstanceUID"))
+    h.series_uid = _text(g("SeriesInstanceUID"))
+    h.study_uid = _text(g("StudyInstanceUID"))
+    h.frame_of_reference_uid = _text(g("FrameOfReferenceUID"))
+    h.patient_name = _text(g("PatientName"))
+    h.patient_id = _text(g("PatientID"))
+    h.patient_sex = _text(g("PatientSex"))
+    h.patient_birth_date = _text(g("PatientBirthDate"))
+    h.patient_age = _text(g("PatientAge"))
+    h.study_date = _text(g("StudyDate"))
+    h.study_description = _text(g("StudyDescription"))
+    h.series_description = _text(g("SeriesDescription"))
+    h.series_number = _int(g("SeriesNumber"))
+    h.instance_number = _int(g("InstanceNumber"))
+    h.acquisition_number = _int(g("AcquisitionNumber"))
+    h.modality = _text(g("Modality"))
+    h.rows, h.columns = rows, cols
+    h.number_of_frames = max(_int(g("NumberOfFrames"), 1) or 1, 1)
+    h.samples_per_pixel = _int(g("SamplesPerPixel"), 1) or 1
+    h.photometric = _text(g("PhotometricInterpretation")).upper()
+    h.bits_allocated = _int(g("BitsAllocated"), 0) or 0
+    h.bits_stored = _int(g("BitsStored"), h.bits_allocated) or h.bits_allocated
+    h.pixel_representation = _int(g("PixelRepresentation"), 0) or 0
+    if h.bits_allocated not in (1, 8, 16, 32, 64):
+        raise HeaderError(f"unsupported BitsAllocated {h.bits_allocated}")
+    if h.samples_per_pixel not in (1, 3):
+        raise HeaderError(f"unsupported SamplesPerPixel {h.samples_per_pixel}")
+    h.position = _floats(g("ImagePositionPatient"), 3)  # type: ignore[assignment]
+    h.orientation = _floats(g("ImageOrientationPatient"), 6)  # type: ignore[assignment]
+    for tag in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
+        sp = _floats(g(tag), 2)
+        if sp and sp[0] > 0 and sp[1] > 0:
+            h.pixel_spacing, h.spacing_source = sp, tag  # type: ignore[assignment]
+            break
+    h.slice_thickness = _float(g("SliceThickness"))
+    h.gantry_tilt = _float(g("GantryDetectorTilt"))
+    h.rescale_slope = _float(g("RescaleSlope"), 1.0) or 1.0
+    h.rescale_intercept = _float(g("RescaleIntercept"), 0.0) or 0.0
+    h.window_centers = _floats(g("WindowCenter")) or ()
+    h.window_widths = _floats(g("WindowWidth")) or ()
+    expl = g("WindowCenterWidthExplanation")
+    if expl is not None:
+        vals = expl if isinstance(expl, (list, tuple, pydicom.multival.MultiValue)) else [expl]
+        h.window_explanations = tuple(_text(v) for v in vals)
+    h.is_enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    return h
+
+
+def _check_native_size(h: InstanceHeader) -> None:
+    """Reject native pixel data that is shorter than the image size it declares, before any allocation."""
+    bits = h.bits_allocated
+    needed = (h.rows * h.columns * h.samples_per_pixel * h.number_of_frames * bits + 7) // 8
+    assert h.pixel_offset is not None and h.pixel_length is not None
+    if h.pixel_length < needed:
+        raise HeaderError(
+            f"pixel data holds {h.pixel_length} bytes but {h.columns}x{h.rows}x{h.number_of_frames} "
+            f"images of {bits} bits need {needed}"
+        )
+    held = h.file_size - h.pixel_offset
+    if held < needed:
+        raise HeaderError(f"truncated file: pixel data holds {max(held, 0)} of {needed} bytes")

@@ -1,0 +1,105 @@
+"""Pixel data of DICOM files: a fast native path and pydicom's decoders for the rest.
+
+Native little-endian frames are read with ``readinto`` straight into a slice
+of a preallocated array (threads overlap the I/O; no per-file header parse,
+no intermediate copies). Everything else (JPEG baseline/lossless, JPEG-LS,
+JPEG 2000, RLE, deflate, big endian) is decoded by pydicom's pixel plugins
+(pylibjpeg, python-gdcm).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from meddiag_desktop.io.errors import LoadError
+from meddiag_desktop.io.series import InstanceHeader
+
+__all__ = ["raw_dtype", "read_native_frame", "decode_file", "fix_bits"]
+
+#: the most a compressed file may expand to when decoded, as a multiple of its size
+MAX_EXPANSION = 400
+MIN_DECODE_BUDGET = 512 * 1024 * 1024
+
+
+def raw_dtype(h: InstanceHeader) -> np.dtype:
+    """numpy dtype holding the stored values of ``h``'s pixels without loss."""
+    if h.bits_allocated == 8:
+        return np.dtype(np.int8 if h.pixel_representation else np.uint8)
+    if h.bits_allocated == 16:
+        if h.pixel_representation or h.bits_stored <= 15:
+            return np.dtype("<i2")  # unsigned values < 2**15 fit int16's bit pattern
+        return np.dtype("<u2")
+    if h.bits_allocated == 32:
+        return np.dtype("<i4" if h.pixel_representation else "<u4")
+    raise LoadError(f"{h.path.name}: {h.bits_allocated}-bit pixels are not supported")
+
+
+def fix_bits(plane: np.ndarray, h: InstanceHeader) -> None:
+    """Clear bits above BitsStored (unsigned) or sign-extend them (signed), in place."""
+    bs, ba = h.bits_stored, h.bits_allocated
+    if not (0 < bs < ba) or plane.dtype.kind not in "iu":
+        return
+    if h.pixel_representation:
+        shift = plane.dtype.itemsize * 8 - bs
+        np.left_shift(plane, shift, out=plane)
+        np.right_shift(plane, shift, out=plane)
+    else:
+        np.bitwise_and(plane, (1 << bs) - 1, out=plane, casting="unsafe")
+
+
+def read_native_frame(h: InstanceHeader, out: np.ndarray, frame: int = 0) -> None:
+    """Read frame ``frame`` of a native little-endian file into ``out`` (rows x cols)."""
+    assert h.pixel_offset is not None
+    nbytes = out.nbytes
+    try:
+        with open(h.path, "rb", buffering=0) as f:
+            f.seek(h.pixel_offset + frame * nbytes)
+            got = f.readinto(memoryview(out).cast("B"))
+    except OSError as exc:
+        raise LoadError(f"{h.path}: cannot be read ({exc.strerror or exc}); check the disk or copy the study again") from None
+    if got != nbytes:
+        raise LoadError(f"{h.path}: pixel data is truncated ({got} of {nbytes} bytes); the file is damaged")
+    fix_bits(out, h)
+
+
+def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
+    """Decode all frames of ``h`` with pydicom: returns (frames array (f, rows, cols[, 3]), dataset)."""
+    import pydicom
+
+    expected = h.rows * h.columns * h.samples_per_pixel * h.number_of_frames * max(h.bits_allocated // 8, 1)
+    if expected > max(MIN_DECODE_BUDGET, MAX_EXPANSION * h.file_size):
+        raise LoadError(
+            f"{h.path.name}: declares {h.number_of_frames} frame(s) of {h.columns}x{h.rows} pixels "
+            f"({expected / 1e6:.0f} MB), far more than a {h.file_size / 1e6:.1f} MB file can hold; the file is damaged"
+        )
+    try:
+        data = Path(h.path).read_bytes()
+        ds = pydicom.dcmread(io.BytesIO(data))
+        arr = ds.pixel_array
+    except LoadError:
+        raise
+    except Exception as exc:
+        ts = pydicom.uid.UID(h.transfer_syntax).name if h.transfer_syntax else "unknown transfer syntax"
+        raise LoadError(
+            f"{h.path.name}: the image ({ts}) cannot be decoded: {exc}. "
+            "If a decoder is missing, reinstall MedDiag Desktop (it ships pylibjpeg and python-gdcm)."
+        ) from None
+    arr = np.asarray(arr)
+    if h.number_of_frames == 1:
+        arr = arr[np.newaxis]
+    if arr.shape[1:3] != (h.rows, h.columns):
+        raise LoadError(f"{h.path.name}: decoded image is {arr.shape[2]}x{arr.shape[1]}, header says {h.columns}x{h.rows}")
+    photometric = str(ds.get("PhotometricInterpretation", "")).upper()
+    if photometric == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
+        arr = apply_color_lut(arr, ds)
+        if arr.dtype != np.uint8:
+            arr = (arr >> 8).astype(np.uint8) if arr.dtype == np.uint16 else arr.astype(np.uint8)
+    elif arr.ndim == 4 and arr.dtype != np.uint8:
+        bits = h.bits_stored or h.bits_allocated
+        arr = (arr.astype(np.float32) * (255.0 / (2**bits - 1))).round().astype(np.uint8)
+    return arr, ds

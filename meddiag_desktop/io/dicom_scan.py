@@ -1,0 +1,160 @@
+"""Find the DICOM series under a file, a folder (recursively) or a DICOMDIR.
+
+Header-only: no pixel data is read. A SeriesInstanceUID is split further
+where image orientation or image size differ (a localiser series, or a
+series exported with several stacks), because those cannot form one volume.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from meddiag_desktop.io.dicom_header import HeaderError, read_header
+from meddiag_desktop.io.errors import LoadCancelled
+from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
+
+__all__ = ["scan_dicom", "list_files", "group_instances", "ORIENTATION_TOLERANCE"]
+
+#: two orientations whose cosines differ less than this are the same
+ORIENTATION_TOLERANCE = 1e-3
+_IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+
+
+def list_files(path: Path) -> list[Path]:
+    """Files under ``path`` (itself if a file), recursively, in a stable order, hidden ones left out."""
+    if path.is_file():
+        return [path]
+    out: list[Path] = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out.extend(Path(root) / f for f in sorted(files) if not f.startswith(".") and f.lower() not in _IGNORED_NAMES)
+    return out
+
+
+def _dicomdir_files(dicomdir: Path) -> list[Path]:
+    """Image files referenced by a DICOMDIR (falls back to its folder on a broken index)."""
+    import pydicom
+    from pydicom.fileset import FileSet
+
+    try:
+        fs = FileSet(pydicom.dcmread(dicomdir))
+        files = [Path(inst.path) for inst in fs]
+        if files:
+            return files
+    except Exception:  # a broken DICOMDIR: scanning the folder still finds the images
+        pass
+    return [f for f in list_files(dicomdir.parent) if f != dicomdir]
+
+
+def _orientation_key(h: InstanceHeader) -> tuple:
+    if h.orientation is None:
+        return ("none",)
+    return tuple(round(v / ORIENTATION_TOLERANCE) * ORIENTATION_TOLERANCE + 0.0 for v in h.orientation)
+
+
+def group_instances(headers: Iterable[InstanceHeader]) -> list[SeriesInfo]:
+    """Group headers into series: by SeriesInstanceUID, then by orientation and image size.
+
+    Each multi-frame file is a series part of its own (its frames carry the geometry).
+    """
+    by_uid: dict[str, list[InstanceHeader]] = defaultdict(list)
+    for h in headers:
+        by_uid[h.series_uid or f"no-uid:{h.path.parent}"].append(h)
+    series: list[SeriesInfo] = []
+    for uid, items in by_uid.items():
+        parts: dict[tuple, list[InstanceHeader]] = defaultdict(list)
+        for h in items:
+            if h.number_of_frames > 1:
+                parts[("file", str(h.path))].append(h)
+            else:
+                parts[("stack", h.rows, h.columns, h.samples_per_pixel, _orientation_key(h))].append(h)
+        ordered = sorted(parts.items(), key=lambda kv: -sum(i.number_of_frames for i in kv[1]))
+        for n, (pkey, insts) in enumerate(ordered):
+            insts.sort(key=lambda i: (i.instance_number if i.instance_number is not None else 0, str(i.path)))
+            first = insts[0]
+            reason = ""
+            if len(ordered) > 1:
+                if pkey[0] == "file":
+                    reason = f"multi-frame file {first.path.name}"
+                else:
+                    reason = f"part {n + 1} of {len(ordered)}: {first.columns}x{first.rows}"
+                    if first.orientation is not None:
+                        reason += ", orientation " + " ".join(f"{v:g}" for v in first.orientation)
+            series.append(
+                SeriesInfo(
+                    series_uid=uid,
+                    key=uid if n == 0 else f"{uid}#{n + 1}",
+                    description=first.series_description,
+                    modality=first.modality,
+                    image_count=sum(i.number_of_frames for i in insts),
+                    patient_name=first.patient_name,
+                    patient_id=first.patient_id,
+                    study_uid=first.study_uid,
+                    study_description=first.study_description,
+                    study_date=first.study_date,
+                    series_number=first.series_number,
+                    rows=first.rows,
+                    columns=first.columns,
+                    split_reason=reason,
+                    instances=insts,
+                )
+            )
+    series.sort(key=lambda s: (s.patient_name, s.study_date, s.study_uid, s.series_number or 0, s.key))
+    return series
+
+
+def scan_dicom(
+    files: list[Path],
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    workers: int = 4,
+) -> ScanResult:
+    """Read the headers of ``files`` (threads overlap the I/O) and group them into series."""
+    expanded: list[Path] = []
+    for f in files:
+        if f.name.upper() == "DICOMDIR":
+            expanded.extend(_dicomdir_files(f))
+        expanded.append(f)
+    seen: set[Path] = set()
+    unique = []
+    for f in expanded:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+
+    headers: list[InstanceHeader] = []
+    skipped: list[SkippedFile] = []
+
+    def one(p: Path):
+        try:
+            return read_header(p)
+        except HeaderError as exc:
+            return SkippedFile(p, str(exc))
+
+    total = len(unique)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for n, result in enumerate(pool.map(one, unique, chunksize=16), 1):
+            if isinstance(result, SkippedFile):
+                skipped.append(result)
+            else:
+                headers.append(result)
+            if progress is not None and (n % 32 == 0 or n == total):
+                progress(n, total)
+            if cancel is not None and n % 32 == 0 and cancel():
+                raise LoadCancelled()
+    # the same SOP instance twice (e.g. a copy in two folders) is one image
+    by_sop: dict[str, InstanceHeader] = {}
+    unique_headers = []
+    for h in headers:
+        if h.sop_instance_uid and h.sop_instance_uid in by_sop:
+            skipped.append(SkippedFile(h.path, f"duplicate of {by_sop[h.sop_instance_uid].path} (same SOPInstanceUID)"))
+            continue
+        if h.sop_instance_uid:
+            by_sop[h.sop_instance_uid] = h
+        unique_headers.append(h)
+    return ScanResult(group_instances(unique_headers), skipped)

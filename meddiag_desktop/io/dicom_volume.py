@@ -1,0 +1,336 @@
+"""Build a :class:`~meddiag_desktop.core.Volume` from a scanned DICOM series."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from meddiag_desktop.core.volume import Volume, WindowPreset
+from meddiag_desktop.io.dicom_pixels import decode_file, raw_dtype, read_native_frame
+from meddiag_desktop.io.errors import LoadCancelled, LoadError
+from meddiag_desktop.io.series import InstanceHeader, SeriesInfo
+from meddiag_desktop.io.stack_geometry import apply_plan, plan_stack
+
+__all__ = ["load_series"]
+
+Progress = Callable[[int, int], None] | None
+Cancel = Callable[[], bool] | None
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _check_size(shape: tuple[int, ...], itemsize: int, what: str) -> None:
+    nbytes = int(np.prod(shape, dtype=np.int64)) * itemsize
+    avail = _available_memory()
+    if avail is not None and nbytes > 0.8 * avail:
+        raise LoadError(
+            f"{what} needs {nbytes / 2**30:.1f} GiB of memory but only {avail / 2**30:.1f} GiB is free; "
+            "close other studies or programs and try again"
+        )
+
+
+def _metadata(series: SeriesInfo, h: InstanceHeader) -> dict:
+    presets = []
+    for i, (c, w) in enumerate(zip(h.window_centers, h.window_widths)):
+        if w > 0:
+            name = h.window_explanations[i] if i < len(h.window_explanations) and h.window_explanations[i] else f"DICOM {i + 1}"
+            presets.append(WindowPreset(name=name, width=float(w), level=float(c)))
+    units = "HU" if h.modality == "CT" else ""
+    return {
+        "source": "dicom",
+        "patient_name": h.patient_name,
+        "patient_id": h.patient_id,
+        "patient_sex": h.patient_sex,
+        "patient_birth_date": h.patient_birth_date,
+        "patient_age": h.patient_age,
+        "study_date": h.study_date,
+        "study_description": h.study_description,
+        "series_description": h.series_description,
+        "series_number": h.series_number,
+        "modality": h.modality,
+        "study_uid": h.study_uid,
+        "series_uid": series.series_uid,
+        "series_key": series.key,
+        "frame_of_reference_uid": h.frame_of_reference_uid,
+        "sop_class_uid": h.sop_class_uid,
+        "photometric": h.photometric,
+        "monochrome1": h.photometric == "MONOCHROME1",
+        "units": units,
+        "window_presets": presets,
+        "files": [str(i.path) for i in series.instances],
+        "source_folder": str(h.path.parent),
+    }
+
+
+def _rescale(planes: np.ndarray, slopes: list[float], intercepts: list[float]) -> np.ndarray:
+    """Apply RescaleSlope/Intercept per plane; keep int16 when that is lossless."""
+    if planes.dtype.kind not in "iu" or planes.ndim == 4:
+        return planes
+    integral = all(s == 1.0 for s in slopes) and all(float(i).is_integer() for i in intercepts)
+    if integral:
+        lo, hi = int(planes.min()), int(planes.max())
+        ic_lo, ic_hi = int(min(intercepts)), int(max(intercepts))
+        if lo + ic_lo >= -32768 and hi + ic_hi <= 32767:
+            if planes.dtype == np.int16:
+                for k, ic in enumerate(intercepts):
+                    if ic:
+                        np.add(planes[k], int(ic), out=planes[k], casting="unsafe")
+                return planes
+            # other integer types: convert plane by plane, in place where the item size allows
+            out = planes.view(np.int16) if planes.dtype == np.uint16 else np.empty(planes.shape, np.int16)
+            for k, ic in enumerate(intercepts):
+                out[k] = planes[k].astype(np.int32) + int(ic)
+            return out
+    out = planes.astype(np.float32)
+    for k, (s, ic) in enumerate(zip(slopes, intercepts)):
+        if s != 1.0 or ic != 0.0:
+            out[k] *= np.float32(s)
+            out[k] += np.float32(ic)
+    return out
+
+
+def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel) -> np.ndarray:
+    """Pixels of single-frame ``insts`` in that order, as (n, rows, cols[, 3])."""
+    h0 = insts[0]
+    n = len(insts)
+    native = all(
+        i.pixel_offset is not None and i.samples_per_pixel == 1 and i.photometric.startswith("MONOCHROME")
+        for i in insts
+    )
+    if native:
+        dtypes = {raw_dtype(i) for i in insts}
+        dtype = dtypes.pop() if len(dtypes) == 1 else np.dtype(np.float32)
+        if dtype == np.float32:
+            native = False
+    if native:
+        _check_size((n, h0.rows, h0.columns), dtype.itemsize, "This series")
+        planes = np.empty((n, h0.rows, h0.columns), dtype)
+
+        def read(k: int) -> None:
+            read_native_frame(insts[k], planes[k])
+
+    else:
+        first, _ = decode_file(h0)
+        _check_size((n,) + first.shape[1:], first.dtype.itemsize, "This series")
+        planes = np.empty((n,) + first.shape[1:], first.dtype)
+        planes[0] = first[0]
+
+        def read(k: int) -> None:
+            if k == 0:
+                return
+            arr, _ = decode_file(insts[k])
+            if arr.shape[1:] != planes.shape[1:]:
+                raise LoadError(f"{insts[k].path.name}: image size differs from the rest of the series")
+            planes[k] = arr[0]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(read, k) for k in range(n)]
+        for done, fut in enumerate(futures, 1):
+            fut.result()
+            if progress is not None and (done % 8 == 0 or done == n):
+                progress(done, n)
+            if cancel is not None and done % 8 == 0 and cancel():
+                for f in futures:
+                    f.cancel()
+                raise LoadCancelled()
+    return planes
+
+
+def _single(series: SeriesInfo, h: InstanceHeader, planes: np.ndarray, warnings: list[str], frames_as_slices: bool) -> Volume:
+    if h.orientation is not None:
+        from meddiag_desktop.io.stack_geometry import _orthonormal_frame
+
+        direction = _orthonormal_frame(h.orientation)
+    else:
+        direction = np.eye(3)
+    origin = h.position if h.position is not None else (0.0, 0.0, 0.0)
+    if h.pixel_spacing is not None:
+        sy, sx = h.pixel_spacing
+        if h.spacing_source == "ImagerPixelSpacing":
+            warnings.append(
+                "Pixel spacing is given at the detector (ImagerPixelSpacing): distances are not corrected "
+                "for magnification."
+            )
+    else:
+        sx = sy = 1.0
+        warnings.append("This image has no pixel spacing: distances and areas are in pixels, not millimetres.")
+    sz = h.slice_thickness if h.slice_thickness and h.slice_thickness > 0 else 1.0
+    if frames_as_slices and len(planes) > 1:
+        sz = 1.0
+        warnings.append(
+            f"The {len(planes)} frames have no 3D positions (a cine loop or multi-frame 2D image): they are "
+            "shown as slices 1 mm apart; distances across frames mean nothing."
+        )
+    md = _metadata(series, h)
+    return Volume(planes, spacing=(sx, sy, sz), origin=origin, direction=direction, metadata=md, warnings=warnings)
+
+
+def _load_stack(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
+    insts = list(series.instances)
+    h0 = insts[0]
+    warnings: list[str] = []
+    if len(insts) == 1:
+        planes = _read_planes(insts, progress, cancel)
+        planes = _rescale(planes, [h0.rescale_slope], [h0.rescale_intercept])
+        return _single(series, h0, planes, warnings, frames_as_slices=False)
+
+    located = [i for i in insts if i.position is not None and i.orientation is not None]
+    if not located:
+        warnings.append(
+            f"None of the {len(insts)} images has ImagePositionPatient/ImageOrientationPatient: slices are "
+            "ordered by InstanceNumber and spaced by SliceThickness; 3D geometry and distances across slices "
+            "may be wrong."
+        )
+        insts.sort(key=lambda i: (i.instance_number if i.instance_number is not None else 0, str(i.path)))
+        planes = _read_planes(insts, progress, cancel)
+        planes = _rescale(planes, [i.rescale_slope for i in insts], [i.rescale_intercept for i in insts])
+        vol = _single(series, h0, planes, warnings, frames_as_slices=False)
+        vol.metadata["files"] = [str(i.path) for i in insts]
+        return vol
+    if len(located) < len(insts):
+        warnings.append(
+            f"{len(insts) - len(located)} image(s) without ImagePositionPatient were left out "
+            f"(e.g. {next(i for i in insts if i not in located).path.name}); the other {len(located)} are shown."
+        )
+        insts = located
+        h0 = insts[0]
+    if h0.pixel_spacing is None:
+        warnings.append("This series has no pixel spacing: 1 mm is assumed; distances may be wrong.")
+        sy, sx = 1.0, 1.0
+    else:
+        sy, sx = h0.pixel_spacing
+    if any(i.pixel_spacing != h0.pixel_spacing for i in insts):
+        warnings.append("Pixel spacing differs between slices: the first slice's spacing is used.")
+    try:
+        plan = plan_stack(
+            np.array([i.position for i in insts]),
+            h0.orientation,
+            (sx, sy),
+            tie_break=[i.instance_number or 0 for i in insts],
+            slice_thickness=h0.slice_thickness,
+        )
+    except ValueError as exc:
+        raise LoadError(f"Series {series.series_uid}: {exc}; the geometry cannot be trusted") from None
+    warnings.extend(plan.warnings)
+    kept = [insts[k] for k in plan.order]
+    planes = _read_planes(kept, progress, cancel)
+    if h0.samples_per_pixel == 1:
+        planes = _rescale(planes, [i.rescale_slope for i in kept], [i.rescale_intercept for i in kept])
+    if plan.needs_resampling:
+        fill = float(planes.min()) if planes.size else 0.0
+        planes = apply_plan(plan, planes, fill)
+    md = _metadata(series, h0)
+    md["files"] = [str(i.path) for i in kept]
+    return Volume(planes, spacing=plan.spacing, origin=plan.origin, direction=plan.direction, metadata=md, warnings=warnings)
+
+
+def _fg(ds, i: int, seq: str, attr: str):
+    """Attribute ``attr`` of functional group ``seq`` for frame ``i`` (per-frame, else shared)."""
+    for groups in (ds.get("PerFrameFunctionalGroupsSequence"), ds.get("SharedFunctionalGroupsSequence")):
+        if not groups:
+            continue
+        g = groups[i] if groups is ds.get("PerFrameFunctionalGroupsSequence") else groups[0]
+        item = g.get(seq)
+        if item:
+            v = item[0].get(attr)
+            if v is not None:
+                return v
+    return None
+
+
+def _load_multiframe(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
+    h = series.instances[0]
+    if progress is not None:
+        progress(0, 1)
+    frames, ds = decode_file(h)
+    if cancel is not None and cancel():
+        raise LoadCancelled()
+    nf = len(frames)
+    warnings: list[str] = []
+    positions, orients, slopes, intercepts = [], [], [], []
+    spacing = None
+    thickness = None
+    for i in range(nf):
+        pos = _fg(ds, i, "PlanePositionSequence", "ImagePositionPatient")
+        ori = _fg(ds, i, "PlaneOrientationSequence", "ImageOrientationPatient")
+        positions.append(tuple(float(v) for v in pos) if pos is not None and len(pos) == 3 else None)
+        orients.append(tuple(float(v) for v in ori) if ori is not None and len(ori) == 6 else None)
+        s = _fg(ds, i, "PixelValueTransformationSequence", "RescaleSlope")
+        c = _fg(ds, i, "PixelValueTransformationSequence", "RescaleIntercept")
+        slopes.append(float(s) if s is not None else h.rescale_slope)
+        intercepts.append(float(c) if c is not None else h.rescale_intercept)
+        if spacing is None:
+            ps = _fg(ds, i, "PixelMeasuresSequence", "PixelSpacing")
+            if ps is not None and len(ps) == 2:
+                spacing = (float(ps[0]), float(ps[1]))
+            st = _fg(ds, i, "PixelMeasuresSequence", "SliceThickness")
+            thickness = float(st) if st is not None else None
+    if frames.ndim == 3 and frames.dtype.kind in "iu":
+        frames = _rescale(frames, slopes, intercepts)
+    if spacing is not None:
+        h.pixel_spacing, h.spacing_source = spacing, "PixelSpacing"
+    if thickness:
+        h.slice_thickness = thickness
+
+    located = [i for i in range(nf) if positions[i] is not None and orients[i] is not None]
+    if not located and h.position is not None and h.orientation is not None:
+        # Old-style multi-frame (NM, some MR): frames stacked along the normal from one position.
+        gap = ds.get("SpacingBetweenSlices")
+        if gap is not None and float(gap) > 0:
+            from meddiag_desktop.io.stack_geometry import _orthonormal_frame
+
+            n = _orthonormal_frame(h.orientation)[:, 2]
+            positions = [tuple(np.asarray(h.position) + n * float(gap) * i) for i in range(nf)]
+            orients = [h.orientation] * nf
+            located = list(range(nf))
+    if len(located) < 2 or (h.pixel_spacing is None):
+        if nf > 1 and located and len(located) < nf:
+            warnings.append(f"Only {len(located)} of {nf} frames have a position: frames are shown as slices.")
+        return _single(series, h, frames, warnings, frames_as_slices=nf > 1)
+
+    if len(located) < nf:
+        warnings.append(f"{nf - len(located)} frame(s) without a position were left out.")
+    # The frames of one orientation form a stack; other orientations (localisers) are left out.
+    keys: dict[tuple, list[int]] = {}
+    for i in located:
+        keys.setdefault(tuple(round(v, 3) for v in orients[i]), []).append(i)
+    groups = sorted(keys.values(), key=len, reverse=True)
+    chosen = groups[0]
+    if len(groups) > 1:
+        warnings.append(
+            f"This multi-frame image has frames in {len(groups)} orientations: showing the {len(chosen)} "
+            f"frames of the largest stack, {nf - len(chosen)} other frame(s) left out."
+        )
+    sy, sx = h.pixel_spacing
+    try:
+        plan = plan_stack(np.array([positions[i] for i in chosen]), orients[chosen[0]], (sx, sy), tie_break=chosen, slice_thickness=thickness)
+    except ValueError as exc:
+        raise LoadError(f"{h.path.name}: {exc}; the geometry cannot be trusted") from None
+    warnings.extend(plan.warnings)
+    planes = frames[[chosen[k] for k in plan.order]]
+    if plan.needs_resampling:
+        planes = apply_plan(plan, planes, float(planes.min()))
+    md = _metadata(series, h)
+    if progress is not None:
+        progress(1, 1)
+    return Volume(planes, spacing=plan.spacing, origin=plan.origin, direction=plan.direction, metadata=md, warnings=warnings)
+
+
+def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = None) -> Volume:
+    """Load a scanned DICOM series as a Volume (see :func:`meddiag_desktop.io.load`)."""
+    if not series.instances:
+        raise LoadError(f"Series {series.series_uid} has no images to load")
+    if len(series.instances) == 1 and series.instances[0].number_of_frames > 1:
+        return _load_multiframe(series, progress, cancel)
+    return _load_stack(series, progress, cancel)
