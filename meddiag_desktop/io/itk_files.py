@@ -26,6 +26,11 @@ def is_itk_file(path: Path) -> bool:
     return any(name.endswith(s) for s in ITK_SUFFIXES)
 
 
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    return next((s.lstrip(".").split(".")[0].upper() for s in ITK_SUFFIXES if name.endswith(s)), "image")
+
+
 def _reader(path: Path):
     import SimpleITK as sitk
 
@@ -35,14 +40,73 @@ def _reader(path: Path):
         r.ReadImageInformation()
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
-        raise LoadError(f"{path.name}: not a readable {path.suffix or 'image'} file ({first[:200]})") from None
+        raise LoadError(f"{path.name}: not a readable {_kind(path)} file ({first[:200]})") from None
     return r
+
+
+def _is_nifti2(path: Path) -> bool:
+    """NIfTI-2 header (SimpleITK reads only NIfTI-1): sizeof_hdr is 540."""
+    import gzip
+    import struct
+
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rb") as f:
+            head = f.read(4)
+    except (OSError, EOFError, ValueError, __import__("zlib").error):
+        return False  # not readable as NIfTI-2: SimpleITK's reader reports why
+    return len(head) == 4 and 540 in (struct.unpack("<i", head)[0], struct.unpack(">i", head)[0])
+
+
+def _load_nifti2(path: Path) -> Volume:
+    """NIfTI-2 through nibabel; RAS affine converted to our LPS geometry."""
+    try:
+        import nibabel as nib
+    except ImportError:
+        raise LoadError(f"{path.name}: NIfTI-2 files need the nibabel package; reinstall MedDiag Desktop") from None
+    try:
+        img = nib.load(str(path))
+        data = np.asanyarray(img.dataobj)
+    except Exception as exc:
+        raise LoadError(f"{path.name}: not a readable NIfTI-2 file ({exc})") from None
+    warnings = []
+    while data.ndim > 3:
+        warnings.append(f"{path.name} has {data.ndim} dimensions: showing the first volume.")
+        data = data[..., 0]
+    while data.ndim < 3:
+        data = data[..., np.newaxis]
+    m = np.diag([-1.0, -1.0, 1.0]) @ img.affine[:3, :3]
+    spacing = np.linalg.norm(m, axis=0)
+    arr = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
+    if arr.dtype.kind == "f" and arr.size and np.all(arr == np.rint(arr)) and arr.min() >= -32768 and arr.max() <= 32767:
+        arr = arr.astype(np.int16)
+    md = _file_metadata(path)
+    origin = np.diag([-1.0, -1.0, 1.0]) @ img.affine[:3, 3]
+    return Volume(arr, spacing=spacing, origin=origin, direction=m / spacing, metadata=md, warnings=warnings)
+
+
+def _file_metadata(path: Path) -> dict:
+    return {
+        "source": "file",
+        "path": str(path),
+        "series_description": path.name,
+        "study_description": "",
+        "modality": "",
+        "units": "",
+        "patient_name": "",
+        "window_presets": [],
+        "source_folder": str(path.parent),
+    }
 
 
 def itk_series_info(path: Path) -> SeriesInfo:
     """Describe ``path`` as a series (header only)."""
-    r = _reader(path)
-    size = r.GetSize()
+    if _is_nifti2(path):
+        vol = _load_nifti2(path)
+        nx, ny, nz = vol.shape_xyz
+        size = (nx, ny, nz)
+    else:
+        size = _reader(path).GetSize()
     return SeriesInfo(
         series_uid=f"file:{path.resolve()}",
         key=f"file:{path.resolve()}",
@@ -61,6 +125,8 @@ def load_itk(path: Path) -> Volume:
     """Load a NIfTI/NRRD/MetaImage file as a Volume (integer data kept, floats kept float32)."""
     import SimpleITK as sitk
 
+    if _is_nifti2(path):
+        return _load_nifti2(path)
     r = _reader(path)
     dim = r.GetDimension()
     ncomp = r.GetNumberOfComponents()
@@ -97,15 +163,5 @@ def load_itk(path: Path) -> Volume:
     direction = np.array(img.GetDirection(), float).reshape(3, 3)
     if abs(abs(np.linalg.det(direction)) - 1) > 1e-3:
         raise LoadError(f"{path.name}: the orientation matrix is not a rotation (determinant {np.linalg.det(direction):.3f})")
-    md = {
-        "source": "file",
-        "path": str(path),
-        "series_description": path.name,
-        "study_description": "",
-        "modality": "",
-        "units": "",
-        "patient_name": "",
-        "window_presets": [],
-        "source_folder": str(path.parent),
-    }
+    md = _file_metadata(path)
     return Volume(arr, spacing=img.GetSpacing(), origin=img.GetOrigin(), direction=direction, metadata=md, warnings=warnings)
