@@ -3,9 +3,10 @@
 Nodule size follows the usual reading practice: in the axial slice where the
 nodule's cross-section is largest, the long axis is the maximum Feret (caliper)
 diameter and the short axis the caliper diameter perpendicular to it; the size
-is their mean (mm). Calipers are measured on the voxel footprints, not their
-centres, so a nodule ``n`` voxels across measures ``n x spacing``; pixel spacing
-and the volume direction are honoured (the "axial" plane is the LPS x-y plane).
+is their mean (mm). A caliper is the span of the voxel centres plus one voxel
+along that direction, so a nodule ``n`` voxels across measures ``n x spacing``;
+pixel spacing and the volume direction are honoured (the "axial" plane is the
+LPS x-y plane).
 
 Connected components use 26-connectivity and are numbered 1..N in raster
 order (z, y, x) of their first voxel, like SimpleITK's ``ConnectedComponent``.
@@ -141,7 +142,10 @@ def axial_diameters(volume: Volume, mask: np.ndarray) -> tuple[float, float, int
     in_plane = [ax for ax in range(3) if ax != axis]
     steps = [volume.direction[:2, ax] * volume.spacing[ax] for ax in in_plane]  # LPS x-y of one voxel step
     u = np.stack([np.cos(_ANGLES), np.sin(_ANGLES)])  # 2 x n directions in the LPS x-y plane
-    footprint = np.abs(steps[0] @ u) + np.abs(steps[1] @ u)  # width of one voxel along each direction
+    # one voxel's extent along each direction, as the norm of its steps projected on it: adding it to
+    # the span of voxel centres gives an unbiased length along any direction (a box-shaped
+    # footprint would favour the diagonals and tilt the long axis)
+    footprint = np.hypot(steps[0] @ u, steps[1] @ u)
     slices, counts = np.unique(xyz[:, axis], return_counts=True)
     best: tuple[float, float, int] | None = None
     for s in slices[counts == counts.max()]:
