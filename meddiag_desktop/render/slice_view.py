@@ -116,11 +116,9 @@ class SliceView:
         self._axes = vtkMatrix4x4()
         self.reslice.SetResliceAxes(self._axes)
 
-        self.image_actor = vtkImageActor()
-        self.image_actor.GetMapper().SetInputConnection(self.reslice.GetOutputPort())
+        self.image_actor = vtkImageActor()  # connected to the reslice once there is a volume
         self.image_actor.GetProperty().SetInterpolationTypeToLinear()
-        self.image_actor.VisibilityOff()
-        self.renderer.AddViewProp(self.image_actor)
+        self.image_actor.VisibilityOff()  # added to the renderer with the first volume
 
         colour_v = VIEW_COLOURS[_plane_showing(self.frame[:, 0])]  # vertical line: plane normal to screen right
         colour_h = VIEW_COLOURS[_plane_showing(self.frame[:, 1])]  # horizontal line: plane normal to screen up
@@ -161,6 +159,9 @@ class SliceView:
 
             image = image_from_volume(volume)
         self.reslice.SetInputData(image)
+        if self.image_actor.GetMapper().GetNumberOfInputConnections(0) == 0:
+            self.image_actor.GetMapper().SetInputConnection(self.reslice.GetOutputPort())
+            self.renderer.AddViewProp(self.image_actor)
         lo, _ = volume.value_range()
         if np.issubdtype(volume.array.dtype, np.integer):
             background = float(np.iinfo(volume.array.dtype).min)

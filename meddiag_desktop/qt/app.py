@@ -1,0 +1,102 @@
+"""``run_gui``: start the viewer, optionally open a study, optionally save a screenshot and exit.
+
+Importing this module is light (PySide6 core only); the window, VTK and the
+readers are imported inside :func:`run_gui`. torch/monai are never imported here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+__all__ = ["run_gui"]
+
+#: seconds to wait for a study to load and render in ``--screenshot`` mode
+SCREENSHOT_TIMEOUT_S = 300.0
+
+
+def _parse_size(size: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in size.lower().split("x"))
+        if w < 200 or h < 150:
+            raise ValueError
+        return w, h
+    except ValueError:
+        raise SystemExit(f"meddiag: --size must be WIDTHxHEIGHT (at least 200x150), got {size!r}") from None
+
+
+def _report_modules() -> None:
+    if os.environ.get("MEDDIAG_REPORT_MODULES"):
+        heavy = sorted(m for m in ("torch", "monai") if m in sys.modules)
+        print(f"MEDDIAG_MODULES heavy_imported={','.join(heavy) or 'none'} total={len(sys.modules)}", file=sys.stderr)
+
+
+def run_gui(path: str | None = None, demo: bool = False, screenshot: str | None = None, size: str = "1400x900") -> int:
+    """Run the viewer; returns the process exit status.
+
+    With ``screenshot`` the window opens at ``size``, loads ``path`` (or the
+    demo), renders all four views, saves a PNG of the whole window and exits 0;
+    it exits 1 with a message on stderr if loading fails.
+    """
+    t0 = time.perf_counter()
+    width, height = _parse_size(size)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("MedDiag Desktop")
+    app.setOrganizationName("meddiag-desktop")
+    from meddiag_desktop.qt.theme import apply_dark_theme
+
+    apply_dark_theme(app)
+    from meddiag_desktop.qt.main_window import MainWindow
+
+    from meddiag_desktop.qt._trace import trace
+
+    trace("imports done")
+    win = MainWindow()
+    trace("window created")
+    win.resize(width, height)
+    status = {"code": 0}
+
+    if screenshot:
+        from meddiag_desktop.qt.screenshot import save_window_png
+
+        def finish(code: int, message: str = "") -> None:
+            status["code"] = code
+            if message:
+                print(message, file=sys.stderr if code else sys.stdout)
+            win.close()
+            app.quit()
+
+        def shoot(_volume=None) -> None:
+            def save() -> None:
+                try:
+                    save_window_png(win, screenshot)
+                except Exception as exc:  # noqa: BLE001
+                    finish(1, f"meddiag: could not save screenshot: {exc}")
+                    return
+                trace("screenshot saved")
+                _report_modules()
+                finish(0, f"meddiag: saved {screenshot} ({time.perf_counter() - t0:.2f} s)")
+
+            app.processEvents()
+            QTimer.singleShot(50, save)
+
+        win.volume_shown.connect(shoot)
+        win.load_failed.connect(lambda msg: finish(1, f"meddiag: {msg}"))
+        QTimer.singleShot(int(SCREENSHOT_TIMEOUT_S * 1000), lambda: finish(3, "meddiag: timed out loading the study"))
+        if not path and not demo:
+            QTimer.singleShot(0, lambda: shoot())
+
+    win.show()
+    if demo:
+        QTimer.singleShot(0, win.open_demo)
+    elif path:
+        QTimer.singleShot(0, lambda: win.open_path(path))
+    trace("event loop starts")
+    rc = app.exec()
+    if not screenshot:
+        _report_modules()
+    return status["code"] if screenshot else int(rc)

@@ -1,0 +1,97 @@
+"""Run a blocking function (scan, load) on a QThread with progress, cancel and result signals.
+
+The function receives ``progress(done, total)`` and ``cancel() -> bool``; both
+are thread-safe. Results and errors come back on the UI thread as signals.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+__all__ = ["BackgroundTask"]
+
+
+class _Worker(QObject):
+    progress = Signal(int, int)
+    succeeded = Signal(object)
+    failed = Signal(str, object)  # message, exception
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, fn: Callable[..., Any], cancel_event: threading.Event) -> None:
+        super().__init__()
+        self._fn = fn
+        self._cancel = cancel_event
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self._fn(lambda d, t: self.progress.emit(int(d), int(t)), self._cancel.is_set)
+        except Exception as exc:  # noqa: BLE001 - reported to the UI
+            if self._cancel.is_set() or type(exc).__name__ == "LoadCancelled":
+                self.cancelled.emit()
+            else:
+                from meddiag_desktop.qt.errors import user_message
+
+                traceback.print_exc()
+                self.failed.emit(user_message(exc), exc)
+        else:
+            if self._cancel.is_set():
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit(result)
+        finally:
+            self.done.emit()
+
+
+class BackgroundTask(QObject):
+    """One background job. Connect to the signals, then :meth:`start`; :meth:`cancel` to stop."""
+
+    progress = Signal(int, int)
+    succeeded = Signal(object)
+    failed = Signal(str, object)
+    cancelled = Signal()
+    finished = Signal()  #: always last, after succeeded/failed/cancelled
+
+    def __init__(self, fn: Callable[..., Any], name: str = "task", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._cancel = threading.Event()
+        self._thread = QThread()
+        self._thread.setObjectName(f"meddiag-{name}")
+        self._worker = _Worker(fn, self._cancel)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progress.connect(self.progress)
+        self._worker.succeeded.connect(self.succeeded)
+        self._worker.failed.connect(self.failed)
+        self._worker.cancelled.connect(self.cancelled)
+        self._worker.done.connect(self._on_done)
+        self.running = False
+
+    def start(self) -> None:
+        self.running = True
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, ms: int = 30000) -> bool:
+        """Cancel and wait for the thread to end (used when closing the window)."""
+        self._cancel.set()
+        if self._thread.isRunning():
+            self._thread.quit()
+            return self._thread.wait(ms)
+        return True
+
+    @Slot()
+    def _on_done(self) -> None:
+        self._thread.quit()
+        self._thread.wait()
+        self.running = False
+        self.finished.emit()

@@ -1,0 +1,361 @@
+"""Main window: four linked views (axial, coronal, sagittal, 3D), study browser, menus, loading.
+
+Loading runs on a worker thread (:class:`~meddiag_desktop.qt.background.BackgroundTask`):
+``scan`` for folders and DICOM files first (filling the study browser), then
+``load`` of the largest series. Every user action goes through one error
+boundary (:func:`~meddiag_desktop.qt.errors.guarded`) that shows the problem
+in the red banner and keeps the window alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QMainWindow,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meddiag_desktop.core import view_geometry as vg
+from meddiag_desktop.qt._trace import trace
+from meddiag_desktop.qt.background import BackgroundTask
+from meddiag_desktop.qt.error_banner import ErrorBanner
+from meddiag_desktop.qt.errors import guarded
+from meddiag_desktop.qt.load_progress import LoadProgress
+from meddiag_desktop.qt.recent_studies import RecentMenu, RecentStudies
+from meddiag_desktop.qt.slice_widget import SliceViewWidget
+from meddiag_desktop.qt.study_browser import StudyBrowser
+from meddiag_desktop.qt.viewer_state import ViewerState
+from meddiag_desktop.qt.volume_presets import VolumePresetCombo
+from meddiag_desktop.qt.volume_widget import VolumeViewWidget
+from meddiag_desktop.qt.warnings_panel import WarningsPanel
+from meddiag_desktop.qt.window_presets import WindowPresetCombo
+from meddiag_desktop.render.slice_view import VIEW_COLOURS
+
+__all__ = ["MainWindow"]
+
+log = logging.getLogger(__name__)
+
+#: files opened directly with ``load`` (no DICOM scan first)
+_VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+
+def _framed(widget: QWidget, title: str, colour: tuple[float, float, float]) -> QFrame:
+    """A view in a frame with a thin title strip in the view's colour (Slicer style)."""
+    frame = QFrame()
+    frame.setObjectName("view_frame")
+    lay = QVBoxLayout(frame)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(0)
+    label = QLabel(title)
+    label.setObjectName("view_title")
+    r, g, b = (int(c * 255) for c in colour)
+    label.setStyleSheet(f"background: rgb({r},{g},{b}); color: #101010; font-weight: bold; padding: 1px 6px;")
+    lay.addWidget(label)
+    lay.addWidget(widget, 1)
+    return frame
+
+
+class MainWindow(QMainWindow):
+    """The viewer window. ``open_path`` / ``open_series`` / ``open_demo`` start background loads."""
+
+    volume_shown = Signal(object)  #: Volume, after all views have it
+    load_failed = Signal(str)  #: user-facing message
+
+    def __init__(self, recent: RecentStudies | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("MedDiag Desktop")
+        self.setAcceptDrops(True)
+        self.state = ViewerState(self)
+        self.recent = recent if recent is not None else RecentStudies()
+        self._task: BackgroundTask | None = None
+        self._tasks: list[BackgroundTask] = []
+        self.last_error = ""
+        self.load_seconds = 0.0
+
+        # views
+        self.slice_widgets = {v: SliceViewWidget(v, self.state) for v in vg.VIEWS}
+        self.volume_widget = VolumeViewWidget(self.state)
+        grid_host = QWidget()
+        grid = QGridLayout(grid_host)
+        grid.setContentsMargins(2, 2, 2, 2)
+        grid.setSpacing(3)
+        grid.addWidget(_framed(self.slice_widgets[vg.AXIAL], "Axial", VIEW_COLOURS[vg.AXIAL]), 0, 0)
+        grid.addWidget(_framed(self.slice_widgets[vg.CORONAL], "Coronal", VIEW_COLOURS[vg.CORONAL]), 0, 1)
+        grid.addWidget(_framed(self.slice_widgets[vg.SAGITTAL], "Sagittal", VIEW_COLOURS[vg.SAGITTAL]), 1, 0)
+        grid.addWidget(_framed(self.volume_widget, "3D", (0.55, 0.62, 0.75)), 1, 1)
+        for i in range(2):
+            grid.setRowStretch(i, 1)
+            grid.setColumnStretch(i, 1)
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        self.error_banner = ErrorBanner(central)
+        outer.addWidget(self.error_banner)
+        outer.addWidget(grid_host, 1)
+        self.setCentralWidget(central)
+
+        # docks
+        self.browser = StudyBrowser(self)
+        self.browser.series_activated.connect(self.open_series)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser)
+        self.warnings = WarningsPanel(self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.warnings)
+        self.warnings.hide()
+
+        # toolbar
+        tb = self.addToolBar("View")
+        tb.setObjectName("view_toolbar")
+        tb.setMovable(False)
+        tb.addWidget(QLabel(" Window "))
+        self.window_presets = WindowPresetCombo(self.state, self)
+        tb.addWidget(self.window_presets)
+        tb.addSeparator()
+        tb.addWidget(QLabel(" 3D "))
+        self.volume_presets = VolumePresetCombo(self)
+        self.volume_presets.currentTextChanged.connect(self._set_volume_preset)
+        tb.addWidget(self.volume_presets)
+
+        # status bar
+        self.readout = QLabel("")
+        self.readout.setObjectName("readout")
+        self.statusBar().addWidget(self.readout, 1)
+        self.progress = LoadProgress(self)
+        self.progress.cancel_requested.connect(self.cancel_loading)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.state.hover_changed.connect(self._on_hover)
+
+        self._make_menus()
+
+    # ------------------------------------------------------------------ menus
+    def _make_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        act = QAction("Open &file...", self)
+        act.setShortcut(QKeySequence.StandardKey.Open)
+        act.triggered.connect(self._open_file_dialog)
+        m.addAction(act)
+        act = QAction("Open f&older...", self)
+        act.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        act.triggered.connect(self._open_folder_dialog)
+        m.addAction(act)
+        act = QAction("Open &demo study", self)
+        act.triggered.connect(self.open_demo)
+        m.addAction(act)
+        self.recent_menu = RecentMenu(self.recent, self)
+        self.recent_menu.open_requested.connect(self.open_path)
+        m.addMenu(self.recent_menu)
+        m.addSeparator()
+        act = QAction("&Quit", self)
+        act.setShortcut(QKeySequence.StandardKey.Quit)
+        act.triggered.connect(self.close)
+        m.addAction(act)
+
+        v = self.menuBar().addMenu("&View")
+        act = QAction("Show &crosshair", self, checkable=True, checked=True)
+        act.triggered.connect(self._set_crosshair)
+        v.addAction(act)
+        act = QAction("&Reset views", self)
+        act.setShortcut(QKeySequence("Ctrl+R"))
+        act.triggered.connect(self.reset_views)
+        v.addAction(act)
+        v.addSeparator()
+        v.addAction(self.browser.toggleViewAction())
+        v.addAction(self.warnings.toggleViewAction())
+
+    # ------------------------------------------------------------- reporting
+    def show_error(self, message: str) -> None:
+        """Show an error in the banner and the status bar (never modal, never a crash)."""
+        self.last_error = message
+        log.error(message)
+        self.error_banner.show_message(message)
+        self.statusBar().showMessage(message, 10000)
+
+    def _on_hover(self, lps, value) -> None:
+        if lps is None or value is None:
+            self.readout.setText("")
+            return
+        x, y, z = lps
+        self.readout.setText(f"{self.state.value_text(value)}    LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
+
+    # --------------------------------------------------------------- actions
+    @guarded("Open file")
+    def _open_file_dialog(self, _checked: bool = False) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open image", "", "Images (*.dcm *.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd DICOMDIR);;All files (*)"
+        )
+        if path:
+            self.open_path(path)
+
+    @guarded("Open folder")
+    def _open_folder_dialog(self, _checked: bool = False) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
+        if path:
+            self.open_path(path)
+
+    @guarded("Crosshair")
+    def _set_crosshair(self, on: bool) -> None:
+        for w in self.slice_widgets.values():
+            w.slice_view.set_crosshair_visible(on)
+            w.request_render()
+
+    @guarded("Reset views")
+    def reset_views(self, _checked: bool = False) -> None:
+        for w in self.slice_widgets.values():
+            w.slice_view.zoom = 1.0
+            w.slice_view.pan[:] = 0
+            w.slice_view.reset_camera()
+            w.request_render()
+        self.volume_widget.reset_camera()
+
+    @guarded("3D preset")
+    def _set_volume_preset(self, name: str) -> None:
+        self.volume_widget.set_preset(name)
+
+    # ---------------------------------------------------------------- loading
+    @guarded("Open")
+    def open_path(self, path: str) -> None:
+        """Open a folder or file: scan (DICOM) into the study browser, then load the largest series."""
+        p = Path(path)
+        if p.is_file() and p.name.lower().endswith(_VOLUME_SUFFIXES):
+            self._start_load(str(p), f"Loading {p.name}", source=str(p))
+            return
+
+        def scan_then_load(progress, cancel):
+            from meddiag_desktop import io
+
+            found = io.scan(p, progress=progress, cancel=cancel)
+            if not len(found):
+                io.load(p)  # nothing displayable: load() raises LoadError saying why
+            return found
+
+        task = self._run(scan_then_load, f"Reading {p.name or p}", "scan")
+        task.succeeded.connect(lambda found: self._scanned(found, str(p)))
+
+    @guarded("Open demo")
+    def open_demo(self, _checked: bool = False) -> None:
+        """Open the bundled synthetic chest CT (written as DICOM on first use)."""
+
+        def make_demo(progress, cancel):
+            from meddiag_desktop import io
+            from meddiag_desktop.demo import demo_study_dir
+
+            folder = demo_study_dir()
+            return folder, io.scan(folder, progress=progress, cancel=cancel)
+
+        task = self._run(make_demo, "Preparing demo study", "demo")
+        task.succeeded.connect(lambda res: self._scanned(res[1], str(res[0])))
+
+    def _scanned(self, found, source: str) -> None:
+        trace(f"scanned {len(found)} series")
+        self.browser.set_series(found)
+        self.warnings.set_skipped(found.skipped)
+        if not len(found):
+            self._failed(f"No image found in {source}.", source)
+            return
+        best = max(found, key=lambda s: (s.image_count, s.rows * s.columns))
+        self.open_series(best, source=source)
+
+    @guarded("Open series")
+    def open_series(self, series, source: str | None = None) -> None:
+        """Load one series from the study browser."""
+        self._start_load(series, f"Loading {series.description or series.series_uid}", source=source or "")
+
+    def _start_load(self, what, text: str, source: str) -> None:
+        def do_load(progress, cancel):
+            from meddiag_desktop import io
+
+            return io.load(what, progress=progress, cancel=cancel)
+
+        task = self._run(do_load, text, "load")
+        task.succeeded.connect(lambda vol: self._loaded(vol, what, source))
+
+    def _run(self, fn, text: str, name: str) -> BackgroundTask:
+        if self._task is not None and self._task.running:
+            self._task.cancel()
+        task = BackgroundTask(fn, name, self)
+        self._task = task
+        self._tasks.append(task)
+        task.progress.connect(self.progress.set_progress)
+        task.failed.connect(lambda msg, _exc: self._failed(msg, text))
+        task.cancelled.connect(lambda: self.statusBar().showMessage("Loading cancelled", 5000))
+        task.finished.connect(lambda: self._task_finished(task))
+        self.progress.begin(text)
+        self._t0 = time.perf_counter()
+        task.start()
+        return task
+
+    def _task_finished(self, task: BackgroundTask) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+        if self._task is task:
+            self.progress.end()
+        task.deleteLater()
+
+    def _failed(self, message: str, what: str) -> None:
+        self.show_error(message)
+        self.load_failed.emit(message)
+
+    @guarded("Show volume")
+    def _loaded(self, volume, what, source: str) -> None:
+        from meddiag_desktop.render.image_data import image_from_volume
+
+        self.load_seconds = time.perf_counter() - self._t0
+        trace(f"loaded {volume!r}")
+        self.error_banner.hide()
+        image = image_from_volume(volume)
+        for w in self.slice_widgets.values():
+            w.set_image(volume, image)
+        self.state.set_volume(volume, source)
+        self.volume_widget.set_preset(self.volume_presets.currentText())
+        self.warnings.set_volume_warnings(volume.warnings)
+        self.browser.mark_open(getattr(what, "key", None))
+        md = volume.metadata
+        name = str(md.get("patient_name", "") or "").replace("^", " ")
+        desc = md.get("series_description", "") or ""
+        self.setWindowTitle(" — ".join(x for x in (name, desc, "MedDiag Desktop") if x))
+        if source:
+            self.recent.add(source)
+        self.statusBar().showMessage(
+            f"Loaded {volume.shape_xyz[0]}x{volume.shape_xyz[1]}x{volume.shape_xyz[2]} in {self.load_seconds:.2f} s", 5000
+        )
+        trace("views updated")
+        self.volume_shown.emit(volume)
+
+    @guarded("Cancel")
+    def cancel_loading(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self.progress.cancel_button.setEnabled(False)
+
+    def is_busy(self) -> bool:
+        return any(t.running for t in self._tasks)
+
+    # ------------------------------------------------------------ drag & drop
+    def dragEnterEvent(self, ev) -> None:  # noqa: N802
+        if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
+            ev.acceptProposedAction()
+
+    @guarded("Drop")
+    def dropEvent(self, ev) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            ev.acceptProposedAction()
+            self.open_path(paths[0])
+
+    # ----------------------------------------------------------------- close
+    def closeEvent(self, ev) -> None:  # noqa: N802
+        for task in list(self._tasks):
+            task.wait()
+        for w in (*self.slice_widgets.values(), self.volume_widget):
+            w.Finalize()
+        super().closeEvent(ev)

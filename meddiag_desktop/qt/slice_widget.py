@@ -1,0 +1,171 @@
+"""A 2D slice view widget: draws a :class:`SliceView` and turns mouse/keys into state changes.
+
+Mouse: left click/drag sets the linked cursor; right drag changes window/level
+(right = wider, down = higher level); Shift+right drag or Ctrl+wheel zooms;
+middle drag pans; wheel scrolls slices. Keys: Up/Down one slice,
+PageUp/PageDown ten slices, Home/End first/last slice, R resets zoom and pan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
+
+from meddiag_desktop.core import view_geometry as vg
+from meddiag_desktop.qt.errors import guarded
+from meddiag_desktop.qt.viewer_state import ViewerState
+from meddiag_desktop.qt.vtk_widget import VtkWidget
+from meddiag_desktop.render.slice_view import SliceView
+
+__all__ = ["SliceViewWidget", "PAGE_SLICES"]
+
+PAGE_SLICES = 10  #: slices moved by PageUp / PageDown
+
+
+class SliceViewWidget(VtkWidget):
+    """Shows one patient-oriented slice of ``state``'s volume and edits ``state``."""
+
+    def __init__(self, view: str, state: ViewerState, parent=None) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.state = state
+        self.slice_view = SliceView(view)
+        self.render_window.AddRenderer(self.slice_view.renderer)
+        self.setObjectName(f"{view}_view")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._drag: tuple[Qt.MouseButton, float, float, tuple[float, float], float] | None = None
+        self._wheel_rest = 0
+        self._size = (0, 0)
+        state.volume_changed.connect(self._on_volume)
+        state.cursor_changed.connect(self._on_cursor)
+        state.window_changed.connect(self._on_window)
+        state.hover_changed.connect(self._on_hover)
+
+    # ----------------------------------------------------------- subscriptions
+    def set_image(self, volume, image) -> None:
+        """Show ``volume`` through the shared vtkImageData ``image``."""
+        self.slice_view.set_volume(volume, image)
+        self.slice_view.set_window(*self.state.window)
+        self._size = (0, 0)
+        self.request_render()
+
+    def _on_volume(self, volume) -> None:
+        if volume is None:
+            self.slice_view.set_volume(None)
+            self.request_render()
+
+    def _on_cursor(self, lps) -> None:
+        self.slice_view.set_cursor(lps)
+        self.request_render()
+
+    def _on_window(self, width: float, level: float) -> None:
+        self.slice_view.set_window(width, level)
+        self.request_render()
+
+    def _on_hover(self, lps, value) -> None:
+        text = ""
+        if lps is not None and value is not None:
+            text = self.state.value_text(value)
+        if text != self.slice_view._readout:
+            self.slice_view.set_readout(text)
+            self.request_render()
+
+    def before_render(self) -> None:
+        size = (self.width(), self.height())
+        if size != self._size:  # refit after a resize, keeping zoom/pan
+            self._size = size
+            self.slice_view.reset_camera()
+
+    # ------------------------------------------------------------------ mouse
+    def _lps_at(self, ev) -> np.ndarray:
+        p = ev.position()
+        return self.slice_view.display_to_lps(*self.display_pos(p.x(), p.y()))
+
+    @guarded("Mouse action")
+    def mousePressEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        if self.state.volume is None:
+            return
+        p = ev.position()
+        self._drag = (ev.button(), p.x(), p.y(), self.state.window, self.slice_view.zoom)
+        if ev.button() == Qt.MouseButton.LeftButton:
+            self.state.set_cursor(self._lps_at(ev))
+
+    @guarded("Mouse action")
+    def mouseMoveEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
+        if self.state.volume is None:
+            return
+        p = ev.position()
+        self.state.hover(self._lps_at(ev))
+        if self._drag is None:
+            return
+        button, x0, y0, (w0, l0), z0 = self._drag
+        dx, dy = p.x() - x0, p.y() - y0
+        if button == Qt.MouseButton.LeftButton:
+            self.state.set_cursor(self._lps_at(ev))
+        elif button == Qt.MouseButton.RightButton and ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.slice_view.set_zoom(z0 * 1.01 ** (-dy))
+            self.render_now()
+        elif button == Qt.MouseButton.RightButton:
+            sens = vg.wl_sensitivity(self.state.volume)
+            self.state.set_window(*vg.drag_window_level(w0, l0, dx, dy, sens))
+        elif button == Qt.MouseButton.MiddleButton:
+            scale = self._getPixelRatio()
+            self.slice_view.pan_by_display(dx * scale, -dy * scale)
+            self._drag = (button, p.x(), p.y(), (w0, l0), z0)
+            self.render_now()
+
+    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
+        self._drag = None
+
+    def mouseDoubleClickEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
+        self.mousePressEvent(ev)
+
+    def leaveEvent(self, ev) -> None:  # noqa: N802
+        self.state.hover(None)
+
+    def enterEvent(self, ev) -> None:  # noqa: N802
+        pass
+
+    @guarded("Scroll")
+    def wheelEvent(self, ev: QWheelEvent) -> None:  # noqa: N802
+        if self.state.volume is None:
+            return
+        self._wheel_rest += ev.angleDelta().y()
+        steps = int(self._wheel_rest / 120)
+        if steps == 0:
+            return
+        self._wheel_rest -= steps * 120
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            p = ev.position()
+            self.slice_view.set_zoom(self.slice_view.zoom * 1.1**steps, self.display_pos(p.x(), p.y()))
+            self.render_now()
+        else:
+            self.state.step_slice(self.view, steps)
+
+    @guarded("Key")
+    def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802
+        if self.state.volume is None:
+            return
+        key = ev.key()
+        steps = {
+            Qt.Key.Key_Up: 1,
+            Qt.Key.Key_Down: -1,
+            Qt.Key.Key_PageUp: PAGE_SLICES,
+            Qt.Key.Key_PageDown: -PAGE_SLICES,
+            Qt.Key.Key_Home: -1_000_000,
+            Qt.Key.Key_End: 1_000_000,
+        }.get(key)
+        if steps is not None:
+            self.state.step_slice(self.view, steps)
+        elif key == Qt.Key.Key_R:
+            self.slice_view.zoom = 1.0
+            self.slice_view.pan = np.zeros(2)
+            self.slice_view.reset_camera()
+            self.render_now()
+        else:
+            ev.ignore()
+
+    def keyReleaseEvent(self, ev: QKeyEvent) -> None:  # noqa: N802
+        ev.ignore()

@@ -1,0 +1,80 @@
+"""Study browser dock: patient -> study -> series tree from ``scan``; double-click opens a series."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDockWidget, QTreeWidget, QTreeWidgetItem, QWidget
+
+__all__ = ["StudyBrowser"]
+
+_SERIES_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _date(d: str) -> str:
+    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
+
+
+class StudyBrowser(QDockWidget):
+    """Lists the series of the last scanned folder; emits :attr:`series_activated` on double-click."""
+
+    series_activated = Signal(object)  #: SeriesInfo
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Studies", parent)
+        self.setObjectName("study_browser")
+        self.tree = QTreeWidget(self)
+        self.tree.setHeaderLabels(["Patient / study / series", "Images"])
+        self.tree.setColumnWidth(0, 230)
+        self.tree.setUniformRowHeights(True)
+        self.tree.itemActivated.connect(self._activated)
+        self.tree.itemDoubleClicked.connect(self._activated)
+        self.setWidget(self.tree)
+        self._current_key: str | None = None
+
+    def set_series(self, series_list) -> None:
+        """Fill the tree from a ScanResult (or any list of SeriesInfo)."""
+        self.tree.clear()
+        patients: dict[tuple[str, str], QTreeWidgetItem] = {}
+        studies: dict[str, QTreeWidgetItem] = {}
+        for s in series_list:
+            pkey = (s.patient_id, s.patient_name)
+            pitem = patients.get(pkey)
+            if pitem is None:
+                name = (s.patient_name or "(no name)").replace("^", " ").strip()
+                pitem = QTreeWidgetItem([f"{name}  [{s.patient_id or '-'}]", ""])
+                self.tree.addTopLevelItem(pitem)
+                patients[pkey] = pitem
+            sitem = studies.get(s.study_uid + repr(pkey))
+            if sitem is None:
+                label = " ".join(x for x in (_date(s.study_date), s.study_description or "(no description)") if x)
+                sitem = QTreeWidgetItem([label, ""])
+                pitem.addChild(sitem)
+                studies[s.study_uid + repr(pkey)] = sitem
+            item = QTreeWidgetItem([s.label, str(s.image_count)])
+            item.setData(0, _SERIES_ROLE, s)
+            item.setToolTip(0, f"{s.label}\nSeries UID {s.series_uid}\n{s.rows}x{s.columns}")
+            sitem.addChild(item)
+        self.tree.expandAll()
+        self.mark_open(self._current_key)
+
+    def series_items(self) -> list[QTreeWidgetItem]:
+        out = []
+        for i in range(self.tree.topLevelItemCount()):
+            p = self.tree.topLevelItem(i)
+            for j in range(p.childCount()):
+                st = p.child(j)
+                out.extend(st.child(k) for k in range(st.childCount()))
+        return out
+
+    def mark_open(self, key: str | None) -> None:
+        """Show which series is open (bold)."""
+        self._current_key = key
+        for item in self.series_items():
+            f = item.font(0)
+            f.setBold(getattr(item.data(0, _SERIES_ROLE), "key", None) == key)
+            item.setFont(0, f)
+
+    def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        s = item.data(0, _SERIES_ROLE)
+        if s is not None:
+            self.series_activated.emit(s)

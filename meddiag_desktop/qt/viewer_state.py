@@ -1,0 +1,76 @@
+"""The viewer's model: current volume, cursor point and window; views subscribe to its signals."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from meddiag_desktop.core import Volume, WindowPreset
+from meddiag_desktop.core import view_geometry as vg
+
+__all__ = ["ViewerState"]
+
+
+class ViewerState(QObject):
+    """What every view shows. Setters clamp and emit; views never talk to each other."""
+
+    volume_changed = Signal(object)  #: Volume or None
+    cursor_changed = Signal(object)  #: LPS numpy array (3,)
+    window_changed = Signal(float, float)  #: width, level
+    hover_changed = Signal(object, object)  #: LPS point (or None), value (or None)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.volume: Volume | None = None
+        self.cursor = np.zeros(3)
+        self.window = (400.0, 40.0)
+        self.source: str = ""  #: path the volume came from
+
+    def set_volume(self, volume: Volume | None, source: str = "") -> None:
+        self.volume = volume
+        self.source = source
+        if volume is not None:
+            preset = vg.default_window(volume)
+            self.window = (preset.width, preset.level)
+            self.cursor = volume.center_lps()
+        self.volume_changed.emit(volume)
+        if volume is not None:
+            self.window_changed.emit(*self.window)
+            self.cursor_changed.emit(self.cursor.copy())
+
+    def set_cursor(self, lps: np.ndarray | tuple[float, float, float]) -> None:
+        """Move the linked cursor (clamped into the volume)."""
+        if self.volume is None:
+            return
+        self.cursor = vg.clamp_to_volume(self.volume, lps)
+        self.cursor_changed.emit(self.cursor.copy())
+
+    def step_slice(self, view: str, slices: int) -> None:
+        """Move ``view``'s slice by ``slices`` (positive: Superior / Anterior / Left)."""
+        if self.volume is None or slices == 0:
+            return
+        self.cursor = vg.step_cursor(view, self.volume, self.cursor, slices)
+        self.cursor_changed.emit(self.cursor.copy())
+
+    def set_window(self, width: float, level: float) -> None:
+        self.window = (float(max(width, 1e-6)), float(level))
+        self.window_changed.emit(*self.window)
+
+    def apply_preset(self, preset: WindowPreset) -> None:
+        self.set_window(preset.width, preset.level)
+
+    def hover(self, lps: np.ndarray | None) -> None:
+        """Report the point under the mouse (``None`` when it leaves the image)."""
+        value = None if (lps is None or self.volume is None) else self.volume.value_at(lps)
+        self.hover_changed.emit(lps, value)
+
+    def value_text(self, value: object) -> str:
+        """Readout of a voxel value with its units (``-650 HU``)."""
+        if value is None:
+            return ""
+        if isinstance(value, tuple):
+            return "RGB " + ", ".join(str(c) for c in value)
+        units = str(self.volume.metadata.get("units", "")) if self.volume is not None else ""
+        v = float(value)  # type: ignore[arg-type]
+        text = f"{v:.0f}" if v == int(v) else f"{v:.2f}"
+        return f"{text} {units}".strip()

@@ -1,0 +1,86 @@
+"""QVTKRenderWindowInteractor on PySide6, with coalesced rendering and image capture."""
+
+from __future__ import annotations
+
+import numpy as np
+import vtkmodules.qt
+
+vtkmodules.qt.PyQtImpl = "PySide6"  # never let VTK probe for PyQt5/6
+
+import vtkmodules.vtkInteractionStyle  # noqa: E402,F401  (default interactor styles)
+import vtkmodules.vtkRenderingOpenGL2  # noqa: E402,F401
+from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
+from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: E402
+from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: E402
+
+__all__ = ["VtkWidget"]
+
+
+class VtkWidget(QVTKRenderWindowInteractor):
+    """A VTK render window in a Qt widget.
+
+    :meth:`request_render` coalesces many updates into one render per event-loop
+    pass; :meth:`render_now` renders immediately; :meth:`capture` returns the
+    rendered pixels as a QImage (QWidget.grab cannot see GL content).
+    """
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._render_pending = False
+        self.render_count = 0
+        self.Initialize()
+
+    @property
+    def render_window(self):
+        return self.GetRenderWindow()
+
+    def request_render(self) -> None:
+        if not self._render_pending:
+            self._render_pending = True
+            QTimer.singleShot(0, self._deferred_render)
+
+    def _deferred_render(self) -> None:
+        if self._render_pending:
+            self.render_now()
+
+    def render_now(self) -> None:
+        self._render_pending = False
+        if self.isVisible() and self.width() > 0 and self.height() > 0:
+            self.before_render()
+            self.render_window.Render()
+            self.render_count += 1
+
+    def before_render(self) -> None:
+        """Hook for subclasses (e.g. to refit the camera)."""
+
+    def display_pos(self, x: float, y: float) -> tuple[float, float]:
+        """VTK display coordinates (pixels, origin bottom left) of widget position ``(x, y)``."""
+        scale = self._getPixelRatio()
+        return (x * scale, (self.height() - y - 1) * scale)
+
+    def widget_pos(self, dx: float, dy: float) -> tuple[float, float]:
+        """Widget position of VTK display point ``(dx, dy)`` (inverse of :meth:`display_pos`)."""
+        scale = self._getPixelRatio()
+        return (dx / scale, self.height() - 1 - dy / scale)
+
+    def capture(self) -> QImage:
+        """The rendered image of this view (renders first if an update is pending or never rendered)."""
+        if self._render_pending or self.render_count == 0:
+            self.render_now()
+        f = vtkWindowToImageFilter()
+        f.SetInput(self.render_window)
+        f.SetInputBufferTypeToRGB()
+        f.ReadFrontBufferOff()
+        f.ShouldRerenderOff()
+        f.Update()
+        img = f.GetOutput()
+        w, h, _ = img.GetDimensions()
+        arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, 3)[::-1]
+        arr = np.ascontiguousarray(arr)
+        return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+    def closeEvent(self, evt) -> None:  # noqa: N802 - Qt override
+        self._render_pending = False
+        super().closeEvent(evt)
