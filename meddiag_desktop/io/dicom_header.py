@@ -12,6 +12,7 @@ import io
 import math
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import pydicom
@@ -20,6 +21,10 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from meddiag_desktop.io.series import InstanceHeader
 
 __all__ = ["HeaderError", "read_header", "HEAD_BYTES", "NATIVE_LE_SYNTAXES"]
+
+# pydicom warns (UserWarning) about every non-conformant value it meets; we report
+# what matters to the reader ourselves, so its warnings would only be noise.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$")
 
 #: bytes read for a first attempt at the header; most headers are a few kB
 HEAD_BYTES = 64 * 1024

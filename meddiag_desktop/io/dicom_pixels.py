@@ -65,8 +65,41 @@ def read_native_frame(h: InstanceHeader, out: np.ndarray, frame: int = 0) -> Non
     fix_bits(out, h)
 
 
+_SAFE_SYNTAXES = {
+    "1.2.840.10008.1.2",  # implicit VR little endian
+    "1.2.840.10008.1.2.1",  # explicit VR little endian
+    "1.2.840.10008.1.2.2",  # explicit VR big endian
+    "1.2.840.10008.1.2.1.99",  # deflated explicit VR little endian (zlib)
+}
+
+
+def decode_in_process(path: str) -> np.ndarray:
+    """Decode every frame of ``path`` here: (frames, rows, cols[, 3]); colour as RGB uint8."""
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(Path(path).read_bytes()))
+    arr = np.asarray(ds.pixel_array)
+    if int(ds.get("NumberOfFrames", 1) or 1) == 1:
+        arr = arr[np.newaxis]
+    photometric = str(ds.get("PhotometricInterpretation", "")).upper()
+    if photometric == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
+        arr = apply_color_lut(arr, ds)
+        if arr.dtype != np.uint8:
+            arr = (arr >> 8).astype(np.uint8) if arr.dtype == np.uint16 else arr.astype(np.uint8)
+    elif arr.ndim == 4 and arr.dtype != np.uint8:
+        bits = int(ds.get("BitsStored", 8) or 8)
+        arr = (arr.astype(np.float32) * (255.0 / (2**bits - 1))).round().astype(np.uint8)
+    return arr
+
+
 def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
-    """Decode all frames of ``h`` with pydicom: returns (frames array (f, rows, cols[, 3]), dataset)."""
+    """Decode all frames of ``h``: returns (frames array (f, rows, cols[, 3]), dataset without pixels).
+
+    Compressed syntaxes are decoded in a worker process (see :mod:`decode_pool`)
+    so that a decoder crash on a damaged file cannot take the viewer down.
+    """
     import pydicom
 
     expected = h.rows * h.columns * h.samples_per_pixel * h.number_of_frames * max(h.bits_allocated // 8, 1)
@@ -76,30 +109,20 @@ def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
             f"({expected / 1e6:.0f} MB), far more than a {h.file_size / 1e6:.1f} MB file can hold; the file is damaged"
         )
     try:
-        data = Path(h.path).read_bytes()
-        ds = pydicom.dcmread(io.BytesIO(data))
-        arr = ds.pixel_array
-    except LoadError:
-        raise
+        ds = pydicom.dcmread(io.BytesIO(Path(h.path).read_bytes()), stop_before_pixels=True)
     except Exception as exc:
-        ts = pydicom.uid.UID(h.transfer_syntax).name if h.transfer_syntax else "unknown transfer syntax"
-        raise LoadError(
-            f"{h.path.name}: the image ({ts}) cannot be decoded: {exc}. "
-            "If a decoder is missing, reinstall MedDiag Desktop (it ships pylibjpeg and python-gdcm)."
-        ) from None
-    arr = np.asarray(arr)
-    if h.number_of_frames == 1:
-        arr = arr[np.newaxis]
+        raise LoadError(f"{h.path.name}: the header cannot be read ({exc})") from None
+    if h.transfer_syntax in _SAFE_SYNTAXES:
+        try:
+            arr = decode_in_process(str(h.path))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            raise LoadError(f"{h.path.name}: the image cannot be decoded ({type(exc).__name__}: {exc})") from None
+    else:
+        from meddiag_desktop.io.decode_pool import decode_isolated
+
+        arr = decode_isolated(str(h.path), h.path.name)
     if arr.shape[1:3] != (h.rows, h.columns):
         raise LoadError(f"{h.path.name}: decoded image is {arr.shape[2]}x{arr.shape[1]}, header says {h.columns}x{h.rows}")
-    photometric = str(ds.get("PhotometricInterpretation", "")).upper()
-    if photometric == "PALETTE COLOR":
-        from pydicom.pixels import apply_color_lut
-
-        arr = apply_color_lut(arr, ds)
-        if arr.dtype != np.uint8:
-            arr = (arr >> 8).astype(np.uint8) if arr.dtype == np.uint16 else arr.astype(np.uint8)
-    elif arr.ndim == 4 and arr.dtype != np.uint8:
-        bits = h.bits_stored or h.bits_allocated
-        arr = (arr.astype(np.float32) * (255.0 / (2**bits - 1))).round().astype(np.uint8)
     return arr, ds

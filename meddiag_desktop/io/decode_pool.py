@@ -1,0 +1,91 @@
+"""Decode compressed DICOM pixel data in worker processes.
+
+Native decoders (GDCM, libjpeg, OpenJPEG, Rust RLE) can abort or panic on a
+damaged file, which would take the whole viewer down. Compressed frames are
+therefore decoded in a small pool of spawned processes: a crash there costs
+one file, reported as a :class:`LoadError`, and the pool is rebuilt. The
+processes also decode in parallel, free of the GIL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing as mp
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+
+from meddiag_desktop.io.errors import LoadError
+
+__all__ = ["decode_isolated", "shutdown"]
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def _workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _get_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(max_workers=_workers(), mp_context=mp.get_context("spawn"))
+        return _pool
+
+
+def _reset_pool(broken: ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+def shutdown() -> None:
+    """Stop the worker processes (at exit, or in tests)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+atexit.register(shutdown)
+
+
+def _decode_in_child(path: str) -> np.ndarray | str:
+    """Run in a worker process: decode all frames of ``path``; an error comes back as text."""
+    from meddiag_desktop.io.dicom_pixels import decode_in_process
+
+    try:
+        return decode_in_process(path)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def decode_isolated(path: str, what: str) -> np.ndarray:
+    """Decode ``path`` in a worker process; raise LoadError naming ``what`` on failure or crash."""
+    for attempt in (1, 2):
+        pool = _get_pool()
+        try:
+            result = pool.submit(_decode_in_child, path).result()
+        except BrokenProcessPool:
+            _reset_pool(pool)
+            if attempt == 2:
+                raise LoadError(
+                    f"{what}: the image decoder crashed on this file; the file is damaged or uses an "
+                    "encoding the decoders cannot handle"
+                ) from None
+            # The pool may have broken because another file crashed it: try once more alone.
+            continue
+        if isinstance(result, str):
+            raise LoadError(f"{what}: the image cannot be decoded ({result})")
+        return result
+    raise AssertionError("unreachable")
