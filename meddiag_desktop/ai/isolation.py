@@ -1,0 +1,254 @@
+"""Run a plugin in a separate process so that nothing it does can take the viewer down.
+
+The worker is started with the ``spawn`` method (a fresh interpreter that loads
+torch itself) and talks through a one-way :func:`multiprocessing.Pipe`; the
+volume and the label map travel as ``.npy`` files in a private temporary
+folder. The parent watches for:
+
+* an exception in the plugin -> :class:`PluginFailed` with the plugin's message;
+* the process dying (segfault, ``os._exit``) -> :class:`PluginCrashed` naming the signal/status;
+* no progress for ``stall_timeout`` seconds -> :class:`PluginHung` (the process is killed);
+* ``cancel()`` returning True -> the process is terminated (within 2 s) and
+  :class:`RunCancelled` is raised; no partial result is returned.
+
+Out of GPU memory is handled in the worker (smaller batch, then CPU) and the
+steps taken come back as ``notes``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from meddiag_desktop.ai.discovery import PluginInfo, plugin_from_folder
+from meddiag_desktop.ai.results import ClassificationResult, Finding, LabelStats, SegmentationResult
+from meddiag_desktop.ai.runner import InputRefused, RunOptions, check_input
+from meddiag_desktop.ai.sliding_window import RunCancelled
+from meddiag_desktop.core.volume import Volume
+
+__all__ = ["PluginError", "PluginFailed", "PluginCrashed", "PluginHung", "RunCancelled", "run_isolated"]
+
+
+class PluginError(RuntimeError):
+    """A plugin run failed; the message says why and what to do."""
+
+
+class PluginFailed(PluginError):
+    """The plugin raised an exception (``kind`` is its type name, ``details`` its traceback)."""
+
+    def __init__(self, message: str, kind: str = "", details: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.details = details
+
+
+class PluginCrashed(PluginError):
+    """The worker process died (segfault, abort, ``os._exit``)."""
+
+
+class PluginHung(PluginError):
+    """The worker made no progress for too long and was stopped."""
+
+
+_REFUSAL_KINDS = {"InputRefused", "WeightsError", "ManifestError", "PluginOutOfMemory"}
+
+
+def _death_reason(code: int | None) -> str:
+    if code is None:
+        return "stopped responding"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        extra = " (a segmentation fault in native code)" if name == "SIGSEGV" else ""
+        return f"was killed by {name}{extra}"
+    return f"exited with status {code}"
+
+
+_START_LOCK = threading.Lock()
+
+
+def _start_without_main(proc) -> None:
+    """Start a spawn child without re-running the parent's ``__main__``.
+
+    The worker's target lives in this package, so the child needs nothing from
+    the main script; hiding it keeps unguarded scripts, notebooks and frozen apps
+    from being executed again in the child.
+    """
+    main = sys.modules.get("__main__")
+    with _START_LOCK:
+        saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if main is not None and k in main.__dict__}
+        try:
+            if main is not None:
+                main.__dict__["__spec__"] = None
+                main.__dict__.pop("__file__", None)
+            proc.start()
+        finally:
+            if main is not None:
+                main.__dict__.update(saved)
+                if "__spec__" not in saved:
+                    main.__dict__.pop("__spec__", None)
+
+
+def _stop(proc) -> None:
+    """Terminate, then kill: the worker is gone within about 1.5 s."""
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(1.0)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(1.0)
+
+
+def run_isolated(
+    plugin: PluginInfo | str | Path,
+    volume: Volume,
+    options: RunOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    *,
+    on_stage: Callable[[str], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+    stall_timeout: float = 180.0,
+    start_timeout: float = 120.0,
+    threads: int | None = None,
+) -> SegmentationResult | ClassificationResult:
+    """Run ``plugin`` on ``volume`` in a worker process and return its result.
+
+    Parameters
+    ----------
+    plugin:
+        a :class:`PluginInfo` from discovery, or a plugin folder (treated as ``explicit``).
+    progress:
+        ``progress(done, total)`` with windows done / total, called in this thread.
+    cancel:
+        polled about every 0.1 s; returning True stops the worker and raises :class:`RunCancelled`.
+    stall_timeout:
+        seconds without any message from the worker once inference has started
+        (first progress report) before it is declared hung; ``start_timeout``
+        applies before that (torch import, model loading, resampling).
+    """
+    info = plugin if isinstance(plugin, PluginInfo) else plugin_from_folder(Path(plugin), "explicit")
+    if not info.ok:
+        raise PluginError(f"plugin {info.id} cannot be used: {info.error}")
+    manifest = info.manifest
+    options = options or RunOptions()
+    options.allow_bundle_code = info.allow_bundle_code
+    warnings = check_input(manifest, volume)  # refuse obvious misfits before starting anything
+    if manifest.kind == "monai_bundle" and not info.allow_bundle_code:
+        raise InputRefused(f"{info.path} is a MONAI bundle in the app's own folder; bundles run only from the user's folders")
+
+    tmp = Path(tempfile.mkdtemp(prefix="meddiag-ai-"))
+    proc = None
+    try:
+        np.save(tmp / "input.npy", np.ascontiguousarray(volume.array))
+        request = {
+            "tmpdir": str(tmp),
+            "plugin_path": str(info.path),
+            "geometry": {
+                "spacing": list(volume.spacing),
+                "origin": list(volume.origin),
+                "direction": np.asarray(volume.direction).tolist(),
+                "modality": volume.modality,
+            },
+            "options": asdict(options),
+            "threads": threads,
+        }
+        from meddiag_desktop.ai import _worker
+
+        ctx = mp.get_context("spawn")
+        recv_end, send_end = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker.worker_main, args=(send_end, request), daemon=True,
+                           name=f"meddiag-plugin-{info.id}")
+        _start_without_main(proc)
+        send_end.close()
+        last = time.monotonic()
+        started = False
+        while True:
+            if cancel is not None and cancel():
+                _stop(proc)
+                raise RunCancelled(f"{manifest.name}: cancelled")
+            msg = None
+            if recv_end.poll(0.1):
+                try:
+                    msg = recv_end.recv()
+                except (EOFError, OSError):
+                    proc.join(2.0)
+                    raise PluginCrashed(
+                        f"plugin {info.id} {_death_reason(proc.exitcode)}; the viewer is unaffected, "
+                        "report this to the plugin's authors"
+                    ) from None
+            if msg is None:
+                if not proc.is_alive():
+                    raise PluginCrashed(
+                        f"plugin {info.id} {_death_reason(proc.exitcode)}; the viewer is unaffected, "
+                        "report this to the plugin's authors"
+                    )
+                limit = stall_timeout if started else start_timeout
+                if time.monotonic() - last > limit:
+                    _stop(proc)
+                    raise PluginHung(
+                        f"plugin {info.id} made no progress for {limit:.0f} s and was stopped "
+                        "(it may be stuck, or need a faster device)"
+                    )
+                continue
+            last = time.monotonic()
+            kind = msg[0]
+            if kind == "progress":
+                started = True
+                if progress is not None:
+                    progress(msg[1], msg[2])
+            elif kind == "stage":
+                if on_stage is not None:
+                    on_stage(msg[1])
+            elif kind == "note":
+                if on_note is not None:
+                    on_note(msg[1])
+            elif kind == "error":
+                _, etype, message, tb = msg
+                proc.join(2.0)
+                if etype == "RunCancelled":
+                    raise RunCancelled(message)
+                if etype in _REFUSAL_KINDS:
+                    exc = {"InputRefused": InputRefused}.get(etype)
+                    if exc is not None:
+                        raise exc(message)
+                    raise PluginFailed(message, etype, tb)
+                raise PluginFailed(f"plugin {info.id} failed: {etype}: {message}", etype, tb)
+            elif kind == "result":
+                _, summary, files = msg
+                proc.join(5.0)
+                result = _rebuild(summary, files, tmp)
+                result.warnings = list(dict.fromkeys(warnings + result.warnings))
+                return result
+    finally:
+        if proc is not None:
+            _stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _rebuild(summary: dict, files: dict, tmp: Path):
+    if summary["task"] == "segmentation":
+        labels = np.load(tmp / files["labels"])
+        return SegmentationResult(
+            summary["plugin"], labels,
+            {int(k): v for k, v in summary["labels"].items()},
+            {int(k): v for k, v in summary["colors"].items()},
+            [LabelStats(**s) for s in summary["stats"]],
+            summary["intended_use"], summary["device"], summary["timings"], summary["notes"], summary["warnings"],
+        )
+    expl = np.load(tmp / files["explanation"]) if "explanation" in files else None
+    findings = [Finding(tuple(f["point_lps"]), f["probabilities"], f["source"]) for f in summary["findings"]]
+    return ClassificationResult(summary["plugin"], summary["classes"], findings, expl, summary["intended_use"],
+                                summary["device"], summary["timings"], summary["notes"], summary["warnings"])

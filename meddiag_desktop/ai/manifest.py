@@ -1,0 +1,278 @@
+"""Plugin manifests: ``plugin.toml`` read with :mod:`tomllib`, validated by pydantic.
+
+A plugin is a folder holding ``plugin.toml``, its weight files and a small Python
+package. Reading a manifest never imports plugin code: the ``entry``
+(``package.module:attr``) is imported only when the plugin runs, in the worker
+process (see :mod:`meddiag_desktop.ai.isolation`).
+
+MONAI bundles (``configs/metadata.json``) are turned into the same
+:class:`PluginManifest` by :mod:`meddiag_desktop.ai.bundle`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "MANIFEST_NAME",
+    "ManifestError",
+    "PluginManifest",
+    "InputSpec",
+    "Normalization",
+    "InferenceSpec",
+    "LabelSpec",
+    "OutputSpec",
+    "WeightFile",
+    "load_manifest",
+    "parse_manifest",
+]
+
+MANIFEST_NAME = "plugin.toml"
+
+_ENTRY_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class ManifestError(ValueError):
+    """A plugin folder whose manifest is missing, unreadable or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Normalization(_Strict):
+    """Intensity normalisation applied before the model.
+
+    ``window``: clip to ``[min, max]`` then scale linearly to ``[out_min, out_max]``.
+    ``zscore``: subtract mean, divide by SD (of the whole volume, or of voxels
+    above ``min`` when ``nonzero`` is true), or use fixed ``mean``/``std``.
+    """
+
+    kind: Literal["window", "zscore", "none"] = "none"
+    min: float | None = None
+    max: float | None = None
+    out_min: float = 0.0
+    out_max: float = 1.0
+    clip: bool = True
+    mean: float | None = None
+    std: float | None = None
+    nonzero: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Normalization:
+        if self.kind == "window":
+            if self.min is None or self.max is None or not self.max > self.min:
+                raise ValueError("window normalisation needs min < max")
+        if self.kind == "zscore" and (self.std is not None and self.std <= 0):
+            raise ValueError("zscore std must be positive")
+        return self
+
+
+class InputSpec(_Strict):
+    """What the model expects: modality, grid and intensity normalisation."""
+
+    modality: str = "CT"
+    spacing_mm: tuple[float, float, float] | None = Field(
+        default=None, description="model voxel size (x, y, z) in mm; None keeps the source spacing"
+    )
+    orientation: Literal["LPS", "RAS", "native"] = "LPS"
+    channels: int = 1
+    pad_value: float = 0.0
+    normalization: Normalization = Normalization()
+    patch_size: tuple[int, int, int] | None = Field(
+        default=None, description="classification: patch (x, y, z voxels at spacing_mm) around each point"
+    )
+    min_size_mm: float = Field(default=20.0, description="refuse inputs thinner than this along any axis")
+
+    @field_validator("spacing_mm")
+    @classmethod
+    def _spacing(cls, v: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
+        if v is not None and any(not (0.05 <= s <= 20) for s in v):
+            raise ValueError(f"spacing_mm must be within 0.05..20 mm, got {v}")
+        return v
+
+
+class InferenceSpec(_Strict):
+    """Sliding-window settings (segmentation)."""
+
+    roi_size: tuple[int, int, int] = (96, 96, 96)
+    overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
+    blend: Literal["gaussian", "constant"] = "gaussian"
+    sw_batch_size: int = Field(default=2, ge=1)
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+
+
+class LabelSpec(_Strict):
+    value: int = Field(ge=1, le=65535)
+    name: str
+    color: str = "#ff0000"
+
+    @field_validator("color")
+    @classmethod
+    def _color(cls, v: str) -> str:
+        if not _COLOR_RE.match(v):
+            raise ValueError(f"colour must look like #rrggbb, got {v!r}")
+        return v
+
+
+class OutputSpec(_Strict):
+    labels: list[LabelSpec] = []
+    classes: list[str] = []
+    explanation: Literal["occlusion", "none"] = "occlusion"
+
+    @field_validator("labels")
+    @classmethod
+    def _unique(cls, v: list[LabelSpec]) -> list[LabelSpec]:
+        values = [lab.value for lab in v]
+        if len(values) != len(set(values)):
+            raise ValueError(f"label values must be unique, got {values}")
+        return v
+
+
+class WeightFile(_Strict):
+    file: str
+    sha256: str | None = None
+    format: Literal["safetensors", "torch"] | None = None
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha(cls, v: str | None) -> str | None:
+        if v is not None:
+            v = v.lower()
+            if not _SHA_RE.match(v):
+                raise ValueError("sha256 must be 64 hexadecimal digits")
+        return v
+
+    @field_validator("file")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        p = Path(v)
+        if p.is_absolute() or ".." in p.parts:
+            raise ValueError(f"weight file must be a path inside the plugin folder, got {v!r}")
+        return v
+
+    @property
+    def kind(self) -> str:
+        return self.format or ("safetensors" if self.file.endswith(".safetensors") else "torch")
+
+
+class PluginManifest(_Strict):
+    """Everything the app needs to list, check and run a plugin (its model card)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str
+    version: str
+    task: Literal["segmentation", "classification"]
+    authors: list[str] = []
+    license: str = "unknown"
+    intended_use: str
+    description: str = ""
+    entry: str | None = None
+    kind: Literal["native", "monai_bundle"] = "native"
+    input: InputSpec = InputSpec()
+    inference: InferenceSpec = InferenceSpec()
+    model: dict = Field(default_factory=dict, description="keyword arguments for the entry callable")
+    outputs: OutputSpec = OutputSpec()
+    weights: list[WeightFile] = []
+    metrics: dict[str, float | str] = {}
+    training_data: str = ""
+
+    @field_validator("entry")
+    @classmethod
+    def _entry(cls, v: str | None) -> str | None:
+        if v is not None and not _ENTRY_RE.match(v):
+            raise ValueError(f"entry must look like 'package.module:attr', got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PluginManifest:
+        if self.kind == "native":
+            if not self.entry:
+                raise ValueError("entry ('package.module:attr') is required")
+            if not self.weights:
+                raise ValueError("at least one [[weights]] file with its sha256 is required")
+            if any(w.sha256 is None for w in self.weights):
+                raise ValueError("every weight file needs its sha256")
+        if self.task == "segmentation" and not self.outputs.labels:
+            raise ValueError("a segmentation plugin lists its [[outputs.labels]]")
+        if self.task == "classification":
+            if len(self.outputs.classes) < 2:
+                raise ValueError("a classification plugin lists at least two outputs.classes")
+            if self.kind == "native" and self.input.patch_size is None:
+                raise ValueError("a classification plugin gives input.patch_size")
+        return self
+
+    # ------------------------------------------------------------ helpers
+    def label_names(self) -> dict[int, str]:
+        return {lab.value: lab.name for lab in self.outputs.labels}
+
+    def label_colors(self) -> dict[int, str]:
+        return {lab.value: lab.color for lab in self.outputs.labels}
+
+    def model_card(self) -> str:
+        """Plain-text model card; intended use first, as it must be shown with results."""
+        lines = [f"{self.name} {self.version} ({self.task})", f"Intended use: {self.intended_use}"]
+        if self.description:
+            lines.append(self.description)
+        if self.training_data:
+            lines.append(f"Training data: {self.training_data}")
+        inp = self.input
+        sp = "source spacing" if inp.spacing_mm is None else "x".join(f"{s:g}" for s in inp.spacing_mm) + " mm"
+        lines.append(f"Input: {inp.modality}, {sp}, orientation {inp.orientation}, normalisation {inp.normalization.kind}")
+        if self.outputs.labels:
+            lines.append("Labels: " + ", ".join(f"{lab.value} {lab.name}" for lab in self.outputs.labels))
+        if self.outputs.classes:
+            lines.append("Classes: " + ", ".join(self.outputs.classes))
+        if self.metrics:
+            lines.append("Metrics: " + ", ".join(f"{k} {v}" for k, v in self.metrics.items()))
+        lines.append(f"Authors: {', '.join(self.authors) or 'unknown'}; licence: {self.license}")
+        return "\n".join(lines)
+
+
+def _flatten(data: dict) -> dict:
+    """Accept the TOML layout with a ``[plugin]`` table, or everything at top level."""
+    data = dict(data)
+    plugin = data.pop("plugin", None)
+    if isinstance(plugin, dict):
+        data = {**plugin, **data}
+    return data
+
+
+def _format_validation(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "manifest"
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def parse_manifest(data: dict, source: str = MANIFEST_NAME) -> PluginManifest:
+    """Validate manifest data (a dict from TOML); raise :class:`ManifestError` naming every problem."""
+    try:
+        return PluginManifest.model_validate(_flatten(data))
+    except ValidationError as err:
+        raise ManifestError(f"{source}: {_format_validation(err)}") from None
+
+
+def load_manifest(folder: str | Path) -> PluginManifest:
+    """Read and validate ``folder/plugin.toml`` (or a MONAI bundle's metadata) without importing code."""
+    folder = Path(folder)
+    path = folder / MANIFEST_NAME
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise ManifestError(f"{path}: cannot read TOML ({err})") from None
+        return parse_manifest(data, str(path))
+    from meddiag_desktop.ai.bundle import is_bundle, load_bundle_manifest
+
+    if is_bundle(folder):
+        return load_bundle_manifest(folder)
+    raise ManifestError(f"{folder}: no {MANIFEST_NAME} and not a MONAI bundle (configs/metadata.json)")

@@ -1,0 +1,142 @@
+"""What a plugin run returns: label maps with statistics, or class probabilities with an explanation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["LabelStats", "SegmentationResult", "Finding", "ClassificationResult", "label_statistics"]
+
+
+@dataclass
+class LabelStats:
+    """Volume and source-intensity statistics of one label."""
+
+    value: int
+    name: str
+    color: str
+    voxels: int
+    volume_ml: float
+    mean: float | None
+    sd: float | None
+    min: float | None
+    max: float | None
+
+
+@dataclass
+class SegmentationResult:
+    """Label map aligned voxel for voxel with the source volume (``[z, y, x]``)."""
+
+    plugin_id: str
+    labels: np.ndarray
+    label_names: dict[int, str]
+    label_colors: dict[int, str]
+    stats: list[LabelStats]
+    intended_use: str
+    device: str = "cpu"
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    task: str = "segmentation"
+
+    def summary(self) -> dict:
+        """JSON-ready description (no arrays)."""
+        return {
+            "plugin": self.plugin_id,
+            "task": self.task,
+            "intended_use": self.intended_use,
+            "labels": {str(k): v for k, v in self.label_names.items()},
+            "colors": {str(k): v for k, v in self.label_colors.items()},
+            "volumes_ml": {s.name: round(s.volume_ml, 3) for s in self.stats},
+            "stats": [s.__dict__ for s in self.stats],
+            "device": self.device,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "notes": self.notes,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class Finding:
+    """Class probabilities at one location (LPS mm)."""
+
+    point_lps: tuple[float, float, float]
+    probabilities: dict[str, float]
+    source: str = "user"
+
+    @property
+    def top_class(self) -> str:
+        return max(self.probabilities, key=self.probabilities.get)
+
+
+@dataclass
+class ClassificationResult:
+    """Per-location class probabilities and an explanation map aligned with the source (0 outside patches)."""
+
+    plugin_id: str
+    classes: list[str]
+    findings: list[Finding]
+    explanation: np.ndarray | None
+    intended_use: str
+    device: str = "cpu"
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    task: str = "classification"
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        """Probabilities of the first finding (the usual single-point case)."""
+        return self.findings[0].probabilities if self.findings else {}
+
+    def summary(self) -> dict:
+        return {
+            "plugin": self.plugin_id,
+            "task": self.task,
+            "intended_use": self.intended_use,
+            "classes": self.classes,
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+            "findings": [
+                {
+                    "point_lps": [round(c, 2) for c in f.point_lps],
+                    "probabilities": {k: round(v, 4) for k, v in f.probabilities.items()},
+                    "top_class": f.top_class,
+                    "source": f.source,
+                }
+                for f in self.findings
+            ],
+            "device": self.device,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "notes": self.notes,
+            "warnings": self.warnings,
+        }
+
+
+def label_statistics(
+    labels: np.ndarray,
+    source: np.ndarray,
+    spacing: tuple[float, float, float],
+    names: dict[int, str],
+    colors: dict[int, str],
+) -> list[LabelStats]:
+    """Per-label voxel count, volume (mL) and mean/SD/min/max of the source values."""
+    import SimpleITK as sitk
+
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    lab_img = sitk.GetImageFromArray(np.ascontiguousarray(labels.astype(np.uint16, copy=False)))
+    src_img = sitk.GetImageFromArray(np.ascontiguousarray(source.astype(np.float32, copy=False)))
+    f = sitk.LabelStatisticsImageFilter()
+    f.Execute(src_img, lab_img)
+    present = set(f.GetLabels())
+    out = []
+    for value, name in sorted(names.items()):
+        if value in present:
+            n = int(f.GetCount(value))
+            out.append(
+                LabelStats(value, name, colors.get(value, "#ff0000"), n, n * voxel_ml, float(f.GetMean(value)),
+                           float(f.GetSigma(value)), float(f.GetMinimum(value)), float(f.GetMaximum(value)))
+            )
+        else:
+            out.append(LabelStats(value, name, colors.get(value, "#ff0000"), 0, 0.0, None, None, None, None))
+    return out

@@ -1,0 +1,80 @@
+"""Weight files: SHA-256 check against the manifest, then loading without running code."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meddiag_desktop.ai.manifest import PluginManifest
+
+__all__ = ["WeightsError", "sha256_file", "verify_weights", "load_state_dict"]
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+class WeightsError(ValueError):
+    """Weight file missing, tampered with (hash mismatch) or not loadable safely."""
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 hex digest of a file, cached by (path, size, mtime) so listings stay quick."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    digest = _HASH_CACHE.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        digest = _HASH_CACHE[key] = h.hexdigest()
+    return digest
+
+
+def verify_weights(folder: str | Path, manifest: PluginManifest) -> list[Path]:
+    """Check every weight file against its manifest SHA-256; return their paths.
+
+    Raises :class:`WeightsError` naming the file, the expected and the actual hash.
+    Files without a listed hash (MONAI bundles without one) are returned unchecked.
+    """
+    folder = Path(folder)
+    paths = []
+    for w in manifest.weights:
+        path = folder / w.file
+        if not path.is_file():
+            raise WeightsError(f"weight file {path} is missing; reinstall plugin {manifest.id!r}")
+        if w.sha256 is not None:
+            actual = sha256_file(path)
+            if actual != w.sha256:
+                raise WeightsError(
+                    f"weight file {path} does not match its manifest: expected SHA-256 {w.sha256}, "
+                    f"actual {actual}; the file was changed or damaged, refusing to load it"
+                )
+        paths.append(path)
+    return paths
+
+
+def load_state_dict(path: str | Path, kind: str | None = None) -> dict[str, Any]:
+    """Load tensors without executing code: safetensors, or ``torch.load(weights_only=True)``."""
+    path = Path(path)
+    kind = kind or ("safetensors" if path.suffix == ".safetensors" else "torch")
+    if kind == "safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(os.fspath(path))
+    import torch
+
+    try:
+        obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle with code in it, or damaged file
+        raise WeightsError(f"{path} cannot be loaded safely (weights_only): {err}") from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict):
+        raise WeightsError(f"{path} does not hold a state_dict (got {type(obj).__name__})")
+    return obj

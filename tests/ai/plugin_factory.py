@@ -1,0 +1,186 @@
+"""Build tiny plugins in a temporary folder: a thresholding 'network' with optional misbehaviour."""
+
+from __future__ import annotations
+
+import hashlib
+import textwrap
+from pathlib import Path
+
+MODULE = '''
+import os, signal, time, ctypes
+import torch
+
+BEHAVIOUR = {behaviour!r}
+
+
+class Threshold(torch.nn.Module):
+    """1x1x1 conv: class 1 where the normalised intensity is above 0.5 (weights from the file)."""
+
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv = torch.nn.Conv3d(1, classes, 1)
+
+    def forward(self, x):
+        if BEHAVIOUR == "raise":
+            raise ValueError("plugin bug: shapes do not match")
+        if BEHAVIOUR == "segfault":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if BEHAVIOUR == "null_pointer":
+            ctypes.string_at(0)
+        if BEHAVIOUR == "exit3":
+            os._exit(3)
+        if BEHAVIOUR == "hang":
+            time.sleep(3600)
+        if BEHAVIOUR == "oom_batch" and x.shape[0] > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        if BEHAVIOUR == "oom_always":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        if BEHAVIOUR == "slow":
+            time.sleep(0.3)
+        return self.conv(x)
+
+
+def build(classes=2):
+    return Threshold(classes)
+'''
+
+CLASSIFIER = '''
+import torch
+
+
+class MeanClassifier(torch.nn.Module):
+    """Two classes from the mean normalised intensity of the patch centre."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(1, 2)
+
+    def forward(self, x):
+        c = x.shape[-1] // 2
+        m = x[:, :, c - 2 : c + 2, c - 2 : c + 2, c - 2 : c + 2].mean(dim=(1, 2, 3, 4))[:, None]
+        return self.fc(m)
+
+
+def build():
+    return MeanClassifier()
+'''
+
+
+def write_weights(path: Path, classifier: bool = False) -> str:
+    import torch
+    from safetensors.torch import save_file
+
+    if classifier:
+        state = {"fc.weight": torch.tensor([[-20.0], [20.0]]), "fc.bias": torch.tensor([10.0, -10.0])}
+    else:
+        w = torch.zeros(2, 1, 1, 1, 1)
+        w[1] = 10.0
+        state = {"conv.weight": w, "conv.bias": torch.tensor([0.0, -5.0])}
+    save_file(state, str(path))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_plugin(root: Path, plugin_id: str = "test.threshold", behaviour: str = "ok", *, spacing=(2.0, 2.0, 2.0),
+                orientation: str = "LPS", roi=(16, 16, 16), sha: str | None = None, extra: str = "",
+                classifier: bool = False) -> Path:
+    """A plugin folder under ``root``; returns its path."""
+    folder = root / plugin_id
+    pkg = folder / "tinyplugin"
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "model.py").write_text(CLASSIFIER if classifier else MODULE.format(behaviour=behaviour))
+    digest = write_weights(folder / "weights.safetensors", classifier)
+    if classifier:
+        task_block = textwrap.dedent("""
+            [plugin]
+            task = "classification"
+            [input]
+            patch_size = [16, 16, 16]
+            [outputs]
+            classes = ["dark", "bright"]
+        """)
+    else:
+        task_block = textwrap.dedent("""
+            [plugin]
+            task = "segmentation"
+            [[outputs.labels]]
+            value = 1
+            name = "bright"
+            color = "#ff8800"
+        """)
+    text = textwrap.dedent(f"""
+        [plugin]
+        id = "{plugin_id}"
+        name = "Test {plugin_id}"
+        version = "0.1.0"
+        authors = ["tests"]
+        license = "MIT"
+        intended_use = "testing only"
+        entry = "tinyplugin.model:build"
+
+        [input]
+        modality = "CT"
+        spacing_mm = [{spacing[0]}, {spacing[1]}, {spacing[2]}]
+        orientation = "{orientation}"
+        pad_value = -1000
+        normalization = {{ kind = "window", min = -1000, max = 1000 }}
+
+        [inference]
+        roi_size = [{roi[0]}, {roi[1]}, {roi[2]}]
+        overlap = 0.25
+        sw_batch_size = 4
+
+        [[weights]]
+        file = "weights.safetensors"
+        sha256 = "{sha or digest}"
+    """)
+    # merge the task-specific tables (TOML allows each table once: build by hand)
+    import tomllib
+
+    data = tomllib.loads(text)
+    extra_data = tomllib.loads(task_block + extra)
+    for k, v in extra_data.items():
+        if isinstance(v, dict):
+            data.setdefault(k, {}).update(v)
+        else:
+            data[k] = v
+    (folder / "plugin.toml").write_text(_dump_toml(data))
+    return folder
+
+
+def _dump_toml(data: dict) -> str:
+    """Minimal TOML writer for the manifests above (tables, arrays of tables, scalars, lists)."""
+
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + " }"
+        raise TypeError(v)
+
+    lines = []
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))}
+    for k, v in scalars.items():
+        lines.append(f"{k} = {val(v)}")
+    for k, v in data.items():
+        if isinstance(v, dict):
+            sub_tables = {kk: vv for kk, vv in v.items() if isinstance(vv, list) and vv and isinstance(vv[0], dict)}
+            lines.append(f"\n[{k}]")
+            for kk, vv in v.items():
+                if kk not in sub_tables:
+                    lines.append(f"{kk} = {val(vv)}")
+            for kk, vv in sub_tables.items():
+                for item in vv:
+                    lines.append(f"\n[[{k}.{kk}]]")
+                    lines += [f"{a} = {val(b)}" for a, b in item.items()]
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            for item in v:
+                lines.append(f"\n[[{k}]]")
+                lines += [f"{a} = {val(b)}" for a, b in item.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,90 @@
+"""The viewer survives whatever a plugin does: it runs in a worker process."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from meddiag_desktop.ai.isolation import PluginCrashed, PluginFailed, PluginHung, run_isolated
+from meddiag_desktop.ai.runner import RunOptions
+from meddiag_desktop.ai.sliding_window import RunCancelled
+
+FAST = dict(start_timeout=60, stall_timeout=60)
+
+
+def test_result_comes_back_with_progress(plugin_factory, ct_box):
+    seen = []
+    res = run_isolated(plugin_factory(spacing=ct_box.spacing), ct_box, progress=lambda d, t: seen.append((d, t)), **FAST)
+    assert np.array_equal(res.labels == 1, ct_box.array > 0)
+    assert seen[-1][0] == seen[-1][1] > 1 and res.device == "cpu"
+    assert res.stats[0].name == "bright"
+
+
+def test_exception_in_plugin(plugin_factory, ct_box):
+    with pytest.raises(PluginFailed, match="plugin bug: shapes do not match") as err:
+        run_isolated(plugin_factory(behaviour="raise"), ct_box, **FAST)
+    assert "ValueError" in str(err.value) and "Traceback" in err.value.details
+
+
+@pytest.mark.parametrize("behaviour, fragment", [("segfault", "SIGSEGV"), ("null_pointer", "SIGSEGV"),
+                                                 ("exit3", "status 3")])
+def test_crashing_plugin_leaves_parent_running(plugin_factory, ct_box, behaviour, fragment):
+    with pytest.raises(PluginCrashed, match=fragment):
+        run_isolated(plugin_factory(behaviour=behaviour), ct_box, **FAST)
+    if behaviour == "segfault":
+        assert run_isolated(plugin_factory("test.ok"), ct_box, **FAST).labels.any()  # still usable
+
+
+def test_hanging_plugin_is_stopped(plugin_factory, ct_box):
+    t0 = time.monotonic()
+    with pytest.raises(PluginHung, match="no progress for 3 s"):
+        run_isolated(plugin_factory(behaviour="hang"), ct_box, start_timeout=60, stall_timeout=3)
+    assert time.monotonic() - t0 < 40
+
+
+def test_cancel_stops_within_two_seconds_and_returns_nothing(plugin_factory, ct_box):
+    started = threading.Event()
+    flag = {"cancel": False, "at": None}
+
+    def progress(done, total):
+        if done >= 1:
+            started.set()
+            if flag["at"] is None:
+                flag["at"] = time.monotonic()
+                flag["cancel"] = True
+
+    t_cancel = {}
+
+    def cancel():
+        if flag["cancel"] and "t" not in t_cancel:
+            t_cancel["t"] = time.monotonic()
+        return flag["cancel"]
+
+    with pytest.raises(RunCancelled):
+        run_isolated(plugin_factory(behaviour="slow"), ct_box, progress=progress, cancel=cancel, **FAST)
+    assert time.monotonic() - t_cancel["t"] < 2.0
+
+
+def test_out_of_memory_retries_with_smaller_batch(plugin_factory, ct_box):
+    notes = []
+    res = run_isolated(plugin_factory(behaviour="oom_batch"), ct_box, on_note=notes.append, **FAST)
+    assert res.labels.any()
+    assert any("out of memory" in n and "batch 1" in n for n in res.notes) and notes == res.notes
+
+
+def test_out_of_memory_everywhere_is_a_clear_failure(plugin_factory, ct_box):
+    with pytest.raises(PluginFailed, match="out of memory even with batch 1"):
+        run_isolated(plugin_factory(behaviour="oom_always"), ct_box, RunOptions(sw_batch_size=2), **FAST)
+
+
+def test_tampered_weights_refused_before_running(plugin_factory, ct_box):
+    folder = plugin_factory(sha="1" * 64)
+    with pytest.raises(PluginFailed, match="expected SHA-256 1111"):
+        run_isolated(folder, ct_box, **FAST)
+
+
+def test_classification_in_worker(plugin_factory, ct_box):
+    res = run_isolated(plugin_factory("test.cls", classifier=True), ct_box,
+                       RunOptions(points_lps=[tuple(ct_box.center_lps())]), **FAST)
+    assert res.probabilities["bright"] > 0.9 and res.explanation.shape == ct_box.array.shape
