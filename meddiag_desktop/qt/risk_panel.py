@@ -382,6 +382,20 @@ class RiskPanel(QWidget):
                 field.set_raw(None)
         self._guard(self._recompute)
 
+    def set_image_context(self, volume: Any, labels: Any = None, **derive_options: Any) -> None:
+        """Derive nodule inputs from ``volume`` (+ label map) and show them as :meth:`set_context` does.
+
+        ``derive_options`` go to :func:`meddiag_desktop.risk.image_inputs.derive_nodule_inputs`
+        (``component``, ``measurement``, ``nodule_type``, ``nodule_label``, ``lung_labels``).
+        """
+
+        def derive() -> None:
+            from meddiag_desktop.risk.image_inputs import derive_nodule_inputs
+
+            self.set_context(volume.metadata, derive_nodule_inputs(volume, labels, **derive_options))
+
+        self._guard(derive)
+
     def set_value(self, name: str, value: Any) -> None:
         """Enter ``value`` for input ``name`` as the user would (overrides a derived value)."""
         if name not in self._fields:

@@ -255,8 +255,29 @@ def _measurement_size(measurement: Any) -> tuple[float, float, str]:
     return long_mm, (long_mm + short_mm) / 2, f"mean of measured long {long_mm:.1f} mm and short {short_mm:.1f} mm axes"
 
 
+def _type_key(label: Any) -> str | None:
+    return _NODULE_TYPES.get(str(label).strip().lower().replace("-", "_").replace(" ", "_"))
+
+
 def _nodule_type(nodule_type: Any) -> DerivedValue:
+    """Nodule type from a label, ``{"label": .., "probability": ..}``, class probabilities,
+    or a classification result / finding with ``probabilities`` (and ``plugin_id``)."""
     detail = "from the nodule classification"
+    probs = getattr(nodule_type, "probabilities", None)
+    if isinstance(nodule_type, Mapping) and "label" not in nodule_type and "nodule_type" not in nodule_type:
+        probs = nodule_type
+    if isinstance(probs, Mapping) and probs:
+        by_type: dict[str, float] = {}
+        for cls, p in probs.items():
+            key = _type_key(cls)
+            if key is not None:
+                by_type[key] = by_type.get(key, 0.0) + float(p)
+        if not by_type:
+            raise ValueError(f"no nodule type among the classes {sorted(probs)}; expected solid, part_solid or non_solid")
+        key = max(by_type, key=by_type.get)
+        plugin = getattr(nodule_type, "plugin_id", "")
+        detail += f" (p = {by_type[key]:.2f}" + (f", {plugin})" if plugin else ")")
+        return DerivedValue(key, "classification", detail)
     label = nodule_type
     if isinstance(nodule_type, Mapping):
         label = nodule_type.get("label", nodule_type.get("nodule_type"))
@@ -264,10 +285,10 @@ def _nodule_type(nodule_type: Any) -> DerivedValue:
             detail += f" (p = {float(nodule_type['probability']):.2f})"
         if nodule_type.get("source"):
             detail += f", {nodule_type['source']}"
-    key = str(label).strip().lower().replace("-", "_").replace(" ", "_")
-    if key not in _NODULE_TYPES:
+    key = _type_key(label)
+    if key is None:
         raise ValueError(f"unknown nodule type {label!r}; expected solid, part_solid or non_solid")
-    return DerivedValue(_NODULE_TYPES[key], "classification", detail)
+    return DerivedValue(key, "classification", detail)
 
 
 def derive_nodule_inputs(
@@ -277,7 +298,7 @@ def derive_nodule_inputs(
     lung_labels: tuple[int, ...] = (1, 2),
     component: int | None = None,
     measurement: NoduleMeasurement | Mapping[str, float] | float | None = None,
-    nodule_type: str | Mapping[str, Any] | None = None,
+    nodule_type: Any = None,
 ) -> dict[str, DerivedValue]:
     """Risk inputs found in the image for one nodule.
 
@@ -292,8 +313,9 @@ def derive_nodule_inputs(
     measurement:
         A reader's calipers; when given, the size comes from it instead of the segmentation.
     nodule_type:
-        Classification result, ``"solid"`` / ``"part_solid"`` / ``"non_solid"`` or a mapping with
-        ``label`` and optional ``probability``.
+        Classification: ``"solid"`` / ``"part_solid"`` / ``"non_solid"``, a mapping with ``label``
+        and optional ``probability``, a mapping of class -> probability, or an AI classification
+        result (anything with ``probabilities``); the most probable nodule type is used.
 
     Returns ``{input name: DerivedValue}`` for ``nodule_size_mm``, ``diameter_mm`` (long axis),
     ``nodule_count``, ``upper_lobe``, ``nodule_type``, ``age`` and ``sex`` where they can be found.

@@ -217,6 +217,8 @@ def discover_models(include_user: bool = True, include_entry_points: bool = True
 def get_model(name: str) -> RiskModel:
     """The discovered model called ``name``; :class:`RiskError` lists the available ones otherwise."""
     found = discover_models()
+    if name not in found.models and name.strip().lower() in found.models:
+        name = name.strip().lower()
     if name not in found.models:
         names = ", ".join(found.models) or "none"
         raise RiskError(f"unknown risk model {name!r}; available: {names} (meddiag risk --list)")

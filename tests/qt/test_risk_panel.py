@@ -151,3 +151,24 @@ def test_panel_module_does_not_import_torch():
 
 def test_discovery_is_shared_with_the_core():
     assert {"brock", "mayo", "breast_fna"} <= discover_models().models.keys()
+
+
+def test_set_image_context_derives_from_a_label_map(panel):
+    import numpy as np
+
+    from meddiag_desktop.core.volume import Volume
+
+    labels = np.zeros((40, 100, 120), np.uint8)
+    labels[2:38, 5:95, 5:58] = 1
+    labels[2:38, 5:95, 62:115] = 2
+    k, j, i = np.mgrid[0:40, 0:100, 0:120]
+    labels[((i - 30) * 0.8 / 6) ** 2 + ((j - 50) * 0.8 / 6) ** 2 + ((k - 30) * 2.0 / 6) ** 2 <= 1] = 7
+    vol = Volume(np.zeros(labels.shape, np.int16), spacing=(0.8, 0.8, 2.0),
+                 metadata={"patient_age": "058Y", "patient_sex": "M"})
+    panel.set_image_context(vol, labels, nodule_type="solid")
+    f = panel.fields
+    assert f["age"].raw() == "58" and f["sex"].raw() == "male" and f["nodule_count"].raw() == "1"
+    assert float(f["nodule_size_mm"].raw()) == pytest.approx(12.0, abs=0.8)
+    assert f["upper_lobe"].raw() is True and f["nodule_size_mm"].chip.text() == "from image"
+    panel.set_image_context(vol, labels, component=5)  # a bad request shows, it does not raise
+    assert "component 5" in panel.status_label.text()

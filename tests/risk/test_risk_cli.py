@@ -99,3 +99,8 @@ def test_argparse_errors_exit_2():
     with pytest.raises(SystemExit) as exc:
         main(["risk", "--bogus"])
     assert exc.value.code == 2
+
+
+def test_model_name_is_case_insensitive(capsys):
+    assert main(["risk", "Brock", "--inputs", json.dumps(BROCK), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "brock"

@@ -159,3 +159,18 @@ def test_patient_inputs_from_dates_when_no_age_string():
     d = patient_inputs({"patient_birth_date": "19580615", "study_date": "20250615", "patient_sex": "O"})
     assert d["age"].value == 67 and "sex" not in d
     assert patient_inputs({}) == {}
+
+
+def test_nodule_type_from_classification_probabilities():
+    vol, _ = chest()
+    d = derive_nodule_inputs(vol, None, nodule_type={"Solid": 0.2, "Part-solid": 0.7, "Ground-glass": 0.1})
+    assert d["nodule_type"].value == "part_solid" and "0.70" in d["nodule_type"].detail
+
+    class Finding:  # the shape of meddiag_desktop.ai results: probabilities (+ plugin_id)
+        probabilities = {"solid": 0.1, "part_solid": 0.3, "non_solid": 0.6}
+        plugin_id = "nodule-type-classifier"
+
+    d = derive_nodule_inputs(vol, None, nodule_type=Finding())
+    assert d["nodule_type"].value == "non_solid" and "nodule-type-classifier" in d["nodule_type"].detail
+    with pytest.raises(ValueError, match="no nodule type"):
+        derive_nodule_inputs(vol, None, nodule_type={"benign": 0.9, "malignant": 0.1})
