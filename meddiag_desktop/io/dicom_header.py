@@ -18,6 +18,7 @@ from pathlib import Path
 import pydicom
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from meddiag_desktop.io.fast_header import parse_fast
 from meddiag_desktop.io.series import InstanceHeader
 
 __all__ = ["HeaderError", "read_header", "HEAD_BYTES", "NATIVE_LE_SYNTAXES"]
@@ -89,8 +90,11 @@ def _parse(buf: bytes, force: bool) -> tuple[pydicom.Dataset, int]:
     return ds, bio.tell()
 
 
-def read_header(path: str | os.PathLike) -> InstanceHeader:
-    """Read the header of one DICOM file; raise :class:`HeaderError` saying why it is unusable."""
+def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
+    """Read the header of one DICOM file; raise :class:`HeaderError` saying why it is unusable.
+
+    ``fast`` tries the minimal reader of :mod:`fast_header` first (pydicom is the fallback).
+    """
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -102,6 +106,21 @@ def read_header(path: str | os.PathLike) -> InstanceHeader:
         raise HeaderError("empty file")
     if not _looks_like_dicom(head):
         raise HeaderError("not a DICOM file")
+    quick = parse_fast(head) if fast else None
+    if quick is not None:
+        ts, values, stop = quick
+        if values.get("DirectoryRecordSequence"):
+            raise HeaderError("DICOMDIR (a media index, not an image)")
+        sop_class = str(values.get("SOPClassUID") or values.get("MediaStorageSOPClassUID") or "")
+        try:
+            h = _header_from_dataset(p, size, ts, sop_class, values)
+        except HeaderError:
+            raise
+        except Exception as exc:
+            raise HeaderError(f"unreadable header value ({type(exc).__name__}: {exc})") from None
+        _locate_pixels(h, head, stop)
+        return h
+
     force = head[128:132] != b"DICM"
     buf = head
     try:
@@ -128,32 +147,37 @@ def read_header(path: str | os.PathLike) -> InstanceHeader:
         raise
     except Exception as exc:
         raise HeaderError(f"unreadable header value ({type(exc).__name__}: {exc})") from None
-
-    # Where does the pixel data start? Only needed for the native little-endian fast path.
     if stop < len(buf) and buf[stop : stop + 4] in _PIXEL_TAGS:
-        explicit = ts != str(ImplicitVRLittleEndian)
-        if explicit and stop + 12 <= len(buf) and buf[stop + 4 : stop + 6] in (b"OB", b"OW", b"OF", b"OD", b"UN"):
-            length = struct.unpack("<I", buf[stop + 8 : stop + 12])[0]
-            value_at = stop + 12
-        elif not explicit and stop + 8 <= len(buf):
-            length = struct.unpack("<I", buf[stop + 4 : stop + 8])[0]
-            value_at = stop + 8
-        else:
-            length, value_at = None, None
-        if length is not None and length != 0xFFFFFFFF:
-            h.pixel_length = length
-            if ts in NATIVE_LE_SYNTAXES and buf[stop : stop + 4] == _PIXEL_TAGS[0]:
-                h.pixel_offset = value_at
-                _check_native_size(h)
-        elif length == 0xFFFFFFFF:
-            h.pixel_length = None  # encapsulated (compressed)
+        _locate_pixels(h, buf, stop)
     elif stop >= len(buf) and ts != str(pydicom.uid.DeflatedExplicitVRLittleEndian):
         if h.rows and h.columns:
             raise HeaderError("no pixel data (the file ends before the image)")
     return h
 
 
-def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds: pydicom.Dataset) -> InstanceHeader:
+def _locate_pixels(h: InstanceHeader, buf: bytes, stop: int) -> None:
+    """Record where the pixel data value starts (native little endian) and check its size."""
+    ts = h.transfer_syntax
+    explicit = ts != str(ImplicitVRLittleEndian)
+    if explicit and stop + 12 <= len(buf) and buf[stop + 4 : stop + 6] in (b"OB", b"OW", b"OF", b"OD", b"UN"):
+        length = struct.unpack("<I", buf[stop + 8 : stop + 12])[0]
+        value_at = stop + 12
+    elif not explicit and stop + 8 <= len(buf):
+        length = struct.unpack("<I", buf[stop + 4 : stop + 8])[0]
+        value_at = stop + 8
+    else:
+        return
+    if length == 0xFFFFFFFF:
+        h.pixel_length = None  # encapsulated (compressed)
+        return
+    h.pixel_length = length
+    if ts in NATIVE_LE_SYNTAXES and buf[stop : stop + 4] == _PIXEL_TAGS[0]:
+        h.pixel_offset = value_at
+        _check_native_size(h)
+
+
+def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds) -> InstanceHeader:
+    """Fill an InstanceHeader from a pydicom Dataset or the fast reader's {keyword: value} dict."""
     g = ds.get
     rows, cols = _int(g("Rows"), 0), _int(g("Columns"), 0)
     if not rows or not cols:

@@ -114,18 +114,20 @@ def scan_dicom(
     workers: int = 4,
 ) -> ScanResult:
     """Read the headers of ``files`` (threads overlap the I/O) and group them into series."""
-    expanded: list[Path] = []
-    for f in files:
-        if f.name.upper() == "DICOMDIR":
-            expanded.extend(_dicomdir_files(f))
-        expanded.append(f)
-    seen: set[Path] = set()
-    unique = []
-    for f in expanded:
-        key = f.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
+    unique = list(files)
+    if any(f.name.upper() == "DICOMDIR" for f in files):
+        expanded: list[Path] = []
+        for f in files:
+            if f.name.upper() == "DICOMDIR":
+                expanded.extend(_dicomdir_files(f))
+            expanded.append(f)
+        seen: set[Path] = set()
+        unique = []
+        for f in expanded:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                unique.append(f)
 
     headers: list[InstanceHeader] = []
     skipped: list[SkippedFile] = []

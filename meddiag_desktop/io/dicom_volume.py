@@ -82,6 +82,8 @@ def _rescale(planes: np.ndarray, slopes: list[float], intercepts: list[float]) -
         lo, hi = int(planes.min()), int(planes.max())
         ic_lo, ic_hi = int(min(intercepts)), int(max(intercepts))
         if lo + ic_lo >= -32768 and hi + ic_hi <= 32767:
+            if planes.dtype == np.uint16 and hi <= 32767:
+                planes = planes.view(np.int16)  # same bit pattern for values below 2**15
             if planes.dtype == np.int16:
                 for k, ic in enumerate(intercepts):
                     if ic:
