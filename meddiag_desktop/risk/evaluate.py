@@ -179,10 +179,9 @@ def evaluate(spec: RiskModelSpec, raw: Mapping[str, Any], formula: LogisticFormu
             category, action = cat.name, cat.action
     rule_text = None
     for rule in spec.rules:
-        v = values[rule.input]
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < rule.below:
-            category, action = rule.category, rule.action
-            rule_text = rule.note or f"{rule.input} < {rule.below:g}"
+        if rule.matches(values):
+            category, action = rule.category or category, rule.action
+            rule_text = rule.describe()
             break
 
     warnings = []

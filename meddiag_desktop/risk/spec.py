@@ -161,13 +161,45 @@ class Category(_Strict):
 
 
 class Rule(_Strict):
-    """A guideline rule that applies before the probability, when ``input < below``."""
+    """A guideline rule checked before the probability bands; the first that matches applies.
+
+    It matches when ``at_least <= input < below`` (either bound may be left out) and, if
+    ``when_input`` is given, when that input's value is one of ``when_values``. Its ``action``
+    replaces the band's; its ``category`` too, unless empty (the band's category is kept).
+    """
 
     input: str
-    below: float
-    category: str
+    below: float | None = None
+    at_least: float | None = None
+    when_input: str | None = None
+    when_values: list[str | bool] = []
+    category: str = ""
     action: str
     note: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Rule:
+        if self.below is None and self.at_least is None:
+            raise ValueError(f"rule on {self.input!r} needs 'below' and/or 'at_least'")
+        if self.when_input and not self.when_values:
+            raise ValueError(f"rule on {self.input!r}: 'when_input' needs 'when_values'")
+        return self
+
+    def matches(self, values: dict) -> bool:
+        v = values.get(self.input)
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            return False
+        if (self.below is not None and v >= self.below) or (self.at_least is not None and v < self.at_least):
+            return False
+        return not self.when_input or values.get(self.when_input) in self.when_values
+
+    def describe(self) -> str:
+        if self.note:
+            return self.note
+        lo = "" if self.at_least is None else f"{self.at_least:g} <= "
+        hi = "" if self.below is None else f" < {self.below:g}"
+        when = f" and {self.when_input} in {self.when_values}" if self.when_input else ""
+        return f"{lo}{self.input}{hi}{when}"
 
 
 class RiskModelSpec(_Strict):
@@ -206,8 +238,9 @@ class RiskModelSpec(_Strict):
         if bounds != sorted(bounds) or (bounds and bounds[0] != 0.0):
             raise ValueError("categories must be sorted by min_probability, starting at 0")
         for rule in self.rules:
-            if rule.input not in names:
-                raise ValueError(f"rule refers to unknown input {rule.input!r}")
+            for ref in (rule.input, rule.when_input):
+                if ref is not None and ref not in names:
+                    raise ValueError(f"rule refers to unknown input {ref!r}")
         if self.logistic is not None:
             self.check_formula(self.logistic)
         return self

@@ -65,7 +65,8 @@ def test_context_prefills_and_result_updates_live(panel, qtbot):
     ))
     assert sig.args[0].probability == pytest.approx(expected.probability)
     assert panel.probability_label.text() == f"{expected.probability * 100:.1f} %"
-    assert "PET-CT" in panel.action_label.text() and "10%" in panel.category_label.text()
+    assert "Algorithm D" in panel.action_label.text() and "10%" in panel.category_label.text()
+    assert "Algorithm D" in panel.rule_label.text()
     assert len(panel.chart._rows) == 9
     assert dict(panel.chart._rows)["Spiculation"] == pytest.approx(0.7729)
 

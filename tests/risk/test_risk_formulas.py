@@ -34,7 +34,8 @@ def test_brock_full_model_with_spiculation_by_hand():
     assert r.logit == pytest.approx(-0.17681, abs=1e-4)
     assert r.probability == pytest.approx(0.4559, abs=1e-4)
     assert r.category == "Brock >= 10%"
-    assert "PET-CT" in r.action
+    # a part-solid nodule >= 5 mm follows BTS Algorithm D: the band is kept, the action is D's
+    assert "Algorithm D" in r.action and "Algorithm D" in r.rule
     c = {x.input: x.log_odds for x in r.contributions}
     assert c["age"] == pytest.approx(0.1435)
     assert c["sex"] == pytest.approx(0.6011)
@@ -82,8 +83,20 @@ def test_brock_non_solid_four_mm_nodule_uses_bts_size_rule_first():
 @pytest.mark.parametrize(("size", "category"), [(4.9, "Nodule < 5 mm"), (5.0, "Nodule 5 to < 6 mm"),
                                                  (7.9, "Nodule 6 to < 8 mm"), (8.0, "Brock < 10%")])
 def test_brock_bts_size_thresholds(size, category):
-    inputs = dict(BROCK_CASE, nodule_size_mm=size, spiculation=False, upper_lobe=False, sex="male")
+    inputs = dict(BROCK_CASE, nodule_size_mm=size, nodule_type="solid", spiculation=False, upper_lobe=False,
+                  sex="male")
     assert get_model("brock").evaluate(inputs).category == category
+
+
+def test_brock_solid_high_risk_nodule_goes_to_pet_ct():
+    r = get_model("brock").evaluate(dict(BROCK_CASE, nodule_type="solid"))
+    assert r.category == "Brock >= 10%" and "PET-CT" in r.action and r.rule is None
+
+
+@pytest.mark.parametrize("nodule_type", ["part_solid", "non_solid"])
+def test_brock_subsolid_nodules_follow_algorithm_d(nodule_type):
+    r = get_model("brock").evaluate(dict(BROCK_CASE, nodule_type=nodule_type, nodule_size_mm=7))
+    assert "Algorithm D" in r.action and r.category.startswith("Brock")
 
 
 def test_brock_large_spiculated_nodule():
