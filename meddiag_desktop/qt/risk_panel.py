@@ -34,9 +34,9 @@ from meddiag_desktop.risk.image_inputs import DerivedValue, patient_inputs
 __all__ = ["RiskPanel", "ContributionChart", "InputField"]
 
 _CATEGORY_COLORS = {"low": "#2e7d32", "intermediate": "#e65100", "high": "#c62828", "": "#455a64"}
-_SOURCE_TEXT = {"dicom": "from DICOM", "segmentation": "from image", "measurement": "from measurement",
+_SOURCE_TEXT = {"dicom": "from DICOM", "segmentation": "from image", "measurement": "measured",
                 "classification": "from AI"}
-_CHIP = "QLabel {{ background: {bg}; color: {fg}; border-radius: 7px; padding: 1px 7px; font-size: 10px; }}"
+_CHIP = "QLabel {{ background: {bg}; color: {fg}; border-radius: 7px; padding: 1px 4px; font-size: 10px; }}"
 _UNSET = "Select…"
 
 
@@ -45,6 +45,11 @@ def _retain_size(widget: QWidget) -> None:
     policy = widget.sizePolicy()
     policy.setRetainSizeWhenHidden(True)
     widget.setSizePolicy(policy)
+
+
+def _symbols(text: str) -> str:
+    """Typeset the ASCII comparison operators of manifests for display."""
+    return text.replace(">=", "≥").replace("<=", "≤").replace("mm3", "mm³")
 
 
 def _pretty(value: str) -> str:
@@ -88,7 +93,7 @@ class InputField(QWidget):
         self.unit.setFixedWidth(34)
         row.addWidget(self.unit)
         self.chip = QLabel()
-        self.chip.setFixedWidth(92)
+        self.chip.setFixedWidth(80)
         self.chip.setAlignment(Qt.AlignmentFlag.AlignCenter)
         _retain_size(self.chip)
         self.chip.setVisible(False)
@@ -281,6 +286,7 @@ class RiskPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         body = QWidget()
+        body.setMinimumWidth(370)  # narrower docks scroll sideways instead of squeezing the form
         self._body = QVBoxLayout(body)
         self._body.setContentsMargins(0, 4, 0, 0)
         self.inputs_box = QGroupBox("Inputs")
@@ -453,23 +459,23 @@ class RiskPanel(QWidget):
         else:
             self.probability_label.setText(f"{result.probability * 100:.1f} %")
             color = next((c.color for c in model.spec.categories if c.name == result.category), "") if model else ""
-            self.category_label.setText(result.category.replace(">=", "≥").replace("<=", "≤"))
+            self.category_label.setText(_symbols(result.category))
             self.category_label.setStyleSheet(
                 _CHIP.format(bg=_CATEGORY_COLORS.get(color, _CATEGORY_COLORS[""]), fg="white").replace("10px", "11px"))
-            self.rule_label.setText(f"Guideline rule applied first: {result.rule}" if result.rule else "")
+            self.rule_label.setText(f"Guideline rule applied first: {_symbols(result.rule)}" if result.rule else "")
             self.rule_label.setVisible(bool(result.rule))
-            self.action_label.setText(result.action.replace(">=", "≥").replace("<=", "≤"))
+            self.action_label.setText(_symbols(result.action))
             self.warning_label.setText("\n".join(f"⚠ {w}" for w in result.warnings))
             self.warning_label.setVisible(bool(result.warnings))
             specs = model.spec if model else None
             rows = [((specs.input(c.input).display_label if specs else c.input), c.log_odds)
                     for c in result.contributions]
             self.chart.set_contributions(rows)
-            self.reference_label.setText(result.reference)
+            self.reference_label.setText(_symbols(result.reference))
         if model is not None:
             cite = f"<b>Citation</b>: {escape(model.spec.citation)}"
             if model.spec.guideline_citation:
                 cite += f"<br><b>Guideline</b>: {escape(model.spec.guideline_citation)}"
-            cite += f"<br><b>Intended use</b>: {escape(model.spec.intended_use)}"
+            cite += f"<br><b>Intended use</b>: {escape(_symbols(model.spec.intended_use))}"
             self.citation_label.setText(cite)
         self.result_changed.emit(result)
