@@ -52,6 +52,8 @@ __all__ = [
     "reslice_matrix",
     "view_extent",
     "slice_step",
+    "is_aligned",
+    "output_spacing",
     "slice_info",
     "step_cursor",
     "clamp_to_volume",
@@ -156,6 +158,39 @@ def slice_step(view: str, volume: "Volume") -> float:
     cos = np.abs(n @ d)
     k = int(np.argmax(cos))
     return float(volume.spacing[k] * cos[k])
+
+
+def is_aligned(view: str, volume: "Volume", tol: float = 1e-6) -> bool:
+    """True when every index axis of ``volume`` is parallel to a screen axis or the normal of ``view``.
+
+    Then slices sampled at :func:`output_spacing` hit voxel centres exactly and
+    nearest-neighbour reslicing is exact (and much faster than interpolating).
+    """
+    d = _index_matrix(volume)
+    d = d / np.linalg.norm(d, axis=0)
+    cos = np.abs(view_frame(view).T @ d)  # rows: screen axes, cols: index axes
+    return bool(np.all(np.abs(cos.max(axis=0) - 1.0) < tol))
+
+
+def output_spacing(view: str, volume: "Volume", max_pixels: int = 1024) -> tuple[float, float]:
+    """Pixel size ``(du, dv)`` mm of the resliced image of ``view``.
+
+    For an aligned volume the voxel spacing along each screen axis (pixels are
+    voxels, possibly non-square); otherwise the smallest spacing, square. Both
+    are enlarged if the slice would exceed ``max_pixels`` along an axis.
+    """
+    umin, umax, vmin, vmax, _, _ = view_extent(view, volume)
+    if is_aligned(view, volume):
+        d = _index_matrix(volume)
+        d = d / np.linalg.norm(d, axis=0)
+        cos = np.abs(view_frame(view).T @ d)
+        du = float(volume.spacing[int(np.argmax(cos[0]))])
+        dv = float(volume.spacing[int(np.argmax(cos[1]))])
+    else:
+        du = dv = float(min(volume.spacing))
+    du = max(du, (umax - umin) / (max_pixels - 1))
+    dv = max(dv, (vmax - vmin) / (max_pixels - 1))
+    return du, dv
 
 
 @dataclass(frozen=True)

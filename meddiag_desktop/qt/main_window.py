@@ -277,7 +277,7 @@ class MainWindow(QMainWindow):
             return io.load(what, progress=progress, cancel=cancel)
 
         task = self._run(do_load, text, "load")
-        task.succeeded.connect(lambda vol: self._loaded(vol, what, source))
+        task.succeeded.connect(lambda vol: self.show_volume(vol, what, source))
 
     def _run(self, fn, text: str, name: str) -> BackgroundTask:
         if self._task is not None and self._task.running:
@@ -306,10 +306,11 @@ class MainWindow(QMainWindow):
         self.load_failed.emit(message)
 
     @guarded("Show volume")
-    def _loaded(self, volume, what, source: str) -> None:
+    def show_volume(self, volume, what=None, source: str = "") -> None:
+        """Show a loaded Volume in every view (``what``: the SeriesInfo it came from, if any)."""
         from meddiag_desktop.render.image_data import image_from_volume
 
-        self.load_seconds = time.perf_counter() - self._t0
+        self.load_seconds = time.perf_counter() - getattr(self, "_t0", time.perf_counter())
         trace(f"loaded {volume!r}")
         self.error_banner.hide()
         image = image_from_volume(volume)

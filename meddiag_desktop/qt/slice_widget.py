@@ -21,6 +21,9 @@ from meddiag_desktop.render.slice_view import SliceView
 __all__ = ["SliceViewWidget", "PAGE_SLICES"]
 
 PAGE_SLICES = 10  #: slices moved by PageUp / PageDown
+#: While another view scrolls, this one only redraws its crosshair this often (ms):
+#: every view costs a full frame on software GL, and the scrolled view must stay 30+ fps.
+LINKED_REDRAW_MS = 60
 
 
 class SliceViewWidget(VtkWidget):
@@ -56,8 +59,11 @@ class SliceViewWidget(VtkWidget):
             self.request_render()
 
     def _on_cursor(self, lps) -> None:
+        before = self.slice_view.slice_info()
         self.slice_view.set_cursor(lps)
-        self.request_render()
+        after = self.slice_view.slice_info()
+        own_slice_moved = before is None or after is None or before.index != after.index
+        self.request_render(0 if own_slice_moved or self.hasFocus() else LINKED_REDRAW_MS)
 
     def _on_window(self, width: float, level: float) -> None:
         self.slice_view.set_window(width, level)

@@ -11,7 +11,7 @@ from meddiag_desktop.core import view_geometry as vg
 # --------------------------------------------------------------- volumes
 AXIAL_DIR = np.eye(3)
 FLIPPED_DIR = np.diag([-1.0, -1.0, 1.0])  # x runs to patient Right, y to Anterior
-SAGITTAL_DIR = np.array([[0, 0, -1], [1, 0, 0], [0, -1, 0]], float).T  # cols: +Y, -Z, -X
+SAGITTAL_DIR = np.array([[0, 1, 0], [0, 0, -1], [-1, 0, 0]], float).T  # cols: +Y, -Z, -X (rows P, columns I, slices R)
 CORONAL_DIR = np.array([[1, 0, 0], [0, 0, -1], [0, -1, 0]], float).T  # cols: +X, -Z, -Y
 _c, _s = np.cos(np.radians(30)), np.sin(np.radians(30))
 OBLIQUE_DIR = np.array([[1, 0, 0], [0, _c, _s], [0, -_s, _c]], float).T  # 30 deg about X
@@ -200,3 +200,16 @@ def test_drag_window_level():
     assert vg.drag_window_level(10, 40, -100, 0, 2.0) == (2.0, 40)
     vol = Volume(np.array([[[-1000, 1000]]], np.int16))
     assert vg.wl_sensitivity(vol) == 2.0
+
+
+def test_aligned_volumes_sample_at_voxel_centres():
+    vol = make_volume(SAGITTAL_DIR)  # spacing (0.8, 1.0, 2.0): x->+Y, y->-Z, z->-X
+    assert vg.is_aligned("axial", vol) and vg.is_aligned("sagittal", vol)
+    assert vg.output_spacing("axial", vol) == (2.0, 0.8)  # right = +X (index z), up = -Y (index x)
+    assert vg.output_spacing("sagittal", vol) == (0.8, 1.0)  # right = +Y (index x), up = +Z (index y)
+    oblique = make_volume(OBLIQUE_DIR)
+    assert not vg.is_aligned("axial", oblique)
+    assert vg.output_spacing("axial", oblique) == (0.8, 0.8)
+    big = make_volume(AXIAL_DIR, shape_xyz=(3000, 10, 10), spacing=(0.1, 1, 1))
+    du, dv = vg.output_spacing("axial", big, max_pixels=1024)
+    assert du == pytest.approx(299.9 / 1023) and dv == 1.0
