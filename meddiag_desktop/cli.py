@@ -19,6 +19,8 @@ __all__ = ["main"]
 #: sub-command name -> module with ``register(subparsers)``; imported only when used.
 SUBCOMMANDS: dict[str, str] = {
     "info": "meddiag_desktop.io.cli_info",
+    "plugins": "meddiag_desktop.ai.cli",
+    "infer": "meddiag_desktop.ai.cli",
     "risk": "meddiag_desktop.risk.cli",
 }
 

@@ -149,6 +149,16 @@ def run_isolated(
     if manifest.kind == "monai_bundle" and not info.allow_bundle_code:
         raise InputRefused(f"{info.path} is a MONAI bundle in the app's own folder; bundles run only from the user's folders")
 
+    candidate_source = None
+    if manifest.task == "classification" and not options.points_lps and manifest.input.candidates_from:
+        options, candidate_source = _find_candidates(
+            manifest, volume, options, progress, cancel, on_stage, on_note, stall_timeout, start_timeout, threads
+        )
+        if not options.points_lps:
+            raise InputRefused(
+                f"{manifest.name}: {candidate_source} found nothing to classify; give a location (LPS mm) instead"
+            )
+
     tmp = Path(tempfile.mkdtemp(prefix="meddiag-ai-"))
     proc = None
     try:
@@ -230,12 +240,32 @@ def run_isolated(
                 _, summary, files = msg
                 proc.join(5.0)
                 result = _rebuild(summary, files, tmp)
+                if candidate_source:
+                    for f in getattr(result, "findings", []):
+                        f.source = candidate_source
                 result.warnings = list(dict.fromkeys(warnings + result.warnings))
                 return result
     finally:
         if proc is not None:
             _stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _find_candidates(manifest, volume, options, progress, cancel, on_stage, on_note, stall, start, threads):
+    """Locations to classify: components of a label found by the segmentation plugin the manifest names."""
+    from dataclasses import replace
+
+    from meddiag_desktop.ai.discovery import find_plugin
+    from meddiag_desktop.ai.runner import points_from_labels
+
+    seg_info = find_plugin(manifest.input.candidates_from)
+    if on_stage is not None:
+        on_stage(f"finding candidates with {seg_info.manifest.name if seg_info.manifest else seg_info.id}")
+    seg = run_isolated(seg_info, volume, RunOptions(device=options.device), progress, cancel, on_stage=on_stage,
+                       on_note=on_note, stall_timeout=stall, start_timeout=start, threads=threads)
+    points = points_from_labels(seg.labels, volume, manifest.input.candidates_label)
+    label_name = seg.label_names.get(manifest.input.candidates_label, f"label {manifest.input.candidates_label}")
+    return replace(options, points_lps=points), f"{label_name} found by {seg_info.id}"
 
 
 def _rebuild(summary: dict, files: dict, tmp: Path):

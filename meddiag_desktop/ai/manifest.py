@@ -90,6 +90,10 @@ class InputSpec(_Strict):
         default=None, description="classification: patch (x, y, z voxels at spacing_mm) around each point"
     )
     min_size_mm: float = Field(default=20.0, description="refuse inputs thinner than this along any axis")
+    candidates_from: str | None = Field(
+        default=None, description="classification without given points: run this segmentation plugin first"
+    )
+    candidates_label: int = Field(default=1, description="...and classify each connected component of this label")
 
     @field_validator("spacing_mm")
     @classmethod
