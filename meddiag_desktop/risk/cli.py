@@ -136,5 +136,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except RiskError as exc:
         return _fail(str(exc), EXIT_MODEL_ERROR)
-    _print_result(result, args.json)
+    try:
+        _print_result(result, args.json)
+    except BrokenPipeError:  # e.g. piped into `head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

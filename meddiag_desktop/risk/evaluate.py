@@ -137,7 +137,9 @@ class RiskResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["contributions"] = {c.input: c.log_odds for c in self.contributions}
+        d["logit"] = round(self.logit, 6)
+        d["baseline_log_odds"] = round(self.baseline_log_odds, 6)
+        d["contributions"] = {c.input: round(c.log_odds, 6) for c in self.contributions}
         return d
 
 
