@@ -163,60 +163,76 @@ def _tubes(grid: Grid, frac, polylines) -> None:
         tubes_fraction(grid, frac, np.array(rows, float))
 
 
-def _ellipse_box(grid: Grid, cx, cy, ax, ay, z0, z1) -> Box | None:
-    return grid.box_for((cx - ax - 2, cy - ay - 2, z0), (cx + ax + 2, cy + ay + 2, z1))
-
-
 def paint_anatomy(grid: Grid, p, rng: np.random.Generator, hu, labels, frac) -> dict:
     """Paint everything except nodules; returns landmarks needed later."""
     c = Chest.from_params(p)
-    zlo, zhi = -1e4, 1e4
     full = grid.full
-    X, Y, Z = grid.coords(full)
+    # work in slabs of slices so that oblique grids (full 3-D coordinates) stay within memory
+    step = max(1, int(4_000_000 // (grid.shape[1] * grid.shape[2])))
+    for z0 in range(0, grid.shape[0], step):
+        slab = (slice(z0, min(z0 + step, grid.shape[0])), full[1], full[2])
+        _paint_trunk(grid, p, c, hu, labels, slab)
+
+    _paint_mediastinum(grid, p, c, hu, labels, frac)
+    _paint_lung_vessels(grid, p, c, rng, hu, labels, frac)
+    _paint_bones(grid, p, c, rng, hu, labels, frac)
+    return {"chest": c}
+
+
+def _intersect(box: Box | None, other: Box) -> Box | None:
+    if box is None:
+        return None
+    out = tuple(slice(max(a.start, b.start), min(a.stop, b.stop)) for a, b in zip(box, other))
+    return None if any(s.stop <= s.start for s in out) else out  # type: ignore[return-value]
+
+
+def _paint_trunk(grid: Grid, p, c: Chest, hu, labels, slab: Box) -> None:
+    """Couch, body wall, cavity fat, lungs and upper abdomen within the slices of ``slab``."""
+    X, Y, Z = grid.coords(slab)
 
     # couch: a thin curved carbon plate under the patient
     yt = F32(c.b_body + 12.0) + F32(4e-4) * X * X
     plate = (Y > yt) & (Y < yt + F32(3.0)) & (np.abs(X) < F32(170.0))
-    _paint(hu, labels, full, plate, 180.0, None)
+    _paint(hu, labels, slab, plate, 180.0, None)
 
     # body wall: skin, subcutaneous fat, muscle; pectoral and paraspinal muscles
     phi = np.arctan2(Y, X)
     wobble = F32(1.0) + F32(0.025) * np.cos(3 * phi) + F32(0.015) * np.sin(5 * phi + 0.7)
     rb = np.sqrt((X / F32(c.a_body)) ** 2 + (Y / F32(c.b_body)) ** 2) / wobble
-    _paint(hu, labels, full, rb <= 1.0, SKIN, None)
-    _paint(hu, labels, full, rb <= 1.0 - 2.0 / c.b_body, FAT, None)
+    _paint(hu, labels, slab, rb <= 1.0, SKIN, None)
+    _paint(hu, labels, slab, rb <= 1.0 - 2.0 / c.b_body, FAT, None)
     inner = (X / F32(c.a_body - c.fat)) ** 2 + (Y / F32(c.b_body - c.fat * 0.8)) ** 2 <= 1.0
-    _paint(hu, labels, full, inner, MUSCLE, None)
+    _paint(hu, labels, slab, inner, MUSCLE, None)
     for side in (-1, 1):
         pect = ((X - F32(side * 72 * c.kx)) / F32(58 * c.kx)) ** 2 + \
             ((Y + F32(c.b_body - c.fat - 12)) / F32(13 * c.ky)) ** 2 <= 1.0
-        _paint(hu, labels, full, pect & (rb <= 1.0 - 3.0 / c.b_body), MUSCLE, None)
+        _paint(hu, labels, slab, pect & (rb <= 1.0 - 3.0 / c.b_body), MUSCLE, None)
     del phi, wobble, rb, inner
-    # chest cavity: fat (mediastinum) up to the thoracic inlet; above it soft tissue except a
-    # central fat column, so the lung apices sit in muscle as at the root of the neck
-    inlet = F32(c.z_apex - 55.0 * c.kz)
-    central = (X / F32(30 * c.kx)) ** 2 + ((Y + F32(8 * c.ky)) / F32(40 * c.ky)) ** 2 <= 1.0
-    _paint(hu, labels, full, c.cavity(X, Y) & ((Z < inlet) | central), FAT, None)
+    # chest cavity fat (mediastinum); it narrows towards the thoracic inlet, so the lung
+    # apices sit in soft tissue as at the root of the neck
+    s = np.clip(c.taper(Z) * F32(1.3), F32(0.3), F32(1.0))
+    inlet = (X / (F32(c.a_cav) * s)) ** 2 + ((Y - F32(c.y_cav)) / (F32(c.b_cav) * s)) ** 2 <= 1.0
+    _paint(hu, labels, slab, inlet, FAT, None)
+    del s, inlet
     for side in (-1, 1):
         para = ((X - F32(side * 32 * c.kx)) / F32(22 * c.kx)) ** 2 + \
             ((Y - F32(c.y_spine + 32 * c.ky)) / F32(24 * c.ky)) ** 2 <= 1.0
-        _paint(hu, labels, full, para, MUSCLE, None)
+        _paint(hu, labels, slab, para, MUSCLE, None)
 
     # lungs (posterior, dependent lung a little denser), then abdomen under the domes
-    lung_masks = {}
     for side, label in ((-1, 1), (1, 2)):
         xa, xb = (-c.a_cav, 0.0) if side < 0 else (0.0, c.a_cav)
-        box = grid.box_for((xa, c.y_cav - c.b_cav, c.dome(0, 0, side) - 70 * c.kz),
-                           (xb, c.y_cav + c.b_cav, c.z_apex + 2))
+        box = _intersect(grid.box_for((xa, c.y_cav - c.b_cav, c.dome(0, 0, side) - 70 * c.kz),
+                                      (xb, c.y_cav + c.b_cav, c.z_apex + 2)), slab)
         if box is None:
             continue
         bx, by, bz = grid.coords(box)
         m = c.lung(bx, by, bz, side)
         grad = F32(p.lung_hu) + F32(35.0) * np.clip((by + F32(80 * c.ky)) / F32(170 * c.ky), 0, 1)
         _paint(hu, labels, box, m, grad, label)
-        lung_masks[label] = (box, m)
 
-    abd_box = grid.box_for((-c.a_cav, c.y_cav - c.b_cav, zlo), (c.a_cav, c.y_cav + c.b_cav, c.dome_right + 1))
+    abd_box = _intersect(grid.box_for((-c.a_cav, c.y_cav - c.b_cav, -1e4),
+                                      (c.a_cav, c.y_cav + c.b_cav, c.dome_right + 1)), slab)
     if abd_box is not None:
         ax_, ay_, az_ = grid.coords(abd_box)
         below = c.cavity(ax_, ay_) & (az_ < np.where(ax_ < 0, c.dome(ax_, ay_, -1), c.dome(ax_, ay_, 1)))
@@ -230,10 +246,6 @@ def paint_anatomy(grid: Grid, p, rng: np.random.Generator, hu, labels, frac) -> 
         _paint(hu, labels, abd_box, stomach & (az_ > F32(sc[2] - 4)), AIR, 0)
         _paint(hu, labels, abd_box, stomach & (az_ <= F32(sc[2] - 4)), 15.0, 0)
 
-    _paint_mediastinum(grid, p, c, hu, labels, frac)
-    _paint_lung_vessels(grid, p, c, rng, hu, labels, frac)
-    _paint_bones(grid, p, c, rng, hu, labels, frac)
-    return {"chest": c}
 
 
 def _paint_mediastinum(grid: Grid, p, c: Chest, hu, labels, frac) -> None:

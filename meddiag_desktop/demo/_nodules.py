@@ -55,7 +55,7 @@ def _sphere_dirs(n: int = 40) -> np.ndarray:
 
 def _reach(spec) -> float:
     r = spec.diameter_mm / 2
-    return r * 1.3 + (8.0 if spec.spiculated else 0.0)
+    return r * 1.35 + (13.0 if spec.spiculated else 0.0)
 
 
 def place_nodules(grid: Grid, specs, rng, labels, extents: dict, warnings: list[str]) -> list[Placed]:
@@ -110,13 +110,13 @@ def _render(grid: Grid, pl: Placed, rng, hu, labels, frac) -> None:
     u = [sum(q[r] * F32(rot[r, a]) for r in range(3)) / F32(stretch[a]) for a in range(3)]
     d = np.sqrt(u[0] ** 2 + u[1] ** 2 + u[2] ** 2) + F32(1e-6)
     # lobulation: smooth bumps on the sphere of directions (strong for spiculated nodules)
-    n_bumps, amp = (8, 0.28) if spec.spiculated else (4, 0.06)
-    radius = np.full(d.shape, F32(R), dtype=F32)
+    n_bumps, amp, width = (16, 0.3, 0.07) if spec.spiculated else (4, 0.06, 0.18)
+    radius = np.full(d.shape, F32(R * (0.92 if spec.spiculated else 1.0)), dtype=F32)
     for _ in range(n_bumps):
         v = rng.normal(size=3)
         v /= np.linalg.norm(v)
         cos = (u[0] * F32(v[0]) + u[1] * F32(v[1]) + u[2] * F32(v[2])) / d
-        radius += F32(R * amp * rng.uniform(-0.6, 1.0)) * np.exp((cos - F32(1.0)) * F32(1 / 0.18))
+        radius += F32(R * amp * rng.uniform(-0.5, 1.0)) * np.exp((cos - F32(1.0)) * F32(1 / width))
     soft = grid.soft_mm
     cover = np.clip((radius - d) / F32(soft) + F32(0.5), 0, 1)
     inside = d <= radius
@@ -140,12 +140,12 @@ def _render(grid: Grid, pl: Placed, rng, hu, labels, frac) -> None:
     np.copyto(sub_l, np.uint8(NODULE_LABEL), where=inside & in_lung)
     if spec.spiculated:
         rows = []
-        for _ in range(14):
+        for _ in range(20):
             v = rng.normal(size=3)
             v /= np.linalg.norm(v)
-            start = pl.center + v * R * 0.85
-            end = pl.center + v * (R * 1.15 + rng.uniform(3.0, 8.0))
-            rows.append([*start, *end, rng.uniform(0.6, 0.9), 0.25])
+            start = pl.center + v * R * 0.8
+            end = pl.center + v * (R * 1.1 + rng.uniform(4.0, 12.0)) + rng.normal(0, 1.0, 3)
+            rows.append([*start, *end, rng.uniform(1.0, 1.5), 0.25])
         tubes_fraction(grid, frac, np.array(rows))
         composite(hu, labels, frac, 0.0, None, allowed_labels=(1, 2, 6))
 

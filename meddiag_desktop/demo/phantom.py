@@ -280,16 +280,19 @@ def make_chest_phantom(params: PhantomParams | None = None) -> Phantom:
 
     anatomy = paint_anatomy(grid, p, rng, hu, labels, frac)
     placed = paint_nodules(grid, p, rng, hu, labels, frac, anatomy, warnings)
+    del frac  # free the partial-volume buffer before the noise needs memory
 
     # correlated noise: white noise, then the same small in-plane smoothing as the image
     # (a soft reconstruction kernel); [1,2,1]/4 in x and y scales the noise SD by 0.375
     if p.noise_sd_hu > 0:
         noise = rng.standard_normal(grid.shape, dtype=np.float32)
-        hu += noise * np.float32(p.noise_sd_hu / 0.375)
+        noise *= np.float32(p.noise_sd_hu / 0.375)
+        hu += noise
         del noise
     hu = blur_xy(hu)
     np.clip(hu, -1024, 3071, out=hu)
-    hu_int = np.rint(hu).astype(np.int16)
+    np.rint(hu, out=hu)
+    hu_int = hu.astype(np.int16)
     del hu
 
     nodules = measure_nodules(grid, labels, placed)
