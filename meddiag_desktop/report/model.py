@@ -1,0 +1,305 @@
+"""What a report says, as plain dataclasses (Qt-free, no I/O).
+
+The same :class:`Report` feeds the PDF, the DICOM SR and the GUI preview, so a
+finding cannot appear in one and be missing from another. Label maps travel
+beside the findings (:class:`LabelMap`) because the DICOM SEG needs the voxels.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "AI_STATEMENT",
+    "PatientStudy",
+    "Provenance",
+    "Measurement",
+    "SegmentFinding",
+    "ClassificationFinding",
+    "RiskInput",
+    "RiskFinding",
+    "KeyImage",
+    "LabelMap",
+    "Report",
+]
+
+#: printed on every report and written into the SR; fixed text, not configurable
+AI_STATEMENT = (
+    "Results marked AI were produced by software and have not been validated for clinical use on their own. "
+    "They must be reviewed by a qualified reader and are not a diagnosis."
+)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+@dataclass(frozen=True)
+class PatientStudy:
+    """Who and what the report is about (from ``Volume.metadata`` of the source series)."""
+
+    patient_name: str = ""
+    patient_id: str = ""
+    patient_birth_date: str = ""  # DICOM DA, YYYYMMDD
+    patient_sex: str = ""
+    patient_age: str = ""
+    study_date: str = ""
+    study_description: str = ""
+    accession_number: str = ""
+    study_uid: str = ""
+    series_uid: str = ""
+    series_description: str = ""
+    frame_of_reference_uid: str = ""
+    modality: str = ""
+    pseudonymised: bool = False
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any]) -> PatientStudy:
+        """Fields from a loaded volume's metadata (missing keys stay empty)."""
+        g = metadata.get
+        return cls(
+            patient_name=_text(g("patient_name")).replace("^", " ").strip(),
+            patient_id=_text(g("patient_id")),
+            patient_birth_date=_text(g("patient_birth_date")),
+            patient_sex=_text(g("patient_sex")),
+            patient_age=_text(g("patient_age")),
+            study_date=_text(g("study_date")),
+            study_description=_text(g("study_description")),
+            accession_number=_text(g("accession_number")),
+            study_uid=_text(g("study_uid")),
+            series_uid=_text(g("series_uid")),
+            series_description=_text(g("series_description")),
+            frame_of_reference_uid=_text(g("frame_of_reference_uid")),
+            modality=_text(g("modality")),
+        )
+
+    @classmethod
+    def from_volume(cls, volume: Any) -> PatientStudy:
+        """Like :meth:`from_metadata`, completing accession number and age from the first source file."""
+        md = dict(volume.metadata)
+        files = md.get("files") or []
+        if files and (not md.get("accession_number") or not md.get("patient_age")):
+            try:
+                import pydicom
+
+                ds = pydicom.dcmread(files[0], stop_before_pixels=True, specific_tags=["AccessionNumber", "PatientAge"])
+                md.setdefault("accession_number", str(ds.get("AccessionNumber", "") or ""))
+                if not md.get("patient_age"):
+                    md["patient_age"] = str(ds.get("PatientAge", "") or "")
+            except Exception:  # an unreadable header only costs the accession number
+                pass
+        study = cls.from_metadata(md)
+        if not study.patient_age:
+            from meddiag_desktop.risk.image_inputs import patient_inputs
+
+            age = patient_inputs(md).get("age")
+            if age is not None:
+                study = replace(study, patient_age=f"{int(age.value):03d}Y")
+        return study
+
+    @property
+    def age_text(self) -> str:
+        """``"69 y"`` from a DICOM AgeString, else ''."""
+        a = self.patient_age.strip()
+        units = {"Y": "y", "M": "mo", "W": "wk", "D": "d"}
+        if len(a) == 4 and a[:3].isdigit() and a[3].upper() in units:
+            return f"{int(a[:3])} {units[a[3].upper()]}"
+        return a
+
+    def pseudonymise(self, pseudonym: str, uid_map: Mapping[str, str] | None = None,
+                     date_shift_days: int = 0) -> PatientStudy:
+        """A copy without identifiers: pseudonym for name and ID, no birth date or accession,
+        UIDs through ``uid_map`` (dropped when absent), study date shifted."""
+        uid_map = uid_map or {}
+        return replace(
+            self,
+            patient_name=pseudonym,
+            patient_id=pseudonym,
+            patient_birth_date="",
+            accession_number="",
+            study_date=shift_da(self.study_date, date_shift_days),
+            study_uid=uid_map.get(self.study_uid, ""),
+            series_uid=uid_map.get(self.series_uid, ""),
+            frame_of_reference_uid=uid_map.get(self.frame_of_reference_uid, ""),
+            study_description=self.study_description,
+            pseudonymised=True,
+        )
+
+
+def shift_da(value: str, days: int) -> str:
+    """DICOM date ``YYYYMMDD`` moved by ``days``; '' when it is not a date."""
+    try:
+        d = _dt.datetime.strptime(value.strip()[:8], "%Y%m%d").date()
+    except ValueError:
+        return ""
+    return (d + _dt.timedelta(days=days)).strftime("%Y%m%d")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which software made an AI result, with which weights, where and when."""
+
+    plugin_id: str
+    name: str = ""
+    version: str = ""
+    weights_sha256: tuple[str, ...] = ()
+    device: str = ""
+    run_at: str = ""  # ISO 8601, local time with offset
+    intended_use: str = ""
+
+    @classmethod
+    def from_plugin(cls, info: Any, device: str = "", run_at: _dt.datetime | None = None) -> Provenance:
+        """From a :class:`meddiag_desktop.ai.PluginInfo` (or anything with a ``manifest``)."""
+        m = getattr(info, "manifest", info)
+        when = (run_at or _dt.datetime.now().astimezone()).isoformat(timespec="seconds")
+        return cls(
+            plugin_id=m.id,
+            name=m.name,
+            version=m.version,
+            weights_sha256=tuple(w.sha256 or "not recorded" for w in m.weights),
+            device=device,
+            run_at=when,
+            intended_use=m.intended_use,
+        )
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A reader's measurement: a value with unit and the LPS points it was taken between."""
+
+    name: str
+    value: float
+    unit: str
+    points_lps: tuple[tuple[float, float, float], ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SegmentFinding:
+    """One structure found by a segmentation: its size and density."""
+
+    label_value: int
+    name: str
+    volume_ml: float
+    voxels: int
+    mean_hu: float | None = None
+    longest_diameter_mm: float | None = None
+    color: str = "#ff0000"
+    provenance: Provenance | None = None
+    component: int | None = None  # set for one connected component of a label (e.g. nodule 2)
+
+
+@dataclass(frozen=True)
+class ClassificationFinding:
+    """Class probabilities at a location."""
+
+    probabilities: Mapping[str, float]
+    point_lps: tuple[float, float, float] | None = None
+    provenance: Provenance | None = None
+
+    @property
+    def top_class(self) -> str:
+        return max(self.probabilities, key=self.probabilities.get) if self.probabilities else ""
+
+
+@dataclass(frozen=True)
+class RiskInput:
+    """One input of a risk model: its value and whether the image gave it or a person entered it."""
+
+    name: str
+    value: Any
+    origin: Literal["image", "entered"]
+    label: str = ""
+    unit: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RiskFinding:
+    """A risk model's result with everything needed to check it."""
+
+    model_id: str
+    title: str
+    probability: float
+    category: str
+    action: str
+    inputs: tuple[RiskInput, ...]
+    contributions: Mapping[str, float]  # input -> log-odds
+    baseline_log_odds: float = 0.0
+    citation: str = ""
+    guideline_citation: str = ""
+    rule: str | None = None
+    model_version: str = ""
+    intended_use: str = ""
+    reference: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyImage:
+    """A view rendered by the caller (PNG bytes) with its caption."""
+
+    png: bytes
+    caption: str = ""
+
+
+@dataclass
+class LabelMap:
+    """A label map on the source volume's grid (``[z, y, x]``) and what its values mean."""
+
+    array: np.ndarray
+    names: Mapping[int, str]
+    colors: Mapping[int, str] = field(default_factory=dict)
+    provenance: Provenance | None = None
+
+    def present(self) -> list[int]:
+        """Label values that have at least one voxel, in ascending order."""
+        counts = np.bincount(np.asarray(self.array).ravel().astype(np.int64), minlength=1)
+        return [int(v) for v in np.flatnonzero(counts) if v != 0 and int(v) in self.names]
+
+
+@dataclass
+class Report:
+    """Everything one report holds; built by :func:`meddiag_desktop.report.build_report`."""
+
+    patient: PatientStudy
+    measurements: list[Measurement] = field(default_factory=list)
+    segments: list[SegmentFinding] = field(default_factory=list)
+    classifications: list[ClassificationFinding] = field(default_factory=list)
+    risks: list[RiskFinding] = field(default_factory=list)
+    key_images: list[KeyImage] = field(default_factory=list)
+    label_maps: list[LabelMap] = field(default_factory=list)
+    impression: str = ""
+    reader_name: str = ""
+    app_version: str = ""
+    created_at: str = ""  # ISO 8601
+    institution: str = ""
+    statement: str = AI_STATEMENT
+
+    def __post_init__(self) -> None:
+        if not self.app_version:
+            from meddiag_desktop import __version__
+
+            self.app_version = __version__
+        if not self.created_at:
+            self.created_at = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+    @property
+    def provenances(self) -> list[Provenance]:
+        """Distinct AI provenances of all findings, in first-seen order."""
+        seen: dict[tuple, Provenance] = {}
+        items = [s.provenance for s in self.segments] + [c.provenance for c in self.classifications]
+        items += [m.provenance for m in self.label_maps]
+        for p in items:
+            if p is not None:
+                seen.setdefault((p.plugin_id, p.version, p.weights_sha256, p.device, p.run_at), p)
+        return list(seen.values())
+
+    @property
+    def has_ai(self) -> bool:
+        return bool(self.provenances)
