@@ -50,7 +50,11 @@ def run_gui(path: str | None = None, demo: bool = False, screenshot: str | None 
     from meddiag_desktop.qt.theme import apply_dark_theme
 
     apply_dark_theme(app)
-    from meddiag_desktop.qt.main_window import MainWindow
+    from meddiag_desktop.qt.main_window import MainWindow, start_open_task
+    from meddiag_desktop.qt.opening import DEMO
+
+    # Start reading the study at once, on a worker thread, while the window is built.
+    task = start_open_task(DEMO if demo else str(path)) if (demo or path) else None
 
     from meddiag_desktop.qt._trace import trace
 
@@ -91,10 +95,8 @@ def run_gui(path: str | None = None, demo: bool = False, screenshot: str | None 
             QTimer.singleShot(0, lambda: shoot())
 
     win.show()
-    if demo:
-        QTimer.singleShot(0, win.open_demo)
-    elif path:
-        QTimer.singleShot(0, lambda: win.open_path(path))
+    if task is not None:
+        win.adopt_task(task, "Opening the demo study" if demo else f"Opening {path}")
     trace("event loop starts")
     rc = app.exec()
     if not screenshot:

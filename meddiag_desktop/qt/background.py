@@ -73,6 +73,7 @@ class BackgroundTask(QObject):
         self._worker.cancelled.connect(self.cancelled)
         self._worker.done.connect(self._on_done)
         self.running = False
+        self.done = False
 
     def start(self) -> None:
         self.running = True
@@ -94,4 +95,5 @@ class BackgroundTask(QObject):
         self._thread.quit()
         self._thread.wait()
         self.running = False
+        self.done = True
         self.finished.emit()

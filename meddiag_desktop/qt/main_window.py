@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -31,6 +32,7 @@ from meddiag_desktop.qt.background import BackgroundTask
 from meddiag_desktop.qt.error_banner import ErrorBanner
 from meddiag_desktop.qt.errors import guarded
 from meddiag_desktop.qt.load_progress import LoadProgress
+from meddiag_desktop.qt.opening import DEMO, open_study
 from meddiag_desktop.qt.recent_studies import RecentMenu, RecentStudies
 from meddiag_desktop.qt.slice_widget import SliceViewWidget
 from meddiag_desktop.qt.study_browser import StudyBrowser
@@ -45,8 +47,13 @@ __all__ = ["MainWindow"]
 
 log = logging.getLogger(__name__)
 
-#: files opened directly with ``load`` (no DICOM scan first)
-_VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+
+def start_open_task(target: str, parent=None) -> BackgroundTask:
+    """Start scanning+loading ``target`` (path or :data:`~meddiag_desktop.qt.opening.DEMO`) now."""
+    task = BackgroundTask(partial(open_study, target), "open", parent)
+    task.start()
+    return task
 
 
 def _framed(widget: QWidget, title: str, colour: tuple[float, float, float]) -> QFrame:
@@ -112,6 +119,8 @@ class MainWindow(QMainWindow):
         self.warnings = WarningsPanel(self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.warnings)
         self.warnings.hide()
+        self.resizeDocks([self.browser], [300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.warnings], [90], Qt.Orientation.Vertical)
 
         # toolbar
         tb = self.addToolBar("View")
@@ -224,46 +233,26 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- loading
     @guarded("Open")
     def open_path(self, path: str) -> None:
-        """Open a folder or file: scan (DICOM) into the study browser, then load the largest series."""
-        p = Path(path)
-        if p.is_file() and p.name.lower().endswith(_VOLUME_SUFFIXES):
-            self._start_load(str(p), f"Loading {p.name}", source=str(p))
-            return
-
-        def scan_then_load(progress, cancel):
-            from meddiag_desktop import io
-
-            found = io.scan(p, progress=progress, cancel=cancel)
-            if not len(found):
-                io.load(p)  # nothing displayable: load() raises LoadError saying why
-            return found
-
-        task = self._run(scan_then_load, f"Reading {p.name or p}", "scan")
-        task.succeeded.connect(lambda found: self._scanned(found, str(p)))
+        """Open a folder or file: scan (DICOM) into the study browser and load the largest series."""
+        self.adopt_task(start_open_task(str(path), self), f"Reading {Path(path).name or path}")
 
     @guarded("Open demo")
     def open_demo(self, _checked: bool = False) -> None:
         """Open the bundled synthetic chest CT (written as DICOM on first use)."""
+        self.adopt_task(start_open_task(DEMO, self), "Opening the demo study")
 
-        def make_demo(progress, cancel):
-            from meddiag_desktop import io
-            from meddiag_desktop.demo import demo_study_dir
+    def adopt_task(self, task: BackgroundTask, text: str) -> None:
+        """Show and finish an open task (possibly started before this window existed)."""
+        task.setParent(self)
+        self._watch(task, text)
+        task.succeeded.connect(self._opened)
 
-            folder = demo_study_dir()
-            return folder, io.scan(folder, progress=progress, cancel=cancel)
-
-        task = self._run(make_demo, "Preparing demo study", "demo")
-        task.succeeded.connect(lambda res: self._scanned(res[1], str(res[0])))
-
-    def _scanned(self, found, source: str) -> None:
-        trace(f"scanned {len(found)} series")
-        self.browser.set_series(found)
-        self.warnings.set_skipped(found.skipped)
-        if not len(found):
-            self._failed(f"No image found in {source}.", source)
-            return
-        best = max(found, key=lambda s: (s.image_count, s.rows * s.columns))
-        self.open_series(best, source=source)
+    def _opened(self, opened) -> None:
+        trace(f"opened {opened.source}")
+        if opened.found:
+            self.browser.set_series(opened.found)
+        self.warnings.set_skipped(opened.skipped)
+        self.show_volume(opened.volume, opened.series, opened.source)
 
     @guarded("Open series")
     def open_series(self, series, source: str | None = None) -> None:
@@ -280,9 +269,15 @@ class MainWindow(QMainWindow):
         task.succeeded.connect(lambda vol: self.show_volume(vol, what, source))
 
     def _run(self, fn, text: str, name: str) -> BackgroundTask:
+        task = BackgroundTask(fn, name, self)
+        self._watch(task, text)
+        task.start()
+        return task
+
+    def _watch(self, task: BackgroundTask, text: str) -> None:
+        """Route a task's progress/errors to the UI; a new task cancels the running one."""
         if self._task is not None and self._task.running:
             self._task.cancel()
-        task = BackgroundTask(fn, name, self)
         self._task = task
         self._tasks.append(task)
         task.progress.connect(self.progress.set_progress)
@@ -291,8 +286,8 @@ class MainWindow(QMainWindow):
         task.finished.connect(lambda: self._task_finished(task))
         self.progress.begin(text)
         self._t0 = time.perf_counter()
-        task.start()
-        return task
+        if not task.running and not task.done:
+            task.start()
 
     def _task_finished(self, task: BackgroundTask) -> None:
         if task in self._tasks:

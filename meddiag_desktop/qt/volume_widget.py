@@ -38,8 +38,8 @@ class VolumeViewWidget(VtkWidget):
             self.volume_view.set_volume(None)
             self.label.ClearAllTexts()
         else:
-            if self.isVisible():
-                self.render_window.Render()  # make the GL context so the mapper choice can see it
+            if self.isVisible() and self.render_count == 0:
+                self.render_now()  # make the GL context so the mapper choice can see the renderer
             self.volume_view.set_volume(volume, self.render_window)
             self._update_label()
         self.request_render()

@@ -20,7 +20,8 @@ class WindowPresetCombo(QComboBox):
         super().__init__(parent)
         self.setObjectName("window_presets")
         self.setToolTip("Window / level preset (right-drag in a slice view to adjust)")
-        self.setMinimumContentsLength(18)
+        self.setMinimumContentsLength(22)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.state = state
         self.presets: list[WindowPreset] = []
         self._updating = False
@@ -35,7 +36,7 @@ class WindowPresetCombo(QComboBox):
         self.presets = [] if volume is None else vg.window_presets_for(volume)
         for p in self.presets:
             own = p not in vg.NAMED_PRESETS
-            label = f"{p.name}  {p.width:.0f}/{p.level:.0f}" + ("  (DICOM)" if own else "")
+            label = f"{p.name}  {p.width:.0f}/{p.level:.0f}" + ("  (file)" if own else "")
             self.addItem(label)
         self.addItem(_CUSTOM)
         self.setEnabled(volume is not None and not volume.is_rgb)

@@ -1,0 +1,51 @@
+"""What "open this" means, without Qt: scan a folder/file, pick the largest series, load it.
+
+Runs on a worker thread (see :class:`~meddiag_desktop.qt.background.BackgroundTask`);
+``progress``/``cancel`` are passed through to ``scan`` and ``load``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["OpenedStudy", "open_study", "DEMO", "VOLUME_SUFFIXES"]
+
+#: target meaning "the bundled demo study"
+DEMO = ":demo:"
+#: files opened directly with ``load`` (no DICOM scan first)
+VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+
+@dataclass
+class OpenedStudy:
+    volume: Any  #: the loaded Volume
+    source: str  #: folder or file the user opened
+    series: Any = None  #: SeriesInfo that was loaded (None for NIfTI & co)
+    found: list = field(default_factory=list)  #: ScanResult (all series) or []
+    skipped: list = field(default_factory=list)  #: SkippedFile items from the scan
+
+
+def demo_folder() -> Path:
+    """The demo study's DICOM folder (generated on first use)."""
+    from meddiag_desktop.demo import demo_study_dir
+
+    root = Path(demo_study_dir())
+    return root / "dicom" if (root / "dicom").is_dir() else root
+
+
+def open_study(target: str, progress=None, cancel=None) -> OpenedStudy:
+    """Scan ``target`` (a path, or :data:`DEMO`) and load its largest series."""
+    from meddiag_desktop import io
+
+    p = demo_folder() if target == DEMO else Path(target)
+    if p.is_file() and p.name.lower().endswith(VOLUME_SUFFIXES):
+        return OpenedStudy(io.load(p, progress=progress, cancel=cancel), str(p))
+    found = io.scan(p, progress=progress, cancel=cancel)
+    if not len(found):
+        io.load(p)  # nothing displayable: load() raises LoadError saying why
+        raise io.LoadError(f"No image found in {p}.")
+    best = max(found, key=lambda s: (s.image_count, s.rows * s.columns))
+    volume = io.load(best, progress=progress, cancel=cancel)
+    return OpenedStudy(volume, str(p), best, list(found), list(found.skipped))
