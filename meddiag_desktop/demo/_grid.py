@@ -148,7 +148,9 @@ def tubes_fraction(grid: Grid, cov: Coverage, segs: np.ndarray, piece_mm: float 
     if len(segs) == 0:
         return
     length = np.linalg.norm(segs[:, 3:6] - segs[:, 0:3], axis=1)
-    n_pieces = np.maximum(np.ceil(length / piece_mm).astype(int), 1)
+    # thick tubes: longer pieces (the box is dominated by the radius anyway)
+    piece = np.maximum(piece_mm, 0.8 * np.maximum(segs[:, 6], segs[:, 7]))
+    n_pieces = np.maximum(np.ceil(length / piece).astype(int), 1)
     owner = np.repeat(np.arange(len(segs)), n_pieces)
     first = np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
     part = np.arange(len(owner)) - first

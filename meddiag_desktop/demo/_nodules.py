@@ -150,6 +150,20 @@ def _render(grid: Grid, pl: Placed, rng, hu, labels, frac) -> None:
         composite(hu, labels, frac, 0.0, None, allowed_labels=(1, 2, 6))
 
 
+def _paint_fissure(grid: Grid, hu, labels, lung: int, extent: LungExtent, bounds: np.ndarray) -> None:
+    """A faint oblique fissure, on the same plane that decides ``upper_lobe`` (labels unchanged)."""
+    box = grid.box_for(bounds[0] - 1, bounds[1] + 1)
+    if box is None:
+        return
+    X, Y, Z = grid.coords(box)
+    fz = fissure_z(extent, Y + F32(grid.center[1])).astype(F32)
+    dz = np.abs(Z + F32(grid.center[2]) - fz)
+    w = np.clip(F32(1.0) - dz / F32(max(1.2, 0.6 * grid.spacing[2])), 0, 1) * F32(0.14)
+    w = w * (labels[box] == lung)
+    sub = hu[box]
+    sub += w * (F32(0.0) - sub)
+
+
 def paint_nodules(grid: Grid, p, rng, hu, labels, frac, anatomy: dict, warnings: list[str]) -> dict:
     """Place and render the nodules of ``p``; returns what :func:`measure_nodules` needs."""
     extents = {}
@@ -157,6 +171,8 @@ def paint_nodules(grid: Grid, p, rng, hu, labels, frac, anatomy: dict, warnings:
         e = lung_extent_from_labels(grid, labels, lung)
         if e is not None:
             extents[lung] = e
+    for lung, (extent, bounds) in extents.items():
+        _paint_fissure(grid, hu, labels, lung, extent, bounds)
     placed = place_nodules(grid, p.nodules, rng, labels, extents, warnings)
     for pl in placed:
         _render(grid, pl, rng, hu, labels, frac)
