@@ -38,7 +38,8 @@ class _Worker(QObject):
             else:
                 from meddiag_desktop.qt.errors import user_message
 
-                traceback.print_exc()
+                if not isinstance(exc, (ValueError, OSError)):  # typed errors speak for themselves
+                    traceback.print_exc()
                 self.failed.emit(user_message(exc), exc)
         else:
             if self._cancel.is_set():

@@ -1,0 +1,93 @@
+"""Slice-scrolling speed of each 2D view in the real main window (run under Xvfb, CPU rendering).
+
+    xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python benchmarks/bench_scroll.py [--slices 100]
+
+Opens a synthetic 512x512x300 int16 CT in the viewer, then for each view
+steps the slice N times; each step forces a render of the scrolled view
+("view" fps), then also flushes the linked views' crosshair updates ("all" fps,
+what a user sees). Prints the median frames per second per view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+
+def synthetic_ct(nx: int = 512, ny: int = 512, nz: int = 300):
+    from meddiag_desktop.core import Volume
+
+    y, x = np.mgrid[0:ny, 0:nx]
+    body = ((x - nx / 2) / (0.42 * nx)) ** 2 + ((y - ny / 2) / (0.32 * ny)) ** 2 < 1
+    lungs = (((x - 0.32 * nx) / (0.12 * nx)) ** 2 + ((y - 0.47 * ny) / (0.2 * ny)) ** 2 < 1) | (
+        ((x - 0.68 * nx) / (0.12 * nx)) ** 2 + ((y - 0.47 * ny) / (0.2 * ny)) ** 2 < 1
+    )
+    plane = np.where(body, 40, -1000).astype(np.int16)
+    plane[lungs] = -850
+    rng = np.random.default_rng(0)
+    arr = np.empty((nz, ny, nx), np.int16)
+    for k in range(nz):
+        arr[k] = plane + rng.integers(-20, 20, size=(ny, nx), dtype=np.int16)
+    meta = {"modality": "CT", "units": "HU", "patient_name": "Bench^Scroll", "series_description": "512x512x300"}
+    return Volume(arr, spacing=(0.7, 0.7, 1.0), origin=(-179.0, -179.0, -300.0), metadata=meta)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--slices", type=int, default=100)
+    ap.add_argument("--size", default="1400x900")
+    args = ap.parse_args()
+    os.environ.setdefault("MEDDIAG_CONFIG_DIR", str(Path("/tmp/meddiag-bench-config")))
+    from PySide6.QtWidgets import QApplication
+
+    from meddiag_desktop.qt.main_window import MainWindow
+    from meddiag_desktop.qt.theme import apply_dark_theme
+
+    app = QApplication.instance() or QApplication([])
+    apply_dark_theme(app)
+    win = MainWindow()
+    w, h = (int(v) for v in args.size.split("x"))
+    win.resize(w, h)
+    win.show()
+    app.processEvents()
+    t = time.perf_counter()
+    vol = synthetic_ct()
+    print(f"volume {vol.shape_xyz} made in {time.perf_counter() - t:.2f} s")
+    win.show_volume(vol)
+    for _ in range(5):
+        app.processEvents()
+        time.sleep(0.02)
+    results = {}
+    for view, widget in win.slice_widgets.items():
+        size = f"{widget.width()}x{widget.height()}"
+        view_times, all_times = [], []
+        direction = 1
+        for i in range(args.slices):
+            if i % 50 == 0:
+                direction = -direction
+            t0 = time.perf_counter()
+            win.state.step_slice(view, direction)
+            widget.render_now()
+            t1 = time.perf_counter()
+            app.processEvents()  # linked views redraw their crosshair
+            t2 = time.perf_counter()
+            view_times.append(t1 - t0)
+            all_times.append(t2 - t0)
+        results[view] = (1 / statistics.median(view_times), 1 / statistics.median(all_times))
+        print(f"{view:9s} {size:>9s}  view {results[view][0]:6.1f} fps   with linked views {results[view][1]:6.1f} fps")
+    win.close()
+    ok = all(v[0] >= 30 for v in results.values())
+    print("PASS: every view scrolls at 30+ fps" if ok else "FAIL: a view scrolls below 30 fps")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

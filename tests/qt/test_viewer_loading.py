@@ -1,0 +1,124 @@
+"""Loading paths of the main window: study browser, cancel, drag and drop, the screenshot command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication
+
+from qt_helpers import SHAPE_XYZ, open_and_wait
+
+pytestmark = pytest.mark.gui
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def two_series(tmp_path):
+    from meddiag_desktop.io.dicom_write import write_series
+
+    folder = tmp_path / "study"
+    big = np.zeros((12, 20, 24), np.int16)
+    big[6, 10, 12] = 500
+    small = np.full((5, 16, 16), 77, np.int16)
+    study = "1.2.826.0.1.3680043.8.498.1"
+    write_series(big, folder / "a", spacing=(1, 1, 2), study_uid=study, series_description="Big series", series_number=1)
+    write_series(small, folder / "b", spacing=(1, 1, 3), study_uid=study, series_description="Small series", series_number=2)
+    return folder
+
+
+def test_browser_lists_series_and_double_click_opens_another(qtbot, main_window, two_series):
+    vol = open_and_wait(qtbot, main_window, two_series)
+    assert vol.shape_xyz == (24, 20, 12)  # the largest series opens first
+    items = main_window.browser.series_items()
+    assert len(items) == 2
+    assert items[0].font(0).bold() != items[1].font(0).bold()
+    small = next(i for i in items if "Small" in i.text(0))
+    with qtbot.waitSignal(main_window.volume_shown, timeout=30000):
+        main_window.browser.tree.itemDoubleClicked.emit(small, 0)
+    assert main_window.state.volume.shape_xyz == (16, 16, 5)
+    assert small.font(0).bold()
+
+
+def test_cancel_stops_a_running_load(qtbot, main_window, monkeypatch):
+    started = threading.Event()
+
+    def slow_open(target, progress=None, cancel=None):
+        started.set()
+        for i in range(500):
+            progress(i, 500)
+            if cancel():
+                from meddiag_desktop.io import LoadCancelled
+
+                raise LoadCancelled()
+            threading.Event().wait(0.01)
+        raise AssertionError("not cancelled")
+
+    monkeypatch.setattr("meddiag_desktop.qt.main_window.open_study", slow_open)
+    main_window.open_path("/nonexistent")
+    assert started.wait(10)
+    qtbot.waitUntil(lambda: main_window.progress.isVisible())
+    with qtbot.waitSignal(main_window._task.finished, timeout=10000):
+        main_window.progress.cancel_button.click()
+    assert not main_window.is_busy()
+    assert not main_window.error_banner.isVisible()
+    assert main_window.state.volume is None
+
+
+def test_drop_folder_opens_it(qtbot, main_window, ct_series):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(ct_series))])
+    pos = QPointF(200, 200)
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(main_window, enter)
+    assert enter.isAccepted()
+    with qtbot.waitSignal(main_window.volume_shown, timeout=30000):
+        drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(main_window, drop)
+    assert main_window.state.volume.shape_xyz == SHAPE_XYZ
+
+
+def _quadrant_std(img: QImage) -> list[float]:
+    img = img.convertToFormat(QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    arr = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h).reshape(h, -1)[:, : 3 * w].reshape(h, w, 3)
+    # the view grid lies right of the study browser and below the toolbar
+    grid = arr[int(h * 0.08) : int(h * 0.95), int(w * 0.25) :]
+    gh, gw = grid.shape[:2]
+    quads = [grid[: gh // 2, : gw // 2], grid[: gh // 2, gw // 2 :], grid[gh // 2 :, : gw // 2], grid[gh // 2 :, gw // 2 :]]
+    return [float(q.astype(float).std()) for q in quads]
+
+
+def test_screenshot_command_saves_all_four_views(tmp_path, ct_series):
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, MEDDIAG_CONFIG_DIR=str(tmp_path / "cfg"), MEDDIAG_REPORT_MODULES="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "meddiag_desktop", str(ct_series), "--screenshot", str(out), "--size", "1200x800"],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "heavy_imported=none" in proc.stderr
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1200, 800)
+    assert all(s > 10 for s in _quadrant_std(img)), _quadrant_std(img)
+
+
+def test_screenshot_command_fails_cleanly_on_bad_input(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.dcm").write_bytes(b"\x00" * 10)
+    env = dict(os.environ, MEDDIAG_CONFIG_DIR=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "meddiag_desktop", str(bad), "--screenshot", str(tmp_path / "x.png")],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 1
+    assert "meddiag:" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.png").exists()
