@@ -409,6 +409,29 @@ def _paint_bones(grid: Grid, p, c: Chest, rng, hu, labels, frac) -> None:
         _paint(hu, labels, sbox, e <= 1.0, CORTICAL * 0.85, 5)
         _paint(hu, labels, sbox, ei <= 1.0, MARROW, 5)
 
+    # scapulae: thin curved plates behind the upper ribs, in the posterior chest wall
+    top, bottom = c.z_apex + 5.0 * c.kz, c.z_apex - 110.0 * c.kz
+    for side in (-1, 1):
+        box = grid.box_for((side * 40 * c.kx if side > 0 else -c.a_body, 0.0, bottom),
+                           (c.a_body if side > 0 else -40 * c.kx, c.b_body, top))
+        if box is None:
+            continue
+        X, Y, Z = grid.coords(box)
+        rr = np.sqrt((X / F32(c.a_cav + 14)) ** 2 + ((Y - F32(c.y_cav)) / F32(c.b_cav + 14)) ** 2)
+        ang = np.arctan2(np.abs(X), Y - F32(c.y_cav))  # 0 posterior midline, pi/2 lateral
+        # the blade tilts: its lateral border is lower than its medial border
+        lo = F32(0.45) + (F32(top) - Z) / F32(top - bottom) * F32(0.35)
+        blade = (rr >= 1.0) & (rr <= 1.0 + 3.5 / (c.b_cav + 14)) & (ang > lo) & (ang < lo + F32(0.55))
+        _paint(hu, labels, box, blade, CORTICAL * 0.75, 5)
+
+    # clavicles: from the manubrium over the lung apices towards the shoulders
+    clav = [[c.P(side * 16, -100, 74), c.P(side * 60, -96, 86), c.P(side * 110, -70, 96), c.P(side * 128, -50, 94)]
+            for side in (-1, 1)]
+    _tubes(grid, frac, [(pts, [6.0, 6.0, 5.5, 6.5]) for pts in clav])
+    composite(hu, labels, frac, CORTICAL * 0.85, 5)
+    _tubes(grid, frac, [(pts, [4.0, 4.0, 3.5, 4.5]) for pts in clav])
+    composite(hu, labels, frac, MARROW, 5)
+
     # ribs: tubes around the cage, descending anteriorly; costal cartilage to the sternum
     ribs = []
     cartilage = []

@@ -91,12 +91,14 @@ def write_study_files(phantom: Phantom, root: Path) -> Path:
     return root
 
 
-def generate_study(root: Path, params: PhantomParams | None = None, *, force: bool = False) -> Path:
+def generate_study(root: Path, params: PhantomParams | None = None, *, force: bool = False,
+                   phantom: Phantom | None = None) -> Path:
     """Make the study in ``root`` unless a complete one is there (or ``force``); safe against races.
 
     The study is written into a temporary sibling folder and renamed into
     place, so ``root`` never holds a half-written study. When another process
-    wins the race, its study is used.
+    wins the race, its study is used. ``phantom`` skips generation (it must
+    match ``params``).
     """
     root = Path(root)
     if not force and is_complete(root):
@@ -104,7 +106,7 @@ def generate_study(root: Path, params: PhantomParams | None = None, *, force: bo
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        write_study_files(make_chest_phantom(params), tmp)
+        write_study_files(phantom if phantom is not None else make_chest_phantom(params), tmp)
         if root.exists() and (force or not is_complete(root)):
             old = root.parent / f".{root.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             try:
