@@ -9,7 +9,6 @@ import threading
 
 import numpy as np
 import pydicom
-import pytest
 import SimpleITK as sitk
 
 from meddiag_desktop.demo import DEMO_VERSION, demo_ground_truth, demo_study_dir
