@@ -69,7 +69,12 @@ def demo_study_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     """
     from meddiag_desktop.demo._study import generate_study
 
-    return generate_study(_root(cache_dir))
+    root = _root(cache_dir)
+    try:
+        return generate_study(root)
+    except OSError as exc:
+        raise OSError(f"could not write the demo study into {root}: {exc}; "
+                      "pass cache_dir= a writable folder") from exc
 
 
 def demo_ground_truth(cache_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, list[Nodule]]:

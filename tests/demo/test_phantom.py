@@ -172,9 +172,11 @@ def test_oblique_variant_has_valid_geometry(small_params):
     # the volume centre stays where asked, whatever the rotation
     assert np.allclose(p.volume().center_lps(), params.center_lps, atol=1e-6)
     assert len(p.nodules) == 2
-    for n in p.nodules:
+    extents = {lung: lung_extent(_points_lps(p, p.labels == label)) for lung, label in (("right", 1), ("left", 2))}
+    for n, spec in zip(p.nodules, params.nodules):
         ijk = np.rint(p.volume().to_index(n.center_lps)).astype(int)
         assert p.labels[ijk[2], ijk[1], ijk[0]] == 7
+        assert n.upper_lobe == spec.upper_lobe == in_upper_lobe(n.center_lps, extents[n.lung])
 
 
 def test_random_params_are_deterministic_and_valid(small_params):

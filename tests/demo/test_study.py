@@ -132,3 +132,14 @@ def test_importing_the_package_is_light():
             "print(sorted(m for m in ('numpy', 'pydicom', 'SimpleITK') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_unwritable_cache_says_what_to_do(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    try:
+        demo_study_dir(blocker)
+    except OSError as exc:
+        assert "cache_dir" in str(exc) and str(blocker) in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("expected OSError")
