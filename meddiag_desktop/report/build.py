@@ -51,7 +51,12 @@ def _measure(volume: Volume, mask: np.ndarray) -> tuple[int, float, float | None
     if n == 0:
         return 0, 0.0, None, None
     mean = float(np.asarray(volume.array)[mask].mean()) if not volume.is_rgb else None
-    long_mm = axial_diameters(volume, mask)[0]
+    # measure on the bounding box only: same geometry, a fraction of the voxels
+    nz = [np.flatnonzero(mask.any(axis=axes)) for axes in ((1, 2), (0, 2), (0, 1))]
+    (k0, k1), (j0, j1), (i0, i1) = [(int(a[0]), int(a[-1]) + 1) for a in nz]
+    crop = mask[k0:k1, j0:j1, i0:i1]
+    box = Volume(crop.view(np.uint8), volume.spacing, tuple(volume.to_lps((i0, j0, k0))), volume.direction)
+    long_mm = axial_diameters(box, crop)[0]
     return n, n * voxel_ml, mean, long_mm
 
 
@@ -128,6 +133,7 @@ def risk_finding(result: Any, derived: Mapping[str, Any] | None = None, model: A
         intended_use=result.intended_use,
         reference=getattr(result, "reference", ""),
         warnings=tuple(getattr(result, "warnings", ())),
+        outcome=str(model.spec.outcome) if model is not None else "",
     )
 
 

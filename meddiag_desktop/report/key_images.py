@@ -67,7 +67,7 @@ def render_axial(volume: Volume, k: int, label_map: LabelMap | None = None, wind
         draw.line((12, y, 12 + bar, y), fill=(255, 255, 255), width=3)
         draw.text((12, y - 14), "5 cm", fill=(255, 255, 255))
     buf = io.BytesIO()
-    img.save(buf, "PNG", optimize=True)
+    img.save(buf, "PNG", compress_level=6)
     return buf.getvalue()
 
 

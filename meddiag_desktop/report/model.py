@@ -238,6 +238,7 @@ class RiskFinding:
     intended_use: str = ""
     reference: str = ""
     warnings: tuple[str, ...] = ()
+    outcome: str = ""  # what the probability is of (e.g. "probability that a lung nodule ... is malignant")
 
 
 @dataclass(frozen=True)

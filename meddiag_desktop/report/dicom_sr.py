@@ -1,0 +1,180 @@
+"""Comprehensive 3D SR following TID 1500 (Measurement Report), via highdicom.
+
+Content:
+
+* one TID 1411 volumetric group per SEG segment: volume (SCT 118565006, mL), mean
+  attenuation (DCM 112031 with derivation SCT 373098007 Mean, HU) and long axis
+  (SCT 103339001, mm), referencing the segment and the source series;
+* one TID 1501 group per connected component of a lesion label (nodule 1, 2...)
+  with the same measurements, since the SEG stores one segment per label;
+* one TID 1501 group per risk estimate: the probability as a numeric measurement
+  named DCM 111047 "Probability of cancer" (unit UCUM %) when the model's outcome is
+  malignancy (Brock, Mayo, breast FNA), otherwise a private code
+  ``99MEDDIAG RISK:<model>``; the model is the algorithm identification;
+* one TID 1501 group per reader measurement of length (SCT 410668003, mm) with its
+  3D polyline in the source frame of reference.
+
+Why DCM 111047: it is the standard concept for a likelihood of malignancy
+(Mammography/Chest CAD, CID 6048...), which is exactly what these models
+estimate; a private code would be opaque to every other system.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from meddiag_desktop.core.volume import Volume
+from meddiag_desktop.report.dicom_seg import MANUFACTURER, MODEL_NAME, SegmentRef, segment_code
+from meddiag_desktop.report.model import Report, RiskFinding
+
+__all__ = ["build_sr", "risk_concept", "DEVICE_UID"]
+
+#: stable UID of this software as an observer device (derived from a fixed name, not random)
+DEVICE_UID = f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, 'urn:meddiag-desktop:observer-device').int}"
+
+_ML = ("ml", "UCUM", "milliliter")
+_MM = ("mm", "UCUM", "millimeter")
+_HU = ("[hnsf'U]", "UCUM", "Hounsfield unit")
+_PERCENT = ("%", "UCUM", "Percent")
+
+
+def _code(t: tuple[str, str, str]):
+    from pydicom.sr.coding import Code
+
+    return Code(t[0], t[1], t[2])
+
+
+def risk_concept(risk: RiskFinding) -> tuple[str, str, str]:
+    """The measurement name of a risk probability (see the module docstring)."""
+    text = f"{risk.outcome} {risk.title}".lower()
+    if any(w in text for w in ("malign", "cancer")):
+        return ("111047", "DCM", "Probability of cancer")
+    return (f"RISK:{risk.model_id}"[:16], "99MEDDIAG", f"{risk.title} probability"[:64])
+
+
+def _size_measurements(hd, volume_ml, mean_hu, long_mm, algo, sites):
+    items = [hd.sr.Measurement(name=_code(("118565006", "SCT", "Volume")), value=round(volume_ml, 3),
+                               unit=_code(_ML), algorithm_id=algo, finding_sites=sites)]
+    if mean_hu is not None:
+        items.append(hd.sr.Measurement(name=_code(("112031", "DCM", "Attenuation Coefficient")), value=round(mean_hu, 1),
+                                       unit=_code(_HU), derivation=_code(("373098007", "SCT", "Mean")),
+                                       algorithm_id=algo, finding_sites=sites))
+    if long_mm is not None:
+        items.append(hd.sr.Measurement(name=_code(("103339001", "SCT", "Long Axis")), value=round(long_mm, 1),
+                                       unit=_code(_MM), algorithm_id=algo, finding_sites=sites))
+    return items
+
+
+def build_sr(report: Report, volume: Volume, sources: Sequence, seg, refs: Sequence[SegmentRef], *,
+             series_number: int = 902, series_uid: str | None = None, sop_uid: str | None = None):
+    """The TID 1500 Comprehensive 3D SR of ``report`` referencing ``seg`` and the ``sources``."""
+    import highdicom as hd
+    from pydicom.uid import generate_uid
+
+    src0 = sources[0]
+    groups = []
+    seg_series = hd.sr.SourceSeriesForSegmentation(src0.SeriesInstanceUID)
+    by_key = {(r.map_index, r.label_value): r for r in refs}
+    for mi, lm in enumerate(report.label_maps):
+        prov = lm.provenance
+        algo = hd.sr.AlgorithmIdentification(name=(prov.name or prov.plugin_id)[:64], version=prov.version or "unknown") \
+            if prov is not None else None
+        for s in report.segments:
+            ref = by_key.get((mi, s.label_value))
+            if ref is None or s.provenance != prov:
+                continue
+            code = segment_code(s.name)
+            sites = [hd.sr.FindingSite(_code(code.region))] if code.region else None
+            label = f"{s.name} {s.component}" if s.component else s.name
+            tracking = hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=label[:64])
+            measurements = _size_measurements(hd, s.volume_ml, s.mean_hu, s.longest_diameter_mm, algo, sites)
+            if s.component is None:
+                groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+                    tracking_identifier=tracking,
+                    referenced_segment=hd.sr.ReferencedSegment(seg.SOPClassUID, seg.SOPInstanceUID, ref.segment_number,
+                                                               source_series=seg_series),
+                    finding_type=_code(code.type), finding_category=_code(code.category), algorithm_id=algo,
+                    finding_sites=sites, measurements=measurements,
+                ))
+            else:
+                groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+                    tracking_identifier=tracking, finding_type=_code(code.type),
+                    finding_category=_code(code.category), algorithm_id=algo, finding_sites=sites,
+                    measurements=measurements,
+                ))
+    for risk in report.risks:
+        algo = hd.sr.AlgorithmIdentification(name=risk.title[:64], version=risk.model_version or "unknown")
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=f"risk {risk.model_id}"[:64]),
+            finding_type=_code(("27925004", "SCT", "Nodule")) if "nodule" in risk.title.lower() else None,
+            algorithm_id=algo,
+            measurements=[hd.sr.Measurement(name=_code(risk_concept(risk)), value=round(risk.probability * 100, 3),
+                                            unit=_code(_PERCENT), algorithm_id=algo)],
+        ))
+    for m in report.measurements:
+        if m.unit != "mm":
+            continue
+        coords = None
+        if len(m.points_lps) >= 2 and report.patient.frame_of_reference_uid:
+            import numpy as np
+
+            coords = [hd.sr.CoordinatesForMeasurement3D(
+                graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
+                graphic_data=np.asarray(m.points_lps, float),
+                frame_of_reference_uid=src0.FrameOfReferenceUID,
+            )]
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=m.name[:64]),
+            measurements=[hd.sr.Measurement(name=_code(("410668003", "SCT", "Length")), value=round(m.value, 2),
+                                            unit=_code(_MM), referenced_coordinates=coords)],
+        ))
+
+    device = hd.sr.ObserverContext(
+        observer_type=_code(("121007", "DCM", "Device")),
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=DEVICE_UID, name=MODEL_NAME, manufacturer_name=MANUFACTURER, model_name=MODEL_NAME,
+        ),
+    )
+    person = None
+    if report.reader_name:
+        person = hd.sr.ObserverContext(
+            observer_type=_code(("121006", "DCM", "Person")),
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=_pn(report.reader_name)),
+        )
+    context = hd.sr.ObservationContext(observer_person_context=person, observer_device_context=device)
+    modality = str(src0.get("Modality", "")).upper()
+    procedure = ("25045-6", "LN", "CT unspecified body region") if modality == "CT" else \
+        ("363679005", "SCT", "Imaging procedure")
+    content = hd.sr.MeasurementReport(
+        observation_context=context,
+        procedure_reported=_code(procedure),
+        imaging_measurements=groups or None,
+        referenced_images=None if groups else list(sources),
+    )
+    return hd.sr.Comprehensive3DSR(
+        evidence=[*sources, seg] if seg is not None else list(sources),
+        content=content[0],
+        series_instance_uid=series_uid or generate_uid(),
+        series_number=series_number,
+        sop_instance_uid=sop_uid or generate_uid(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        is_complete=True,
+        is_final=False,
+        is_verified=False,
+        series_description="MedDiag measurement report",
+    )
+
+
+def _pn(name: str) -> str:
+    """A free-text name as a DICOM PN (``Family^Given``) when it is not one already."""
+    if "^" in name:
+        return name
+    parts = name.replace(",", " ").split()
+    titles = {"dr", "dr.", "prof", "prof.", "mr", "mrs", "ms"}
+    prefix = [p for p in parts[:1] if p.lower() in titles]
+    rest = parts[len(prefix):]
+    if not rest:
+        return name
+    return f"{rest[-1]}^{' '.join(rest[:-1])}^^{' '.join(prefix)}".rstrip("^")

@@ -1,0 +1,206 @@
+"""Write a report's PDF, DICOM SEG and SR into a folder: atomically, owner-only, never beside the source.
+
+Everything is built in memory first; then each file is written to a temporary
+name in the destination folder, flushed and fsync'ed, made ``0o600`` and renamed
+into place (``os.replace``), so a crash or a full disk leaves either the complete
+file or nothing. Source files are only read. Each export is audited.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from meddiag_desktop.core.volume import Volume
+from meddiag_desktop.report.model import Report
+
+__all__ = ["ExportError", "ExportResult", "export_report", "source_folders", "check_destination", "write_atomic",
+           "FILE_NAMES"]
+
+#: fixed output names: nothing about the patient goes into a file name
+FILE_NAMES = {"pdf": "report.pdf", "seg": "seg.dcm", "sr": "sr.dcm"}
+
+
+class ExportError(ValueError):
+    """The export cannot be done; the message says why and what to do."""
+
+
+@dataclass
+class ExportResult:
+    """What was written (kind -> path), what was skipped and why, and the pseudonym when anonymised."""
+
+    paths: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    anonymized: bool = False
+    pseudonym: str = ""
+
+
+def source_folders(volume: Volume) -> list[Path]:
+    """Folders the study was read from (the export must not write into any of them)."""
+    md = volume.metadata
+    folders = {Path(f).resolve().parent for f in md.get("files") or []}
+    for key in ("source_folder",):
+        if md.get(key):
+            folders.add(Path(md[key]).resolve())
+    if md.get("path"):
+        folders.add(Path(md["path"]).resolve().parent)
+    return sorted(folders)
+
+
+def check_destination(out_dir: str | os.PathLike, volume: Volume) -> Path:
+    """``out_dir`` resolved; :class:`ExportError` when it is (inside) a folder the study came from."""
+    out = Path(out_dir).expanduser().resolve()
+    for src in source_folders(volume):
+        if out == src or src in out.parents:
+            raise ExportError(
+                f"refusing to write into {out}: it is inside the study's source folder {src}. Source folders are "
+                "never written to; choose an output folder elsewhere (e.g. --out ~/meddiag-reports/case1)"
+            )
+    return out
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, chmod, rename."""
+    fd, tmp = tempfile.mkstemp(prefix=".meddiag-", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), mode)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _dicom_bytes(ds) -> bytes:
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def export_report(
+    report: Report,
+    volume: Volume,
+    out_dir: str | os.PathLike,
+    *,
+    anonymize: bool = False,
+    pdf: bool = True,
+    dicom: bool = True,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ExportResult:
+    """Write ``report.pdf``, ``seg.dcm`` (when there are label maps) and ``sr.dcm`` into ``out_dir``.
+
+    Parameters
+    ----------
+    anonymize:
+        de-identify every DICOM output (:mod:`~meddiag_desktop.report.anonymize`) and show only a
+        pseudonym in the PDF.
+    dicom:
+        False writes the PDF only. A study not loaded from single-frame DICOM gets the PDF and a
+        warning saying why there is no SEG/SR.
+    overwrite:
+        replace existing outputs; otherwise an existing ``report.pdf``... is an :class:`ExportError`.
+    progress:
+        called with a short text before each step.
+    """
+    from meddiag_desktop.report.audit import audit
+
+    say = progress or (lambda text: None)
+    study_uid = str(volume.metadata.get("study_uid", "") or report.patient.study_uid)
+    try:
+        result = _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say)
+    except BaseException as exc:
+        audit("export", study_uid, "failed", error=type(exc).__name__, anonymized=anonymize)
+        raise
+    audit("export", study_uid, "ok", files=sorted(p.name for p in result.paths.values()), anonymized=anonymize,
+          segments=len(report.segments), risks=len(report.risks))
+    return result
+
+
+def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say) -> ExportResult:
+    out = check_destination(out_dir, volume)
+    result = ExportResult(anonymized=anonymize)
+    blobs: dict[str, bytes] = {}
+    deid = None
+    if anonymize:
+        from meddiag_desktop.report.anonymize import Deidentifier
+
+        deid = Deidentifier()
+        result.pseudonym = deid.pseudonym
+    if dicom:
+        from meddiag_desktop.report.dicom_seg import DicomExportError, build_seg, source_datasets
+        from meddiag_desktop.report.dicom_sr import build_sr
+
+        try:
+            say("reading source headers")
+            sources = source_datasets(volume)
+        except DicomExportError as exc:
+            sources = None
+            result.warnings.append(f"no DICOM SEG/SR: {exc}")
+        if sources is not None:
+            seg, refs = None, []
+            if report.label_maps and any(lm.present() for lm in report.label_maps):
+                say("building DICOM SEG")
+                seg, refs = build_seg(volume, report.label_maps, sources, app_version=report.app_version)
+            elif report.label_maps:
+                result.warnings.append("no DICOM SEG: the segmentation is empty")
+            say("building DICOM SR")
+            sr = build_sr(report, volume, sources, seg, refs)
+            if deid is not None:
+                say("de-identifying")
+                if seg is not None:
+                    deid.apply(seg)
+                deid.apply(sr)
+            if seg is not None:
+                blobs["seg"] = _dicom_bytes(seg)
+            blobs["sr"] = _dicom_bytes(sr)
+    if pdf:
+        say("rendering PDF")
+        from meddiag_desktop.report.pdf import render_pdf
+
+        shown = report
+        if deid is not None:
+            patient = report.patient.pseudonymise(deid.pseudonym, deid.uid_map, deid.date_shift_days)
+            shown = replace(report, patient=patient)
+        blobs["pdf"] = render_pdf(shown)
+    if not blobs:
+        raise ExportError("nothing to write: enable the PDF or DICOM output")
+    existing = [FILE_NAMES[k] for k in blobs if (out / FILE_NAMES[k]).exists()]
+    if existing and not overwrite:
+        raise ExportError(f"{out} already holds {', '.join(existing)}; choose another folder or allow overwriting")
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for kind in ("seg", "sr", "pdf"):
+        if kind in blobs:
+            say(f"writing {FILE_NAMES[kind]}")
+            path = out / FILE_NAMES[kind]
+            write_atomic(path, blobs[kind])
+            result.paths[kind] = path
+    return result
