@@ -28,7 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from meddiag_desktop.risk import RiskError, RiskModel, RiskResult, check_inputs, discover_models
+from meddiag_desktop.risk import (
+    RiskError,
+    RiskModel,
+    RiskResult,
+    check_inputs,
+    discover_models,
+    format_probability,
+)
 from meddiag_desktop.risk.image_inputs import DerivedValue, patient_inputs
 
 __all__ = ["RiskPanel", "ContributionChart", "InputField"]
@@ -457,7 +464,7 @@ class RiskPanel(QWidget):
         if result is None:
             self.probability_label.setText("—")
         else:
-            self.probability_label.setText(f"{result.probability * 100:.1f} %")
+            self.probability_label.setText(format_probability(result.probability))
             color = next((c.color for c in model.spec.categories if c.name == result.category), "") if model else ""
             self.category_label.setText(_symbols(result.category))
             self.category_label.setStyleSheet(

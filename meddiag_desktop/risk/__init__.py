@@ -20,6 +20,7 @@ from meddiag_desktop.risk.evaluate import (
     check_inputs,
     coerce_value,
     evaluate,
+    format_probability,
 )
 from meddiag_desktop.risk.registry import (
     ENTRY_POINT_GROUP,
@@ -57,6 +58,7 @@ __all__ = [
     "coerce_value",
     "discover_models",
     "evaluate",
+    "format_probability",
     "get_model",
     "load_model",
     "user_models_dir",

@@ -94,7 +94,9 @@ def _print_result(result: Any, as_json: bool) -> None:
         print(json.dumps(result.to_dict(), indent=2))
         return
     print(f"{result.title}")
-    print(f"probability: {result.probability * 100:.1f} %   category: {result.category}")
+    from meddiag_desktop.risk.evaluate import format_probability
+
+    print(f"probability: {format_probability(result.probability)}   category: {result.category}")
     if result.rule:
         print(f"guideline rule: {result.rule}")
     print(f"action: {result.action}")

@@ -17,6 +17,7 @@ __all__ = [
     "coerce_value",
     "check_inputs",
     "evaluate",
+    "format_probability",
 ]
 
 _TRUE = {"true", "yes", "y", "1"}
@@ -141,6 +142,15 @@ class RiskResult:
         d["baseline_log_odds"] = round(self.baseline_log_odds, 6)
         d["contributions"] = {c.input: round(c.log_odds, 6) for c in self.contributions}
         return d
+
+
+def format_probability(p: float) -> str:
+    """Percent with the precision small risks need: ``45.6 %``, ``0.56 %``, ``< 0.01 %``."""
+    if p < 0.0001:
+        return "< 0.01 %"
+    if p > 0.9999:
+        return "> 99.99 %"
+    return f"{p * 100:.2f} %" if p < 0.01 or p > 0.99 else f"{p * 100:.1f} %"
 
 
 def _sigmoid(x: float) -> float:

@@ -66,7 +66,7 @@ def test_context_prefills_and_result_updates_live(panel, qtbot):
         nodule_type="part_solid", upper_lobe=True, nodule_count=2, spiculation=True,
     ))
     assert sig.args[0].probability == pytest.approx(expected.probability)
-    assert panel.probability_label.text() == f"{expected.probability * 100:.1f} %"
+    assert panel.probability_label.text() == "45.6 %"
     assert "Algorithm D" in panel.action_label.text() and "10%" in panel.category_label.text()
     assert "Algorithm D" in panel.rule_label.text()
     assert len(panel.chart._rows) == 9

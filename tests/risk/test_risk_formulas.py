@@ -167,3 +167,11 @@ def test_result_dict_is_json_ready():
     d = get_model("brock").evaluate(BROCK_CASE).to_dict()
     assert json.loads(json.dumps(d))["contributions"]["spiculation"] == pytest.approx(0.7729)
     assert {"model", "probability", "category", "contributions", "action", "citation", "intended_use"} <= d.keys()
+
+
+@pytest.mark.parametrize(("p", "text"), [(0.4559, "45.6 %"), (0.0056, "0.56 %"), (0.00001, "< 0.01 %"),
+                                         (0.995, "99.50 %"), (0.99999, "> 99.99 %"), (0.1, "10.0 %")])
+def test_format_probability(p, text):
+    from meddiag_desktop.risk import format_probability
+
+    assert format_probability(p) == text
