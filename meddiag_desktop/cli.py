@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "plugins": "meddiag_desktop.ai.cli",
     "infer": "meddiag_desktop.ai.cli",
     "risk": "meddiag_desktop.risk.cli",
+    "report": "meddiag_desktop.report.cli",
 }
 
 
