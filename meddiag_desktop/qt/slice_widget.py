@@ -23,7 +23,7 @@ __all__ = ["SliceViewWidget", "PAGE_SLICES"]
 PAGE_SLICES = 10  #: slices moved by PageUp / PageDown
 #: While another view scrolls, this one only redraws its crosshair this often (ms):
 #: every view costs a full frame on software GL, and the scrolled view must stay 30+ fps.
-LINKED_REDRAW_MS = 60
+LINKED_REDRAW_MS = 120
 
 
 class SliceViewWidget(VtkWidget):

@@ -60,7 +60,7 @@ def _line_actor(colour: tuple[float, float, float]) -> tuple[vtkActor, vtkPoints
     prop = actor.GetProperty()
     prop.SetColor(*colour)
     prop.SetLineWidth(1.0)
-    prop.SetOpacity(0.85)
+    prop.SetOpacity(1.0)  # opaque: a translucent prop costs a whole extra pass on software GL
     prop.LightingOff()
     actor.PickableOff()
     return actor, points, poly
