@@ -89,6 +89,9 @@ class RiskModel:
             "outcome": self.spec.outcome,
             "citation": self.spec.citation,
             "intended_use": self.spec.intended_use,
+            "model_file": self.spec.model_file,
+            "sha256": self.spec.sha256,
+            "model_card": str(self.folder / self.spec.model_card) if self.spec.model_card else None,
             "inputs": [i.model_dump(exclude_defaults=True) for i in self.spec.inputs],
             "categories": [c.model_dump(exclude_defaults=True) for c in self.spec.categories],
         }
