@@ -165,14 +165,17 @@ def _model_folders(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and any((p / n).is_file() for n in MANIFEST_NAMES))
 
 
-def _entry_point_roots() -> list[tuple[str, Path]]:
+def _entry_point_roots(problems: list[str]) -> list[tuple[str, Path]]:
     roots = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         package, _, sub = ep.value.partition(":")
         try:
             root = Path(str(resources.files(package.strip()))) / sub.strip()
-        except (ModuleNotFoundError, TypeError, ValueError) as exc:
-            roots.append((f"entry_point:{ep.name}", Path(f"<{ep.value}: {exc}>")))
+        except (ImportError, TypeError, ValueError) as exc:
+            problems.append(f"risk model entry point {ep.name!r} = {ep.value!r} cannot be resolved: {exc}")
+            continue
+        if not root.is_dir():
+            problems.append(f"risk model entry point {ep.name!r} = {ep.value!r}: {root} is not a folder")
             continue
         roots.append((f"entry_point:{ep.name}", root))
     return roots
@@ -188,6 +191,7 @@ class Discovery:
 
 def discover_models(include_user: bool = True, include_entry_points: bool = True) -> Discovery:
     """Find every risk model (see the module docstring for where and in which order)."""
+    problems: list[str] = []
     roots: list[tuple[str, Path]] = [("builtin", builtin_models_dir())]
     if include_user:
         roots.append(("user", user_models_dir()))
@@ -195,10 +199,9 @@ def discover_models(include_user: bool = True, include_entry_points: bool = True
         if part.strip():
             roots.append(("env", Path(part.strip()).expanduser()))
     if include_entry_points:
-        roots.extend(_entry_point_roots())
+        roots.extend(_entry_point_roots(problems))
 
     models: dict[str, RiskModel] = {}
-    problems: list[str] = []
     for source, root in roots:
         for folder in _model_folders(root):
             try:

@@ -98,6 +98,14 @@ def test_entry_points(tmp_path, monkeypatch):
     assert found.models["acme"].source == "entry_point:acme"
 
 
+def test_unresolvable_entry_point_is_reported(monkeypatch):
+    ep = metadata.EntryPoint(name="ghost", value="no_such_pkg_xyz:models", group="meddiag_desktop.risk_models")
+    monkeypatch.setattr("meddiag_desktop.risk.registry.metadata.entry_points", lambda **kw: [ep])
+    found = discover_models()
+    assert "brock" in found.models
+    assert any("ghost" in p and "cannot be resolved" in p for p in found.problems)
+
+
 def test_builtin_names_cannot_be_shadowed(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDDIAG_PLUGIN_PATH", str(write_model(tmp_path / "brock", name="brock")))
     found = discover_models()
