@@ -64,7 +64,7 @@ def write_study_files(phantom: Phantom, root: Path) -> Path:
         modality="CT", rescale_slope=1.0, rescale_intercept=RESCALE_INTERCEPT,
         study_description=DESCRIPTION, series_description=DESCRIPTION,
         study_uid=_uid("study"), series_uid=_uid("series"), frame_of_reference_uid=_uid("frame"),
-        window=LUNG_WINDOW, **PATIENT,
+        window=LUNG_WINDOW, instance_uid_seed=_uid("instances"), **PATIENT,
     )
     gt = root / "ground_truth"
     gt.mkdir(parents=True, exist_ok=True)

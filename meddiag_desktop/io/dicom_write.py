@@ -57,6 +57,7 @@ def write_series(
     file_names: Sequence[str] | None = None,
     gantry_tilt: float | None = None,
     extra: dict | None = None,
+    instance_uid_seed: str | None = None,
 ) -> list[Path]:
     """Write ``array_zyx`` (stored values) as one file per slice into ``out_dir``.
 
@@ -64,7 +65,9 @@ def write_series(
     columns are the LPS directions of x (columns), y (rows) and z (slices).
     ``slice_positions`` overrides the ImagePositionPatient of each slice (to
     make uneven or duplicate spacing); ``file_names`` overrides the names (to
-    shuffle them). Returns the written paths in slice order.
+    shuffle them). ``instance_uid_seed`` makes SOP Instance UIDs derive from
+    it, so the same call writes byte-identical files. Returns the written paths
+    in slice order.
     """
     arr = np.asarray(array_zyx)
     if arr.ndim != 3:
@@ -91,7 +94,7 @@ def write_series(
             if slice_positions is not None
             else np.asarray(origin, float) + d[:, 2] * sz * k
         )
-        sop_uid = generate_uid()
+        sop_uid = generate_uid(entropy_srcs=[instance_uid_seed, str(k)]) if instance_uid_seed else generate_uid()
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = sop_class
         meta.MediaStorageSOPInstanceUID = sop_uid
