@@ -1,0 +1,81 @@
+"""Helpers of the report tests: a phantom with labels, a report, dciodvfy and pdftotext wrappers."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+#: identifiers of the synthetic source series: none of them may leak from an anonymised export
+PATIENT = {"patient_name": "Quixote^Alonso", "patient_id": "PID-7731-XQ", "patient_birth_date": "19470923",
+           "patient_sex": "F"}
+ACCESSION = "SYN0001"
+NAMES = {1: "right lung", 2: "left lung", 3: "nodule"}
+COLORS = {1: "#3fa7d6", 2: "#59cd90", 3: "#ff0054"}
+SHAPE = (12, 40, 48)  # z, y, x
+SPACING = (0.8, 0.8, 2.5)  # x, y, z mm
+
+
+def phantom(shape=SHAPE) -> tuple[np.ndarray, np.ndarray]:
+    """(HU int16, labels uint8): two 'lungs' at -820 HU with a 30 HU ball 'nodule' in the right one."""
+    z, y, x = np.indices(shape)
+    nz, ny, nx = shape
+    hu = np.full(shape, 20, np.int16)  # soft tissue
+    labels = np.zeros(shape, np.uint8)
+    right = ((x - nx * 0.28) / (nx * 0.2)) ** 2 + ((y - ny / 2) / (ny * 0.35)) ** 2 < 1
+    left = ((x - nx * 0.72) / (nx * 0.2)) ** 2 + ((y - ny / 2) / (ny * 0.35)) ** 2 < 1
+    inside = (z >= 1) & (z <= nz - 2)
+    labels[right & inside] = 1
+    labels[left & inside] = 2
+    ball = ((x - nx * 0.28) * SPACING[0]) ** 2 + ((y - ny / 2) * SPACING[1]) ** 2 + ((z - nz / 2) * SPACING[2]) ** 2 < 5.0**2
+    labels[ball] = 3
+    hu[(labels == 1) | (labels == 2)] = -820
+    hu[labels == 3] = 30
+    return hu, labels
+
+
+def provenance():
+    from meddiag_desktop.report import Provenance
+
+    return Provenance("test.lungseg", "Test lung segmentation", "0.3.1", ("0f" * 32,), "cpu",
+                      "2026-11-28T10:00:00+00:00", "testing only")
+
+
+def make_report(volume, labels, **kw):
+    """A report with the phantom segmentation, a reader measurement and a Brock risk estimate."""
+    from meddiag_desktop.report import LabelMap, Measurement, build_report
+    from meddiag_desktop.report.session import evaluate_risk
+
+    lm = LabelMap(labels, NAMES, COLORS, provenance())
+    risk = evaluate_risk(volume, "brock", {"family_history": True, "emphysema": False, "spiculation": False,
+                                           "nodule_type": "solid"}, [lm])
+    args = dict(label_maps=[lm], risks=[risk],
+                measurements=[Measurement("Nodule long axis", 10.4, "mm", ((-2.0, 46.0, -86.0), (8.0, 46.0, -86.0)))],
+                impression="Solid right lung nodule, 10 mm.", reader_name="Dr Rita Reader")
+    args.update(kw)
+    return build_report(volume, **args)
+
+
+def tree_hashes(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def dciodvfy(path: Path) -> list[str]:
+    """The error lines dciodvfy prints for ``path`` (it exits 0 even with errors)."""
+    tool = shutil.which("dciodvfy")
+    if tool is None:
+        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
+    out = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=120)
+    return [ln for ln in (out.stdout + out.stderr).splitlines() if ln.startswith("Error")]
+
+
+def pdf_text(path: Path) -> str:
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    return subprocess.run([tool, "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
