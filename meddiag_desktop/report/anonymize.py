@@ -19,7 +19,7 @@ import datetime as _dt
 import secrets
 from dataclasses import dataclass, field
 
-__all__ = ["Deidentifier", "METHOD_CODES", "METHOD_TEXT"]
+__all__ = ["Deidentifier", "METHOD_CODES", "METHOD_TEXT", "pseudonymise_report"]
 
 METHOD_CODES = (
     ("113100", "DCM", "Basic Application Confidentiality Profile"),
@@ -154,3 +154,40 @@ class Deidentifier:
                 elem.value = "Anonymous^Reader" if kw in _DUMMY_PN else ""
         for tag in remove:
             del ds[tag]
+
+
+def _date_forms(da: str) -> list[str]:
+    s = (da or "").strip()
+    if len(s) >= 8 and s[:8].isdigit():
+        y, m, d = s[:4], s[4:6], s[6:8]
+        return [s[:8], f"{y}-{m}-{d}", f"{d}.{m}.{y}", f"{m}/{d}/{y}", f"{d}/{m}/{y}"]
+    return []
+
+
+def pseudonymise_report(report, deid: Deidentifier):
+    """A copy of ``report`` for an anonymised export: pseudonymous patient block, and every free text
+    (impression, captions, risk input details, measurement names) scrubbed of the source's name parts,
+    ID, accession number, birth and study dates and UIDs."""
+    import re
+    from dataclasses import replace
+
+    p = report.patient
+    needles = [p.patient_id, p.accession_number, *_date_forms(p.patient_birth_date), *_date_forms(p.study_date),
+               *deid.uid_map.keys(), p.study_uid, p.series_uid, p.frame_of_reference_uid]
+    needles += [part for part in re.split(r"[\s^,]+", p.patient_name) if len(part) >= 2]
+    needles = sorted({n for n in needles if n and len(n) >= 2}, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(n) for n in needles), re.IGNORECASE) if needles else None
+
+    def clean(text: str) -> str:
+        return pattern.sub("[removed]", text) if pattern is not None and text else text
+
+    risks = [replace(r, inputs=tuple(replace(i, detail=clean(i.detail)) for i in r.inputs),
+                     warnings=tuple(clean(w) for w in r.warnings)) for r in report.risks]
+    return replace(
+        report,
+        patient=p.pseudonymise(deid.pseudonym, deid.uid_map, deid.date_shift_days),
+        impression=clean(report.impression),
+        key_images=[replace(k, caption=clean(k.caption)) for k in report.key_images],
+        measurements=[replace(m, name=clean(m.name), description=clean(m.description)) for m in report.measurements],
+        risks=risks,
+    )

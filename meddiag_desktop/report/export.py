@@ -12,7 +12,7 @@ import io
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from meddiag_desktop.core.volume import Volume
@@ -188,8 +188,9 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say) -> E
 
         shown = report
         if deid is not None:
-            patient = report.patient.pseudonymise(deid.pseudonym, deid.uid_map, deid.date_shift_days)
-            shown = replace(report, patient=patient)
+            from meddiag_desktop.report.anonymize import pseudonymise_report
+
+            shown = pseudonymise_report(report, deid)
         blobs["pdf"] = render_pdf(shown)
     if not blobs:
         raise ExportError("nothing to write: enable the PDF or DICOM output")
