@@ -1,0 +1,67 @@
+"""What the viewer overlays after a plugin run (Qt-free): labels with colours, visibility and opacity.
+
+The AI panel emits these; the main window turns them into coloured layers in
+every view. ``labels`` / ``heat`` are aligned voxel for voxel with the source
+volume (``[z, y, x]``), so no geometry is needed beyond the source's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["LabelOverlay", "HeatOverlay", "hex_to_rgb"]
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    c = color.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+@dataclass
+class LabelOverlay:
+    """A label map to draw: value -> name and colour, which values are shown, opacity 0..1."""
+
+    plugin_id: str
+    labels: np.ndarray
+    names: dict[int, str]
+    colors: dict[int, str]
+    visible: set[int] = field(default_factory=set)
+    opacity: float = 0.5
+    intended_use: str = ""
+
+    def lut(self) -> np.ndarray:
+        """RGBA lookup table (``max label + 1`` x 4, uint8): hidden labels and 0 are transparent."""
+        n = max([int(self.labels.max()) if self.labels.size else 0, *self.names]) + 1
+        table = np.zeros((n, 4), np.uint8)
+        alpha = int(round(255 * min(max(self.opacity, 0.0), 1.0)))
+        for value, color in self.colors.items():
+            if value in self.visible and 0 < value < n:
+                table[value, :3] = hex_to_rgb(color)
+                table[value, 3] = alpha
+        return table
+
+    def rgba(self, labels_2d: np.ndarray) -> np.ndarray:
+        """Colour a slice of ``labels`` (any 2D index array taken from it)."""
+        return self.lut()[labels_2d]
+
+
+@dataclass
+class HeatOverlay:
+    """A float map in 0..max (e.g. an occlusion-sensitivity explanation) drawn with a warm colour ramp."""
+
+    plugin_id: str
+    heat: np.ndarray
+    opacity: float = 0.5
+    visible: bool = True
+    title: str = "explanation"
+
+    def rgba(self, heat_2d: np.ndarray) -> np.ndarray:
+        peak = float(self.heat.max()) or 1.0
+        t = np.clip(heat_2d / peak, 0, 1)
+        out = np.zeros(t.shape + (4,), np.uint8)
+        out[..., 0] = 255
+        out[..., 1] = (255 * np.clip(2 * t - 0.5, 0, 1)).astype(np.uint8)
+        out[..., 3] = (255 * self.opacity * t * self.visible).astype(np.uint8)
+        return out

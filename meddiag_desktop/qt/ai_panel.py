@@ -1,0 +1,421 @@
+"""AI side panel: pick a plugin, read its model card, run it in the background, see and toggle results.
+
+The panel wraps :mod:`meddiag_desktop.ai` (Qt-free): runs go through
+:func:`~meddiag_desktop.ai.isolation.run_isolated` (a worker *process*) on a
+QThread, so neither the UI thread nor the app process ever runs plugin code.
+torch is never imported here. Results leave the panel as signals:
+
+* ``overlayChanged(object)``: a :class:`~meddiag_desktop.ai.overlay.LabelOverlay`
+  (segmentation) or :class:`~meddiag_desktop.ai.overlay.HeatOverlay`
+  (classification explanation), aligned with the source volume, re-emitted on every
+  toggle / opacity change; ``None`` when cleared (new run, cancel, new volume);
+* ``resultReady(object)``: the raw Segmentation/ClassificationResult (e.g. for the risk panel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meddiag_desktop.ai.discovery import PluginInfo, discover_plugins
+from meddiag_desktop.ai.overlay import HeatOverlay, LabelOverlay
+from meddiag_desktop.qt.background import BackgroundTask
+from meddiag_desktop.qt.error_banner import ErrorBanner
+
+__all__ = ["AIPanel", "ModelCard", "ResultsTable"]
+
+_INTENDED = ("QLabel { background: #fff4e5; color: #7a3e00; border: 1px solid #f0a040; border-radius: 4px;"
+             " padding: 4px; font-weight: bold; }")
+
+
+class _Relay(QObject):
+    """Carries worker-thread callbacks (stage, note) to the UI thread as queued signals."""
+
+    text = Signal(str)
+
+
+class ModelCard(QFrame):
+    """Intended use (prominent), then the rest of the manifest's model card."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.intended = QLabel()
+        self.intended.setWordWrap(True)
+        self.intended.setStyleSheet(_INTENDED)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setStyleSheet("QLabel { font-size: 11px; }")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.intended)
+        lay.addWidget(self.details)
+
+    def show_plugin(self, info: PluginInfo | None) -> None:
+        if info is None:
+            self.intended.setText("No AI plugin installed.")
+            self.details.setText("")
+            return
+        if not info.ok:
+            self.intended.setText(f"Cannot use {info.path.name}")
+            self.details.setText(f"<span style='color:#b00020'>{escape(info.error or '')}</span>")
+            return
+        m = info.manifest
+        self.intended.setText(f"Intended use: {m.intended_use}")
+        verified = info.weights_verified()
+        badge = {True: "weights verified (SHA-256)", False: "<b style='color:#b00020'>weights do not match their hash</b>",
+                 None: "weights not hashed by the author"}[verified]
+        lines = [f"<b>{escape(m.name)}</b> {escape(m.version)} · {m.task} · {info.source} · {badge}"]
+        lines += [escape(line) for line in m.model_card().splitlines()[2:]]
+        self.details.setText("<br>".join(lines))
+
+
+class ResultsTable(QTableWidget):
+    """Per-label rows (show toggle, colour, volume, intensity stats) or per-finding probabilities."""
+
+    visibilityChanged = Signal(int, bool)  # label value, shown
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, 0, parent)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.verticalHeader().setVisible(False)
+        self.itemChanged.connect(self._on_item_changed)
+        self._filling = False
+
+    def show_segmentation(self, result) -> None:
+        self._filling = True
+        self.clear()
+        cols = ["Label", "Volume (mL)", "Mean", "SD", "Min", "Max"]
+        self.setColumnCount(len(cols))
+        self.setHorizontalHeaderLabels(cols)
+        self.setRowCount(len(result.stats))
+        for row, s in enumerate(result.stats):
+            name = QTableWidgetItem(s.name)
+            name.setData(Qt.ItemDataRole.UserRole, s.value)
+            name.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            name.setCheckState(Qt.CheckState.Checked)
+            name.setData(Qt.ItemDataRole.DecorationRole, QColor(s.color))
+            name.setToolTip(f"label value {s.value}; untick to hide it in the views")
+            self.setItem(row, 0, name)
+            fmt = [f"{s.volume_ml:.2f}"] + ["–" if v is None else f"{v:.0f}" for v in (s.mean, s.sd, s.min, s.max)]
+            for col, text in enumerate(fmt, start=1):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(row, col, item)
+        self._fit()
+        self._filling = False
+
+    def show_classification(self, result) -> None:
+        self._filling = True
+        self.clear()
+        cols = ["Location (LPS mm)", "Result", *result.classes]
+        self.setColumnCount(len(cols))
+        self.setHorizontalHeaderLabels(cols)
+        self.setRowCount(len(result.findings))
+        for row, f in enumerate(result.findings):
+            loc = QTableWidgetItem(", ".join(f"{c:.0f}" for c in f.point_lps))
+            loc.setToolTip(f.source)
+            self.setItem(row, 0, loc)
+            self.setItem(row, 1, QTableWidgetItem(f.top_class))
+            for col, cls in enumerate(result.classes, start=2):
+                item = QTableWidgetItem(f"{f.probabilities.get(cls, 0.0):.2f}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(row, col, item)
+        self._fit()
+        self._filling = False
+
+    def _fit(self) -> None:
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for c in range(1, self.columnCount()):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if self._filling or item.column() != 0:
+            return
+        value = item.data(Qt.ItemDataRole.UserRole)
+        if value is not None:
+            self.visibilityChanged.emit(int(value), item.checkState() == Qt.CheckState.Checked)
+
+
+class AIPanel(QWidget):
+    """Plugin list + model card, Run/Cancel with progress, results table, overlay toggles and opacity."""
+
+    overlayChanged = Signal(object)  # LabelOverlay | HeatOverlay | None
+    resultReady = Signal(object)  # SegmentationResult | ClassificationResult
+    runningChanged = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None,
+                 plugins: Callable[[], list[PluginInfo]] = discover_plugins,
+                 run_options: dict | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("AIPanel")
+        self._provider = plugins
+        self._run_kw = dict(run_options or {})
+        self._plugins: list[PluginInfo] = []
+        self._volume = None
+        self._task: BackgroundTask | None = None
+        self._overlay: LabelOverlay | HeatOverlay | None = None
+        self.result = None
+
+        self.banner = ErrorBanner(self)
+        self.combo = QComboBox()
+        self.combo.currentIndexChanged.connect(self._on_plugin_changed)
+        self.card = ModelCard()
+        self.point = QLineEdit()
+        self.point.setPlaceholderText("location X, Y, Z (LPS mm); empty: the plugin's candidates")
+        self.run_button = QPushButton("Run")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("%v / %m windows")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.table = ResultsTable()
+        self.table.visibilityChanged.connect(self._on_visibility)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(50)
+        self.opacity.valueChanged.connect(self._on_opacity)
+        self.result_use = QLabel()
+        self.result_use.setWordWrap(True)
+        self.result_use.setStyleSheet(_INTENDED)
+        self.result_use.hide()
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Plugin"))
+        top.addWidget(self.combo, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+        op = QHBoxLayout()
+        op.addWidget(QLabel("Overlay opacity"))
+        op.addWidget(self.opacity, 1)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.banner)
+        lay.addLayout(top)
+        lay.addWidget(self.card)
+        lay.addWidget(self.point)
+        lay.addLayout(buttons)
+        lay.addWidget(self.status)
+        lay.addWidget(self.result_use)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(op)
+        self.refresh_plugins()
+
+    # ------------------------------------------------------------ public API
+    def refresh_plugins(self) -> None:
+        """Discover plugins again (broken ones are listed, greyed, with their error)."""
+        try:
+            self._plugins = list(self._provider())
+        except Exception as exc:  # discovery never should, but the panel must survive
+            self._plugins = []
+            self.show_error(f"Listing AI plugins failed: {exc}")
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for info in self._plugins:
+            label = info.manifest.name if info.ok else f"{info.path.name} (cannot be used)"
+            self.combo.addItem(label, info.id)
+            if not info.ok:
+                idx = self.combo.count() - 1
+                self.combo.setItemData(idx, QColor("#999999"), Qt.ItemDataRole.ForegroundRole)
+                self.combo.setItemData(idx, info.error, Qt.ItemDataRole.ToolTipRole)
+        self.combo.blockSignals(False)
+        first_ok = next((i for i, p in enumerate(self._plugins) if p.ok), 0)
+        self.combo.setCurrentIndex(first_ok if self._plugins else -1)
+        self._on_plugin_changed(self.combo.currentIndex())
+
+    def set_volume(self, volume) -> None:
+        """The study to run on; a new study clears the previous result."""
+        self.cancel()
+        self._volume = volume
+        self.clear_result()
+        self._update_buttons()
+
+    def set_point(self, lps) -> None:
+        """Location (LPS mm) for classification plugins, e.g. from a click in a view."""
+        self.point.setText(", ".join(f"{float(c):.1f}" for c in lps))
+
+    def select_plugin(self, plugin_id: str) -> bool:
+        idx = self.combo.findData(plugin_id)
+        if idx >= 0:
+            self.combo.setCurrentIndex(idx)
+        return idx >= 0
+
+    @property
+    def current_plugin(self) -> PluginInfo | None:
+        i = self.combo.currentIndex()
+        return self._plugins[i] if 0 <= i < len(self._plugins) else None
+
+    @property
+    def overlay(self) -> LabelOverlay | HeatOverlay | None:
+        return self._overlay
+
+    def is_busy(self) -> bool:
+        return self._task is not None and self._task.running
+
+    def run(self) -> None:
+        """Start the current plugin on the volume in the background (worker process)."""
+        info = self.current_plugin
+        if self.is_busy() or info is None:
+            return
+        if not info.ok:
+            self.show_error(f"{info.path.name} cannot be used: {info.error}")
+            return
+        if self._volume is None:
+            self.show_error("Open a study first: the AI plugin runs on the current volume.")
+            return
+        try:
+            points = self._parse_point()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return
+        from meddiag_desktop.ai.isolation import run_isolated
+        from meddiag_desktop.ai.runner import RunOptions
+
+        self.banner.hide()
+        self.clear_result()
+        volume, kw = self._volume, dict(self._run_kw)
+        options = RunOptions(device=kw.pop("device", "auto"), points_lps=points)
+        relay = _Relay(self)
+        relay.text.connect(self.status.setText)
+
+        def job(progress, cancel):
+            return run_isolated(info, volume, options, progress, cancel,
+                                on_stage=relay.text.emit, on_note=relay.text.emit, **kw)
+
+        task = BackgroundTask(job, name=f"ai-{info.id}", parent=self)
+        task.progress.connect(self._on_progress)
+        task.succeeded.connect(self._on_result)
+        task.failed.connect(lambda msg, exc: self.show_error(f"{info.manifest.name}: {msg}"))
+        task.cancelled.connect(lambda: self.status.setText("Cancelled; nothing was added to the views."))
+        task.finished.connect(self._on_finished)
+        self._task = task
+        self.status.setText(f"Starting {info.manifest.name}…")
+        self.progress.setRange(0, 0)  # busy until the first window is done
+        task.start()
+        self._update_buttons()
+        self.runningChanged.emit(True)
+
+    def cancel(self) -> None:
+        """Stop the run (the worker process is terminated within about 2 s); no partial result."""
+        if self._task is not None and self._task.running:
+            self.status.setText("Cancelling…")
+            self._task.cancel()
+
+    def shutdown(self, ms: int = 5000) -> bool:
+        """Cancel and wait for the background run (call when the window closes)."""
+        if self._task is None:
+            return True
+        return self._task.wait(ms)
+
+    def clear_result(self) -> None:
+        self.result = None
+        self._overlay = None
+        self.table.setRowCount(0)
+        self.table.setColumnCount(0)
+        self.result_use.hide()
+        self.overlayChanged.emit(None)
+
+    def show_error(self, text: str) -> None:
+        self.banner.show_message(text)
+        self.status.setText("")
+
+    # -------------------------------------------------------------- handlers
+    def _parse_point(self):
+        text = self.point.text().strip()
+        info = self.current_plugin
+        if not text or info is None or info.manifest.task != "classification":
+            return None
+        parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            values = []
+        if len(values) != 3:
+            raise ValueError(f"Location must be three numbers X, Y, Z in mm (LPS), got {text!r}")
+        return [tuple(values)]
+
+    def _on_plugin_changed(self, index: int) -> None:
+        info = self.current_plugin
+        self.card.show_plugin(info)
+        self.point.setVisible(bool(info and info.ok and info.manifest.task == "classification"))
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = self.is_busy()
+        info = self.current_plugin
+        self.run_button.setEnabled(not busy and info is not None and info.ok and self._volume is not None)
+        self.cancel_button.setEnabled(busy)
+        self.combo.setEnabled(not busy)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            if done:
+                self.status.setText(f"Running: {done} of {total} windows")
+
+    def _on_result(self, result) -> None:
+        self.result = result
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.result_use.setText(f"Intended use: {result.intended_use}")
+        self.result_use.show()
+        extra = result.warnings + result.notes
+        secs = sum(v for k, v in result.timings.items() if k.endswith("_s"))
+        self.status.setText(f"Done on {result.device} in {secs:.1f} s." + ("\n" + "\n".join(extra) if extra else ""))
+        if result.task == "segmentation":
+            self.table.show_segmentation(result)
+            self._overlay = LabelOverlay(result.plugin_id, result.labels, dict(result.label_names),
+                                         dict(result.label_colors), set(result.label_names),
+                                         self.opacity.value() / 100, result.intended_use)
+        else:
+            self.table.show_classification(result)
+            self._overlay = None
+            if result.explanation is not None and result.explanation.max() > 0:
+                self._overlay = HeatOverlay(result.plugin_id, result.explanation, self.opacity.value() / 100)
+        self.resultReady.emit(result)
+        self.overlayChanged.emit(self._overlay)
+
+    def _on_finished(self) -> None:
+        if self.result is None:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+        self._update_buttons()
+        self.runningChanged.emit(False)
+
+    def _on_visibility(self, value: int, shown: bool) -> None:
+        if isinstance(self._overlay, LabelOverlay):
+            (self._overlay.visible.add if shown else self._overlay.visible.discard)(value)
+            self.overlayChanged.emit(self._overlay)
+
+    def _on_opacity(self, value: int) -> None:
+        if self._overlay is not None:
+            self._overlay.opacity = value / 100
+            self.overlayChanged.emit(self._overlay)
