@@ -12,4 +12,5 @@ _T0 = time.perf_counter()
 
 def trace(event: str) -> None:
     if _ON:
-        print(f"MEDDIAG_TRACE {time.perf_counter() - _T0:7.3f}s {event}", file=sys.stderr, flush=True)
+        cpu = time.process_time()
+        print(f"MEDDIAG_TRACE {time.perf_counter() - _T0:7.3f}s (cpu {cpu:6.3f}s) {event}", file=sys.stderr, flush=True)

@@ -14,7 +14,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -246,6 +246,9 @@ class MainWindow(QMainWindow):
         task.setParent(self)
         self._watch(task, text)
         task.succeeded.connect(self._opened)
+        if self.state.volume is None:  # use the wait to compile the views' shaders
+            for w in self.slice_widgets.values():
+                QTimer.singleShot(0, w.prewarm)
 
     def _opened(self, opened) -> None:
         trace(f"opened {opened.source}")

@@ -15,13 +15,18 @@ __all__ = ["grab_window"]
 
 def grab_window(window: QWidget) -> QPixmap:
     """The window's pixels, each visible VTK view painted from its own rendered image."""
-    pix = window.grab()
+    views = [w for w in window.findChildren(VtkWidget) if w.isVisible()]
+    images = [w.capture() for w in views]
+    for w in views:  # grab() would re-render every view through paintEvent: skip that
+        w.suppress_paint = True
+    try:
+        pix = window.grab()
+    finally:
+        for w in views:
+            w.suppress_paint = False
     painter = QPainter(pix)
     try:
-        for w in window.findChildren(VtkWidget):
-            if not w.isVisible():
-                continue
-            img = w.capture()
+        for w, img in zip(views, images):
             pos = w.mapTo(window, QPoint(0, 0))
             painter.drawImage(pos, img.scaled(w.size()) if img.size() != w.size() else img)
     finally:
@@ -32,5 +37,5 @@ def grab_window(window: QWidget) -> QPixmap:
 def save_window_png(window: QWidget, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not grab_window(window).save(str(path), "PNG"):
+    if not grab_window(window).save(str(path), "PNG", 80):  # 80: fast zlib level, still small
         raise OSError(f"could not write {path}")

@@ -45,6 +45,21 @@ class SliceViewWidget(VtkWidget):
         state.window_changed.connect(self._on_window)
         state.hover_changed.connect(self._on_hover)
 
+    def prewarm(self) -> None:
+        """Draw a tiny image once so the GL shaders exist before the study arrives (saves ~0.1 s)."""
+        if self.state.volume is not None or not self.isVisible():
+            return
+        import numpy as np
+        from vtkmodules.vtkRenderingCore import vtkImageActor
+
+        from meddiag_desktop.render.image_data import image_from_array
+
+        actor = vtkImageActor()
+        actor.GetMapper().SetInputData(image_from_array(np.zeros((1, 2, 2), np.int16), (1.0, 1.0, 1.0)))
+        self.slice_view.renderer.AddViewProp(actor)
+        self.render_now()
+        self.slice_view.renderer.RemoveViewProp(actor)
+
     # ----------------------------------------------------------- subscriptions
     def set_image(self, volume, image) -> None:
         """Show ``volume`` through the shared vtkImageData ``image``."""

@@ -23,7 +23,7 @@ class StudyBrowser(QDockWidget):
         super().__init__("Studies", parent)
         self.setObjectName("study_browser")
         self.tree = QTreeWidget(self)
-        self.tree.setHeaderLabels(["Patient / study / series", "Images"])
+        self.tree.setHeaderLabels(["Patient / study / series", "Type", "Images"])
         self.tree.setUniformRowHeights(True)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -31,6 +31,7 @@ class StudyBrowser(QDockWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, header.ResizeMode.Stretch)
         header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, header.ResizeMode.ResizeToContents)
         self.setMinimumWidth(260)
         self.tree.itemActivated.connect(self._activated)
         self.tree.itemDoubleClicked.connect(self._activated)
@@ -47,16 +48,19 @@ class StudyBrowser(QDockWidget):
             pitem = patients.get(pkey)
             if pitem is None:
                 name = (s.patient_name or "(no name)").replace("^", " ").strip()
-                pitem = QTreeWidgetItem([f"{name}  [{s.patient_id or '-'}]", ""])
+                pitem = QTreeWidgetItem([f"{name}  [{s.patient_id or '-'}]", "", ""])
                 self.tree.addTopLevelItem(pitem)
                 patients[pkey] = pitem
             sitem = studies.get(s.study_uid + repr(pkey))
             if sitem is None:
                 label = " ".join(x for x in (_date(s.study_date), s.study_description or "(no description)") if x)
-                sitem = QTreeWidgetItem([label, ""])
+                sitem = QTreeWidgetItem([label, "", ""])
                 pitem.addChild(sitem)
                 studies[s.study_uid + repr(pkey)] = sitem
-            item = QTreeWidgetItem([s.label, str(s.image_count)])
+            num = f"#{s.series_number} " if s.series_number is not None else ""
+            extra = f" [{s.split_reason}]" if getattr(s, "split_reason", "") else ""
+            text = f"{num}{s.description or '(no description)'}{extra}"
+            item = QTreeWidgetItem([text, s.modality or "?", str(s.image_count)])
             item.setData(0, _SERIES_ROLE, s)
             item.setToolTip(0, f"{s.label}\nSeries UID {s.series_uid}\n{s.rows}x{s.columns}")
             sitem.addChild(item)

@@ -30,6 +30,7 @@ class VtkWidget(QVTKRenderWindowInteractor):
         super().__init__(parent)
         self._render_pending = False
         self.render_count = 0
+        self.suppress_paint = False  #: set while the window is grabbed: capture() has the pixels
         # Multisampling makes every frame ~4x slower on software GL (Mesa llvmpipe) and
         # buys nothing for images; lines stay 1 px.
         self.render_window.SetMultiSamples(0)
@@ -84,6 +85,10 @@ class VtkWidget(QVTKRenderWindowInteractor):
         arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, 3)[::-1]
         arr = np.ascontiguousarray(arr)
         return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        if not self.suppress_paint:
+            super().paintEvent(ev)
 
     def closeEvent(self, evt) -> None:  # noqa: N802 - Qt override
         self._render_pending = False
