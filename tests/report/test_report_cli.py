@@ -1,0 +1,86 @@
+"""``meddiag report``: end to end with a tiny plugin and a risk model; clear failures with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pydicom
+import pytest
+from report_helpers import PATIENT, dciodvfy, pdf_text, tree_hashes
+
+from meddiag_desktop.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))
+
+INPUTS = {"family_history": False, "emphysema": True, "spiculation": False, "nodule_size_mm": 9,
+          "nodule_type": "solid", "nodule_count": 1, "upper_lobe": True}
+
+
+def test_report_with_plugin_and_risk_anonymised(study, tmp_path, capsys, audit_log):
+    pytest.importorskip("torch")
+    pytest.importorskip("safetensors")
+    from plugin_factory import make_plugin
+
+    folder, volume, _ = study
+    plugin = make_plugin(tmp_path / "plugins", "test.bright")
+    before = tree_hashes(folder)
+    out = tmp_path / "reports" / "case"
+    rc = main(["report", str(folder), "--out", str(out), "--plugin", str(plugin), "--device", "cpu",
+               "--risk", "brock", "--inputs", json.dumps(INPUTS), "--anonymize", "--reader", "Dr R. Reader"])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    assert sorted(p.name for p in out.iterdir()) == ["report.pdf", "seg.dcm", "sr.dcm"]
+    assert f"wrote {out / 'seg.dcm'}" in printed.out and "pseudonym: ANON-" in printed.out
+    assert tree_hashes(folder) == before
+    seg = pydicom.dcmread(out / "seg.dcm", stop_before_pixels=True)
+    assert seg.SegmentSequence[0].SegmentLabel == "bright" and seg.PatientIdentityRemoved == "YES"
+    assert dciodvfy(out / "seg.dcm") == [] and dciodvfy(out / "sr.dcm") == []
+    text = " ".join(pdf_text(out / "report.pdf").split())
+    assert "test.bright" in text and "Brock" in text and "bright" in text
+    for ident in (PATIENT["patient_id"], "Quixote", volume.metadata["study_uid"]):
+        assert all(ident.encode() not in p.read_bytes() for p in out.iterdir())
+    actions = [json.loads(ln)["action"] for ln in audit_log.read_text().splitlines()]
+    assert actions == ["open", "ai_run", "risk", "export"]
+
+
+def test_pdf_only_report_without_plugins(study, tmp_path, capsys):
+    folder, _, _ = study
+    out = tmp_path / "out"
+    rc = main(["report", str(folder), "--out", str(out), "--pdf-only", "--impression", "No nodule."])
+    assert rc == 0, capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["report.pdf"]
+    assert "Quixote Alonso" in pdf_text(out / "report.pdf")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--risk", "brock", "--inputs", "{\"family_history\": false}"], "emphysema"),
+        (["--risk", "no-such-model"], "no-such-model"),
+        (["--inputs", "{}"], "--inputs needs --risk"),
+        (["--risk", "brock", "--inputs", "{not json"], "not valid JSON"),
+        (["--plugin", "no.such.plugin"], "no.such.plugin"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(study, tmp_path, capsys, args, message):
+    folder, _, _ = study
+    out = tmp_path / "out"
+    rc = main(["report", str(folder), "--out", str(out), *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.startswith("meddiag report: error:")
+    assert not out.exists()
+
+
+def test_output_inside_the_study_is_refused(study, capsys):
+    folder, _, _ = study
+    before = tree_hashes(folder)
+    assert main(["report", str(folder), "--out", str(folder / "reports")]) == 2
+    assert "source folder" in capsys.readouterr().err
+    assert tree_hashes(folder) == before
+
+
+def test_missing_study_exits_2(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nothing"), "--out", str(tmp_path / "out")]) == 2
+    assert "no such file" in capsys.readouterr().err
