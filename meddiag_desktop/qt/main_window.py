@@ -96,10 +96,18 @@ class MainWindow(QMainWindow):
         grid = QGridLayout(grid_host)
         grid.setContentsMargins(2, 2, 2, 2)
         grid.setSpacing(3)
-        grid.addWidget(_framed(self.slice_widgets[vg.AXIAL], "Axial", VIEW_COLOURS[vg.AXIAL]), 0, 0)
-        grid.addWidget(_framed(self.slice_widgets[vg.CORONAL], "Coronal", VIEW_COLOURS[vg.CORONAL]), 0, 1)
-        grid.addWidget(_framed(self.slice_widgets[vg.SAGITTAL], "Sagittal", VIEW_COLOURS[vg.SAGITTAL]), 1, 0)
-        grid.addWidget(_framed(self.volume_widget, "3D", (0.55, 0.62, 0.75)), 1, 1)
+        self.frames = {
+            vg.AXIAL: _framed(self.slice_widgets[vg.AXIAL], "Axial", VIEW_COLOURS[vg.AXIAL]),
+            vg.CORONAL: _framed(self.slice_widgets[vg.CORONAL], "Coronal", VIEW_COLOURS[vg.CORONAL]),
+            vg.SAGITTAL: _framed(self.slice_widgets[vg.SAGITTAL], "Sagittal", VIEW_COLOURS[vg.SAGITTAL]),
+            "3d": _framed(self.volume_widget, "3D", (0.55, 0.62, 0.75)),
+        }
+        self._grid = grid
+        self.layout_name = ""
+        self._place_frames("four")
+        self.slice_widgets[vg.AXIAL].slice_view.set_hint(
+            "Open a study: File \u25b8 Open folder / Open file,\nor drop a DICOM folder or NIfTI file here"
+        )
         for i in range(2):
             grid.setRowStretch(i, 1)
             grid.setColumnStretch(i, 1)
@@ -178,6 +186,18 @@ class MainWindow(QMainWindow):
         act.triggered.connect(self.reset_views)
         v.addAction(act)
         v.addSeparator()
+        for name, label, key in (
+            ("four", "&Four views", "F1"),
+            (vg.AXIAL, "&Axial only", "F2"),
+            (vg.CORONAL, "C&oronal only", "F3"),
+            (vg.SAGITTAL, "&Sagittal only", "F4"),
+            ("3d", "&3D only", "F5"),
+        ):
+            act = QAction(label, self)
+            act.setShortcut(QKeySequence(key))
+            act.triggered.connect(lambda _=False, n=name: self.set_layout(n))
+            v.addAction(act)
+        v.addSeparator()
         v.addAction(self.browser.toggleViewAction())
         v.addAction(self.warnings.toggleViewAction())
 
@@ -225,6 +245,29 @@ class MainWindow(QMainWindow):
             w.slice_view.reset_camera()
             w.request_render()
         self.volume_widget.reset_camera()
+
+    def _place_frames(self, name: str) -> None:
+        grid = self._grid
+        for frame in self.frames.values():
+            grid.removeWidget(frame)
+        if name == "four":
+            for key, (r, c) in zip((vg.AXIAL, vg.CORONAL, vg.SAGITTAL, "3d"), ((0, 0), (0, 1), (1, 0), (1, 1))):
+                grid.addWidget(self.frames[key], r, c)
+                self.frames[key].show()
+        else:
+            for key, frame in self.frames.items():
+                frame.setVisible(key == name)
+            grid.addWidget(self.frames[name], 0, 0, 2, 2)
+        self.layout_name = name
+
+    @guarded("Layout")
+    def set_layout(self, name: str) -> None:
+        """``"four"`` (2x2) or one view alone: ``"axial"``, ``"coronal"``, ``"sagittal"``, ``"3d"``."""
+        if name != "four" and name not in self.frames:
+            raise ValueError(f"unknown layout {name!r}")
+        self._place_frames(name)
+        for w in (*self.slice_widgets.values(), self.volume_widget):
+            w.request_render()
 
     @guarded("3D preset")
     def _set_volume_preset(self, name: str) -> None:
@@ -308,7 +351,9 @@ class MainWindow(QMainWindow):
         """Show a loaded Volume in every view (``what``: the SeriesInfo it came from, if any)."""
         from meddiag_desktop.render.image_data import image_from_volume
 
-        self.load_seconds = time.perf_counter() - getattr(self, "_t0", time.perf_counter())
+        t0 = getattr(self, "_t0", None)
+        self.load_seconds = time.perf_counter() - t0 if t0 is not None else 0.0
+        self._t0 = None
         trace(f"loaded {volume!r}")
         self.error_banner.hide()
         image = image_from_volume(volume)
@@ -317,6 +362,13 @@ class MainWindow(QMainWindow):
         self.state.set_volume(volume, source)
         self.volume_widget.set_preset(self.volume_presets.currentText())
         self.warnings.set_volume_warnings(volume.warnings)
+        if volume.shape_xyz[2] == 1 or volume.is_rgb:  # a single image: show it large, in its own plane
+            normal = volume.direction[:, 2]
+            self.set_layout(max(vg.VIEWS, key=lambda v: abs(float(vg.slice_axis(v) @ normal))))
+            self._auto_layout = True
+        elif getattr(self, "_auto_layout", False):  # back to four views after a single image
+            self.set_layout("four")
+            self._auto_layout = False
         self.browser.mark_open(getattr(what, "key", None))
         md = volume.metadata
         name = str(md.get("patient_name", "") or "").replace("^", " ")
@@ -324,9 +376,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(" — ".join(x for x in (name, desc, "MedDiag Desktop") if x))
         if source:
             self.recent.add(source)
-        self.statusBar().showMessage(
-            f"Loaded {volume.shape_xyz[0]}x{volume.shape_xyz[1]}x{volume.shape_xyz[2]} in {self.load_seconds:.2f} s", 5000
-        )
+        nx, ny, nz = volume.shape_xyz
+        took = f" in {self.load_seconds:.2f} s" if self.load_seconds else ""
+        self.statusBar().showMessage(f"Loaded {nx}x{ny}x{nz}{took}", 5000)
         trace("views updated")
         self.volume_shown.emit(volume)
 

@@ -147,7 +147,9 @@ class SliceViewWidget(VtkWidget):
         self.state.hover(None)
 
     def enterEvent(self, ev) -> None:  # noqa: N802
-        pass
+        # keys act on the view under the mouse, as in other radiology viewers
+        if self.state.volume is not None and self.window().isActiveWindow():
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
 
     @guarded("Scroll")
     def wheelEvent(self, ev: QWheelEvent) -> None:  # noqa: N802

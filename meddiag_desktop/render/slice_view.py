@@ -18,7 +18,7 @@ from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyDat
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingCore import vtkImageReslice
 from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
-from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapper, vtkRenderer
+from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapper, vtkRenderer, vtkTextActor
 
 from meddiag_desktop.core import Volume
 from meddiag_desktop.core import view_geometry as vg
@@ -139,6 +139,16 @@ class SliceView:
             self.letters.SetText(slot, edges[edge])
         self.letters.VisibilityOff()
         self.renderer.AddViewProp(self.corner_text)
+        self.hint = vtkTextActor()  # centred message while there is no volume
+        self.hint.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+        self.hint.SetPosition(0.5, 0.5)
+        htp = self.hint.GetTextProperty()
+        htp.SetFontSize(15)
+        htp.SetColor(0.55, 0.58, 0.62)
+        htp.SetJustificationToCentered()
+        htp.SetVerticalJustificationToCentered()
+        self.hint.VisibilityOff()
+        self.renderer.AddViewProp(self.hint)
         self.renderer.AddViewProp(self.letters)
 
         cam = self.renderer.GetActiveCamera()
@@ -155,7 +165,9 @@ class SliceView:
             self._hline.VisibilityOff()
             self.letters.VisibilityOff()
             self.corner_text.ClearAllTexts()
+            self.hint.SetVisibility(bool(self.hint.GetInput()))
             return
+        self.hint.VisibilityOff()
         if image is None:
             from meddiag_desktop.render.image_data import image_from_volume
 
@@ -191,6 +203,11 @@ class SliceView:
         self.pan = np.zeros(2)
         self.set_cursor(volume.center_lps())
         self.reset_camera()
+
+    def set_hint(self, text: str) -> None:
+        """Message shown centred while no volume is loaded (e.g. how to open a study)."""
+        self.hint.SetInput(text)
+        self.hint.SetVisibility(bool(text) and self.volume is None)
 
     def set_interpolation(self, linear: bool) -> None:
         """Smooth (linear) or blocky (nearest) display of voxels when zoomed in."""

@@ -175,3 +175,19 @@ def test_recent_studies_remember_opened_folder(qtbot, main_window, ct_series):
     from meddiag_desktop.qt.recent_studies import RecentStudies
 
     assert RecentStudies(main_window.recent.path).items[0] == str(ct_series.resolve())
+
+
+def test_single_image_opens_large_in_its_plane_and_layouts_switch(qtbot, main_window):
+    from meddiag_desktop.core import Volume
+
+    rgb = np.zeros((1, 30, 40, 3), np.uint8)
+    rgb[0, 10:20, 15:25] = (255, 0, 0)
+    coronal_image = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], float).T  # rows run Inferior, normal Posterior
+    with qtbot.waitSignal(main_window.volume_shown):
+        main_window.show_volume(Volume(rgb, direction=coronal_image, metadata={"modality": "XC"}))
+    assert main_window.layout_name == "coronal"
+    assert main_window.frames["coronal"].isVisible() and not main_window.frames["axial"].isVisible()
+    main_window.set_layout("four")
+    assert all(f.isVisible() for f in main_window.frames.values())
+    main_window.set_layout("3d")
+    assert main_window.frames["3d"].isVisible() and not main_window.frames["coronal"].isVisible()
