@@ -199,6 +199,9 @@ class MainWindow(QMainWindow):
             v.addAction(act)
         v.addSeparator()
         v.addAction(self.browser.toggleViewAction())
+        self.window_menu = self.menuBar().addMenu("&Window/Level")
+        self.window_menu.aboutToShow.connect(self._fill_window_menu)
+        self._fill_window_menu()
         v.addAction(self.warnings.toggleViewAction())
 
     # ------------------------------------------------------------- reporting
@@ -259,6 +262,21 @@ class MainWindow(QMainWindow):
                 frame.setVisible(key == name)
             grid.addWidget(self.frames[name], 0, 0, 2, 2)
         self.layout_name = name
+
+    def _fill_window_menu(self) -> None:
+        """One entry per preset of the open volume (DICOM ones first), keys 1-9."""
+        menu = self.window_menu
+        menu.clear()
+        presets = self.window_presets.presets
+        for i, p in enumerate(presets):
+            act = QAction(f"{p.name}   W {p.width:.0f} / L {p.level:.0f}", self)
+            if i < 9:
+                act.setShortcut(QKeySequence(str(i + 1)))
+            act.triggered.connect(lambda _=False, p=p: self.state.apply_preset(p))
+            menu.addAction(act)
+            self.addAction(act)  # shortcuts work while the menu is closed
+        if not presets:
+            menu.addAction("(open a study)").setEnabled(False)
 
     @guarded("Layout")
     def set_layout(self, name: str) -> None:
@@ -362,6 +380,9 @@ class MainWindow(QMainWindow):
         self.state.set_volume(volume, source)
         self.volume_widget.set_preset(self.volume_presets.currentText())
         self.warnings.set_volume_warnings(volume.warnings)
+        for act in self.window_menu.actions():
+            self.removeAction(act)
+        self._fill_window_menu()
         if volume.shape_xyz[2] == 1 or volume.is_rgb:  # a single image: show it large, in its own plane
             normal = volume.direction[:, 2]
             self.set_layout(max(vg.VIEWS, key=lambda v: abs(float(vg.slice_axis(v) @ normal))))

@@ -191,3 +191,17 @@ def test_single_image_opens_large_in_its_plane_and_layouts_switch(qtbot, main_wi
     assert all(f.isVisible() for f in main_window.frames.values())
     main_window.set_layout("3d")
     assert main_window.frames["3d"].isVisible() and not main_window.frames["coronal"].isVisible()
+
+
+def test_number_keys_apply_window_presets(qtbot, main_window, ct_series):
+    open_and_wait(qtbot, main_window, ct_series)
+    presets = main_window.window_presets.presets
+    assert presets[1].name == "Brain"  # after the file's own preset
+    axial = main_window.slice_widgets["axial"]
+    main_window.activateWindow()
+    qtbot.waitUntil(main_window.isActiveWindow)  # shortcuts need the active window
+    axial.setFocus()
+    qtbot.keyClick(axial, Qt.Key.Key_3)  # third entry: Lung
+    assert main_window.state.window == (1500.0, -600.0)
+    qtbot.keyClick(axial, Qt.Key.Key_1)  # the DICOM tag preset
+    assert main_window.state.window == (400.0, 40.0)
