@@ -1,0 +1,105 @@
+"""Where MedDiag Desktop's files are: bundled resources and the per-user folders.
+
+Bundled files are found the same way from a source tree, an installed package and
+a PyInstaller bundle (``sys._MEIPASS``, whose layout mirrors the source tree);
+never through the working directory. Everything the app writes goes to the
+platform's user folders (:func:`user_dirs`), never next to the program.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+__all__ = [
+    "APP_DIR_NAME",
+    "is_frozen",
+    "bundle_root",
+    "resources_dir",
+    "resource_path",
+    "bundled_plugins_dir",
+    "user_dirs",
+]
+
+#: folder name used for platformdirs' user folders (config, data, cache)
+APP_DIR_NAME = "meddiag-desktop"
+
+
+def is_frozen() -> bool:
+    """True inside a PyInstaller build (``meddiag`` from an installer package)."""
+    return bool(getattr(sys, "frozen", False)) and hasattr(sys, "_MEIPASS")
+
+
+def _package_dir() -> Path:
+    import meddiag_desktop
+
+    return Path(meddiag_desktop.__file__).resolve().parent
+
+
+def bundle_root() -> Path:
+    """The folder holding the package and the bundled ``plugins/`` and ``resources/``.
+
+    ``sys._MEIPASS`` when frozen, else the parent of the ``meddiag_desktop``
+    package (the repository root in a source checkout).
+    """
+    if is_frozen():
+        return Path(sys._MEIPASS)  # type: ignore[attr-defined]
+    return _package_dir().parent
+
+
+def resources_dir() -> Path:
+    """The icons and desktop files: package data when installed, else ``resources/`` at the root."""
+    pkg = _package_dir()
+    for cand in (bundle_root() / "resources", pkg / "resources"):
+        if (cand / "meddiag.svg").is_file():
+            return cand
+    return bundle_root() / "resources"
+
+
+def resource_path(name: str) -> Path:
+    """Path of a bundled resource such as ``"meddiag.svg"`` or ``"icons/meddiag-64.png"``.
+
+    Raises ``FileNotFoundError`` naming the folders searched when it is missing
+    (a broken installation: reinstall the package).
+    """
+    path = resources_dir() / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"bundled resource {name!r} is missing from {resources_dir()}; the installation is incomplete, reinstall MedDiag Desktop"
+        )
+    return path
+
+
+def bundled_plugins_dir() -> Path:
+    """The AI plugins shipped with the app (see :func:`meddiag_desktop.ai.discovery.bundled_plugins_dir`)."""
+    from meddiag_desktop.ai.discovery import bundled_plugins_dir as _bundled
+
+    return _bundled()
+
+
+def user_dirs() -> dict[str, Path]:
+    """The per-user folders and files the app reads and writes, by purpose.
+
+    All are platformdirs user folders (or an environment override); each comes from
+    the module that uses it, so this list cannot drift from the code.
+    ``config``: recent studies and settings; ``plugins``: user AI plugins and MONAI
+    bundles; ``risk_models``: user risk models; ``audit_log``: report export log;
+    ``cache``: the generated demo study.
+    """
+    import os
+
+    import platformdirs
+
+    from meddiag_desktop.ai.discovery import user_plugins_dir
+    from meddiag_desktop.demo import default_cache_dir
+    from meddiag_desktop.report.audit import audit_log_path
+    from meddiag_desktop.risk.registry import user_models_dir
+
+    config = os.environ.get("MEDDIAG_CONFIG_DIR") or platformdirs.user_config_dir(APP_DIR_NAME)
+    return {
+        "config": Path(config),
+        "plugins": user_plugins_dir(),
+        "risk_models": user_models_dir(),
+        "audit_log": audit_log_path(),
+        "cache": default_cache_dir(),
+    }
