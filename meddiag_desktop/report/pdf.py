@@ -196,11 +196,12 @@ def _findings(report: Report, width: float, st: _Styles) -> list:
             rows.append([m.name + (f" – {m.description}" if m.description else ""), f"{m.value:.1f} {m.unit}", pts])
         flow += [_table(rows, [170, 70, width - 240], st, align_right=(1,)), Spacer(1, 4)]
     if report.segments:
-        flow.append(_p("Segmented structures (AI)", st.h3))
+        ai = any(s.provenance is not None for s in report.segments)
+        flow.append(_p("Segmented structures" + (" (AI)" if ai else ""), st.h3))
         rows = [["Structure", "Volume (mL)", "Mean (HU)", "Long axis (mm)", "Source"]]
         for s in report.segments:
             name = f"{s.name} {s.component}" if s.component else s.name
-            src = f"{s.provenance.plugin_id} {s.provenance.version}" if s.provenance else "reader"
+            src = f"{s.provenance.plugin_id} {s.provenance.version}" if s.provenance else "manual"
             rows.append([("\u2003" if s.component else "") + name, _fmt(s.volume_ml, 2), _fmt(s.mean_hu, 0),
                          _fmt(s.longest_diameter_mm, 1), src])
         flow += [_table(rows, [width - 330, 62, 58, 70, 140], st, align_right=(1, 2, 3)), Spacer(1, 4)]

@@ -1,0 +1,284 @@
+"""Preview a report's PDF pages, edit the impression and reader, then export (PDF, SEG, SR).
+
+Self-contained dialog: give it a :class:`~meddiag_desktop.report.Report` and the
+:class:`~meddiag_desktop.core.Volume` it describes::
+
+    from meddiag_desktop.qt.report_preview import ReportPreviewDialog
+    dialog = ReportPreviewDialog(report, volume, parent=window)
+    dialog.exported.connect(on_exported)     # ExportResult
+    dialog.show()
+
+Pages are the real PDF rasterised by ``pdftoppm`` (poppler) on a background
+thread, so what is previewed is what is exported. Without poppler the report is
+shown as formatted text instead, with a note saying so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meddiag_desktop.core.volume import Volume
+from meddiag_desktop.qt.background import BackgroundTask
+from meddiag_desktop.report.model import Report
+
+__all__ = ["ReportPreviewDialog", "rasterise_pdf", "report_html"]
+
+
+def rasterise_pdf(pdf: bytes, dpi: int = 80) -> list[bytes] | None:
+    """PNG bytes of each page (``pdftoppm``), or ``None`` when poppler is not installed."""
+    tool = shutil.which("pdftoppm")
+    if tool is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="meddiag-preview-") as tmp:
+        src = Path(tmp) / "report.pdf"
+        src.write_bytes(pdf)
+        subprocess.run([tool, "-png", "-r", str(dpi), str(src), str(Path(tmp) / "page")], check=True,
+                       capture_output=True, timeout=120)
+        pages = sorted(Path(tmp).glob("page-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        return [p.read_bytes() for p in pages]
+
+
+def report_html(report: Report) -> str:
+    """The report as simple HTML (the preview without poppler)."""
+    e = html.escape
+    p = report.patient
+    rows = [f"<h2>Imaging report</h2><p><b>{e(p.patient_name)}</b> ({e(p.patient_id)}) &middot; "
+            f"{e(p.modality)} {e(p.study_description)} &middot; {e(p.study_date)}</p>",
+            f"<h3>Impression</h3><p>{e(report.impression) or '<i>none entered</i>'}</p>"]
+    if report.segments:
+        rows.append("<h3>Segmented structures (AI)</h3><table cellpadding=3><tr><th>Structure</th><th>mL</th>"
+                    "<th>HU</th><th>Long axis mm</th></tr>")
+        for s in report.segments:
+            name = f"{s.name} {s.component}" if s.component else s.name
+            hu = "" if s.mean_hu is None else f"{s.mean_hu:.0f}"
+            ax = "" if s.longest_diameter_mm is None else f"{s.longest_diameter_mm:.1f}"
+            rows.append(f"<tr><td>{e(name)}</td><td>{s.volume_ml:.2f}</td><td>{hu}</td><td>{ax}</td></tr>")
+        rows.append("</table>")
+    for r in report.risks:
+        rows.append(f"<h3>{e(r.title)}</h3><p><b>{r.probability * 100:.1f} %</b> &middot; {e(r.category)}<br>"
+                    f"{e(r.action)}</p>")
+    rows.append(f"<p style='color:#a33'>{e(report.statement)}</p>")
+    return "".join(rows)
+
+
+class ReportPreviewDialog(QDialog):
+    """Pages of the report on the left; impression, reader, anonymise and export on the right."""
+
+    exported = Signal(object)  #: ExportResult after a successful export
+    pages_ready = Signal(int)  #: number of pages shown (0 for the text fallback)
+
+    def __init__(self, report: Report, volume: Volume, parent: QWidget | None = None,
+                 out_dir: str | Path | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Report preview")
+        self.resize(1100, 800)
+        self._report = report
+        self._volume = volume
+        self._task: BackgroundTask | None = None
+        self._pending_render = False
+
+        self._pages = QWidget()
+        self._pages_layout = QVBoxLayout(self._pages)
+        self._pages_layout.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self._scroll = QScrollArea()
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setWidget(self._pages)
+        self._text = QTextBrowser()
+        self._text.hide()
+
+        self.impression = QPlainTextEdit(report.impression)
+        self.impression.setPlaceholderText("Impression (printed first in the report)")
+        self.reader = QLineEdit(report.reader_name)
+        self.reader.setPlaceholderText("Name printed above the signature line")
+        self.anonymize = QCheckBox("Anonymise (pseudonym in the PDF, de-identified DICOM)")
+        self.out_dir = QLineEdit(str(out_dir) if out_dir else "")
+        self.out_dir.setPlaceholderText("Output folder")
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._choose_folder)
+        self.refresh_button = QPushButton("Update preview")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.export_button = QPushButton("Export PDF, SEG and SR")
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.export)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.out_dir, 1)
+        folder_row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Reader", self.reader)
+        form.addRow("Output", folder_row)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.addWidget(QLabel("Impression"))
+        side_layout.addWidget(self.impression, 1)
+        side_layout.addLayout(form)
+        side_layout.addWidget(self.anonymize)
+        side_layout.addWidget(self.refresh_button)
+        side_layout.addWidget(self.export_button)
+        side_layout.addWidget(self.status)
+        side_layout.addWidget(close)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self._scroll)
+        left_layout.addWidget(self._text)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setSizes([740, 360])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+        self.anonymize.toggled.connect(lambda _on: self.refresh())
+        self.refresh()
+
+    # ------------------------------------------------------------ state
+    def current_report(self) -> Report:
+        """The report with the dialog's impression and reader name."""
+        return dataclasses.replace(self._report, impression=self.impression.toPlainText().strip(),
+                                   reader_name=self.reader.text().strip())
+
+    def page_count(self) -> int:
+        return sum(1 for i in range(self._pages_layout.count()) if isinstance(self._pages_layout.itemAt(i).widget(),
+                                                                              QLabel))
+
+    def is_busy(self) -> bool:
+        return self._task is not None
+
+    # ---------------------------------------------------------- preview
+    def refresh(self) -> None:
+        """Render the PDF (as it would be exported) and show its pages."""
+        if self._task is not None:
+            self._pending_render = True
+            return
+        report = self.current_report()
+        anonymize = self.anonymize.isChecked()
+
+        def work(progress, cancel):
+            from meddiag_desktop.report.pdf import render_pdf
+
+            shown = report
+            if anonymize:
+                from meddiag_desktop.report.anonymize import Deidentifier, pseudonymise_report
+
+                shown = pseudonymise_report(report, Deidentifier())
+            return rasterise_pdf(render_pdf(shown)), shown
+
+        self._run(work, self._show_pages, "Rendering preview…")
+
+    def _show_pages(self, result) -> None:
+        pngs, shown = result
+        while self._pages_layout.count():
+            w = self._pages_layout.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        if pngs is None:
+            self._scroll.hide()
+            self._text.show()
+            self._text.setHtml(report_html(shown))
+            self.status.setText("Page preview needs poppler (pdftoppm); showing the report's content instead.")
+            self.pages_ready.emit(0)
+            return
+        self._text.hide()
+        self._scroll.show()
+        for data in pngs:
+            label = QLabel()
+            pixmap = QPixmap.fromImage(QImage.fromData(data, "PNG"))
+            label.setPixmap(pixmap)
+            label.setFixedSize(pixmap.size())
+            label.setStyleSheet("border: 1px solid #bbb; background: white;")
+            self._pages_layout.addWidget(label)
+        self.status.setText(f"{len(pngs)} page(s)")
+        self.pages_ready.emit(len(pngs))
+
+    # ----------------------------------------------------------- export
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder for the report", self.out_dir.text())
+        if folder:
+            self.out_dir.setText(folder)
+
+    def export(self) -> None:
+        """Write report.pdf, seg.dcm and sr.dcm into the chosen folder (background thread)."""
+        out = self.out_dir.text().strip()
+        if not out:
+            self.status.setText("Choose an output folder first.")
+            return
+        if self._task is not None:
+            return
+        report = self.current_report()
+        volume, anonymize = self._volume, self.anonymize.isChecked()
+
+        def work(progress, cancel):
+            from meddiag_desktop.report.export import export_report
+
+            return export_report(report, volume, out, anonymize=anonymize)
+
+        self._run(work, self._exported, "Exporting…")
+
+    def _exported(self, result) -> None:
+        lines = [f"Wrote {p.name}" for p in result.paths.values()] + [f"Note: {w}" for w in result.warnings]
+        if result.anonymized:
+            lines.append(f"Pseudonym: {result.pseudonym}")
+        self.status.setText("\n".join(lines) + f"\ninto {Path(next(iter(result.paths.values()))).parent}")
+        self.exported.emit(result)
+
+    # ----------------------------------------------------------- plumbing
+    def _run(self, work, on_success, message: str) -> None:
+        """One error boundary for every background action: failures become the status text."""
+        self.status.setText(message)
+        self.export_button.setEnabled(False)
+        self.refresh_button.setEnabled(False)
+        task = BackgroundTask(work, name="report", parent=self)
+        task.succeeded.connect(on_success)
+        task.failed.connect(lambda msg, exc: self.status.setText(f"<span style='color:#b03a2e'>{html.escape(msg)}"
+                                                                 "</span>"))
+        task.finished.connect(self._task_done)
+        self._task = task
+        task.start()
+
+    def _task_done(self) -> None:
+        if self._task is None:
+            return
+        self._task = None
+        self.export_button.setEnabled(True)
+        self.refresh_button.setEnabled(True)
+        if self._pending_render:
+            self._pending_render = False
+            self.refresh()
+
+    def done(self, code: int) -> None:  # noqa: D401 - Qt override: wait for the worker before closing
+        if self._task is not None:
+            self._task.wait()
+            self._task = None
+        super().done(code)
