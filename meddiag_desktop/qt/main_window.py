@@ -14,9 +14,12 @@ import time
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QFrame,
     QGridLayout,
@@ -178,6 +181,7 @@ class MainWindow(QMainWindow):
         m.addAction(act)
 
         v = self.menuBar().addMenu("&View")
+        self._view_menu = v
         act = QAction("Show &crosshair", self, checkable=True, checked=True)
         act.triggered.connect(self._set_crosshair)
         v.addAction(act)
@@ -277,6 +281,35 @@ class MainWindow(QMainWindow):
             self.addAction(act)  # shortcuts work while the menu is closed
         if not presets:
             menu.addAction("(open a study)").setEnabled(False)
+
+    # ------------------------------------------------------- extension points
+    def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget:
+        """Dock a feature panel (risk, AI...) on the right; several panels become tabs."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"panel_{title.lower().replace(' ', '_')}")
+        dock.setWidget(widget)
+        existing = [d for d in self.findChildren(QDockWidget) if d.objectName().startswith("panel_") and d is not dock]
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        if existing:
+            self.tabifyDockWidget(existing[-1], dock)
+        self._view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    @guarded("Overlay")
+    def set_overlay(self, overlay) -> None:
+        """Show an AI result over the slices: a ``LabelOverlay`` (labels + ``lut()``), a
+        ``HeatOverlay`` (``heat`` + ``rgba()``), or ``None`` to clear it."""
+        for w in self.slice_widgets.values():
+            sv = w.slice_view
+            if overlay is None or self.state.volume is None:
+                sv.set_overlay(None)
+            elif hasattr(overlay, "labels"):
+                sv.set_overlay(overlay.labels, overlay.lut())
+            else:
+                peak = float(overlay.heat.max()) or 1.0
+                table = overlay.rgba(np.linspace(0.0, peak, 256))
+                sv.set_overlay(overlay.heat.astype(np.float32), table, (0.0, peak), smooth=True)
+            w.request_render()
 
     @guarded("Layout")
     def set_layout(self, name: str) -> None:

@@ -110,6 +110,7 @@ class SliceView:
         self._readout = ""
         self.smooth = True
         self.aligned = True
+        self._overlay: tuple | None = None
 
         self.reslice = vtkImageReslice()
         self.reslice.SetOutputDimensionality(2)
@@ -158,6 +159,7 @@ class SliceView:
     # ------------------------------------------------------------------ data
     def set_volume(self, volume: Volume | None, image: vtkImageData | None = None) -> None:
         """Show ``volume`` (``image`` is its shared vtkImageData; made here if omitted)."""
+        self.set_overlay(None)
         self.volume = volume
         if volume is None:
             self.image_actor.VisibilityOff()
@@ -203,6 +205,73 @@ class SliceView:
         self.pan = np.zeros(2)
         self.set_cursor(volume.center_lps())
         self.reset_camera()
+
+    # --------------------------------------------------------------- overlay
+    def set_overlay(
+        self,
+        values: np.ndarray | None,
+        lut_rgba: np.ndarray | None = None,
+        value_range: tuple[float, float] | None = None,
+        smooth: bool = False,
+    ) -> None:
+        """Draw a coloured map over the image (labels, heat maps), or remove it with ``None``.
+
+        Parameters
+        ----------
+        values:
+            Array ``(z, y, x)`` on the volume's voxel grid.
+        lut_rgba:
+            ``n x 4`` uint8 colours; ``value_range`` (default ``(0, n - 1)``) is spread
+            over them, so integer labels ``0..n-1`` index the table directly.
+        smooth:
+            Linear interpolation (heat maps) instead of nearest (labels).
+        """
+        if self._overlay is not None:
+            self.renderer.RemoveViewProp(self._overlay[0])
+            self._overlay = None
+        if values is None or self.volume is None:
+            return
+        if values.shape[:3] != self.volume.array.shape[:3]:
+            raise ValueError(f"overlay shape {values.shape} differs from the volume's {self.volume.array.shape[:3]}")
+        from vtkmodules.vtkCommonCore import vtkLookupTable
+        from vtkmodules.vtkImagingCore import vtkImageMapToColors
+
+        from meddiag_desktop.render.image_data import image_from_array
+
+        table = np.asarray(lut_rgba if lut_rgba is not None else [[0, 0, 0, 0], [255, 0, 0, 128]], np.uint8)
+        n = len(table)
+        lo, hi = value_range if value_range is not None else (0.0, float(max(n - 1, 1)))
+        reslice = vtkImageReslice()
+        reslice.SetInputData(image_from_array(np.ascontiguousarray(values), self.volume.spacing))
+        reslice.SetResliceAxes(self._axes)
+        reslice.SetOutputDimensionality(2)
+        reslice.SetOutputSpacing(self.reslice.GetOutputSpacing())
+        reslice.SetOutputOrigin(self.reslice.GetOutputOrigin())
+        reslice.SetOutputExtent(self.reslice.GetOutputExtent())
+        reslice.SetBackgroundLevel(lo)
+        if smooth:
+            reslice.SetInterpolationModeToLinear()
+        else:
+            reslice.SetInterpolationModeToNearestNeighbor()
+        lut = vtkLookupTable()
+        lut.SetNumberOfTableValues(n)
+        for i, (r, g, b, a) in enumerate(table):
+            lut.SetTableValue(i, r / 255.0, g / 255.0, b / 255.0, a / 255.0)
+        lut.SetTableRange(lo, hi if hi > lo else lo + 1.0)
+        colours = vtkImageMapToColors()
+        colours.SetLookupTable(lut)
+        colours.SetOutputFormatToRGBA()
+        colours.SetInputConnection(reslice.GetOutputPort())
+        actor = vtkImageActor()
+        actor.GetMapper().SetInputConnection(colours.GetOutputPort())
+        actor.SetPosition(0.0, 0.0, 0.5)  # between the image (z=0) and the crosshair (z=1)
+        if smooth:
+            actor.GetProperty().SetInterpolationTypeToLinear()
+        else:
+            actor.GetProperty().SetInterpolationTypeToNearest()
+        actor.PickableOff()
+        self.renderer.AddViewProp(actor)
+        self._overlay = (actor, reslice, colours, lut)
 
     def set_hint(self, text: str) -> None:
         """Message shown centred while no volume is loaded (e.g. how to open a study)."""

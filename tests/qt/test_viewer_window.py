@@ -205,3 +205,23 @@ def test_number_keys_apply_window_presets(qtbot, main_window, ct_series):
     assert main_window.state.window == (1500.0, -600.0)
     qtbot.keyClick(axial, Qt.Key.Key_1)  # the DICOM tag preset
     assert main_window.state.window == (400.0, 40.0)
+
+
+def test_overlay_and_side_panels(qtbot, main_window, ct_series):
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QLabel
+
+    vol = open_and_wait(qtbot, main_window, ct_series)
+    labels = (vol.array > 800).astype(np.uint8)
+    overlay = SimpleNamespace(labels=labels, lut=lambda: np.array([[0, 0, 0, 0], [255, 0, 0, 128]], np.uint8))
+    main_window.set_overlay(overlay)
+    assert all(w.slice_view._overlay is not None for w in main_window.slice_widgets.values())
+    heat = SimpleNamespace(heat=np.random.default_rng(0).random(vol.array.shape), rgba=lambda t: np.full(t.shape + (4,), 200, np.uint8))
+    main_window.set_overlay(heat)
+    main_window.set_overlay(None)
+    assert all(w.slice_view._overlay is None for w in main_window.slice_widgets.values())
+    d1 = main_window.add_side_panel(QLabel("risk"), "Risk")
+    d2 = main_window.add_side_panel(QLabel("ai"), "AI")
+    assert main_window.tabifiedDockWidgets(d1) == [d2]
+    assert not main_window.error_banner.isVisible()

@@ -83,3 +83,27 @@ def test_display_view_mapping_roundtrip():
     lps = sv.display_to_lps(*d)
     f = vg.view_frame("coronal")
     assert np.allclose(lps @ f[:, :2], marker @ f[:, :2])
+
+
+def test_label_overlay_follows_the_slice_and_lut():
+    vol, marker = marker_volume(DIRECTIONS["oblique30"])
+    labels = (vol.array > 0).astype(np.uint8) * 2  # label 2 where the cube is
+    sv = SliceView("axial")
+    sv.set_volume(vol)
+    sv.set_cursor(marker)
+    lut = np.array([[0, 0, 0, 0], [0, 255, 0, 255], [255, 0, 0, 200]], np.uint8)
+    sv.set_overlay(labels, lut)
+    _, reslice, colours, _ = sv._overlay
+    colours.Update()
+    out = colours.GetOutput()
+    nx, ny, _ = out.GetDimensions()
+    rgba = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(ny, nx, 4)
+    origin, spacing = out.GetOrigin(), out.GetSpacing()
+    u, v, _ = vg.lps_to_view("axial", marker)
+    col, row = int(round((u - origin[0]) / spacing[0])), int(round((v - origin[1]) / spacing[1]))
+    assert rgba[row, col].tolist() == [255, 0, 0, 200]
+    assert rgba[0, 0, 3] == 0  # label 0: transparent
+    with pytest.raises(ValueError):
+        sv.set_overlay(np.zeros((2, 2, 2), np.uint8))
+    sv.set_overlay(None)
+    assert sv._overlay is None
