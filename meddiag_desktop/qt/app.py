@@ -94,11 +94,28 @@ def run_gui(path: str | None = None, demo: bool = False, screenshot: str | None 
         if not path and not demo:
             QTimer.singleShot(0, lambda: shoot())
 
+    previous_hook = sys.excepthook
+
+    def show_uncaught(exc_type, exc, tb) -> None:  # last-resort error boundary: show, keep running
+        import traceback
+
+        traceback.print_exception(exc_type, exc, tb)
+        from meddiag_desktop.qt.errors import user_message
+
+        try:
+            win.show_error(user_message(exc))
+        except Exception:  # noqa: BLE001 - the window may be gone
+            previous_hook(exc_type, exc, tb)
+
+    sys.excepthook = show_uncaught
     win.show()
     if task is not None:
         win.adopt_task(task, "Opening the demo study" if demo else f"Opening {path}")
     trace("event loop starts")
-    rc = app.exec()
+    try:
+        rc = app.exec()
+    finally:
+        sys.excepthook = previous_hook
     if not screenshot:
         _report_modules()
     return status["code"] if screenshot else int(rc)

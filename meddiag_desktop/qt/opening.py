@@ -42,6 +42,13 @@ def open_study(target: str, progress=None, cancel=None) -> OpenedStudy:
     p = demo_folder() if target == DEMO else Path(target)
     if p.is_file() and p.name.lower().endswith(VOLUME_SUFFIXES):
         return OpenedStudy(io.load(p, progress=progress, cancel=cancel), str(p))
+    if p.is_file() and p.name.upper() != "DICOMDIR":
+        # one file of a series: open the whole series it belongs to, as viewers do
+        found = io.scan(p.parent, progress=progress, cancel=cancel)
+        mine = [s for s in found if any(Path(i.path) == p for i in getattr(s, "instances", []))]
+        if mine:
+            volume = io.load(mine[0], progress=progress, cancel=cancel)
+            return OpenedStudy(volume, str(p), mine[0], list(found), list(found.skipped))
     found = io.scan(p, progress=progress, cancel=cancel)
     if not len(found):
         io.load(p)  # nothing displayable: load() raises LoadError saying why

@@ -122,3 +122,10 @@ def test_screenshot_command_fails_cleanly_on_bad_input(tmp_path):
     assert proc.returncode == 1
     assert "meddiag:" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_opening_one_dicom_file_opens_its_whole_series(qtbot, main_window, two_series):
+    one = sorted((two_series / "a").glob("*.dcm"))[3]
+    vol = open_and_wait(qtbot, main_window, one)
+    assert vol.shape_xyz == (24, 20, 12)  # all 12 slices, not the one file
+    assert len(main_window.browser.series_items()) == 1  # the series of the file's folder
