@@ -1,0 +1,99 @@
+"""Our memory-lean sliding window vs MONAI's ``sliding_window_inference`` on a big CT (CUDA only).
+
+    python benchmarks/bench_ai_gpu.py [--shape 320 512 512] [--classes 105] [--roi 96] [--batch 4]
+
+A randomly initialised MONAI SegResNet with 105 output classes runs over a
+512x512x320 volume (z, y, x). For each method: wall time (after one warm-up),
+peak GPU memory (``torch.cuda.max_memory_allocated``) and, for ours, the share of
+voxels whose label equals MONAI's argmax. MONAI's plain call keeps every class at
+full resolution in fp32 on the GPU; ours keeps a ring buffer of ``roi_z`` planes
+and reduces each finished plane to its label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shape", type=int, nargs=3, default=[320, 512, 512], help="z y x")
+    ap.add_argument("--classes", type=int, default=105)
+    ap.add_argument("--roi", type=int, default=96)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--overlap", type=float, default=0.25)
+    ap.add_argument("--skip-monai", action="store_true")
+    args = ap.parse_args()
+
+    import torch
+
+    if not torch.cuda.is_available():
+        print(json.dumps({"skipped": "no CUDA device"}))
+        return
+    from monai.inferers import sliding_window_inference
+    from monai.networks.nets import SegResNet
+
+    from meddiag_desktop.ai.sliding_window import sliding_window_argmax
+
+    dev = torch.device("cuda")
+    torch.manual_seed(0)
+    net = SegResNet(spatial_dims=3, in_channels=1, out_channels=args.classes, init_filters=16).to(dev).eval()
+    image = torch.randn(1, *args.shape, device=dev)
+    roi = (args.roi,) * 3
+    report = {"device": torch.cuda.get_device_name(), "shape_zyx": args.shape, "classes": args.classes,
+              "roi": roi, "sw_batch_size": args.batch, "overlap": args.overlap}
+
+    def measure(name, fn, repeats=2):
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        fn()  # warm-up (cuDNN autotune, allocator)
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        times = []
+        out = None
+        for _ in range(repeats):
+            t = time.perf_counter()
+            out = fn()
+            torch.cuda.synchronize()
+            times.append(time.perf_counter() - t)
+        peak = (torch.cuda.max_memory_allocated() - base) / 2**30
+        report[name] = {"seconds": round(min(times), 3), "peak_gib_above_inputs": round(peak, 2)}
+        print(name, report[name], flush=True)
+        return out
+
+    def ours_bf16():
+        return sliding_window_argmax(image[0], net, roi, overlap=args.overlap, blend="gaussian",
+                                     sw_batch_size=args.batch, autocast_dtype=torch.bfloat16)
+
+    def ours_fp32():
+        return sliding_window_argmax(image[0], net, roi, overlap=args.overlap, blend="gaussian",
+                                     sw_batch_size=args.batch, accum_dtype="fp16")
+
+    with torch.no_grad():
+        lab_bf16 = measure("ours_bf16_autocast", ours_bf16)
+        lab_fp32 = measure("ours_fp32_model_fp16_accumulator", ours_fp32)
+        if not args.skip_monai:
+            def monai_plain():
+                return sliding_window_inference(image[None], roi, args.batch, net, overlap=args.overlap,
+                                                mode="gaussian").argmax(1)[0]
+
+            try:
+                ref = measure("monai_sliding_window_inference_fp32", monai_plain, repeats=1).to("cpu")
+                report["label_agreement_ours_fp32_vs_monai"] = round(float((lab_fp32.to(torch.int64) == ref).float().mean()), 6)
+                report["label_agreement_ours_bf16_vs_monai"] = round(float((lab_bf16.to(torch.int64) == ref).float().mean()), 6)
+            except torch.cuda.OutOfMemoryError as err:
+                report["monai_sliding_window_inference_fp32"] = {"error": f"out of memory: {err}"[:300]}
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
