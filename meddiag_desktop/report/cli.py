@@ -115,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
                                overwrite=args.overwrite)
     except ExportError as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
-    except (OSError, ValueError) as exc:
-        return _fail(f"export failed, nothing partial was left in {args.out}: {type(exc).__name__}: {exc}",
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback; the audit log has the event
+        return _fail(f"export failed; no partial file was left in {args.out}: {type(exc).__name__}: {exc}",
                      EXIT_FAILED)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Sequence
 
 from meddiag_desktop.core.volume import Volume
-from meddiag_desktop.report.dicom_seg import MANUFACTURER, MODEL_NAME, SegmentRef, segment_code
+from meddiag_desktop.report.dicom_seg import MANUFACTURER, MODEL_NAME, DicomExportError, SegmentRef, segment_code
 from meddiag_desktop.report.model import Report, RiskFinding
 
 __all__ = ["build_sr", "risk_concept", "DEVICE_UID"]
@@ -130,6 +130,8 @@ def build_sr(report: Report, volume: Volume, sources: Sequence, seg, refs: Seque
                                             unit=_code(_MM), referenced_coordinates=coords)],
         ))
 
+    if not groups:
+        raise DicomExportError("the report has no measurement, segmentation or risk estimate to put in an SR")
     device = hd.sr.ObserverContext(
         observer_type=_code(("121007", "DCM", "Device")),
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
@@ -149,8 +151,7 @@ def build_sr(report: Report, volume: Volume, sources: Sequence, seg, refs: Seque
     content = hd.sr.MeasurementReport(
         observation_context=context,
         procedure_reported=_code(procedure),
-        imaging_measurements=groups or None,
-        referenced_images=None if groups else list(sources),
+        imaging_measurements=groups,
     )
     return hd.sr.Comprehensive3DSR(
         evidence=[*sources, seg] if seg is not None else list(sources),

@@ -173,15 +173,20 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say) -> E
             elif report.label_maps:
                 result.warnings.append("no DICOM SEG: the segmentation is empty")
             say("building DICOM SR")
-            sr = build_sr(report, volume, sources, seg, refs)
+            try:
+                sr = build_sr(report, volume, sources, seg, refs)
+            except DicomExportError as exc:
+                sr = None
+                result.warnings.append(f"no DICOM SR: {exc}")
             if deid is not None:
                 say("de-identifying")
-                if seg is not None:
-                    deid.apply(seg)
-                deid.apply(sr)
+                for ds in (seg, sr):
+                    if ds is not None:
+                        deid.apply(ds)
             if seg is not None:
                 blobs["seg"] = _dicom_bytes(seg)
-            blobs["sr"] = _dicom_bytes(sr)
+            if sr is not None:
+                blobs["sr"] = _dicom_bytes(sr)
     if pdf:
         say("rendering PDF")
         from meddiag_desktop.report.pdf import render_pdf

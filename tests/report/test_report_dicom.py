@@ -117,3 +117,12 @@ def test_non_dicom_study_gets_the_pdf_and_a_reason(study, tmp_path):
     result = export_report(report, vol2, tmp_path / "out")
     assert set(result.paths) == {"pdf"}
     assert any("not loaded from DICOM" in w for w in result.warnings)
+
+
+def test_report_without_findings_writes_the_pdf_and_says_why_there_is_no_sr(study, tmp_path):
+    from meddiag_desktop.report import build_report
+
+    _, volume, _ = study
+    result = export_report(build_report(volume, impression="Normal study."), volume, tmp_path / "out")
+    assert set(result.paths) == {"pdf"}
+    assert any("no DICOM SR" in w for w in result.warnings)
