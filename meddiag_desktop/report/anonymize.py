@@ -183,9 +183,12 @@ def pseudonymise_report(report, deid: Deidentifier):
 
     risks = [replace(r, inputs=tuple(replace(i, detail=clean(i.detail)) for i in r.inputs),
                      warnings=tuple(clean(w) for w in r.warnings)) for r in report.risks]
+    patient = p.pseudonymise(deid.pseudonym, deid.uid_map, deid.date_shift_days)
+    patient = replace(patient, study_description=clean(p.study_description),
+                      series_description=clean(p.series_description))
     return replace(
         report,
-        patient=p.pseudonymise(deid.pseudonym, deid.uid_map, deid.date_shift_days),
+        patient=patient,
         impression=clean(report.impression),
         key_images=[replace(k, caption=clean(k.caption)) for k in report.key_images],
         measurements=[replace(m, name=clean(m.name), description=clean(m.description)) for m in report.measurements],
