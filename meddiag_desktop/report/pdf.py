@@ -95,7 +95,14 @@ def _p(text: str, style) -> object:
 def _table(rows: list[list], widths: list[float], st: _Styles, header: bool = True, align_right: tuple[int, ...] = ()):
     from reportlab.platypus import Table, TableStyle
 
-    data = [[c if not isinstance(c, str) else _p(c, st.cell_bold if header and r == 0 else st.cell) for c in row]
+    from reportlab.lib.enums import TA_RIGHT
+    from reportlab.lib.styles import ParagraphStyle
+
+    def style_of(r: int, c: int):
+        base = st.cell_bold if header and r == 0 else st.cell
+        return ParagraphStyle(f"{base.name}-r", parent=base, alignment=TA_RIGHT) if c in align_right else base
+
+    data = [[cell if not isinstance(cell, str) else _p(cell, style_of(r, c)) for c, cell in enumerate(row)]
             for r, row in enumerate(rows)]
     t = Table(data, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
     style = [
