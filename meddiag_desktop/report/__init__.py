@@ -8,6 +8,7 @@ Typical use (GUI or script)::
     written = export_report(report, volume, out_dir, anonymize=False)   # report.pdf, seg.dcm, sr.dcm
 
 Heavy libraries (reportlab, highdicom) are imported only when a report is rendered or exported.
+Audit events: ``from meddiag_desktop.report.audit import audit`` (``audit("open", study_uid, "ok")``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ __all__ = [
     "RiskFinding",
     "RiskInput",
     "SegmentFinding",
-    "audit",
     "build_report",
     "classification_findings",
     "export_report",
@@ -43,7 +43,7 @@ _WHERE = {
     "Measurement": "model", "PatientStudy": "model", "Provenance": "model", "Report": "model",
     "RiskFinding": "model", "RiskInput": "model", "SegmentFinding": "model",
     "build_report": "build", "classification_findings": "build", "label_map_from_result": "build",
-    "risk_finding": "build", "render_pdf": "pdf", "audit": "audit",
+    "risk_finding": "build", "render_pdf": "pdf",
     "export_report": "export", "ExportError": "export", "ExportResult": "export",
 }
 
