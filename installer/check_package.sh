@@ -85,6 +85,17 @@ else
 fi
 mkdir -p "$ROOT/build/check" && cp -f "$SHOT" "$ROOT/build/check/demo.png" 2>/dev/null || true
 
+# 2b. compressed DICOM (RLE Lossless) is decoded in spawned worker processes of the frozen app
+"$SYSPY" -I -S installer/make_rle_series.py "$WORK/rle" >/dev/null
+RLE_SHOT="$WORK/out/rle.png"
+if timed rle app xvfb-run -a -s "-screen 0 1600x1000x24" "$APPDIR/meddiag" "$WORK/rle" --screenshot "$RLE_SHOT" \
+   && [ -s "$RLE_SHOT" ]; then
+  pass "RLE Lossless series opened (decoded in worker processes) and rendered"
+else
+  fail "RLE series: $(tail -5 "$WORK/out/rle.err")"
+fi
+cp -f "$RLE_SHOT" "$ROOT/build/check/rle.png" 2>/dev/null || true
+
 # 3. the bundled plugins are listed from the package, with verified weights
 PLUGINS="$WORK/out/plugins.json"
 if timed plugins app "$APPDIR/meddiag" plugins --json && cp "$WORK/out/plugins.out" "$PLUGINS"; then
