@@ -126,3 +126,33 @@ def test_report_without_findings_writes_the_pdf_and_says_why_there_is_no_sr(stud
     result = export_report(build_report(volume, impression="Normal study."), volume, tmp_path / "out")
     assert set(result.paths) == {"pdf"}
     assert any("no DICOM SR" in w for w in result.warnings)
+
+
+def test_two_segmentations_become_one_seg_with_overlapping_segments(study, tmp_path):
+    from report_helpers import provenance
+
+    from meddiag_desktop.report import LabelMap, Provenance, build_report
+
+    _, volume, labels = study
+    lesion = (labels == 3).astype(np.uint8) * 5  # a second plugin labels the nodule too (overlap)
+    other = Provenance("test.nodule", "Test nodule finder", "1.0", (), "cpu", "2026-11-28T11:00:00+00:00")
+    report = build_report(volume, key_images=[], label_maps=[LabelMap(labels, NAMES, {}, provenance()),
+                                                             LabelMap(lesion, {5: "lung nodule"}, {}, other)])
+    result = export_report(report, volume, tmp_path / "out")
+    assert dciodvfy(result.paths["seg"]) == [] and dciodvfy(result.paths["sr"]) == []
+    seg = hd.seg.segread(result.paths["seg"])
+    assert seg.segment_numbers == [1, 2, 3, 4]
+    last = seg.SegmentSequence[3]
+    assert last.SegmentLabel == "lung nodule"
+    assert last.SegmentationAlgorithmIdentificationSequence[0].AlgorithmName == "Test nodule finder"
+    raw = pydicom.dcmread(result.paths["seg"])
+    sop_index = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID: k
+                 for k, f in enumerate(volume.metadata["files"])}
+    masks = np.zeros((5, *labels.shape), bool)
+    for i, item in enumerate(raw.PerFrameFunctionalGroupsSequence):
+        k = sop_index[item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID]
+        masks[item.SegmentIdentificationSequence[0].ReferencedSegmentNumber][k] = raw.pixel_array[i].astype(bool)
+    for number, expected in ((1, labels == 1), (3, labels == 3), (4, lesion == 5)):
+        assert np.array_equal(masks[number], expected)
+    groups = hd.sr.srread(result.paths["sr"]).content.get_volumetric_roi_measurement_groups()
+    assert sorted(g.referenced_segment.referenced_segment_numbers[0] for g in groups) == [1, 2, 3, 4]
