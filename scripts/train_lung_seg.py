@@ -92,7 +92,13 @@ def train(args) -> None:
             cases.append((img, lab, np.argwhere(lab == 7)))
     print(f"{len(cases)} training cases at {args.spacing} mm", flush=True)
     model = build(1, 8, CHANNELS)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    lr0 = args.lr
+    if args.resume:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(PLUGIN / "weights.safetensors")))
+        print("resumed from", PLUGIN / "weights.safetensors", flush=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr0, weight_decay=1e-4)
     counts = np.bincount(np.concatenate([c[1].ravel() for c in cases]), minlength=8).astype(float)
     weights = torch.tensor(np.clip((counts.sum() / (counts + 1)) ** 0.5, 1, 30) / 1.0, dtype=torch.float32)
     weights = weights / weights.mean()
@@ -121,15 +127,18 @@ def train(args) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         it += 1
         if it % 20 == 0:
             left = (t_end - time.time()) / 60
             print(f"it {it} loss {np.mean(losses[-20:]):.3f} dice {np.round(dice.detach().numpy()[1:], 2)} ({left:.1f} min left)", flush=True)
         frac = 1 - max(0.0, t_end - time.time()) / (args.minutes * 60)
         for g in opt.param_groups:
-            g["lr"] = 3e-3 * (0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))) + 1e-4
-    write_plugin(model, args, {"iterations": it, "final_loss": round(float(np.mean(losses[-50:])), 4)})
+            g["lr"] = lr0 * (0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))) + 1e-4
+    done_before = 0
+    if args.resume and (PLUGIN / "training.json").exists():
+        done_before = int(json.loads((PLUGIN / "training.json").read_text()).get("iterations", 0))
+    write_plugin(model, args, {"iterations": it + done_before, "final_loss": round(float(np.mean(losses[-50:])), 4)})
 
 
 def write_plugin(model, args, training: dict) -> None:
@@ -259,6 +268,8 @@ def main() -> None:
     ap.add_argument("--patch", type=int, nargs=3, default=[32, 64, 64], help="training patch z y x")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--resume", action="store_true", help="continue from the plugin's current weights")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--no-eval", action="store_true")
     args = ap.parse_args()

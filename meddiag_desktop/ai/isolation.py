@@ -143,8 +143,9 @@ def run_isolated(
     if not info.ok:
         raise PluginError(f"plugin {info.id} cannot be used: {info.error}")
     manifest = info.manifest
-    options = options or RunOptions()
-    options.allow_bundle_code = info.allow_bundle_code
+    from dataclasses import replace
+
+    options = replace(options or RunOptions(), allow_bundle_code=info.allow_bundle_code)
     warnings = check_input(manifest, volume)  # refuse obvious misfits before starting anything
     if manifest.kind == "monai_bundle" and not info.allow_bundle_code:
         raise InputRefused(f"{info.path} is a MONAI bundle in the app's own folder; bundles run only from the user's folders")
@@ -161,6 +162,7 @@ def run_isolated(
 
     tmp = Path(tempfile.mkdtemp(prefix="meddiag-ai-"))
     proc = None
+    recv_end = None
     try:
         np.save(tmp / "input.npy", np.ascontiguousarray(volume.array))
         request = {
@@ -248,6 +250,8 @@ def run_isolated(
     finally:
         if proc is not None:
             _stop(proc)
+        if recv_end is not None:
+            recv_end.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

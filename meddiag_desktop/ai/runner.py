@@ -289,7 +289,6 @@ def _segment(folder, manifest, volume, options, progress, cancel, note, notes) -
     inf = manifest.inference
     roi_zyx = tuple(reversed(inf.roi_size))
     precision = options.precision or inf.precision
-    torch.set_num_threads(max(1, torch.get_num_threads()))
 
     def infer(dev: str, batch: int):
         model.to(dev)

@@ -75,6 +75,20 @@ def test_sliding_window_matches_monai(plugin_factory):
             assert torch.equal(ref.to(torch.uint8), ours), (mode, roi)
 
 
+def test_sliding_window_low_precision_paths_agree():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv3d(4, 7, 1)).eval()
+    img = torch.randn(1, 30, 33, 31)
+    ref = sliding_window_argmax(img, net, (16, 16, 16), sw_batch_size=2, accum_dtype="fp32")
+    half = sliding_window_argmax(img, net, (16, 16, 16), sw_batch_size=2, accum_dtype="fp16")
+    bf16 = sliding_window_argmax(img, net, (16, 16, 16), sw_batch_size=2, autocast_dtype=torch.bfloat16)
+    assert (half == ref).float().mean() > 0.999
+    assert (bf16 == ref).float().mean() > 0.97
+    labels, conf = sliding_window_argmax(img, net, (16, 16, 16), return_confidence=True)
+    assert torch.equal(labels, ref) and float(conf.min()) >= 1 / 7 - 1e-3 and float(conf.max()) <= 1.0
+
+
 def test_sliding_window_progress_and_cancel():
     torch = pytest.importorskip("torch")
     net = torch.nn.Conv3d(1, 2, 1)
