@@ -130,7 +130,6 @@ class MainWindow(QMainWindow):
         self.warnings = WarningsPanel(self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.warnings)
         self.warnings.hide()
-        self.resizeDocks([self.browser], [300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.warnings], [90], Qt.Orientation.Vertical)
 
         # toolbar
@@ -456,6 +455,12 @@ class MainWindow(QMainWindow):
         if paths:
             ev.acceptProposedAction()
             self.open_path(paths[0])
+
+    def showEvent(self, ev) -> None:  # noqa: N802
+        super().showEvent(ev)
+        if not getattr(self, "_docks_sized", False):  # browser: ~22% of the window, 240-300 px
+            self._docks_sized = True
+            self.resizeDocks([self.browser], [int(min(300, max(240, self.width() * 0.22)))], Qt.Orientation.Horizontal)
 
     # ----------------------------------------------------------------- close
     def closeEvent(self, ev) -> None:  # noqa: N802

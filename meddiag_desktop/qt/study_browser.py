@@ -32,7 +32,7 @@ class StudyBrowser(QDockWidget):
         header.setSectionResizeMode(0, header.ResizeMode.Stretch)
         header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, header.ResizeMode.ResizeToContents)
-        self.setMinimumWidth(260)
+        self.setMinimumWidth(200)
         self.tree.itemActivated.connect(self._activated)
         self.tree.itemDoubleClicked.connect(self._activated)
         self.setWidget(self.tree)

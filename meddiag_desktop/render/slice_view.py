@@ -355,6 +355,9 @@ class SliceView:
         umin, umax, vmin, vmax, _, _ = self._extent
         w, h = self._viewport_size()
         aspect = w / h
+        size = 12 if w < 480 else 13  # corner text: smaller in small views
+        self.corner_text.SetMinimumFontSize(size)
+        self.corner_text.SetMaximumFontSize(size)
         self._fit_scale = max((vmax - vmin) / 2.0, (umax - umin) / 2.0 / aspect, 1.0) * 1.04
         self._apply_camera()
 
