@@ -148,7 +148,8 @@ class MainWindow(QMainWindow):
         # status bar
         self.readout = QLabel("")
         self.readout.setObjectName("readout")
-        self.statusBar().addWidget(self.readout, 1)
+        self.readout.setMinimumWidth(360)
+        self.statusBar().addPermanentWidget(self.readout)  # permanent: messages never hide it
         self.progress = LoadProgress(self)
         self.progress.cancel_requested.connect(self.cancel_loading)
         self.statusBar().addPermanentWidget(self.progress)
@@ -215,7 +216,7 @@ class MainWindow(QMainWindow):
         self.error_banner.show_message(message)
         self.statusBar().showMessage(message, 10000)
 
-    def _on_hover(self, lps, value) -> None:
+    def _on_hover(self, lps, value, view: str = "") -> None:
         if lps is None or value is None:
             self.readout.setText("")
             return

@@ -84,9 +84,9 @@ class SliceViewWidget(VtkWidget):
         self.slice_view.set_window(width, level)
         self.request_render()
 
-    def _on_hover(self, lps, value) -> None:
+    def _on_hover(self, lps, value, view: str = "") -> None:
         text = ""
-        if lps is not None and value is not None:
+        if lps is not None and value is not None and view == self.view:  # only the view under the mouse
             text = self.state.value_text(value)
         if text != self.slice_view._readout:
             self.slice_view.set_readout(text)
@@ -118,7 +118,7 @@ class SliceViewWidget(VtkWidget):
         if self.state.volume is None:
             return
         p = ev.position()
-        self.state.hover(self._lps_at(ev))
+        self.state.hover(self._lps_at(ev), self.view)
         if self._drag is None:
             return
         button, x0, y0, (w0, l0), z0 = self._drag
@@ -144,7 +144,7 @@ class SliceViewWidget(VtkWidget):
         self.mousePressEvent(ev)
 
     def leaveEvent(self, ev) -> None:  # noqa: N802
-        self.state.hover(None)
+        self.state.hover(None, self.view)
 
     def enterEvent(self, ev) -> None:  # noqa: N802
         # keys act on the view under the mouse, as in other radiology viewers

@@ -17,7 +17,7 @@ class ViewerState(QObject):
     volume_changed = Signal(object)  #: Volume or None
     cursor_changed = Signal(object)  #: LPS numpy array (3,)
     window_changed = Signal(float, float)  #: width, level
-    hover_changed = Signal(object, object)  #: LPS point (or None), value (or None)
+    hover_changed = Signal(object, object, str)  #: LPS point (or None), value (or None), view name
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -59,10 +59,10 @@ class ViewerState(QObject):
     def apply_preset(self, preset: WindowPreset) -> None:
         self.set_window(preset.width, preset.level)
 
-    def hover(self, lps: np.ndarray | None) -> None:
-        """Report the point under the mouse (``None`` when it leaves the image)."""
+    def hover(self, lps: np.ndarray | None, view: str = "") -> None:
+        """Report the point under the mouse in ``view`` (``lps`` None when it leaves)."""
         value = None if (lps is None or self.volume is None) else self.volume.value_at(lps)
-        self.hover_changed.emit(lps, value)
+        self.hover_changed.emit(lps, value, view)
 
     def value_text(self, value: object) -> str:
         """Readout of a voxel value with its units (``-650 HU``)."""
