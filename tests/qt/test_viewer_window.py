@@ -136,6 +136,8 @@ def test_click_sets_cursor_and_readout_shows_voxel_value(qtbot, main_window, ct_
     value = int(synthetic_hu()[ijk[2], ijk[1], ijk[0]])
     assert main_window.readout.text().startswith(f"{value} HU")
     assert sv._readout == f"{value} HU"
+    others = [w2.slice_view._readout for v2, w2 in main_window.slice_widgets.items() if v2 != view]
+    assert others == ["", ""]  # only the view under the mouse shows the value
     assert info.count == SHAPE_XYZ[2]
 
 
