@@ -78,6 +78,11 @@ mkdir -p "$STAGE/icons"
 cp -a "$WORK/dist/meddiag" "$STAGE/app"
 # no caches or build leftovers inside the package
 find "$STAGE/app" -name __pycache__ -type d -prune -exec rm -rf {} +
+# symbol tables of the largest libraries (PyTorch, VTK): ~120 MB; dynamic symbols stay
+if command -v strip >/dev/null; then
+  find "$STAGE/app/_internal/torch/lib" "$STAGE/app/_internal/vtkmodules" -type f -name '*.so*' \
+    -exec strip --strip-unneeded {} +
+fi
 install -m 755 installer/linux/meddiag "$STAGE/meddiag"
 install -m 755 installer/linux/install.sh "$STAGE/install.sh"
 install -m 644 resources/meddiag.desktop "$STAGE/meddiag.desktop"

@@ -127,6 +127,19 @@ else
   fail "meddiag infer $SEG_ID: $(tail -5 "$WORK/out/infer.err")"
 fi
 
+# 4b. a classification plugin runs on the demo's first nodule (location from the demo's ground truth)
+CLS_ID=$([ -s "$PLUGINS" ] && json "$PLUGINS" "next((p['id'] for p in d if p['source']=='bundled' and p['task']=='classification'), '')" || true)
+TRUTH=$(find "$WORK/home" -name nodules.json -path '*meddiag-desktop*' | head -1)
+if [ -n "$CLS_ID" ] && [ -n "$TRUTH" ] && [ -n "$DEMO_DICOM" ]; then
+  POINT=$(json "$TRUTH" "','.join(str(v) for v in d['nodules'][0]['center_lps'])")
+  if timed classify app "$APPDIR/meddiag" infer "$CLS_ID" "$DEMO_DICOM" --point "$POINT" --out "$WORK/out/classify" \
+       --device cpu --json; then
+    pass "infer $CLS_ID at $POINT: $(tail -c 300 "$WORK/out/classify.out" | tr -d '\n')"
+  else
+    fail "meddiag infer $CLS_ID: $(tail -5 "$WORK/out/classify.err")"
+  fi
+fi
+
 # 5. the bundled risk models are found inside the package and evaluate
 if timed risk app "$APPDIR/meddiag" risk --list --json; then
   cp "$WORK/out/risk.out" "$WORK/out/risk.json"
