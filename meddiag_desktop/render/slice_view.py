@@ -10,6 +10,8 @@ parallel camera looking down ``-w`` with ``v`` up, so screen right is ``+u``.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import vtkmodules.vtkRenderingFreeType  # noqa: F401  (text rendering backend)
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (rendering backend)
@@ -289,8 +291,10 @@ class SliceView:
         # need a real interpolating reslice.
         if self.smooth and not self.aligned:
             self.reslice.SetInterpolationModeToLinear()
+            self.reslice.SetNumberOfThreads(os.cpu_count() or 1)
         else:
             self.reslice.SetInterpolationModeToNearestNeighbor()
+            self.reslice.SetNumberOfThreads(1)  # a strided copy: threads cost more than they save
         if self.smooth:
             self.image_actor.GetProperty().SetInterpolationTypeToLinear()
         else:
