@@ -227,3 +227,25 @@ def test_overlay_and_side_panels(qtbot, main_window, ct_series):
     d2 = main_window.add_side_panel(QLabel("ai"), "AI")
     qtbot.waitUntil(lambda: main_window.tabifiedDockWidgets(d1) == [d2], timeout=3000)
     assert not main_window.error_banner.isVisible()
+
+
+def test_ctrl_wheel_zooms_about_the_mouse_and_middle_drag_pans(qtbot, main_window, ct_series):
+    open_and_wait(qtbot, main_window, ct_series)
+    w = main_window.slice_widgets["axial"]
+    sv = w.slice_view
+    anchor = (120, 90)
+    before = sv.display_to_view(*w.display_pos(*anchor))
+    send_wheel(w, *anchor, 2 * 120, Qt.KeyboardModifier.ControlModifier)
+    assert sv.zoom == pytest.approx(1.1**2)
+    assert np.allclose(sv.display_to_view(*w.display_pos(*anchor)), before)  # the point under the mouse stays
+    cursor = main_window.state.cursor.copy()
+    assert sv.slice_info().index == vg.slice_info("axial", main_window.state.volume, cursor).index
+    mm_per_px = sv.world_per_pixel()
+    focal = np.array(sv.renderer.GetActiveCamera().GetFocalPoint()[:2])
+    mb = Qt.MouseButton.MiddleButton
+    send_mouse(w, "press", 100, 100, mb)
+    send_mouse(w, "move", 130, 110, Qt.MouseButton.NoButton, mb)
+    send_mouse(w, "release", 130, 110, mb, Qt.MouseButton.NoButton)
+    moved = np.array(sv.renderer.GetActiveCamera().GetFocalPoint()[:2]) - focal
+    assert np.allclose(moved, [-30 * mm_per_px, 10 * mm_per_px])  # image follows the mouse (screen y is down)
+    assert np.allclose(main_window.state.cursor, cursor)  # panning and zooming never move the cursor
