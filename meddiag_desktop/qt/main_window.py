@@ -212,7 +212,7 @@ class MainWindow(QMainWindow):
     def show_error(self, message: str) -> None:
         """Show an error in the banner and the status bar (never modal, never a crash)."""
         self.last_error = message
-        log.error(message)
+        log.info("shown to the user: %s", message)  # the banner is the report; no stderr noise
         self.error_banner.show_message(message)
         self.statusBar().showMessage(message, 10000)
 
