@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from meddiag_desktop.core import view_geometry as vg
+from meddiag_desktop.core.annotations import MeasurementStore
+from meddiag_desktop.core.history import UndoStack
 from meddiag_desktop.qt._trace import trace
 from meddiag_desktop.qt.background import BackgroundTask
 from meddiag_desktop.qt.error_banner import ErrorBanner
@@ -86,6 +88,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("MedDiag Desktop")
         self.setAcceptDrops(True)
         self.state = ViewerState(self)
+        self.history = UndoStack()  #: every undoable edit of the session
+        self.measurements = MeasurementStore(self.history)
         self.recent = recent if recent is not None else RecentStudies()
         self._task: BackgroundTask | None = None
         self._tasks: list[BackgroundTask] = []
@@ -156,6 +160,9 @@ class MainWindow(QMainWindow):
         self.state.hover_changed.connect(self._on_hover)
 
         self._make_menus()
+        from meddiag_desktop.qt.feature_panels import FeaturePanels
+
+        self.panels = FeaturePanels(self)
 
     # ------------------------------------------------------------------ menus
     def _make_menus(self) -> None:
@@ -174,6 +181,11 @@ class MainWindow(QMainWindow):
         self.recent_menu = RecentMenu(self.recent, self)
         self.recent_menu.open_requested.connect(self.open_path)
         m.addMenu(self.recent_menu)
+        m.addSeparator()
+        act = QAction("&Export report...", self)
+        act.setShortcut(QKeySequence("Ctrl+E"))
+        act.triggered.connect(self.export_report)
+        m.addAction(act)
         m.addSeparator()
         act = QAction("&Quit", self)
         act.setShortcut(QKeySequence.StandardKey.Quit)
@@ -207,6 +219,11 @@ class MainWindow(QMainWindow):
         self.window_menu.aboutToShow.connect(self._fill_window_menu)
         self._fill_window_menu()
         v.addAction(self.warnings.toggleViewAction())
+        h = self.menuBar().addMenu("&Help")
+        self.help_menu = h
+        act = QAction("&About MedDiag Desktop", self)
+        act.triggered.connect(self.show_about)
+        h.addAction(act)
 
     # ------------------------------------------------------------- reporting
     def show_error(self, message: str) -> None:
@@ -281,6 +298,29 @@ class MainWindow(QMainWindow):
             self.addAction(act)  # shortcuts work while the menu is closed
         if not presets:
             menu.addAction("(open a study)").setEnabled(False)
+
+    @guarded("About")
+    def show_about(self, _checked: bool = False):
+        from meddiag_desktop.qt.about_dialog import show_about
+
+        return show_about(self)
+
+    @guarded("Export report")
+    def export_report(self, _checked: bool = False):
+        """Build the report of the session and open its preview (export from there)."""
+        from meddiag_desktop.qt.report_export import session_report
+        from meddiag_desktop.qt.report_preview import ReportPreviewDialog
+
+        report = session_report(self)
+        dialog = ReportPreviewDialog(report, self.state.volume, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.report_dialog = dialog
+        return dialog
+
+    def on_ai_result(self, result) -> None:
+        """Hook for an AI result (the panels have already taken it)."""
+        self.statusBar().showMessage(f"AI result: {getattr(result, 'plugin_id', '')}", 5000)
 
     # ------------------------------------------------------- extension points
     def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget:
@@ -465,6 +505,8 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- close
     def closeEvent(self, ev) -> None:  # noqa: N802
+        if getattr(self, "panels", None) is not None:
+            self.panels.shutdown()
         for task in list(self._tasks):
             task.wait()
         for w in (*self.slice_widgets.values(), self.volume_widget):

@@ -1,0 +1,133 @@
+"""Wires the feature panels (AI, risk) and the report/about actions into the main window.
+
+The panels are owned by others and used only through their public API: the AI
+panel's results go to the viewer (overlay) and the risk panel (segmentation,
+nodule type); the risk panel also takes the reader's nodule long/short axis
+measurement. Everything goes through the window's error boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from PySide6.QtCore import QObject
+
+from meddiag_desktop.qt.errors import guarded
+
+__all__ = ["FeaturePanels"]
+
+log = logging.getLogger(__name__)
+
+
+class FeaturePanels(QObject):
+    """Creates the AI and risk side panels and keeps them fed with the session's data."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.win = window
+        self.ai = None
+        self.risk = None
+        self.segmentation = None  #: last SegmentationResult
+        self.classification = None  #: last ClassificationResult
+        self.provenances: dict[int, Any] = {}  #: id(result) -> report Provenance
+        self.nodule_measurement = None  #: NoduleMeasurement from the reader's calipers
+        self._make_risk()
+        self._make_ai()
+        window.volume_shown.connect(self._on_volume)
+
+    def show_error(self, message: str) -> None:
+        self.win.show_error(message)
+
+    @guarded("Risk panel")
+    def _make_risk(self) -> None:
+        from meddiag_desktop.qt.risk_panel import RiskPanel
+
+        self.risk = RiskPanel()
+        self.win.add_side_panel(self.risk, "Risk")
+
+    @guarded("AI panel")
+    def _make_ai(self) -> None:
+        from meddiag_desktop.qt.ai_panel import AIPanel
+
+        prewarm = os.environ.get("MEDDIAG_AI_PREWARM", "1") != "0"
+        self.ai = AIPanel(prewarm=prewarm)
+        self.win.add_side_panel(self.ai, "AI")
+        self.ai.overlayChanged.connect(self.win.set_overlay)
+        self.ai.resultReady.connect(self._on_result)
+
+    # ----------------------------------------------------------------- events
+    @guarded("Feature panels")
+    def _on_volume(self, volume) -> None:
+        self.segmentation = self.classification = None
+        self.nodule_measurement = None
+        self.provenances.clear()
+        if self.ai is not None:
+            self.ai.set_volume(volume)
+        self._update_risk()
+        study_uid = str(volume.metadata.get("study_uid", "") or "")
+        try:
+            from meddiag_desktop.report.audit import audit
+        except ImportError:  # the report package is optional for the viewer
+            return
+        audit("open", study_uid, "ok", modality=volume.modality)
+
+    @guarded("Point for AI")
+    def set_point(self, lps) -> None:
+        """A clicked location (LPS mm) for classification plugins."""
+        if self.ai is not None:
+            self.ai.set_point(lps)
+
+    @guarded("AI result")
+    def _on_result(self, result) -> None:
+        prov = None
+        try:
+            from meddiag_desktop.report.model import Provenance
+
+            info = self.ai.current_plugin if self.ai is not None else None
+            if info is not None and getattr(info, "manifest", None) is not None:
+                prov = Provenance.from_plugin(info, device=getattr(result, "device", ""))
+        except Exception:  # noqa: BLE001 - provenance is best effort; the result still counts
+            log.exception("no provenance for %s", getattr(result, "plugin_id", "?"))
+        self.provenances[id(result)] = prov
+        if getattr(result, "task", "") == "segmentation":
+            self.segmentation = result
+        else:
+            self.classification = result
+        self._update_risk()
+        self.win.on_ai_result(result)
+
+    @guarded("Nodule measurement")
+    def set_nodule_measurement(self, long_axis_mm: float | None, short_axis_mm: float | None = None) -> None:
+        """The reader's nodule calipers (``None`` removes them); they replace the segmented size."""
+        from meddiag_desktop.risk.image_inputs import NoduleMeasurement
+
+        new = None if not long_axis_mm else NoduleMeasurement(float(long_axis_mm), short_axis_mm)
+        if new == self.nodule_measurement:
+            return
+        self.nodule_measurement = new
+        self._update_risk()
+
+    def _update_risk(self) -> None:
+        volume = self.win.state.volume
+        if self.risk is None or volume is None:
+            return
+        labels = None
+        if self.segmentation is not None and getattr(self.segmentation, "labels", None) is not None:
+            if self.segmentation.labels.shape[:3] == volume.array.shape[:3]:
+                labels = self.segmentation.labels
+        options: dict[str, Any] = {}
+        if self.nodule_measurement is not None:
+            options["measurement"] = self.nodule_measurement
+        if self.classification is not None and getattr(self.classification, "probabilities", None):
+            options["nodule_type"] = self.classification
+        self.risk.set_image_context(volume, labels, **options)
+
+    # --------------------------------------------------------------- closing
+    def shutdown(self) -> None:
+        if self.ai is not None:
+            try:
+                self.ai.shutdown()
+            except Exception:  # noqa: BLE001 - closing must go on
+                log.exception("AI panel shutdown failed")
