@@ -174,12 +174,21 @@ def pseudonymise_report(report, deid: Deidentifier):
     p = report.patient
     needles = [p.patient_id, p.accession_number, *_date_forms(p.patient_birth_date), *_date_forms(p.study_date),
                *deid.uid_map.keys(), p.study_uid, p.series_uid, p.frame_of_reference_uid]
-    needles += [part for part in re.split(r"[\s^,]+", p.patient_name) if len(part) >= 2]
     needles = sorted({n for n in needles if n and len(n) >= 2}, key=len, reverse=True)
-    pattern = re.compile("|".join(re.escape(n) for n in needles), re.IGNORECASE) if needles else None
+    # name parts as names are written (Smith, SMITH), whole words only: "Chest" the surname goes,
+    # "chest" the body part stays
+    parts = {part for part in re.split(r"[\s^,]+", p.patient_name) if len(part) >= 2}
+    forms = sorted({f for part in parts for f in (part, part.title(), part.upper())}, key=len, reverse=True)
+    patterns = []
+    if needles:
+        patterns.append(re.compile("|".join(re.escape(n) for n in needles), re.IGNORECASE))
+    if forms:
+        patterns.append(re.compile(r"(?<![\w])(?:" + "|".join(re.escape(f) for f in forms) + r")(?![\w])"))
 
     def clean(text: str) -> str:
-        return pattern.sub("[removed]", text) if pattern is not None and text else text
+        for pattern in patterns:
+            text = pattern.sub("[removed]", text) if text else text
+        return text
 
     risks = [replace(r, inputs=tuple(replace(i, detail=clean(i.detail)) for i in r.inputs),
                      warnings=tuple(clean(w) for w in r.warnings)) for r in report.risks]
@@ -193,4 +202,5 @@ def pseudonymise_report(report, deid: Deidentifier):
         key_images=[replace(k, caption=clean(k.caption)) for k in report.key_images],
         measurements=[replace(m, name=clean(m.name), description=clean(m.description)) for m in report.measurements],
         risks=risks,
+        notes=[clean(n) for n in report.notes],
     )

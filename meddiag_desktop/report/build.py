@@ -154,6 +154,7 @@ def build_report(
     impression: str = "",
     reader_name: str = "",
     institution: str = "",
+    notes: Sequence[str] = (),
 ) -> Report:
     """The report of ``volume`` and the session's results.
 
@@ -179,4 +180,5 @@ def build_report(
         impression=impression,
         reader_name=reader_name,
         institution=institution,
+        notes=list(notes),
     )

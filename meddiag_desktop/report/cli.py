@@ -75,9 +75,17 @@ def run(args: argparse.Namespace) -> int:
     for w in volume.warnings:
         print(f"note: {w}", file=sys.stderr)
 
+    if args.plugin and args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            return _fail("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto",
+                         EXIT_BAD_INPUT)
+
     def progress(pid: str, done: int, total: int) -> None:
         if total:
-            print(f"\r{pid}: {done}/{total}", end="", file=sys.stderr, flush=True)
+            end = "\n" if done >= total else ""
+            print(f"\r{pid}: {done}/{total}", end=end, file=sys.stderr, flush=True)
 
     from meddiag_desktop.ai.discovery import PluginNotFound
     from meddiag_desktop.ai.isolation import PluginError
@@ -87,14 +95,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         session = run_plugins(volume, args.plugin, args.device, progress, args.timeout)
     except (PluginNotFound, ValueError) as exc:
-        return _fail(f"{type(exc).__name__}: {exc}", EXIT_BAD_INPUT if not isinstance(exc, InputRefused) else EXIT_FAILED)
+        return _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILED if isinstance(exc, InputRefused) else EXIT_BAD_INPUT)
     except (PluginError, RunCancelled, OSError) as exc:
         return _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILED)
-    finally:
-        if args.plugin:
-            print(file=sys.stderr)
     for n in session.notes:
         print(f"note: {n}", file=sys.stderr)
+    for n in session.not_run:
+        print(f"warning: {n}", file=sys.stderr)
 
     risks = []
     if args.risk:
@@ -109,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(str(exc), EXIT_BAD_INPUT)
 
     report = build_report(volume, label_maps=session.label_maps, classifications=session.classifications,
-                          risks=risks, impression=args.impression, reader_name=args.reader)
+                          risks=risks, impression=args.impression, reader_name=args.reader, notes=session.not_run)
     try:
         result = export_report(report, volume, args.out, anonymize=args.anonymize, dicom=not args.pdf_only,
                                overwrite=args.overwrite)

@@ -280,6 +280,7 @@ class Report:
     app_version: str = ""
     created_at: str = ""  # ISO 8601
     institution: str = ""
+    notes: list[str] = field(default_factory=list)  # e.g. an AI plugin that refused the study, and why
     statement: str = AI_STATEMENT
 
     def __post_init__(self) -> None:

@@ -224,6 +224,8 @@ def _findings(report: Report, width: float, st: _Styles) -> list:
             src = f"{c.provenance.plugin_id} {c.provenance.version}" if c.provenance else ""
             rows.append([loc, c.top_class.replace("_", " "), probs, src])
         flow.append(_table(rows, [110, 80, width - 320, 130], st))
+    for note in report.notes:
+        flow.append(_p(f"Note: {note}", st.small))
     return flow
 
 

@@ -26,17 +26,23 @@ class SessionResults:
     classifications: list[ClassificationFinding] = field(default_factory=list)
     raw_classifications: list[Any] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)  #: plugins that refused the study, with the reason
 
 
 def run_plugins(volume: Volume, plugin_ids: Sequence[str], device: str = "auto",
                 progress: Callable[[str, int, int], None] | None = None, timeout: float = 300) -> SessionResults:
-    """Run each plugin (isolated worker process) on ``volume``; every run is audited."""
+    """Run each plugin (isolated worker process) on ``volume``; every run is audited.
+
+    A plugin that refuses the study (wrong modality, nothing to classify...) is listed in
+    ``not_run`` and the others still run; any other failure raises.
+    """
     import datetime as _dt
 
     from meddiag_desktop.ai.discovery import find_plugin
     from meddiag_desktop.ai.isolation import run_isolated
     from meddiag_desktop.ai.results import SegmentationResult
-    from meddiag_desktop.ai.runner import RunOptions
+    from meddiag_desktop.ai.isolation import PluginFailed
+    from meddiag_desktop.ai.runner import InputRefused, RunOptions
     from meddiag_desktop.report.audit import audit
     from meddiag_desktop.report.build import classification_findings, label_map_from_result
 
@@ -55,6 +61,14 @@ def run_plugins(volume: Volume, plugin_ids: Sequence[str], device: str = "auto",
         try:
             result = run_isolated(info, volume, RunOptions(device=device), progress=on_progress,
                                   stall_timeout=timeout, start_timeout=max(timeout, 120))
+        except (InputRefused, PluginFailed) as exc:
+            refused = isinstance(exc, InputRefused) or getattr(exc, "kind", "") == "InputRefused"
+            audit("ai_run", study, "refused" if refused else "failed", plugin=info.id, device=device,
+                  error=type(exc).__name__)
+            if not refused:
+                raise
+            out.not_run.append(f"AI plugin {info.id} was not run on this study: {exc}")
+            continue
         except BaseException as exc:
             audit("ai_run", study, "failed", plugin=info.id, device=device, error=type(exc).__name__)
             raise

@@ -79,3 +79,16 @@ def test_two_exports_get_different_pseudonyms_and_uids(study, tmp_path):
     sa = pydicom.dcmread(a.paths["sr"], stop_before_pixels=True)
     sb = pydicom.dcmread(b.paths["sr"], stop_before_pixels=True)
     assert sa.StudyInstanceUID != sb.StudyInstanceUID
+
+
+def test_scrubbing_removes_names_as_written_but_keeps_ordinary_words():
+    from meddiag_desktop.report import PatientStudy, Report
+    from meddiag_desktop.report.anonymize import Deidentifier, pseudonymise_report
+
+    patient = PatientStudy(patient_name="Demo Chest", patient_id="ID77", study_description="Synthetic chest CT (demo)",
+                           patient_birth_date="19560412", study_date="20260115")
+    report = Report(patient, impression="Mr CHEST (ID77, born 12.04.1956), seen 2026-01-15: chest CT normal.")
+    clean = pseudonymise_report(report, Deidentifier())
+    assert clean.impression == "Mr [removed] ([removed], born [removed]), seen [removed]: chest CT normal."
+    assert clean.patient.study_description == "Synthetic chest CT (demo)"
+    assert clean.patient.patient_name.startswith("ANON-") and clean.patient.patient_birth_date == ""

@@ -84,3 +84,27 @@ def test_output_inside_the_study_is_refused(study, capsys):
 def test_missing_study_exits_2(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nothing"), "--out", str(tmp_path / "out")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_plugin_that_refuses_the_study_is_reported_not_fatal(study, tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("safetensors")
+    from plugin_factory import make_plugin
+
+    folder, _, _ = study
+    plugin = make_plugin(tmp_path / "plugins", "test.needs-big", extra="[input]\nmin_size_mm = 1000.0\n")
+    out = tmp_path / "out"
+    rc = main(["report", str(folder), "--out", str(out), "--plugin", str(plugin), "--device", "cpu", "--pdf-only"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "warning: AI plugin test.needs-big was not run" in err
+    assert "test.needs-big was not run" in " ".join(pdf_text(out / "report.pdf").split())
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(study, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    folder, _, _ = study
+    rc = main(["report", str(folder), "--out", str(tmp_path / "out"), "--plugin", "x", "--device", "cuda"])
+    assert rc == 2 and "no CUDA GPU" in capsys.readouterr().err
