@@ -19,7 +19,7 @@ def test_report_package_imports_no_qt_or_vtk():
                 names.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names.add(node.module.split(".")[0])
-        hit = names & {"PySide6", "shiboken6", "vtk", "vtkmodules", "torch"}
+        hit = names & {"PySide6", "shiboken6", "vtk", "vtkmodules"}
         if hit:
             bad[path.name] = sorted(hit)
     assert not bad
