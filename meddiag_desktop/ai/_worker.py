@@ -20,13 +20,25 @@ def _send(conn, *msg) -> None:
         os._exit(0)
 
 
-def worker_main(conn, request: dict) -> None:
-    """Load the volume, run the plugin, write arrays to ``request['tmpdir']``, report."""
-    try:
-        _send(conn, "stage", "starting")
-        if request.get("threads"):
-            import torch
+def worker_main(conn, request: dict | None = None) -> None:
+    """Import torch, then wait for one request (unless given); run it; write arrays; report.
 
+    Started ahead of need (:class:`~meddiag_desktop.ai.isolation.WorkerProcess`), the
+    slow imports overlap with the caller loading the study.
+    """
+    try:
+        import torch  # noqa: F401  (the slow part of starting a worker)
+
+        import meddiag_desktop.ai.runner  # noqa: F401
+        _send(conn, "ready")
+        if request is None:
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):  # the app went away or closed the spare worker
+                return
+            if request is None:
+                return
+        if request.get("threads"):
             torch.set_num_threads(int(request["threads"]))
         _send(conn, "stage", "loading the model")
         from meddiag_desktop.ai.manifest import load_manifest

@@ -68,7 +68,7 @@ def infer(plugin: str, input_path: str, out_dir: str, device: str = "auto", poin
     import SimpleITK as sitk
 
     from meddiag_desktop.ai.discovery import find_plugin
-    from meddiag_desktop.ai.isolation import run_isolated
+    from meddiag_desktop.ai.isolation import WorkerProcess, run_isolated
     from meddiag_desktop.ai.resample import volume_to_sitk
     from meddiag_desktop.ai.results import SegmentationResult
     from meddiag_desktop.ai.runner import RunOptions
@@ -78,11 +78,20 @@ def infer(plugin: str, input_path: str, out_dir: str, device: str = "auto", poin
     info = find_plugin(plugin)
     if not info.ok:
         raise ValueError(f"plugin {info.id} cannot be used: {info.error}")
-    volume = load(input_path)
+    worker = WorkerProcess(name=f"meddiag-plugin-{info.id}")  # imports torch while the study loads
+    try:
+        volume = load(input_path)
+    except BaseException:
+        worker.close()
+        raise
     t_load = time.perf_counter() - t0
     options = RunOptions(device=device, sw_batch_size=batch, points_lps=points or None)
     t1 = time.perf_counter()
-    result = run_isolated(info, volume, options, progress=progress, stall_timeout=timeout, start_timeout=max(timeout, 120))
+    try:
+        result = run_isolated(info, volume, options, progress=progress, stall_timeout=timeout,
+                              start_timeout=max(timeout, 120), worker=worker)
+    finally:
+        worker.close()  # no-op once the run used it
     t_run = time.perf_counter() - t1
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

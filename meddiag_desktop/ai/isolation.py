@@ -36,7 +36,7 @@ from meddiag_desktop.ai.runner import InputRefused, RunOptions, check_input
 from meddiag_desktop.ai.sliding_window import RunCancelled
 from meddiag_desktop.core.volume import Volume
 
-__all__ = ["PluginError", "PluginFailed", "PluginCrashed", "PluginHung", "RunCancelled", "run_isolated"]
+__all__ = ["PluginError", "PluginFailed", "PluginCrashed", "PluginHung", "RunCancelled", "WorkerProcess", "run_isolated"]
 
 
 class PluginError(RuntimeError):
@@ -101,6 +101,53 @@ def _start_without_main(proc) -> None:
                     main.__dict__.pop("__spec__", None)
 
 
+class WorkerProcess:
+    """A spawned worker process, started ahead of need so that torch is imported by the time it runs.
+
+    Serves exactly one run (a fresh process per run keeps plugins from affecting
+    each other); :meth:`close` ends an unused one.
+    """
+
+    def __init__(self, name: str = "meddiag-plugin-worker") -> None:
+        from meddiag_desktop.ai import _worker
+
+        ctx = mp.get_context("spawn")
+        self._conn, child_conn = ctx.Pipe(duplex=True)
+        self._proc = ctx.Process(target=_worker.worker_main, args=(child_conn,), daemon=True, name=name)
+        _start_without_main(self._proc)
+        child_conn.close()
+        self.used = False
+
+    def is_alive(self) -> bool:
+        return self._proc.is_alive()
+
+    def take(self, request: dict):
+        """Hand over the request; return the process and its connection (now owned by the caller)."""
+        if self.used:
+            raise RuntimeError("a worker process serves one run only")
+        self.used = True
+        self._conn.send(request)
+        return self._proc, self._conn
+
+    def close(self) -> None:
+        """End the worker if it was never used (a used one is ended by its run)."""
+        if not self.used:
+            self.used = True
+            try:
+                self._conn.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+            self._proc.join(0.5)
+            _stop(self._proc)
+            self._conn.close()
+
+    def __del__(self) -> None:  # never leave an idle worker behind
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
 def _stop(proc) -> None:
     """Terminate, then kill: the worker is gone within about 1.5 s."""
     if proc.is_alive():
@@ -123,6 +170,7 @@ def run_isolated(
     stall_timeout: float = 180.0,
     start_timeout: float = 120.0,
     threads: int | None = None,
+    worker: WorkerProcess | None = None,
 ) -> SegmentationResult | ClassificationResult:
     """Run ``plugin`` on ``volume`` in a worker process and return its result.
 
@@ -134,6 +182,9 @@ def run_isolated(
         ``progress(done, total)`` with windows done / total, called in this thread.
     cancel:
         polled about every 0.1 s; returning True stops the worker and raises :class:`RunCancelled`.
+    worker:
+        a :class:`WorkerProcess` started earlier (its imports already done); one is
+        started here when missing. A worker serves one run, then ends.
     stall_timeout:
         seconds without any message from the worker once inference has started
         (first progress report) before it is declared hung; ``start_timeout``
@@ -162,7 +213,7 @@ def run_isolated(
 
     tmp = Path(tempfile.mkdtemp(prefix="meddiag-ai-"))
     proc = None
-    recv_end = None
+    conn = None
     try:
         np.save(tmp / "input.npy", np.ascontiguousarray(volume.array))
         request = {
@@ -177,14 +228,11 @@ def run_isolated(
             "options": asdict(options),
             "threads": threads,
         }
-        from meddiag_desktop.ai import _worker
-
-        ctx = mp.get_context("spawn")
-        recv_end, send_end = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_worker.worker_main, args=(send_end, request), daemon=True,
-                           name=f"meddiag-plugin-{info.id}")
-        _start_without_main(proc)
-        send_end.close()
+        if worker is None or not worker.is_alive() or worker.used:
+            if worker is not None:
+                worker.close()
+            worker = WorkerProcess(name=f"meddiag-plugin-{info.id}")
+        proc, conn = worker.take(request)
         last = time.monotonic()
         started = False
         while True:
@@ -192,9 +240,9 @@ def run_isolated(
                 _stop(proc)
                 raise RunCancelled(f"{manifest.name}: cancelled")
             msg = None
-            if recv_end.poll(0.1):
+            if conn.poll(0.1):
                 try:
-                    msg = recv_end.recv()
+                    msg = conn.recv()
                 except (EOFError, OSError):
                     proc.join(2.0)
                     raise PluginCrashed(
@@ -221,6 +269,8 @@ def run_isolated(
                 started = True
                 if progress is not None:
                     progress(msg[1], msg[2])
+            elif kind == "ready":
+                pass
             elif kind == "stage":
                 if on_stage is not None:
                     on_stage(msg[1])
@@ -250,8 +300,10 @@ def run_isolated(
     finally:
         if proc is not None:
             _stop(proc)
-        if recv_end is not None:
-            recv_end.close()
+        if conn is not None:
+            conn.close()
+        if worker is not None:
+            worker.used = True
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -124,9 +124,12 @@ def label_statistics(
     import SimpleITK as sitk
 
     voxel_ml = float(np.prod(spacing)) / 1000.0
-    lab_img = sitk.GetImageFromArray(np.ascontiguousarray(labels.astype(np.uint16, copy=False)))
-    src_img = sitk.GetImageFromArray(np.ascontiguousarray(source.astype(np.float32, copy=False)))
+    lab_img = sitk.GetImageFromArray(np.ascontiguousarray(labels if labels.dtype in (np.uint8, np.uint16) else labels.astype(np.uint16)))
+    if source.dtype not in (np.int16, np.uint16, np.int32, np.uint8, np.float32, np.float64):
+        source = source.astype(np.float32)
+    src_img = sitk.GetImageFromArray(np.ascontiguousarray(source))
     f = sitk.LabelStatisticsImageFilter()
+    f.SetUseHistograms(False)  # no median needed; histograms cost seconds on a whole CT
     f.Execute(src_img, lab_img)
     present = set(f.GetLabels())
     out = []

@@ -167,7 +167,7 @@ class AIPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None,
                  plugins: Callable[[], list[PluginInfo]] = discover_plugins,
-                 run_options: dict | None = None) -> None:
+                 run_options: dict | None = None, prewarm: bool = True) -> None:
         super().__init__(parent)
         self.setObjectName("AIPanel")
         self._provider = plugins
@@ -176,6 +176,8 @@ class AIPanel(QWidget):
         self._volume = None
         self._task: BackgroundTask | None = None
         self._overlay: LabelOverlay | HeatOverlay | None = None
+        self._prewarm = prewarm
+        self._spare = None  # a WorkerProcess importing torch ahead of the next run
         self.result = None
 
         self.banner = ErrorBanner(self)
@@ -256,6 +258,7 @@ class AIPanel(QWidget):
         self._volume = volume
         self.clear_result()
         self._update_buttons()
+        self._warm_up()
 
     def set_point(self, lps) -> None:
         """Location (LPS mm) for classification plugins, e.g. from a click in a view."""
@@ -301,6 +304,7 @@ class AIPanel(QWidget):
         self.banner.hide()
         self.clear_result()
         volume, kw = self._volume, dict(self._run_kw)
+        kw["worker"], self._spare = self._spare, None
         options = RunOptions(device=kw.pop("device", "auto"), points_lps=points)
         relay = _Relay(self)
         relay.text.connect(self.status.setText)
@@ -329,7 +333,11 @@ class AIPanel(QWidget):
             self._task.cancel()
 
     def shutdown(self, ms: int = 5000) -> bool:
-        """Cancel and wait for the background run (call when the window closes)."""
+        """Cancel and wait for the background run, end the spare worker (call when the window closes)."""
+        self._prewarm = False
+        if self._spare is not None:
+            self._spare.close()
+            self._spare = None
         if self._task is None:
             return True
         return self._task.wait(ms)
@@ -347,6 +355,19 @@ class AIPanel(QWidget):
         self.status.setText("")
 
     # -------------------------------------------------------------- handlers
+    def _warm_up(self) -> None:
+        """Start the next run's worker process now, so torch is imported before Run is pressed."""
+        if not self._prewarm or self._volume is None or self.is_busy():
+            return
+        if self._spare is not None and self._spare.is_alive() and not self._spare.used:
+            return
+        from meddiag_desktop.ai.isolation import WorkerProcess
+
+        try:
+            self._spare = WorkerProcess()
+        except Exception:  # no worker ahead of time: the run starts its own
+            self._spare = None
+
     def _parse_point(self):
         text = self.point.text().strip()
         info = self.current_plugin
@@ -409,6 +430,7 @@ class AIPanel(QWidget):
             self.progress.setValue(0)
         self._update_buttons()
         self.runningChanged.emit(False)
+        self._warm_up()
 
     def _on_visibility(self, value: int, shown: bool) -> None:
         if isinstance(self._overlay, LabelOverlay):

@@ -6,6 +6,8 @@ import hashlib
 import textwrap
 from pathlib import Path
 
+import numpy as np
+
 MODULE = '''
 import os, signal, time, ctypes
 import torch
@@ -184,3 +186,13 @@ def _dump_toml(data: dict) -> str:
                 lines.append(f"\n[[{k}]]")
                 lines += [f"{a} = {val(b)}" for a, b in item.items()]
     return "\n".join(lines) + "\n"
+
+
+def box_volume(shape=(40, 50, 60), spacing=(1.5, 1.5, 2.0), direction=None, origin=(0.0, 0.0, 0.0)) -> "Volume":
+    """CT-like volume: air with a bright (500 HU) box; array (z, y, x)."""
+    from meddiag_desktop.core.volume import Volume
+
+    a = np.full(shape, -1000, np.int16)
+    z, y, x = shape
+    a[z // 4 : 3 * z // 4, y // 5 : 4 * y // 5, x // 3 : 5 * x // 6] = 500
+    return Volume(a, spacing, origin, np.eye(3) if direction is None else direction, metadata={"modality": "CT"})

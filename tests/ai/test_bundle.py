@@ -1,18 +1,21 @@
 """A MONAI bundle made here (3D UNet, random weights) runs as a plugin, with MONAI's own labels."""
 
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-from conftest import box_volume
+from plugin_factory import box_volume
 from meddiag_desktop.ai.discovery import discover_plugins, plugin_from_folder
 from meddiag_desktop.ai.manifest import load_manifest
 from meddiag_desktop.ai.runner import InputRefused, run_plugin
 from meddiag_desktop.core.volume import Volume
 
-pytest.importorskip("monai")
-pytest.importorskip("ignite")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("monai") is None or importlib.util.find_spec("ignite") is None,
+    reason="running MONAI bundles needs monai and pytorch-ignite",
+)
 
 INFERENCE = {
     "imports": ["$import glob", "$import os"],
