@@ -99,6 +99,7 @@ class ReportPreviewDialog(QDialog):
         self._report = report
         self._volume = volume
         self._task: BackgroundTask | None = None
+        self._deid = None  # one pseudonym for the preview and the export of this dialog
         self._pending_render = False
 
         self._pages = QWidget()
@@ -183,16 +184,16 @@ class ReportPreviewDialog(QDialog):
             self._pending_render = True
             return
         report = self.current_report()
-        anonymize = self.anonymize.isChecked()
+        deid = self._deidentifier() if self.anonymize.isChecked() else None
 
         def work(progress, cancel):
             from meddiag_desktop.report.pdf import render_pdf
 
             shown = report
-            if anonymize:
-                from meddiag_desktop.report.anonymize import Deidentifier, pseudonymise_report
+            if deid is not None:
+                from meddiag_desktop.report.anonymize import pseudonymise_report
 
-                shown = pseudonymise_report(report, Deidentifier())
+                shown = pseudonymise_report(report, deid)
             return rasterise_pdf(render_pdf(shown)), shown
 
         self._run(work, self._show_pages, "Rendering preview…")
@@ -222,6 +223,13 @@ class ReportPreviewDialog(QDialog):
         self.status.setText(f"{len(pngs)} page(s)")
         self.pages_ready.emit(len(pngs))
 
+    def _deidentifier(self):
+        if self._deid is None:
+            from meddiag_desktop.report.anonymize import Deidentifier
+
+            self._deid = Deidentifier()
+        return self._deid
+
     # ----------------------------------------------------------- export
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder for the report", self.out_dir.text())
@@ -238,11 +246,12 @@ class ReportPreviewDialog(QDialog):
             return
         report = self.current_report()
         volume, anonymize = self._volume, self.anonymize.isChecked()
+        deid = self._deidentifier() if anonymize else None
 
         def work(progress, cancel):
             from meddiag_desktop.report.export import export_report
 
-            return export_report(report, volume, out, anonymize=anonymize)
+            return export_report(report, volume, out, anonymize=anonymize, deidentifier=deid)
 
         self._run(work, self._exported, "Exporting…")
 

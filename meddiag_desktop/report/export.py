@@ -115,6 +115,7 @@ def export_report(
     dicom: bool = True,
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
+    deidentifier=None,
 ) -> ExportResult:
     """Write ``report.pdf``, ``seg.dcm`` (when there are label maps) and ``sr.dcm`` into ``out_dir``.
 
@@ -130,13 +131,16 @@ def export_report(
         replace existing outputs; otherwise an existing ``report.pdf``... is an :class:`ExportError`.
     progress:
         called with a short text before each step.
+    deidentifier:
+        the :class:`~meddiag_desktop.report.anonymize.Deidentifier` to use when anonymising (e.g. the
+        one whose pseudonym a preview showed); a fresh one by default.
     """
     from meddiag_desktop.report.audit import audit
 
     say = progress or (lambda text: None)
     study_uid = str(volume.metadata.get("study_uid", "") or report.patient.study_uid)
     try:
-        result = _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say)
+        result = _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier)
     except BaseException as exc:
         audit("export", study_uid, "failed", error=type(exc).__name__, anonymized=anonymize)
         raise
@@ -145,7 +149,7 @@ def export_report(
     return result
 
 
-def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say) -> ExportResult:
+def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier) -> ExportResult:
     out = check_destination(out_dir, volume)
     result = ExportResult(anonymized=anonymize)
     blobs: dict[str, bytes] = {}
@@ -153,7 +157,7 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say) -> E
     if anonymize:
         from meddiag_desktop.report.anonymize import Deidentifier
 
-        deid = Deidentifier()
+        deid = deidentifier or Deidentifier()
         result.pseudonym = deid.pseudonym
     if dicom:
         from meddiag_desktop.report.dicom_seg import DicomExportError, build_seg, source_datasets

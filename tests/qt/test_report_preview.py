@@ -99,3 +99,15 @@ def test_without_poppler_the_content_is_shown_as_text(qtbot, study, monkeypatch)
     assert "Preview Pat" in dlg._text.toPlainText() and "nodule" in dlg._text.toPlainText()
     qtbot.waitUntil(lambda: not dlg.is_busy(), timeout=30000)
     dlg.close()
+
+
+def test_anonymised_preview_shows_the_pseudonym_that_is_exported(qtbot, dialog, tmp_path):
+    qtbot.waitUntil(lambda: not dialog.is_busy(), timeout=30000)
+    dialog.anonymize.setChecked(True)
+    qtbot.waitUntil(lambda: not dialog.is_busy(), timeout=30000)
+    dialog.out_dir.setText(str(tmp_path / "anon"))
+    with qtbot.waitSignal(dialog.exported, timeout=60000) as sig:
+        dialog.export_button.click()
+    result = sig.args[0]
+    assert result.anonymized and result.pseudonym == dialog._deidentifier().pseudonym
+    assert b"PV-123" not in result.paths["seg"].read_bytes()
