@@ -7,6 +7,11 @@ from collections.abc import Callable, Iterator
 from meddiag_desktop.core.history import Command, UndoStack
 from meddiag_desktop.core.measurements import KINDS, Measurement
 
+
+def _lower(name: str) -> str:
+    """``"Ellipse ROI"`` -> ``"ellipse ROI"`` (history entries read as sentences; acronyms kept)."""
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in name.split(" "))
+
 __all__ = ["MeasurementStore"]
 
 
@@ -63,18 +68,18 @@ class MeasurementStore:
     def add(self, m: Measurement) -> None:
         if m.id in self._items:
             raise ValueError(f"measurement {m.id} already exists")
-        self.history.push(Command(f"Add {KINDS[m.kind][1].lower()}", lambda: self._insert(m), lambda: self._delete(m.id)))
+        self.history.push(Command(f"Add {_lower(KINDS[m.kind][1])}", lambda: self._insert(m), lambda: self._delete(m.id)))
 
     def remove(self, mid: str) -> None:
         m = self._items[mid]
         pos = list(self._items).index(mid)
-        self.history.push(Command(f"Delete {m.name.lower()}", lambda: self._delete(mid), lambda: self._insert(m, pos)))
+        self.history.push(Command(f"Delete {_lower(m.name)}", lambda: self._delete(mid), lambda: self._insert(m, pos)))
 
     def update(self, new: Measurement, *, merge: bool = False) -> None:
         """Replace a measurement (edited handle or label); ``merge`` folds a drag into one step."""
         old = self._items[new.id]
         self.history.push(
-            Command(f"Edit {old.name.lower()}", lambda: self._replace(new), lambda: self._replace(old),
+            Command(f"Edit {_lower(old.name)}", lambda: self._replace(new), lambda: self._replace(old),
                     merge_key=f"edit:{new.id}" if merge else "")
         )
 

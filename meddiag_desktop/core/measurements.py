@@ -30,6 +30,8 @@ __all__ = [
     "region_stats",
     "nodule_axes",
     "summarize",
+    "measurement_text",
+    "longest_diameter_mm",
 ]
 
 Kind = Literal["distance", "angle", "ellipse", "freehand", "point", "nodule_axes"]
@@ -263,3 +265,55 @@ def summarize(volume: "Volume | None", m: Measurement) -> dict[str, float | int 
             "units": units}
 
 
+
+def _fmt(v: float, digits: int = 1) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def measurement_text(volume: "Volume | None", m: Measurement) -> str:
+    """The label drawn beside a measurement: its name (if renamed) and values with units."""
+    s = summarize(volume, m)
+    units = str(s.get("units", "") or "")
+    if m.kind == "distance":
+        body = f"{s['length_mm']:.1f} mm"
+    elif m.kind == "angle":
+        body = f"{s['angle_deg']:.1f}\u00b0"
+    elif m.kind == "nodule_axes":
+        body = f"L {s['long_axis_mm']:.1f} \u00d7 S {s['short_axis_mm']:.1f} mm\nmean {s['mean_diameter_mm']:.1f} mm"
+    elif m.kind == "point":
+        body = f"{_fmt(s['value'], 0)} {units}".strip() if "value" in s else "(outside)"
+    else:
+        body = f"{s['area_mm2']:.1f} mm\u00b2"
+        if "mean" in s:
+            body += (f"\nmean {_fmt(s['mean'])} \u00b1 {_fmt(s['sd'])} {units}".rstrip()
+                     + f"\nmin {_fmt(s['min'], 0)}  max {_fmt(s['max'], 0)}  n={s['count']}")
+    return f"{m.label}\n{body}" if m.label else body
+
+
+def longest_diameter_mm(volume: "Volume", mask: np.ndarray, max_points: int = 3000) -> float:
+    """Largest distance (mm) between two voxel centres of ``mask`` (``[z, y, x]`` on the volume's grid).
+
+    Only boundary voxels can be the ends of the longest chord, so those are used
+    (subsampled evenly beyond ``max_points``: the error is then at most the sampling gap).
+    """
+    m = np.asarray(mask, bool)
+    if not m.any():
+        return 0.0
+    inner = m.copy()
+    for axis in range(3):
+        inner[tuple(slice(1, None) if a == axis else slice(None) for a in range(3))] &= m[
+            tuple(slice(None, -1) if a == axis else slice(None) for a in range(3))]
+        inner[tuple(slice(None, -1) if a == axis else slice(None) for a in range(3))] &= m[
+            tuple(slice(1, None) if a == axis else slice(None) for a in range(3))]
+    edge = m & ~inner
+    zyx = np.argwhere(edge)
+    if len(zyx) > max_points:
+        zyx = zyx[np.linspace(0, len(zyx) - 1, max_points).astype(int)]
+    pts = volume.to_lps(zyx[:, ::-1].astype(float))
+    if len(pts) == 1:
+        return 0.0
+    best = 0.0
+    for i in range(0, len(pts), 512):  # blocks keep memory small
+        d = np.linalg.norm(pts[i:i + 512, None, :] - pts[None, :, :], axis=2)
+        best = max(best, float(d.max()))
+    return best

@@ -30,8 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from meddiag_desktop.core import view_geometry as vg
-from meddiag_desktop.core.annotations import MeasurementStore
-from meddiag_desktop.core.history import UndoStack
 from meddiag_desktop.qt._trace import trace
 from meddiag_desktop.qt.background import BackgroundTask
 from meddiag_desktop.qt.error_banner import ErrorBanner
@@ -88,8 +86,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("MedDiag Desktop")
         self.setAcceptDrops(True)
         self.state = ViewerState(self)
-        self.history = UndoStack()  #: every undoable edit of the session
-        self.measurements = MeasurementStore(self.history)
+        self.history = self.state.history  #: every undoable edit of the session
+        self.measurements = self.state.measurements
         self.recent = recent if recent is not None else RecentStudies()
         self._task: BackgroundTask | None = None
         self._tasks: list[BackgroundTask] = []
@@ -117,6 +115,7 @@ class MainWindow(QMainWindow):
         )
         for i in range(2):
             grid.setRowStretch(i, 1)
+        for i in range(6):  # 2x2 uses columns 0-1, 1x3 spans pairs of 0-5
             grid.setColumnStretch(i, 1)
         central = QWidget()
         outer = QVBoxLayout(central)
@@ -138,6 +137,7 @@ class MainWindow(QMainWindow):
 
         # toolbar
         tb = self.addToolBar("View")
+        self.view_toolbar = tb
         tb.setObjectName("view_toolbar")
         tb.setMovable(False)
         tb.addWidget(QLabel(" Window "))
@@ -163,10 +163,17 @@ class MainWindow(QMainWindow):
         from meddiag_desktop.qt.feature_panels import FeaturePanels
 
         self.panels = FeaturePanels(self)
+        from meddiag_desktop.qt.reading_tools import ReadingTools
+
+        self.tools = ReadingTools(self)
+        self.sessions = self.tools.sessions
+        for w in self.slice_widgets.values():
+            w.point_clicked.connect(self.panels.set_point)
 
     # ------------------------------------------------------------------ menus
     def _make_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
+        self.file_menu = m
         act = QAction("Open &file...", self)
         act.setShortcut(QKeySequence.StandardKey.Open)
         act.triggered.connect(self._open_file_dialog)
@@ -186,6 +193,7 @@ class MainWindow(QMainWindow):
         act.setShortcut(QKeySequence("Ctrl+E"))
         act.triggered.connect(self.export_report)
         m.addAction(act)
+        self.export_action = act
         m.addSeparator()
         act = QAction("&Quit", self)
         act.setShortcut(QKeySequence.StandardKey.Quit)
@@ -202,8 +210,10 @@ class MainWindow(QMainWindow):
         act.triggered.connect(self.reset_views)
         v.addAction(act)
         v.addSeparator()
+        self.layout_actions: dict[str, QAction] = {}
         for name, label, key in (
-            ("four", "&Four views", "F1"),
+            ("four", "&Four views (2x2)", "F1"),
+            ("1x3", "&Three slice views (1x3)", "F6"),
             (vg.AXIAL, "&Axial only", "F2"),
             (vg.CORONAL, "C&oronal only", "F3"),
             (vg.SAGITTAL, "&Sagittal only", "F4"),
@@ -213,10 +223,11 @@ class MainWindow(QMainWindow):
             act.setShortcut(QKeySequence(key))
             act.triggered.connect(lambda _=False, n=name: self.set_layout(n))
             v.addAction(act)
+            self.layout_actions[name] = act
         v.addSeparator()
         v.addAction(self.browser.toggleViewAction())
         self.window_menu = self.menuBar().addMenu("&Window/Level")
-        self.window_menu.aboutToShow.connect(self._fill_window_menu)
+        self.window_menu.aboutToShow.connect(self.refresh_window_menu)
         self._fill_window_menu()
         v.addAction(self.warnings.toggleViewAction())
         h = self.menuBar().addMenu("&Help")
@@ -271,17 +282,20 @@ class MainWindow(QMainWindow):
         self.volume_widget.reset_camera()
 
     def _place_frames(self, name: str) -> None:
+        """Put the view frames in the grid (6 columns: 2x2 spans 3 each, 1x3 spans 2 each)."""
         grid = self._grid
         for frame in self.frames.values():
             grid.removeWidget(frame)
+            frame.hide()
         if name == "four":
-            for key, (r, c) in zip((vg.AXIAL, vg.CORONAL, vg.SAGITTAL, "3d"), ((0, 0), (0, 1), (1, 0), (1, 1))):
-                grid.addWidget(self.frames[key], r, c)
-                self.frames[key].show()
+            places = {vg.AXIAL: (0, 0, 1, 3), vg.CORONAL: (0, 3, 1, 3), vg.SAGITTAL: (1, 0, 1, 3), "3d": (1, 3, 1, 3)}
+        elif name == "1x3":
+            places = {vg.AXIAL: (0, 0, 2, 2), vg.CORONAL: (0, 2, 2, 2), vg.SAGITTAL: (0, 4, 2, 2)}
         else:
-            for key, frame in self.frames.items():
-                frame.setVisible(key == name)
-            grid.addWidget(self.frames[name], 0, 0, 2, 2)
+            places = {name: (0, 0, 2, 6)}
+        for key, (r, c, rs, cs) in places.items():
+            grid.addWidget(self.frames[key], r, c, rs, cs)
+            self.frames[key].show()
         self.layout_name = name
 
     def _fill_window_menu(self) -> None:
@@ -353,12 +367,32 @@ class MainWindow(QMainWindow):
 
     @guarded("Layout")
     def set_layout(self, name: str) -> None:
-        """``"four"`` (2x2) or one view alone: ``"axial"``, ``"coronal"``, ``"sagittal"``, ``"3d"``."""
-        if name != "four" and name not in self.frames:
-            raise ValueError(f"unknown layout {name!r}")
+        """``"four"`` (2x2), ``"1x3"`` (three slice views) or one view alone: ``"axial"``, ``"coronal"``,
+        ``"sagittal"``, ``"3d"``."""
+        if name not in ("four", "1x3") and name not in self.frames:
+            raise ValueError(f"unknown layout {name!r}; use four, 1x3, axial, coronal, sagittal or 3d")
+        self._before_maximise = None
         self._place_frames(name)
+        if getattr(self, "sessions", None) is not None:
+            self.sessions.changed()
         for w in (*self.slice_widgets.values(), self.volume_widget):
             w.request_render()
+
+    @guarded("Maximise")
+    def toggle_maximise(self, view: str) -> None:
+        """Show ``view`` alone, or go back to the layout it was maximised from (double-click)."""
+        before = getattr(self, "_before_maximise", None)
+        if self.layout_name == view and before:
+            self.set_layout(before)
+        else:
+            previous = self.layout_name
+            self.set_layout(view)
+            self._before_maximise = previous
+
+    def refresh_window_menu(self) -> None:
+        for act in self.window_menu.actions():
+            self.removeAction(act)
+        self._fill_window_menu()
 
     @guarded("3D preset")
     def _set_volume_preset(self, name: str) -> None:
@@ -447,15 +481,18 @@ class MainWindow(QMainWindow):
         self._t0 = None
         trace(f"loaded {volume!r}")
         self.error_banner.hide()
+        if getattr(self, "sessions", None) is not None:
+            self.sessions.close_current()  # saves the previous study's session before the views change
         image = image_from_volume(volume)
         for w in self.slice_widgets.values():
             w.set_image(volume, image)
         self.state.set_volume(volume, source)
+        default = self.tools.default_window(volume) if getattr(self, "tools", None) is not None else None
+        if default is not None and not volume.is_rgb:
+            self.state.set_window(*default)
         self.volume_widget.set_preset(self.volume_presets.currentText())
         self.warnings.set_volume_warnings(volume.warnings)
-        for act in self.window_menu.actions():
-            self.removeAction(act)
-        self._fill_window_menu()
+        self.refresh_window_menu()
         if volume.shape_xyz[2] == 1 or volume.is_rgb:  # a single image: show it large, in its own plane
             normal = volume.direction[:, 2]
             self.set_layout(max(vg.VIEWS, key=lambda v: abs(float(vg.slice_axis(v) @ normal))))
@@ -507,6 +544,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, ev) -> None:  # noqa: N802
         if getattr(self, "panels", None) is not None:
             self.panels.shutdown()
+        if getattr(self, "sessions", None) is not None:
+            self.sessions.close_current()
         for task in list(self._tasks):
             task.wait()
         for w in (*self.slice_widgets.values(), self.volume_widget):

@@ -1,21 +1,27 @@
 """A 2D slice view widget: draws a :class:`SliceView` and turns mouse/keys into state changes.
 
-Mouse: left click/drag sets the linked cursor; right drag changes window/level
+Mouse: left click/drag sets the linked cursor (or, with a measurement tool chosen,
+places a measurement; dragging a measurement's handle edits it in any mode);
+right drag changes window/level (one undo step per drag)
 (right = wider, down = higher level); Shift+right drag or Ctrl+wheel zooms;
 middle drag pans; wheel scrolls slices. Keys: Up/Down one slice,
-PageUp/PageDown ten slices, Home/End first/last slice, R resets zoom and pan.
+PageUp/PageDown ten slices, Home/End first/last slice, R resets zoom and pan,
+Escape cancels a measurement being placed, Delete removes the selected one.
+Double-click (navigate tool) asks the window to maximise this view or restore the layout.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
 
 from meddiag_desktop.core import view_geometry as vg
 from meddiag_desktop.qt.errors import guarded
 from meddiag_desktop.qt.viewer_state import ViewerState
 from meddiag_desktop.qt.vtk_widget import VtkWidget
+from meddiag_desktop.qt._placement import Placement
+from meddiag_desktop.render.measurement_layer import MeasurementLayer
 from meddiag_desktop.render.slice_view import SliceView
 
 __all__ = ["SliceViewWidget", "PAGE_SLICES"]
@@ -29,11 +35,17 @@ LINKED_REDRAW_MS = 120
 class SliceViewWidget(VtkWidget):
     """Shows one patient-oriented slice of ``state``'s volume and edits ``state``."""
 
+    point_clicked = Signal(object)  #: LPS of a navigate-tool click (e.g. a location for AI)
+    double_clicked = Signal(str)  #: view name (maximise / restore)
+
     def __init__(self, view: str, state: ViewerState, parent=None) -> None:
         super().__init__(parent)
         self.view = view
         self.state = state
         self.slice_view = SliceView(view)
+        self.layer = MeasurementLayer(self.slice_view)
+        self._placement: Placement | None = None
+        self._edit: tuple[str, int, float] | None = None  # measurement id, point index, plane w
         self.render_window.AddRenderer(self.slice_view.renderer)
         self.setObjectName(f"{view}_view")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -44,6 +56,45 @@ class SliceViewWidget(VtkWidget):
         state.cursor_changed.connect(self._on_cursor)
         state.window_changed.connect(self._on_window)
         state.hover_changed.connect(self._on_hover)
+        state.measurements_changed.connect(lambda *_: self.refresh_measurements())
+        state.selection_changed.connect(lambda *_: self.refresh_measurements())
+        state.tool_changed.connect(self._on_tool)
+
+    # ----------------------------------------------------------- measurements
+    def refresh_measurements(self) -> None:
+        """Redraw the measurements lying in this view's plane and the one being placed."""
+        if self.state.volume is None:
+            self.layer.update([], {})
+            self.layer.set_preview(None, [])
+            return
+        ms = list(self.state.measurements)
+        self.layer.update(ms, {m.id: self.state.text_for(m) for m in ms}, self.state.selected)
+        pl = self._placement
+        if pl is not None and pl.active:
+            kind, pts = pl.preview()
+            text = ""
+            try:
+                from meddiag_desktop.core.measurements import Measurement, measurement_text
+
+                text = measurement_text(self.state.volume, Measurement(kind, [tuple(p) for p in pts], pl.normal))
+            except ValueError:  # not enough points yet
+                pass
+            self.layer.set_preview(kind, pts, pl.normal, text)
+        else:
+            self.layer.set_preview(None, [])
+        self.request_render()
+
+    def _on_tool(self, tool: str) -> None:
+        self._placement = None
+        self.setCursor(Qt.CursorShape.ArrowCursor if tool == "navigate" else Qt.CursorShape.CrossCursor)
+        self.refresh_measurements()
+
+    def cancel_placement(self) -> bool:
+        if self._placement is not None and self._placement.active:
+            self._placement = Placement(self._placement.kind, self._placement.frame)
+            self.refresh_measurements()
+            return True
+        return False
 
     def prewarm(self) -> None:
         """Draw a tiny image once so the GL shaders exist before the study arrives (saves ~0.1 s)."""
@@ -78,6 +129,8 @@ class SliceViewWidget(VtkWidget):
         self.slice_view.set_cursor(lps)
         after = self.slice_view.slice_info()
         own_slice_moved = before is None or after is None or before.index != after.index
+        if own_slice_moved:
+            self.refresh_measurements()
         self.request_render(0 if own_slice_moved or self.hasFocus() else LINKED_REDRAW_MS)
 
     def _on_window(self, width: float, level: float) -> None:
@@ -97,6 +150,7 @@ class SliceViewWidget(VtkWidget):
         if size != self._size:  # refit after a resize, keeping zoom/pan
             self._size = size
             self.slice_view.reset_camera()
+        self.layer.place_labels()
 
     # ------------------------------------------------------------------ mouse
     def _lps_at(self, ev) -> np.ndarray:
@@ -108,23 +162,65 @@ class SliceViewWidget(VtkWidget):
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         if self.state.volume is None:
             return
+        self.state.user_interacted.emit()
         p = ev.position()
         self._drag = (ev.button(), p.x(), p.y(), self.state.window, self.slice_view.zoom)
-        if ev.button() == Qt.MouseButton.LeftButton:
-            self.state.set_cursor(self._lps_at(ev))
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        px = self.display_pos(p.x(), p.y())
+        pl = self._placement
+        if pl is None or not pl.active:
+            hit = self.layer.handle_at(self.state.measurements, *px)
+            if hit is not None:  # grab a handle: edit, in any tool
+                mid, index = hit
+                m = self.state.measurements.get(mid)
+                self._edit = (mid, index, float(np.asarray(m.points[index]) @ self.slice_view.frame[:, 2]))
+                self.state.select(mid)
+                return
+        if self.state.tool != "navigate":
+            if pl is None or pl.kind != self.state.tool:
+                pl = self._placement = Placement(self.state.tool, self.slice_view.frame)
+            pl.press(self._lps_at(ev), px)
+            self.refresh_measurements()
+            return
+        self.state.select(None)
+        self.state.set_cursor(self._lps_at(ev))
+        self.point_clicked.emit(self.state.cursor.copy())
 
     @guarded("Mouse action")
     def mouseMoveEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
         if self.state.volume is None:
             return
         p = ev.position()
-        self.state.hover(self._lps_at(ev), self.view)
+        lps = self._lps_at(ev)
+        self.state.hover(lps, self.view)
+        if self._edit is not None:
+            mid, index, w = self._edit
+            if mid in self.state.measurements:
+                n = self.slice_view.frame[:, 2]
+                lps = lps + n * (w - float(lps @ n))  # stay exactly in the measurement's plane
+                old = self.state.measurements.get(mid)
+                if old.kind == "ellipse" and index == 0:  # the centre moves the whole ellipse
+                    shift = lps - np.asarray(old.points[0])
+                    new = old
+                    for i, q in enumerate(old.points):
+                        new = new.moved(i, tuple(np.asarray(q) + shift))
+                else:
+                    new = old.moved(index, tuple(lps))
+                self.state.measurements.update(new, merge=True)
+            return
+        if self._placement is not None and self._placement.active:
+            down = bool(ev.buttons() & Qt.MouseButton.LeftButton)
+            self._placement.move(lps, self.display_pos(p.x(), p.y()), down)
+            self.refresh_measurements()
+            return
         if self._drag is None:
             return
         button, x0, y0, (w0, l0), z0 = self._drag
         dx, dy = p.x() - x0, p.y() - y0
         if button == Qt.MouseButton.LeftButton:
-            self.state.set_cursor(self._lps_at(ev))
+            if self.state.tool == "navigate":
+                self.state.set_cursor(lps)
         elif button == Qt.MouseButton.RightButton and ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             self.slice_view.set_zoom(z0 * 1.01 ** (-dy))
             self.render_now()
@@ -137,10 +233,30 @@ class SliceViewWidget(VtkWidget):
             self._drag = (button, p.x(), p.y(), (w0, l0), z0)
             self.render_now()
 
+    @guarded("Mouse action")
     def mouseReleaseEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
-        self._drag = None
+        drag, self._drag = self._drag, None
+        if self._edit is not None:
+            self._edit = None
+            self.state.history.break_merge()  # the drag was one undo step
+            return
+        if drag is not None and drag[0] == Qt.MouseButton.RightButton:
+            self.state.commit_window(drag[3])
+            return
+        pl = self._placement
+        if pl is not None and ev.button() == Qt.MouseButton.LeftButton and self.state.volume is not None:
+            p = ev.position()
+            m = pl.release(self._lps_at(ev), self.display_pos(p.x(), p.y()))
+            if m is not None:
+                self.state.measurements.add(m)
+                self.state.select(m.id)
+            self.refresh_measurements()
 
+    @guarded("Mouse action")
     def mouseDoubleClickEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
+        if self.state.tool == "navigate" and ev.button() == Qt.MouseButton.LeftButton and self._edit is None:
+            self.double_clicked.emit(self.view)
+            return
         self.mousePressEvent(ev)
 
     def leaveEvent(self, ev) -> None:  # noqa: N802
@@ -155,6 +271,7 @@ class SliceViewWidget(VtkWidget):
     def wheelEvent(self, ev: QWheelEvent) -> None:  # noqa: N802
         if self.state.volume is None:
             return
+        self.state.user_interacted.emit()
         self._wheel_rest += ev.angleDelta().y()
         steps = int(self._wheel_rest / 120)
         if steps == 0:
@@ -172,6 +289,14 @@ class SliceViewWidget(VtkWidget):
         if self.state.volume is None:
             return
         key = ev.key()
+        if key == Qt.Key.Key_Escape:
+            if not self.cancel_placement():
+                self.state.set_tool("navigate")
+            return
+        if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.state.selected in self.state.measurements:
+            self.state.measurements.remove(self.state.selected)
+            self.state.select(None)
+            return
         steps = {
             Qt.Key.Key_Up: 1,
             Qt.Key.Key_Down: -1,
@@ -181,6 +306,7 @@ class SliceViewWidget(VtkWidget):
             Qt.Key.Key_End: 1_000_000,
         }.get(key)
         if steps is not None:
+            self.state.user_interacted.emit()
             self.state.step_slice(self.view, steps)
         elif key == Qt.Key.Key_R:
             self.slice_view.zoom = 1.0

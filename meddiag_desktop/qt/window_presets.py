@@ -24,19 +24,29 @@ class WindowPresetCombo(QComboBox):
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.state = state
         self.presets: list[WindowPreset] = []
+        self.user_presets = None  #: a UserPresets whose presets are listed after the built-in ones
         self._updating = False
         state.volume_changed.connect(self._on_volume)
         state.window_changed.connect(self._on_window)
         self.activated.connect(self._on_activated)
         self._on_volume(None)
 
+    def reload(self) -> None:
+        """Rebuild the list (after the user saved a preset)."""
+        self._on_volume(self.state.volume)
+        self._on_window(*self.state.window)
+
     def _on_volume(self, volume) -> None:
         self._updating = True
         self.clear()
         self.presets = [] if volume is None else vg.window_presets_for(volume)
-        for p in self.presets:
+        mine = self.user_presets.for_modality(volume.modality) if (volume is not None and self.user_presets) else []
+        builtin = len(self.presets)
+        self.presets = self.presets + mine
+        for i, p in enumerate(self.presets):
             own = p not in vg.NAMED_PRESETS
-            label = f"{p.name}  {p.width:.0f}/{p.level:.0f}" + ("  (file)" if own else "")
+            tag = "  (mine)" if i >= builtin else ("  (file)" if own else "")
+            label = f"{p.name}  {p.width:.0f}/{p.level:.0f}" + tag
             self.addItem(label)
         self.addItem(_CUSTOM)
         self.setEnabled(volume is not None and not volume.is_rgb)

@@ -1,0 +1,238 @@
+"""Draws measurements (LPS mm) over a :class:`~meddiag_desktop.render.slice_view.SliceView` (no Qt).
+
+A measurement is drawn in a view when all its points lie within half a slice
+of the view's plane (:func:`in_plane`); its outline, handles and a label with
+its values (given by the caller) are placed in the view's ``(u, v)``
+coordinates, above the image, the overlay and the crosshair.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkTextActor
+
+from meddiag_desktop.core import view_geometry as vg
+from meddiag_desktop.core.measurements import Measurement, ellipse_polygon
+
+__all__ = ["MeasurementLayer", "outline_lps", "handle_points", "in_plane", "COLOURS"]
+
+COLOURS = {
+    "normal": (1.0, 0.82, 0.22),
+    "selected": (0.30, 0.85, 1.0),
+    "preview": (0.55, 1.0, 0.55),
+}
+_Z = 1.5  # above image (0), overlay (0.5) and crosshair (1)
+HANDLE_PX = 7.0  #: handle size on screen (pixels); also the grab radius
+
+
+def outline_lps(m_kind: str, points, normal) -> list[np.ndarray]:
+    """Polylines (each N x 3 LPS) that draw a measurement; closed shapes repeat their first point."""
+    p = np.asarray(points, float)
+    if m_kind == "distance" or (m_kind == "nodule_axes" and len(p) < 4):
+        return [p[:2]] if len(p) >= 2 else []
+    if m_kind == "angle":
+        return [p[:3][[0, 1, 2]] if len(p) >= 3 else p] if len(p) >= 2 else []
+    if m_kind == "nodule_axes":
+        return [p[0:2], p[2:4]]
+    if m_kind == "ellipse":
+        poly = ellipse_polygon(p, normal, 72)
+        return [np.vstack([poly, poly[:1]])]
+    if m_kind == "freehand":
+        return [np.vstack([p, p[:1]])] if len(p) >= 3 else [p]
+    return []
+
+
+def handle_points(m: Measurement) -> list[int]:
+    """Indices of the points that can be dragged (freehand outlines move as a whole: none)."""
+    if m.kind == "freehand":
+        return []
+    return list(range(len(m.points)))
+
+
+def in_plane(view: str, volume, cursor_lps, m: Measurement) -> bool:
+    """True when every point of ``m`` lies within half a slice of ``view``'s plane through the cursor."""
+    if volume is None:
+        return False
+    frame = vg.view_frame(view)
+    n = frame[:, 2]
+    if m.kind != "point" and abs(float(np.asarray(m.normal) @ n)) < 0.999:
+        return False
+    half = vg.slice_step(view, volume) / 2.0
+    w0 = float(np.asarray(cursor_lps, float) @ n)
+    w = np.asarray(m.points, float) @ n
+    return bool(np.all(np.abs(w - w0) <= half + 1e-6))
+
+
+class _Item:
+    """VTK props of one drawn measurement."""
+
+    def __init__(self, renderer) -> None:
+        self.points = vtkPoints()
+        self.lines = vtkCellArray()
+        self.verts = vtkCellArray()
+        self.poly = vtkPolyData()
+        self.poly.SetPoints(self.points)
+        self.poly.SetLines(self.lines)
+        self.hpoints = vtkPoints()
+        self.hpoly = vtkPolyData()
+        self.hpoly.SetPoints(self.hpoints)
+        self.hpoly.SetVerts(self.verts)
+        self.actor = self._actor(self.poly)
+        self.actor.GetProperty().SetLineWidth(2.0)
+        self.handles = self._actor(self.hpoly)
+        self.handles.GetProperty().SetPointSize(HANDLE_PX)
+        self.text = vtkTextActor()
+        tp = self.text.GetTextProperty()
+        tp.SetFontSize(13)
+        tp.SetFontFamilyToArial()
+        tp.SetBold(True)
+        tp.SetBackgroundColor(0.0, 0.0, 0.0)
+        tp.SetBackgroundOpacity(0.55)
+        tp.SetShadow(False)
+        tp.SetVerticalJustificationToCentered()
+        self.text.PickableOff()
+        for prop in (self.actor, self.handles, self.text):
+            renderer.AddViewProp(prop)
+        self.anchor = np.zeros(2)  # view (u, v) of the shape's rightmost point (label goes right of it)
+        self.anchor_left = np.zeros(2)  # leftmost point (label goes left of it near the right edge)
+
+    @staticmethod
+    def _actor(poly: vtkPolyData) -> vtkActor:
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputData(poly)
+        actor = vtkActor()
+        actor.SetMapper(mapper)
+        prop = actor.GetProperty()
+        prop.LightingOff()
+        actor.PickableOff()
+        return actor
+
+    def set_visible(self, on: bool) -> None:
+        for prop in (self.actor, self.handles, self.text):
+            prop.SetVisibility(on)
+
+    def remove(self, renderer) -> None:
+        for prop in (self.actor, self.handles, self.text):
+            renderer.RemoveViewProp(prop)
+
+    def show(self, view: str, polylines: list[np.ndarray], handles: np.ndarray, text: str,
+             colour: tuple[float, float, float]) -> None:
+        self.points.Reset()
+        self.lines.Reset()
+        for line in polylines:
+            uv = vg.lps_to_view(view, line)
+            first = self.points.GetNumberOfPoints()
+            for u, v, _ in uv:
+                self.points.InsertNextPoint(u, v, _Z)
+            self.lines.InsertNextCell(len(uv))
+            for i in range(len(uv)):
+                self.lines.InsertCellPoint(first + i)
+        self.points.Modified()
+        self.lines.Modified()
+        self.poly.Modified()
+        self.hpoints.Reset()
+        self.verts.Reset()
+        for u, v, _ in vg.lps_to_view(view, handles) if len(handles) else []:
+            self.verts.InsertNextCell(1)
+            self.verts.InsertCellPoint(self.hpoints.InsertNextPoint(u, v, _Z + 0.1))
+        self.hpoints.Modified()
+        self.verts.Modified()
+        self.hpoly.Modified()
+        self.actor.GetProperty().SetColor(*colour)
+        self.handles.GetProperty().SetColor(*colour)
+        self.text.GetTextProperty().SetColor(*colour)
+        self.text.SetInput(text)
+        allp = np.vstack([vg.lps_to_view(view, line) for line in polylines]) if polylines else np.zeros((1, 3))
+        right = int(np.argmax(allp[:, 0]))
+        self.anchor = allp[right, :2].copy()
+        self.anchor_left = allp[int(np.argmin(allp[:, 0])), :2].copy()
+        self.set_visible(True)
+        self.text.SetVisibility(bool(text))
+
+
+class MeasurementLayer:
+    """Measurements of a study drawn in one slice view; the caller supplies the label texts."""
+
+    def __init__(self, slice_view) -> None:
+        self.sv = slice_view
+        self._items: dict[str, _Item] = {}
+        self._preview = _Item(slice_view.renderer)
+        self._preview.set_visible(False)
+        self.visible_ids: list[str] = []
+
+    def update(self, measurements, texts: dict[str, str], selected: str | None = None) -> None:
+        """Draw the measurements that lie in the current plane; hide the others."""
+        sv = self.sv
+        seen = set()
+        self.visible_ids = []
+        for m in measurements:
+            seen.add(m.id)
+            item = self._items.get(m.id)
+            if item is None:
+                item = self._items[m.id] = _Item(sv.renderer)
+            if not in_plane(sv.view, sv.volume, sv.cursor, m):
+                item.set_visible(False)
+                continue
+            self.visible_ids.append(m.id)
+            pts = np.asarray(m.points, float)
+            if m.kind == "point":
+                lines = self._cross(pts[0])
+            else:
+                lines = outline_lps(m.kind, pts, m.normal)
+            handles = pts[handle_points(m)] if handle_points(m) else np.zeros((0, 3))
+            item.show(sv.view, lines, handles, texts.get(m.id, ""), COLOURS["selected" if m.id == selected else "normal"])
+        for mid in list(self._items):
+            if mid not in seen:
+                self._items.pop(mid).remove(sv.renderer)
+        self.place_labels()
+
+    def set_preview(self, kind: str | None, points, normal=(0.0, 0.0, 1.0), text: str = "") -> None:
+        """Draw a measurement being placed (``kind`` None hides it)."""
+        if kind is None or not len(points):
+            self._preview.set_visible(False)
+            return
+        pts = np.asarray(points, float)
+        lines = self._cross(pts[0]) if kind == "point" else outline_lps(kind, pts, normal)
+        if kind == "freehand":  # open while drawing
+            lines = [pts]
+        self._preview.show(self.sv.view, lines, pts if kind != "freehand" else np.zeros((0, 3)), text, COLOURS["preview"])
+        self.place_labels()
+
+    def _cross(self, p: np.ndarray) -> list[np.ndarray]:
+        k = self.sv.world_per_pixel() * 6.0
+        f = vg.view_frame(self.sv.view)
+        return [np.array([p - f[:, 0] * k, p + f[:, 0] * k]), np.array([p - f[:, 1] * k, p + f[:, 1] * k])]
+
+    def place_labels(self) -> None:
+        """Keep labels 10 px right of their shapes at any zoom (call before each render)."""
+        sv = self.sv
+        width, _ = sv.renderer.GetSize()
+        for item in (*self._items.values(), self._preview):
+            x, y = sv.view_to_display(*item.anchor)
+            lines = (item.text.GetInput() or "").split("\n")
+            text_w = 7.6 * max(len(t) for t in lines)  # 13 px bold Arial, about 7.6 px a character
+            tp = item.text.GetTextProperty()
+            if x + 10 + text_w > width - 4:  # no room on the right: put it left of the shape
+                x, y = sv.view_to_display(*item.anchor_left)
+                tp.SetJustificationToRight()
+                item.text.SetDisplayPosition(int(x - 10), int(y))
+            else:
+                tp.SetJustificationToLeft()
+                item.text.SetDisplayPosition(int(x + 10), int(y))
+
+    def handle_at(self, measurements, x: float, y: float, radius: float = HANDLE_PX + 2) -> tuple[str, int] | None:
+        """``(measurement id, point index)`` of the visible handle nearest display point ``(x, y)``."""
+        best, best_d = None, radius
+        by_id = {m.id: m for m in measurements}
+        for mid in self.visible_ids:
+            m = by_id.get(mid)
+            if m is None:
+                continue
+            for i in handle_points(m):
+                dx, dy = self.sv.lps_to_display(m.points[i]) - np.array([x, y])
+                d = float(np.hypot(dx, dy))
+                if d <= best_d:
+                    best, best_d = (mid, i), d
+        return best
