@@ -56,7 +56,6 @@ def test_full_disk_while_writing_leaves_no_partial_file(study, tmp_path, monkeyp
     out = tmp_path / "out"
     out.mkdir()
     (out / "seg.dcm").write_bytes(b"previous complete export")
-    real_write = os.write
 
     def fsync_full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -64,7 +63,6 @@ def test_full_disk_while_writing_leaves_no_partial_file(study, tmp_path, monkeyp
     monkeypatch.setattr(os, "fsync", fsync_full)
     with pytest.raises(OSError, match="No space"):
         export_report(make_report(volume, labels, key_images=[]), volume, out, overwrite=True)
-    monkeypatch.setattr(os, "write", real_write)
     assert sorted(p.name for p in out.iterdir()) == ["seg.dcm"]
     assert (out / "seg.dcm").read_bytes() == b"previous complete export"
 
