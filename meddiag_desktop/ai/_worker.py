@@ -20,12 +20,29 @@ def _send(conn, *msg) -> None:
         os._exit(0)
 
 
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this worker if the app dies (killed, crashed): a hung plugin must not outlive it."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="meddiag-parent-watch", daemon=True).start()
+
+
 def worker_main(conn, request: dict | None = None) -> None:
     """Import torch, then wait for one request (unless given); run it; write arrays; report.
 
     Started ahead of need (:class:`~meddiag_desktop.ai.isolation.WorkerProcess`), the
     slow imports overlap with the caller loading the study.
     """
+    _exit_with_parent()
     try:
         import torch  # noqa: F401  (the slow part of starting a worker)
 

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,3 +89,48 @@ def test_classification_in_worker(plugin_factory, ct_box):
     res = run_isolated(plugin_factory("test.cls", classifier=True), ct_box,
                        RunOptions(points_lps=[tuple(ct_box.center_lps())]), **FAST)
     assert res.probabilities["bright"] > 0.9 and res.explanation.shape == ct_box.array.shape
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="uses /proc to watch the worker")
+def test_worker_ends_when_the_app_dies(plugin_factory, ct_box, tmp_path):
+    """A hung plugin must not outlive a killed app (its worker watches its parent)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = plugin_factory(behaviour="hang")
+    pid_file = tmp_path / "worker.pid"
+    code = f"""
+import sys, numpy as np
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from plugin_factory import box_volume
+from meddiag_desktop.ai.isolation import run_isolated
+import meddiag_desktop.ai.isolation as iso
+orig = iso.WorkerProcess.take
+def take(self, request):
+    open({str(pid_file)!r}, "w").write(str(self._proc.pid))
+    return orig(self, request)
+iso.WorkerProcess.take = take
+run_isolated({str(folder)!r}, box_volume(), start_timeout=600, stall_timeout=600)
+"""
+    app = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the worker is now inside the hanging forward
+    worker = int(pid_file.read_text())
+    os.kill(app.pid, signal.SIGKILL)
+    app.wait()
+    deadline = time.monotonic() + 60  # a worker still importing torch notices once the import is done
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{worker}/status").read_text()
+        except OSError:
+            break
+        if "State:\tZ" in state:  # exited, waiting to be reaped by init
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError("worker outlived the app")
