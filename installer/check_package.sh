@@ -52,6 +52,8 @@ app() {
 json() {  # json FILE PYTHON-EXPRESSION-ON-d: print the expression's value
   "$SYSPY" -I -S -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
 }
+# strace, when available, records every socket the app opens (see step 7)
+strace_to() { if command -v strace >/dev/null; then echo "strace -f -qq -e trace=socket,connect -o $WORK/out/$1.strace"; fi; }
 FAILED=0
 pass() { echo "check: ok    $*"; }
 fail() { echo "check: FAIL  $*"; FAILED=1; }
@@ -88,7 +90,7 @@ mkdir -p "$ROOT/build/check" && cp -f "$SHOT" "$ROOT/build/check/demo.png" 2>/de
 # 2b. compressed DICOM (RLE Lossless) is decoded in spawned worker processes of the frozen app
 "$SYSPY" -I -S installer/make_rle_series.py "$WORK/rle" >/dev/null
 RLE_SHOT="$WORK/out/rle.png"
-if timed rle app xvfb-run -a -s "-screen 0 1600x1000x24" "$APPDIR/meddiag" "$WORK/rle" --screenshot "$RLE_SHOT" \
+if timed rle app xvfb-run -a -s "-screen 0 1600x1000x24" $(strace_to rle) "$APPDIR/meddiag" "$WORK/rle" --screenshot "$RLE_SHOT" \
    && [ -s "$RLE_SHOT" ]; then
   pass "RLE Lossless series opened (decoded in worker processes) and rendered"
 else
@@ -116,7 +118,7 @@ DEMO_DICOM=$(find "$WORK/home" -type d -name dicom -path '*meddiag-desktop*' | h
 SEG_ID=$([ -s "$PLUGINS" ] && json "$PLUGINS" "next((p['id'] for p in d if p['source']=='bundled' and p['task']=='segmentation'), '')" || true)
 if [ -z "$DEMO_DICOM" ] || [ -z "$SEG_ID" ]; then
   fail "infer: no demo DICOM folder ($DEMO_DICOM) or no bundled segmentation plugin ($SEG_ID)"
-elif timed infer app "$APPDIR/meddiag" infer "$SEG_ID" "$DEMO_DICOM" --out "$WORK/out/infer" --device cpu --json; then
+elif timed infer app $(strace_to infer) "$APPDIR/meddiag" infer "$SEG_ID" "$DEMO_DICOM" --out "$WORK/out/infer" --device cpu --json; then
   NII=$(find "$WORK/out/infer" -name '*.nii.gz' -size +1k | head -1)
   if [ -n "$NII" ]; then
     pass "infer $SEG_ID on the demo study: $(basename "$NII") ($(stat -c %s "$NII") bytes)"
@@ -134,7 +136,7 @@ if [ -n "$CLS_ID" ] && [ -n "$TRUTH" ] && [ -n "$DEMO_DICOM" ]; then
   POINT=$(json "$TRUTH" "','.join(str(v) for v in d['nodules'][0]['center_lps'])")
   if timed classify app "$APPDIR/meddiag" infer "$CLS_ID" "$DEMO_DICOM" --point "$POINT" --out "$WORK/out/classify" \
        --device cpu --json; then
-    pass "infer $CLS_ID at $POINT: $(tail -c 300 "$WORK/out/classify.out" | tr -d '\n')"
+    pass "infer $CLS_ID at $POINT: $(json "$WORK/out/classify.out" "[(f['top_class'], max(f['probabilities'].values())) for f in d.get('findings', [])]" 2>/dev/null || echo 'ran')"
   else
     fail "meddiag infer $CLS_ID: $(tail -5 "$WORK/out/classify.err")"
   fi
@@ -154,6 +156,19 @@ if [ -z "$(find "$APPDIR" -newer "$TARBALL" \( -name '__pycache__' -o -name '*.p
   pass "nothing written into the package folder"
 else
   fail "files were written into the package: $(find "$APPDIR" -newer "$TARBALL" -name '__pycache__' | head -3)"
+fi
+
+# 7. no network sockets at all: only local (AF_UNIX) ones, e.g. to the X server and between
+#    the app and its worker processes (the no-network namespace above would hide attempts)
+if ls "$WORK"/out/*.strace >/dev/null 2>&1; then
+  NET=$(grep -h "socket(AF_INET\|socket(AF_INET6\|socket(AF_PACKET" "$WORK"/out/*.strace | head -3 || true)
+  if [ -z "$NET" ]; then
+    pass "no network sockets opened (strace of the RLE viewer run and the plugin run: $(cat "$WORK"/out/*.strace | grep -c 'socket(') sockets, all local)"
+  else
+    fail "network sockets opened: $NET"
+  fi
+else
+  echo "check: note  strace not installed: socket use not traced (apt install strace)"
 fi
 
 echo "check: work folder $WORK$([ "$KEEP" = 1 ] || echo ' (removed)'); screenshot copied to build/check/demo.png"
