@@ -36,6 +36,7 @@ class FeaturePanels(QObject):
         self._make_risk()
         self._make_ai()
         window.volume_shown.connect(self._on_volume)
+        window.state.measurements_changed.connect(self._on_measurements)
 
     def show_error(self, message: str) -> None:
         self.win.show_error(message)
@@ -97,6 +98,17 @@ class FeaturePanels(QObject):
             self.classification = result
         self._update_risk()
         self.win.on_ai_result(result)
+
+    def _on_measurements(self, _event: str, _m) -> None:
+        """The newest nodule long/short-axis measurement is the reader's nodule size."""
+        from meddiag_desktop.core.measurements import nodule_axes
+
+        nodules = [m for m in self.win.state.measurements if m.kind == "nodule_axes"]
+        if nodules:
+            long_, short, _, _ = nodule_axes(nodules[-1])
+            self.set_nodule_measurement(long_, short)
+        else:
+            self.set_nodule_measurement(None)
 
     @guarded("Nodule measurement")
     def set_nodule_measurement(self, long_axis_mm: float | None, short_axis_mm: float | None = None) -> None:

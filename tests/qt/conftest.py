@@ -32,6 +32,10 @@ def ct_series(tmp_path):
 @pytest.fixture
 def main_window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("MEDDIAG_SESSION_DIR", str(tmp_path / "sessions"))
+    monkeypatch.setenv("MEDDIAG_AUDIT_LOG", str(tmp_path / "audit.log"))
+    monkeypatch.setenv("MEDDIAG_AI_PREWARM", "0")  # no torch worker process per window
+    monkeypatch.setenv("MEDDIAG_RESTORE_SESSION", "yes")
     from meddiag_desktop.qt.main_window import MainWindow
 
     win = MainWindow()

@@ -225,7 +225,7 @@ def test_overlay_and_side_panels(qtbot, main_window, ct_series):
     assert all(w.slice_view._overlay is None for w in main_window.slice_widgets.values())
     d1 = main_window.add_side_panel(QLabel("risk"), "Risk")
     d2 = main_window.add_side_panel(QLabel("ai"), "AI")
-    qtbot.waitUntil(lambda: main_window.tabifiedDockWidgets(d1) == [d2], timeout=3000)
+    qtbot.waitUntil(lambda: d2 in main_window.tabifiedDockWidgets(d1), timeout=3000)
     assert not main_window.error_banner.isVisible()
 
 
