@@ -333,8 +333,25 @@ class MainWindow(QMainWindow):
         return dialog
 
     def on_ai_result(self, result) -> None:
-        """Hook for an AI result (the panels have already taken it)."""
+        """An AI result (the panels have already taken it): segment statistics for label maps."""
         self.statusBar().showMessage(f"AI result: {getattr(result, 'plugin_id', '')}", 5000)
+        if getattr(result, "task", "") == "segmentation" and self.state.volume is not None:
+            self.show_segment_statistics(result.labels, dict(result.label_names), getattr(result, "stats", None))
+
+    def show_segment_statistics(self, labels, names: dict, stats=None) -> BackgroundTask:
+        """Volume (mL), mean and longest diameter per label, computed off the UI thread."""
+        from meddiag_desktop.qt.measurements_panel import segment_rows
+
+        volume = self.state.volume
+        task = BackgroundTask(lambda progress, cancel: segment_rows(volume, labels, names, stats), "segments", self)
+        units = str(volume.metadata.get("units", "") or "")
+        task.succeeded.connect(lambda rows: self.tools.measurements_panel.set_segments(rows, units))
+        task.failed.connect(lambda msg, _exc: self.show_error(f"Segment statistics failed: {msg}"))
+        task.finished.connect(task.deleteLater)
+        self._tasks.append(task)
+        task.finished.connect(lambda: task in self._tasks and self._tasks.remove(task))
+        task.start()
+        return task
 
     # ------------------------------------------------------- extension points
     def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget:

@@ -54,7 +54,7 @@ class ReadingTools(QObject):
         group.setExclusive(True)
         for tool in TOOLS:
             label = "Navigate" if tool == "navigate" else KINDS[tool][1]
-            act = self._action(f"tool.{tool}", label, lambda _=False, t=tool: st.set_tool(t), checkable=True)
+            act = self._action(f"tool.{tool}", label, lambda _=False, t=tool: self.choose_tool(t), checkable=True)
             act.setIcon(tool_icon(tool))
             group.addAction(act)
             tb.addAction(act)
@@ -172,6 +172,14 @@ class ReadingTools(QObject):
         return vg.AXIAL
 
     # ------------------------------------------------------------ behaviour
+    def choose_tool(self, tool: str) -> None:
+        """Switch tools; choosing Navigate (Esc) first cancels a measurement being placed."""
+        st = self.win.state
+        if tool == "navigate" and any(w.cancel_placement() for w in self.win.slice_widgets.values()):
+            self.actions[f"tool.{st.tool}"].setChecked(True)
+            return
+        st.set_tool(tool)
+
     def jump_to(self, mid: str) -> None:
         """Move the cursor (and so every view's slice) to a measurement's centre."""
         st = self.win.state

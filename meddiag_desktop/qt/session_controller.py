@@ -166,7 +166,8 @@ class SessionController(QObject):
         finally:
             self.restoring = False
         self.last_restored = s
-        win.statusBar().showMessage(f"Session restored: {len(s.measurements)} measurement(s)", 5000)
+        if s.measurements:
+            win.statusBar().showMessage(f"Session restored: {len(s.measurements)} measurement(s)", 5000)
 
     def _restore_overlay(self, ov: dict) -> None:
         name = ov.get("labels_file")

@@ -93,10 +93,13 @@ def load_shortcuts(path: Path | None = None) -> tuple[dict[str, str], list[str]]
 
 
 class ShortcutHelp(QFrame):
-    """Translucent panel over the views listing every shortcut; any key or click closes it."""
+    """Panel over the views listing every shortcut; any key or click closes it.
+
+    A popup window of its own: child widgets cannot draw over the native OpenGL views.
+    """
 
     def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
+        super().__init__(parent, Qt.WindowType.Popup | Qt.WindowType.FramelessWindowHint)
         self.setObjectName("shortcut_help")
         self.setStyleSheet(
             "QFrame#shortcut_help { background: rgba(20, 22, 25, 235); border: 1px solid #4a5058; border-radius: 8px; }"
@@ -131,9 +134,11 @@ class ShortcutHelp(QFrame):
         if self.isVisible():
             self.hide()
             return
-        parent = self.parentWidget()
+        parent = self.parentWidget().window()
         self.adjustSize()
-        self.move(max(0, (parent.width() - self.width()) // 2), max(0, (parent.height() - self.height()) // 3))
+        top_left = parent.mapToGlobal(parent.rect().topLeft())
+        self.move(top_left.x() + max(0, (parent.width() - self.width()) // 2),
+                  top_left.y() + max(0, (parent.height() - self.height()) // 3))
         self.show()
         self.raise_()
         self.setFocus()

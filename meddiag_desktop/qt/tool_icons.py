@@ -44,10 +44,10 @@ def tool_icon(tool: str, colour: str = "#e8c547") -> QIcon:
     elif tool == "ellipse":
         p.drawEllipse(QRectF(4, 8, 24, 16))
     elif tool == "freehand":
-        path = QPainterPath(QPointF(8, 20))
-        path.cubicTo(2, 6, 18, 2, 24, 9)
-        path.cubicTo(31, 16, 24, 28, 16, 25)
-        path.cubicTo(12, 24, 11, 22, 8, 20)
+        path = QPainterPath(QPointF(9, 22))  # an irregular lasso, not an ellipse
+        for x, y in ((5, 13), (10, 5), (17, 9), (24, 4), (28, 13), (22, 18), (25, 25), (15, 22)):
+            path.lineTo(x, y)
+        path.closeSubpath()
         p.drawPath(path)
     elif tool == "point":
         p.drawLine(QPointF(16, 5), QPointF(16, 12))

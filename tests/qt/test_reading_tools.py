@@ -310,3 +310,34 @@ def test_user_window_preset_and_modality_default_persist(qtbot, study, tmp_path)
     again = UserPresets()
     assert again.default_for("CT") == (1234.0, -321.0)
     assert [p.name for p in again.for_modality("CT")] == ["My nodules"]
+
+
+def test_segment_statistics_volume_mean_and_longest_diameter(qtbot, study):
+    win, vol = study
+    labels = np.zeros(vol.array.shape, np.uint8)
+    labels[5:9, 10:20, 30:42] = 3  # z 4 x y 10 x x 12 voxels
+    hu = synthetic_hu()
+    task = win.show_segment_statistics(labels, {3: "box", 4: "absent"})
+    with qtbot.waitSignal(task.finished, timeout=20000):
+        pass
+    seg = win.tools.measurements_panel.segments
+    assert seg.rowCount() == 1 and seg.item(0, 0).text() == "box"
+    n = 4 * 10 * 12
+    assert seg.item(0, 1).text() == f"{n * 0.8 * 0.9 * 2.0 / 1000:.2f}"
+    assert seg.item(0, 2).text() == f"{hu[5:9, 10:20, 30:42].mean():.0f} HU"
+    diag = math.sqrt((11 * 0.8) ** 2 + (9 * 0.9) ** 2 + (3 * 2.0) ** 2)  # corner to corner voxel centres
+    assert seg.item(0, 3).text() == f"{diag:.1f}"
+
+
+def test_escape_cancels_a_measurement_being_placed_then_leaves_the_tool(qtbot, study):
+    win, vol = study
+    c = win.state.cursor.copy()
+    ptr = Pointer(win, vg.AXIAL)
+    win.tools.actions["tool.angle"].trigger()
+    ptr.drag(c, c + (10, 0, 0))  # first arm placed, the third point follows the mouse
+    ptr.hover(c + (10, 10, 0))
+    assert win.slice_widgets[vg.AXIAL]._placement.active
+    win.tools.actions["tool.navigate"].trigger()  # Esc
+    assert win.state.tool == "angle" and not win.slice_widgets[vg.AXIAL]._placement.active
+    win.tools.actions["tool.navigate"].trigger()
+    assert win.state.tool == "navigate" and len(win.state.measurements) == 0
