@@ -107,6 +107,10 @@ class MainWindow(QMainWindow):
             vg.SAGITTAL: _framed(self.slice_widgets[vg.SAGITTAL], "Sagittal", VIEW_COLOURS[vg.SAGITTAL]),
             "3d": _framed(self.volume_widget, "3D", (0.55, 0.62, 0.75)),
         }
+        from meddiag_desktop.qt.compare import CompareView
+
+        self.compare = CompareView(self, _framed)
+        self.frames["compare"] = self.compare.frame
         self._grid = grid
         self.layout_name = ""
         self._place_frames("four")
@@ -225,6 +229,15 @@ class MainWindow(QMainWindow):
             v.addAction(act)
             self.layout_actions[name] = act
         v.addSeparator()
+        act = QAction("Co&mpare with selected series", self)
+        act.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        act.triggered.connect(self.compare.open_selected)
+        v.addAction(act)
+        act = QAction("Compare layout (axial | compare)", self)
+        act.triggered.connect(lambda _=False: self.set_layout("compare"))
+        v.addAction(act)
+        v.addAction(self.compare.sync_action)
+        v.addSeparator()
         v.addAction(self.browser.toggleViewAction())
         self.window_menu = self.menuBar().addMenu("&Window/Level")
         self.window_menu.aboutToShow.connect(self.refresh_window_menu)
@@ -289,6 +302,8 @@ class MainWindow(QMainWindow):
             frame.hide()
         if name == "four":
             places = {vg.AXIAL: (0, 0, 1, 3), vg.CORONAL: (0, 3, 1, 3), vg.SAGITTAL: (1, 0, 1, 3), "3d": (1, 3, 1, 3)}
+        elif name == "compare":
+            places = {vg.AXIAL: (0, 0, 2, 3), "compare": (0, 3, 2, 3)}
         elif name == "1x3":
             places = {vg.AXIAL: (0, 0, 2, 2), vg.CORONAL: (0, 2, 2, 2), vg.SAGITTAL: (0, 4, 2, 2)}
         else:
@@ -387,12 +402,12 @@ class MainWindow(QMainWindow):
         """``"four"`` (2x2), ``"1x3"`` (three slice views) or one view alone: ``"axial"``, ``"coronal"``,
         ``"sagittal"``, ``"3d"``."""
         if name not in ("four", "1x3") and name not in self.frames:
-            raise ValueError(f"unknown layout {name!r}; use four, 1x3, axial, coronal, sagittal or 3d")
+            raise ValueError(f"unknown layout {name!r}; use four, 1x3, compare, axial, coronal, sagittal or 3d")
         self._before_maximise = None
         self._place_frames(name)
         if getattr(self, "sessions", None) is not None:
             self.sessions.changed()
-        for w in (*self.slice_widgets.values(), self.volume_widget):
+        for w in (*self.slice_widgets.values(), self.volume_widget, self.compare.widget):
             w.request_render()
 
     @guarded("Maximise")
@@ -565,6 +580,6 @@ class MainWindow(QMainWindow):
             self.sessions.close_current()
         for task in list(self._tasks):
             task.wait()
-        for w in (*self.slice_widgets.values(), self.volume_widget):
+        for w in (*self.slice_widgets.values(), self.volume_widget, self.compare.widget):
             w.Finalize()
         super().closeEvent(ev)

@@ -206,21 +206,35 @@ class MeasurementLayer:
         return [np.array([p - f[:, 0] * k, p + f[:, 0] * k]), np.array([p - f[:, 1] * k, p + f[:, 1] * k])]
 
     def place_labels(self) -> None:
-        """Keep labels 10 px right of their shapes at any zoom (call before each render)."""
+        """Keep labels 10 px beside their shapes at any zoom, not over each other (call before each render)."""
         sv = self.sv
         width, _ = sv.renderer.GetSize()
+        placed: list[tuple[float, float, float, float]] = []
         for item in (*self._items.values(), self._preview):
-            x, y = sv.view_to_display(*item.anchor)
+            if not item.text.GetVisibility():
+                continue
             lines = (item.text.GetInput() or "").split("\n")
             text_w = 7.6 * max(len(t) for t in lines)  # 13 px bold Arial, about 7.6 px a character
+            text_h = 16.0 * len(lines)
             tp = item.text.GetTextProperty()
+            x, y = sv.view_to_display(*item.anchor)
             if x + 10 + text_w > width - 4:  # no room on the right: put it left of the shape
                 x, y = sv.view_to_display(*item.anchor_left)
                 tp.SetJustificationToRight()
-                item.text.SetDisplayPosition(int(x - 10), int(y))
+                x0 = x - 10 - text_w
+                x = x - 10
             else:
                 tp.SetJustificationToLeft()
-                item.text.SetDisplayPosition(int(x + 10), int(y))
+                x = x + 10
+                x0 = x
+            for _ in range(12):  # move down past labels already placed
+                hit = next((r for r in placed if x0 < r[2] and r[0] < x0 + text_w
+                            and y - text_h / 2 < r[3] and r[1] < y + text_h / 2), None)
+                if hit is None:
+                    break
+                y = hit[1] - text_h / 2 - 2
+            placed.append((x0, y - text_h / 2, x0 + text_w, y + text_h / 2))
+            item.text.SetDisplayPosition(int(x), int(y))
 
     def handle_at(self, measurements, x: float, y: float, radius: float = HANDLE_PX + 2) -> tuple[str, int] | None:
         """``(measurement id, point index)`` of the visible handle nearest display point ``(x, y)``."""

@@ -341,3 +341,34 @@ def test_escape_cancels_a_measurement_being_placed_then_leaves_the_tool(qtbot, s
     assert win.state.tool == "angle" and not win.slice_widgets[vg.AXIAL]._placement.active
     win.tools.actions["tool.navigate"].trigger()
     assert win.state.tool == "navigate" and len(win.state.measurements) == 0
+
+
+def test_compare_view_scrolls_in_sync_with_a_series_of_the_same_frame_of_reference(qtbot, main_window, tmp_path):
+    from meddiag_desktop.io.dicom_write import write_series
+
+    for_uid = "1.2.826.0.1.3680043.8.498.4242"
+    hu = synthetic_hu()
+    write_series((hu + 1024).astype(np.int16), tmp_path / "a", spacing=SPACING, origin=ORIGIN,
+                 rescale_intercept=-1024.0, frame_of_reference_uid=for_uid, series_description="thin")
+    thick = hu[::3][:10]  # 6 mm slices covering the same range
+    write_series((thick + 1024).astype(np.int16), tmp_path / "b", spacing=(SPACING[0], SPACING[1], 6.0),
+                 origin=ORIGIN, rescale_intercept=-1024.0, frame_of_reference_uid=for_uid, series_description="thick")
+    win = main_window
+    open_and_wait(qtbot, win, tmp_path / "a")
+    task = win.compare.open_series(str(tmp_path / "b"))
+    with qtbot.waitSignal(task.finished, timeout=30000):
+        pass
+    qtbot.wait(20)
+    assert win.layout_name == "compare" and win.frames["compare"].isVisible()
+    assert win.compare.synchronised
+    for steps in (3, 6, -2):
+        win.state.step_slice(vg.AXIAL, steps)
+        assert abs(win.compare.slice_position() - win.state.cursor[2]) < 1e-6
+    info = win.compare.widget.slice_view.slice_info()
+    assert info.index == int(np.rint((win.state.cursor[2] - ORIGIN[2]) / 6.0))
+    win.compare.state.step_slice(vg.AXIAL, 1)  # and the other way round
+    assert abs(win.state.cursor[2] - win.compare.slice_position()) < 1e-6
+    win.compare.sync_action.setChecked(False)
+    z = win.compare.slice_position()
+    win.state.step_slice(vg.AXIAL, 2)
+    assert win.compare.slice_position() == z
