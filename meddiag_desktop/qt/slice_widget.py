@@ -20,7 +20,7 @@ from meddiag_desktop.core import view_geometry as vg
 from meddiag_desktop.qt.errors import guarded
 from meddiag_desktop.qt.viewer_state import ViewerState
 from meddiag_desktop.qt.vtk_widget import VtkWidget
-from meddiag_desktop.qt._placement import Placement
+from meddiag_desktop.core.placement import Placement
 from meddiag_desktop.render.measurement_layer import MeasurementLayer
 from meddiag_desktop.render.slice_view import SliceView
 
