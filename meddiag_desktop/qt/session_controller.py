@@ -58,6 +58,7 @@ class SessionController(QObject):
         st.history_changed.connect(self.changed)
         st.window_changed.connect(lambda *_: self.changed())
         st.cursor_changed.connect(lambda *_: self.changed())
+        st.camera_changed.connect(lambda *_: self.changed())
         window.volume_shown.connect(self._on_volume)
 
     def show_error(self, message: str) -> None:

@@ -236,6 +236,8 @@ class SliceViewWidget(VtkWidget):
     @guarded("Mouse action")
     def mouseReleaseEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
         drag, self._drag = self._drag, None
+        if drag is not None and drag[0] in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
+            self.state.camera_changed.emit(self.view)
         if self._edit is not None:
             self._edit = None
             self.state.history.break_merge()  # the drag was one undo step
@@ -281,6 +283,7 @@ class SliceViewWidget(VtkWidget):
             p = ev.position()
             self.slice_view.set_zoom(self.slice_view.zoom * 1.1**steps, self.display_pos(p.x(), p.y()))
             self.render_now()
+            self.state.camera_changed.emit(self.view)
         else:
             self.state.step_slice(self.view, steps)
 

@@ -25,6 +25,7 @@ class ViewerState(QObject):
     selection_changed = Signal(object)  #: selected measurement id or None
     history_changed = Signal()
     user_interacted = Signal()  #: any mouse/key action in a view (stops cine)
+    camera_changed = Signal(str)  #: a view's zoom or pan changed (view name)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
