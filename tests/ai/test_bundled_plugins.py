@@ -39,7 +39,7 @@ def test_segmentation_finds_lungs_on_a_random_phantom():
     assert res.labels.shape == ph.labels.shape
     for value in (1, 2):
         a, b = res.labels == value, ph.labels == value
-        assert 2 * (a & b).sum() / (a.sum() + b.sum()) > 0.8
+        assert 2 * (a & b).sum() / (a.sum() + b.sum()) > 0.75
 
 
 @pytest.mark.slow

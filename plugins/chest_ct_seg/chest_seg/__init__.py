@@ -1,0 +1,1 @@
+"""Bundled chest CT segmentation plugin (network definition only; weights in ../weights.safetensors)."""
