@@ -190,7 +190,8 @@ def test_single_image_opens_large_in_its_plane_and_layouts_switch(qtbot, main_wi
     assert main_window.layout_name == "coronal"
     assert main_window.frames["coronal"].isVisible() and not main_window.frames["axial"].isVisible()
     main_window.set_layout("four")
-    assert all(f.isVisible() for f in main_window.frames.values())
+    assert all(f.isVisible() for k, f in main_window.frames.items() if k != "compare")
+    assert not main_window.frames["compare"].isVisible()
     main_window.set_layout("3d")
     assert main_window.frames["3d"].isVisible() and not main_window.frames["coronal"].isVisible()
 
