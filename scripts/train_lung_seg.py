@@ -102,6 +102,7 @@ def train(args) -> None:
     counts = np.bincount(np.concatenate([c[1].ravel() for c in cases]), minlength=8).astype(float)
     weights = torch.tensor(np.clip((counts.sum() / (counts + 1)) ** 0.5, 1, 30) / 1.0, dtype=torch.float32)
     weights = weights / weights.mean()
+    weights[7] *= args.nodule_weight
     print("class weights", np.round(weights.numpy(), 2), flush=True)
     ce = torch.nn.CrossEntropyLoss(weight=weights)
     patch = tuple(args.patch)
@@ -112,7 +113,7 @@ def train(args) -> None:
         xs, ys = [], []
         for _ in range(args.batch):
             img, lab, nod = cases[rng.integers(len(cases))]
-            x, y = random_crop(img, lab, patch, rng, nod if rng.random() < 0.4 else None)
+            x, y = random_crop(img, lab, patch, rng, nod if rng.random() < args.nodule_focus else None)
             x = x * rng.uniform(0.95, 1.05) + rng.uniform(-0.03, 0.03) + rng.normal(0, 0.01, x.shape).astype(np.float32)
             xs.append(x)
             ys.append(y)
@@ -157,7 +158,7 @@ def write_manifest(metrics: dict | None, spacing: float) -> None:
     wpath = PLUGIN / "weights.safetensors"
     sha = hashlib.sha256(wpath.read_bytes()).hexdigest()
     labels = "\n".join(f'\n[[outputs.labels]]\nvalue = {v}\nname = "{n}"\ncolor = "{c}"' for v, (n, c) in LABELS.items())
-    metric_lines = "\n".join(f'"{k}" = {v}' for k, v in (metrics or {}).items())
+    metric_lines = "\n".join(f'"{k}" = {json.dumps(v)}' for k, v in (metrics or {}).items())
     text = f'''# Bundled plugin: written by scripts/train_lung_seg.py (do not edit by hand)
 [plugin]
 id = "meddiag.chest-ct-seg"
@@ -269,6 +270,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--nodule-focus", type=float, default=0.4, help="share of crops centred on a nodule")
+    ap.add_argument("--nodule-weight", type=float, default=1.0, help="extra cross-entropy weight of nodules")
     ap.add_argument("--resume", action="store_true", help="continue from the plugin's current weights")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--no-eval", action="store_true")
