@@ -89,6 +89,14 @@ class SliceViewWidget(VtkWidget):
         self.setCursor(Qt.CursorShape.ArrowCursor if tool == "navigate" else Qt.CursorShape.CrossCursor)
         self.refresh_measurements()
 
+    def _update_hover_cursor(self, p) -> None:
+        """A move cursor over a handle (it can be dragged), else the tool's cursor."""
+        over = self.layer.handle_at(self.state.measurements, *self.display_pos(p.x(), p.y())) is not None
+        shape = (Qt.CursorShape.SizeAllCursor if over else
+                 Qt.CursorShape.ArrowCursor if self.state.tool == "navigate" else Qt.CursorShape.CrossCursor)
+        if self.cursor().shape() != shape:
+            self.setCursor(shape)
+
     def cancel_placement(self) -> bool:
         if self._placement is not None and self._placement.active:
             self._placement = Placement(self._placement.kind, self._placement.frame)
@@ -215,6 +223,7 @@ class SliceViewWidget(VtkWidget):
             self.refresh_measurements()
             return
         if self._drag is None:
+            self._update_hover_cursor(p)
             return
         button, x0, y0, (w0, l0), z0 = self._drag
         dx, dy = p.x() - x0, p.y() - y0
