@@ -2,10 +2,12 @@
 
 Run with the system Python, isolated from any environment of ours:
 ``/usr/bin/python3 -I -S installer/png_check.py out.png``. Decodes the PNG with
-zlib, takes the view area (the window minus the left dock, tool bar and status
-bar, as fractions of the size), splits it into 2x2 quadrants and requires, in the
-middle of each quadrant, a spread of grey levels (std) and several distinct values:
-a black or flat view fails. Prints one line per quadrant; exit status 1 on failure.
+zlib, finds each view by its coloured title strip (:data:`VIEW_HEADERS`, the
+colours of ``meddiag_desktop.render.slice_view.VIEW_COLOURS`` and the 3D view's
+in ``qt/main_window.py``; a test keeps them in step), and requires, in the middle
+of the area under each strip, a spread of grey levels (std) and several distinct
+values: a black or flat view fails, and so does a missing view. Prints one line
+per view; exit status 1 on failure.
 """
 
 from __future__ import annotations
@@ -14,14 +16,20 @@ import struct
 import sys
 import zlib
 
-#: view area as fractions of the window: left, top, right, bottom
-VIEW_AREA = (0.25, 0.08, 1.0, 0.94)
+#: view name -> RGB of its title strip (int(c * 255) of the float colours in the app)
+VIEW_HEADERS = {
+    "axial": (237, 84, 79),
+    "coronal": (109, 191, 91),
+    "sagittal": (242, 214, 79),
+    "3D": (140, 158, 191),
+}
+MIN_HEADER_PX = 40  # a title strip is a run of at least this many pixels of its colour
 MIN_STD = 12.0
 MIN_LEVELS = 16
 
 
 def read_png(path: str) -> tuple[int, int, list[bytearray]]:
-    """(width, height, rows of grey values 0-255) of an 8-bit RGB/RGBA/grey PNG."""
+    """(width, height, rows of RGB bytes) of an 8-bit RGB/RGBA/grey PNG."""
     data = open(path, "rb").read()
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError(f"{path} is not a PNG")
@@ -60,24 +68,56 @@ def read_png(path: str) -> tuple[int, int, list[bytearray]]:
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
         prev = line
-        grey = bytearray(line[0::channels]) if channels < 3 else bytearray(
-            (line[i] + line[i + 1] + line[i + 2]) // 3 for i in range(0, stride, channels))
-        rows.append(grey)
+        if channels == 3:
+            rgb = bytearray(line)
+        elif channels == 4:
+            rgb = bytearray(b for i in range(0, stride, 4) for b in line[i:i + 3])
+        else:
+            rgb = bytearray(b for v in line[0::channels] for b in (v, v, v))
+        rows.append(rgb)
     return width, height, rows
 
 
-def quadrant_stats(path: str) -> list[tuple[str, float, int]]:
+def _header(rows: list[bytearray], rgb: tuple[int, int, int]) -> tuple[int, int, int, int] | None:
+    """(x0, x1, y_top, y_bottom) of the title strip of colour ``rgb``, or None."""
+    pixel = bytes(rgb)
+    run = pixel * MIN_HEADER_PX
+    for y, row in enumerate(rows):
+        i = row.find(run)
+        while i != -1 and i % 3:
+            i = row.find(run, i + 1)
+        if i == -1:
+            continue
+        xs = [x for x in range(len(row) // 3) if row[3 * x:3 * x + 3] == pixel]
+        x0, x1 = min(xs), max(xs)
+        y1 = y
+        while y1 + 1 < len(rows) and rows[y1 + 1][3 * x1:3 * x1 + 3] == pixel:
+            y1 += 1
+        return x0, x1, y, y1
+    return None
+
+
+def view_stats(path: str) -> list[tuple[str, float | None, int]]:
+    """(view, std, distinct grey levels) in the middle half of each view; std None if not found."""
     width, height, rows = read_png(path)
-    x0, y0, x1, y1 = (int(f * n) for f, n in zip(VIEW_AREA, (width, height, width, height)))
-    xm, ym = (x0 + x1) // 2, (y0 + y1) // 2
+    headers = {name: _header(rows, rgb) for name, rgb in VIEW_HEADERS.items()}
     out = []
-    for name, (ax, ay, bx, by) in {
-        "top-left (axial)": (x0, y0, xm, ym), "top-right (coronal)": (xm, y0, x1, ym),
-        "bottom-left (sagittal)": (x0, ym, xm, y1), "bottom-right (3D)": (xm, ym, x1, y1),
-    }.items():
-        # the middle half of the quadrant: inside the view, away from borders and labels
-        w, h = bx - ax, by - ay
-        values = [v for row in rows[ay + h // 4: by - h // 4: 2] for v in row[ax + w // 4: bx - w // 4: 2]]
+    for name, h in headers.items():
+        if h is None:
+            out.append((name, None, 0))
+            continue
+        x0, x1, _, top = h
+        below = [o[2] for o in headers.values() if o is not None and o[2] > top and o[0] < x1 and o[1] > x0]
+        bottom = min(below) - 1 if below else min(height - 1, top + (x1 - x0))
+        w, hgt = x1 - x0, bottom - top
+        values = [
+            (row[3 * x] + row[3 * x + 1] + row[3 * x + 2]) // 3
+            for row in rows[top + hgt // 4: bottom - hgt // 4: 2]
+            for x in range(x0 + w // 4, x1 - w // 4, 2)
+        ]
+        if not values:
+            out.append((name, 0.0, 0))
+            continue
         mean = sum(values) / len(values)
         std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
         out.append((name, std, len(set(values))))
@@ -89,10 +129,14 @@ def main(argv: list[str]) -> int:
         print("usage: png_check.py SCREENSHOT.png", file=sys.stderr)
         return 2
     ok = True
-    for name, std, levels in quadrant_stats(argv[0]):
+    for name, std, levels in view_stats(argv[0]):
+        if std is None:
+            ok = False
+            print(f"png_check: {name:9s} view not found (no title strip of colour {VIEW_HEADERS[name]})")
+            continue
         good = std >= MIN_STD and levels >= MIN_LEVELS
         ok &= good
-        print(f"png_check: {name:24s} std {std:6.1f}  grey levels {levels:3d}  {'ok' if good else 'EMPTY'}")
+        print(f"png_check: {name:9s} std {std:6.1f}  grey levels {levels:3d}  {'ok' if good else 'EMPTY'}")
     return 0 if ok else 1
 
 

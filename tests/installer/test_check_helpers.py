@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 import sys
@@ -37,25 +38,52 @@ def _run(path: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
+def _window(seed: int = 0) -> np.ndarray:
+    """A fake 400x300 window: a flat panel on the left, four views with coloured title strips."""
+    rng = np.random.default_rng(seed)
+    img = np.full((300, 400, 3), 40, np.uint8)
+    for name, (x, y) in {"axial": (100, 10), "coronal": (250, 10), "sagittal": (100, 155), "3D": (250, 155)}.items():
+        img[y:y + 8, x:x + 145] = png_check.VIEW_HEADERS[name]
+        img[y + 8:y + 140, x:x + 145] = rng.integers(0, 256, (132, 145, 1))
+    return img
+
+
 @pytest.mark.parametrize("filt", [0, 2])
 def test_png_check_passes_content_in_all_views(tmp_path, filt):
-    rng = np.random.default_rng(0)
-    img = rng.integers(0, 256, (120, 200, 1)).repeat(3, axis=2)
+    img = _window()
     _write_png(tmp_path / "ok.png", img, filt)
-    assert png_check.read_png(str(tmp_path / "ok.png"))[2][5][:4] == bytearray(img[5, :4, 0].astype(np.uint8).tobytes())
+    assert png_check.read_png(str(tmp_path / "ok.png"))[2][50][300:306] == bytearray(img[50, 100:102].tobytes())
     result = _run(tmp_path / "ok.png")
     assert result.returncode == 0, result.stdout
+    assert result.stdout.count(" ok") == 4
 
 
 def test_png_check_fails_when_one_view_is_black(tmp_path):
-    rng = np.random.default_rng(1)
-    img = rng.integers(0, 256, (120, 200, 1)).repeat(3, axis=2)
-    x0, y0, x1, y1 = (int(f * n) for f, n in zip(png_check.VIEW_AREA, (200, 120, 200, 120)))
-    img[(y0 + y1) // 2:y1, (x0 + x1) // 2:x1] = 0  # the 3D view stayed black
+    img = _window(1)
+    img[163:295, 250:395] = 0  # the 3D view stayed black
     _write_png(tmp_path / "black3d.png", img)
     result = _run(tmp_path / "black3d.png")
     assert result.returncode == 1
-    assert "bottom-right (3D)" in result.stdout and "EMPTY" in result.stdout
+    assert "3D" in result.stdout and "EMPTY" in result.stdout
+
+
+def test_png_check_fails_when_a_view_is_missing(tmp_path):
+    img = _window(2)
+    img[10:18, 250:395] = 40  # no coronal title strip: the layout lost a view
+    _write_png(tmp_path / "three.png", img)
+    result = _run(tmp_path / "three.png")
+    assert result.returncode == 1 and "coronal   view not found" in result.stdout
+
+
+def test_png_check_colours_match_the_app():
+    from meddiag_desktop.render.slice_view import VIEW_COLOURS
+
+    for view, colour in VIEW_COLOURS.items():
+        assert png_check.VIEW_HEADERS[view] == tuple(int(c * 255) for c in colour), view
+    source = (INSTALLER.parent / "meddiag_desktop" / "qt" / "main_window.py").read_text()
+    match = re.search(r'"3D",\s*\(([\d.]+),\s*([\d.]+),\s*([\d.]+)\)', source)
+    assert match, "main_window.py no longer frames the 3D view with a colour tuple: update png_check.VIEW_HEADERS"
+    assert png_check.VIEW_HEADERS["3D"] == tuple(int(float(c) * 255) for c in match.groups())
 
 
 def test_rle_series_decodes_with_pydicom_and_loads(tmp_path):
