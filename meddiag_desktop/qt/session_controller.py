@@ -139,9 +139,18 @@ class SessionController(QObject):
             return
         if saved is None:
             return
-        if unclean and not self._ask_restore(saved):
+        if not unclean:
+            self.restore(saved)
             return
-        self.restore(saved)
+        if os.environ.get("MEDDIAG_RESTORE_SESSION", "").lower() in ("yes", "no"):
+            self._offer_restore(saved, self.key)
+        else:  # after the views have the study, outside the volume_shown signal
+            QTimer.singleShot(0, lambda key=self.key: self._offer_restore(saved, key))
+
+    @guarded("Restore session")
+    def _offer_restore(self, saved: SessionState, key: str | None) -> None:
+        if self.key == key and self._ask_restore(saved):
+            self.restore(saved)
 
     def restore(self, s: SessionState) -> None:
         """Apply a saved state to the window (not undoable: it is where the session starts)."""

@@ -102,6 +102,8 @@ def test_session_restored_after_kill(qtbot, tmp_path, monkeypatch, ct_series):
         assert sv.zoom == 2.5 and tuple(sv.pan) == (3.0, -4.0)
         assert win.sessions.last_restored is not None
         assert st.history.texts == []  # the restored state is the start of the history
+        table = win.tools.measurements_panel.table
+        assert table.rowCount() == 3 and table.item(0, 0).text() == "Aorta"
     finally:
         win.close()
     assert not list((tmp_path / "sessions").glob("*.lock"))  # a clean close removes the lock
