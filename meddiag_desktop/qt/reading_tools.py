@@ -21,7 +21,7 @@ from meddiag_desktop.qt.errors import user_message
 from meddiag_desktop.qt.history_panel import HistoryPanel
 from meddiag_desktop.qt.measurements_panel import MeasurementsPanel
 from meddiag_desktop.qt.session_controller import SessionController
-from meddiag_desktop.qt.shortcuts import DEFAULT_SHORTCUTS, ShortcutHelp, load_shortcuts
+from meddiag_desktop.qt.shortcuts import ShortcutHelp, load_shortcuts
 from meddiag_desktop.qt.tool_icons import tool_icon
 from meddiag_desktop.qt.user_presets import UserPresets
 
