@@ -12,7 +12,7 @@ import logging
 import os
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from meddiag_desktop.qt.errors import guarded
 
@@ -33,6 +33,10 @@ class FeaturePanels(QObject):
         self.classification = None  #: last ClassificationResult
         self.provenances: dict[int, Any] = {}  #: id(result) -> report Provenance
         self.nodule_measurement = None  #: NoduleMeasurement from the reader's calipers
+        self._risk_timer = QTimer(self)  # calipers being dragged: re-derive once they rest
+        self._risk_timer.setSingleShot(True)
+        self._risk_timer.setInterval(200)
+        self._risk_timer.timeout.connect(self._update_risk_guarded)
         self._make_risk()
         self._make_ai()
         window.volume_shown.connect(self._on_volume)
@@ -119,6 +123,10 @@ class FeaturePanels(QObject):
         if new == self.nodule_measurement:
             return
         self.nodule_measurement = new
+        self._risk_timer.start()
+
+    @guarded("Risk inputs")
+    def _update_risk_guarded(self) -> None:
         self._update_risk()
 
     def _update_risk(self) -> None:
