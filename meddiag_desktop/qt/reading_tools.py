@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QToolBar
 
@@ -28,6 +28,17 @@ from meddiag_desktop.qt.user_presets import UserPresets
 __all__ = ["ReadingTools", "TOOLS"]
 
 log = logging.getLogger(__name__)
+
+#: status bar help shown when a tool is chosen
+HINTS = {
+    "navigate": "Navigate: click or drag to move the cursor; drag a measurement's handle to edit it",
+    "distance": "Distance: drag from one end to the other, or click both ends. Esc cancels",
+    "angle": "Angle: drag the first arm to the vertex, then click the end of the second arm (or click three points)",
+    "ellipse": "Ellipse ROI: drag its bounding box (or click two opposite corners)",
+    "freehand": "Freehand ROI: draw the outline with the button held down; release closes it",
+    "point": "Point probe: click to read the value",
+    "nodule_axes": "Nodule: drag the long axis, then drag the short axis across it",
+}
 
 TOOLS = ("navigate", "distance", "angle", "ellipse", "freehand", "point", "nodule_axes")
 
@@ -60,6 +71,7 @@ class ReadingTools(QObject):
             tb.addAction(act)
         self.actions["tool.navigate"].setChecked(True)
         st.tool_changed.connect(lambda t: self.actions[f"tool.{t}"].setChecked(True))
+        st.tool_changed.connect(lambda t: window.statusBar().showMessage(HINTS.get(t, ""), 15000))
 
         # undo / redo
         tb.addSeparator()
@@ -72,6 +84,7 @@ class ReadingTools(QObject):
         self.measurements_panel = MeasurementsPanel(st)
         self.measurements_panel.jump_requested.connect(self.jump_to)
         self.measurements_dock = window.add_side_panel(self.measurements_panel, "Measurements")
+        QTimer.singleShot(0, self.measurements_dock.raise_)  # the reading panel in front of AI and risk
         self.history_panel = HistoryPanel(st)
         self.history_dock = QDockWidget("History", window)
         self.history_dock.setObjectName("history_dock")
