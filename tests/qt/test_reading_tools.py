@@ -374,3 +374,31 @@ def test_compare_view_scrolls_in_sync_with_a_series_of_the_same_frame_of_referen
     z = win.compare.slice_position()
     win.state.step_slice(vg.AXIAL, 2)
     assert win.compare.slice_position() == z
+
+
+def test_ellipse_statistics_on_an_oblique_volume(qtbot, main_window):
+    """Acquired rotated 25 degrees about the patient axis: the axial view reslices obliquely."""
+    from meddiag_desktop.core import Volume
+
+    win = main_window
+    a = math.radians(25)
+    direction = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
+    hu = synthetic_hu()
+    vol = Volume(hu, SPACING, ORIGIN, direction, metadata={"modality": "CT", "units": "HU"})
+    with qtbot.waitSignal(win.volume_shown):
+        win.show_volume(vol)
+    assert not win.slice_widgets[vg.AXIAL].slice_view.aligned
+    win.state.set_cursor(vol.to_lps((32, 24, 10)))
+    qtbot.wait(20)
+    c = win.state.cursor.copy()
+    win.state.set_tool("ellipse")
+    p0, p1 = Pointer(win, vg.AXIAL).drag(c + (-8, -5, 0), c + (8, 5, 0))
+    centre, ax, ay = (p0 + p1) / 2, abs(p1[0] - p0[0]) / 2, abs(p1[1] - p0[1]) / 2
+    k, j, i = np.mgrid[0:hu.shape[0], 0:hu.shape[1], 0:hu.shape[2]]
+    lps = vol.to_lps(np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1))
+    dz = lps[:, 2] - centre[2]
+    inside = (((lps[:, 0] - centre[0]) / ax) ** 2 + ((lps[:, 1] - centre[1]) / ay) ** 2 <= 1) & (dz >= -1) & (dz < 1)
+    vals = hu.ravel()[inside].astype(float)
+    text = win.state.text_for(only(win))
+    assert text.splitlines()[0] == f"{math.pi * ax * ay:.1f} mm\u00b2"
+    assert f"mean {vals.mean():.1f} \u00b1 {vals.std(ddof=1):.1f} HU" in text and f"n={len(vals)}" in text
