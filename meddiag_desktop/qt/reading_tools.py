@@ -128,6 +128,8 @@ class ReadingTools(QObject):
         key = self.keys.get(aid, "")
         if key:
             act.setShortcut(QKeySequence(key))
+            if key == "?":  # typed as Shift+/ on most layouts: match either way
+                act.setShortcuts([QKeySequence("?"), QKeySequence("Shift+?")])
             act.setToolTip(f"{text}  ({QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)})")
         act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 

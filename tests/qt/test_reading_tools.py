@@ -402,3 +402,25 @@ def test_ellipse_statistics_on_an_oblique_volume(qtbot, main_window):
     text = win.state.text_for(only(win))
     assert text.splitlines()[0] == f"{math.pi * ax * ay:.1f} mm\u00b2"
     assert f"mean {vals.mean():.1f} \u00b1 {vals.std(ddof=1):.1f} HU" in text and f"n={len(vals)}" in text
+
+
+def test_keys_choose_tools_and_question_mark_opens_the_help(qtbot, study):
+    from PySide6.QtTest import QTest
+
+    win, vol = study
+    w = win.slice_widgets[vg.AXIAL]
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)  # shortcuts need the active window
+    w.setFocus()
+    QTest.keyClick(w, Qt.Key.Key_D)
+    assert win.state.tool == "distance"
+    QTest.keyClick(w, Qt.Key.Key_Escape)
+    assert win.state.tool == "navigate"
+    QTest.keyClick(w, Qt.Key.Key_Question, Qt.KeyboardModifier.ShiftModifier)
+    assert win.tools.help.isVisible()
+    QTest.keyClick(win.tools.help, Qt.Key.Key_Escape)
+    assert not win.tools.help.isVisible()
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    QTest.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # nothing to undo: no error
+    assert not win.error_banner.isVisible()
