@@ -206,10 +206,6 @@ def run_isolated(
         options, candidate_source = _find_candidates(
             manifest, volume, options, progress, cancel, on_stage, on_note, stall_timeout, start_timeout, threads
         )
-        if not options.points_lps:
-            raise InputRefused(
-                f"{manifest.name}: {candidate_source} found nothing to classify; give a location (LPS mm) instead"
-            )
 
     tmp = Path(tempfile.mkdtemp(prefix="meddiag-ai-"))
     proc = None
@@ -321,6 +317,11 @@ def _find_candidates(manifest, volume, options, progress, cancel, on_stage, on_n
                        on_note=on_note, stall_timeout=stall, start_timeout=start, threads=threads)
     points = points_from_labels(seg.labels, volume, manifest.input.candidates_label)
     label_name = seg.label_names.get(manifest.input.candidates_label, f"label {manifest.input.candidates_label}")
+    if not points:
+        raise InputRefused(
+            f"{manifest.name}: {seg_info.id} found no {label_name} to classify; "
+            "give the location to classify (X, Y, Z in LPS mm, e.g. --point=X,Y,Z)"
+        )
     return replace(options, points_lps=points), f"{label_name} found by {seg_info.id}"
 
 

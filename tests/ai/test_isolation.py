@@ -134,3 +134,24 @@ run_isolated({str(folder)!r}, box_volume(), start_timeout=600, stall_timeout=600
     else:
         os.kill(worker, signal.SIGKILL)
         raise AssertionError("worker outlived the app")
+
+
+def test_classifier_without_location_uses_its_candidate_finder(plugin_factory, ct_box, monkeypatch):
+    seg = plugin_factory("test.finder", spacing=ct_box.spacing)
+    cls = plugin_factory("test.cls", classifier=True)
+    toml = cls / "plugin.toml"
+    toml.write_text(toml.read_text().replace(
+        "patch_size = [16, 16, 16]", 'patch_size = [16, 16, 16]\ncandidates_from = "test.finder"\ncandidates_label = 1'))
+    monkeypatch.setenv("MEDDIAG_PLUGIN_PATH", str(seg.parent))
+    res = run_isolated(cls, ct_box, **FAST)
+    assert len(res.findings) == 1 and res.findings[0].top_class == "bright"
+    assert "test.finder" in res.findings[0].source
+    centre = np.argwhere(ct_box.array > 0)[:, ::-1].mean(0)
+    assert np.allclose(res.findings[0].point_lps, ct_box.to_lps(centre), atol=1.0)
+    empty = ct_box.array.copy()
+    empty[:] = -1000
+    from meddiag_desktop.ai.runner import InputRefused
+    from meddiag_desktop.core.volume import Volume
+
+    with pytest.raises(InputRefused, match="found no bright"):
+        run_isolated(cls, Volume(empty, ct_box.spacing, metadata={"modality": "CT"}), **FAST)
