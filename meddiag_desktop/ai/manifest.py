@@ -185,7 +185,7 @@ class PluginManifest(_Strict):
     model: dict = Field(default_factory=dict, description="keyword arguments for the entry callable")
     outputs: OutputSpec = OutputSpec()
     weights: list[WeightFile] = []
-    metrics: dict[str, float | str] = {}
+    metrics: dict[str, int | float | str] = {}
     training_data: str = ""
 
     @field_validator("entry")
