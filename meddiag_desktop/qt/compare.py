@@ -20,6 +20,7 @@ from meddiag_desktop.core import view_geometry as vg
 from meddiag_desktop.qt.background import BackgroundTask
 from meddiag_desktop.qt.errors import guarded
 from meddiag_desktop.qt.slice_widget import SliceViewWidget
+from meddiag_desktop.qt.view_grid import framed
 from meddiag_desktop.qt.viewer_state import ViewerState
 
 __all__ = ["CompareView"]
@@ -34,7 +35,7 @@ def _for_uid(volume) -> str:
 class CompareView(QObject):
     """Owns the compare state and widget; ``open_series`` loads a series into it."""
 
-    def __init__(self, window, framed) -> None:
+    def __init__(self, window) -> None:
         super().__init__(window)
         self.win = window
         self.state = ViewerState(self)
@@ -48,7 +49,6 @@ class CompareView(QObject):
         self._task: BackgroundTask | None = None
         window.state.cursor_changed.connect(lambda _c: self._sync_from(self.win.state, self.state))
         self.state.cursor_changed.connect(lambda _c: self._sync_from(self.state, self.win.state))
-        self.state.window_changed.connect(lambda *_: None)
 
     def show_error(self, message: str) -> None:
         self.win.show_error(message)

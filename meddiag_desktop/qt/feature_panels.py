@@ -101,7 +101,9 @@ class FeaturePanels(QObject):
         else:
             self.classification = result
         self._update_risk()
-        self.win.on_ai_result(result)
+        self.win.statusBar().showMessage(f"AI result: {getattr(result, 'plugin_id', '')}", 5000)
+        if getattr(result, "task", "") == "segmentation" and self.win.state.volume is not None:
+            self.show_segment_statistics(result.labels, dict(result.label_names), getattr(result, "stats", None))
 
     def _on_measurements(self, _event: str, _m) -> None:
         """The newest nodule long/short-axis measurement is the reader's nodule size."""
@@ -143,6 +145,46 @@ class FeaturePanels(QObject):
         if self.classification is not None and getattr(self.classification, "probabilities", None):
             options["nodule_type"] = self.classification
         self.risk.set_image_context(volume, labels, **options)
+
+    # ------------------------------------------------------ about and report
+    @guarded("About")
+    def show_about(self):
+        from meddiag_desktop.qt.about_dialog import show_about
+
+        return show_about(self.win)
+
+    @guarded("Export report")
+    def export_report(self):
+        """Build the report of the session and open its preview (export from there)."""
+        from PySide6.QtCore import Qt
+
+        from meddiag_desktop.qt.report_export import session_report
+        from meddiag_desktop.qt.report_preview import ReportPreviewDialog
+
+        report = session_report(self.win)
+        dialog = ReportPreviewDialog(report, self.win.state.volume, parent=self.win)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.report_dialog = dialog
+        return dialog
+
+    # ------------------------------------------------------ segment statistics
+    def show_segment_statistics(self, labels, names: dict, stats=None):
+        """Volume (mL), mean and longest diameter per label, computed off the UI thread."""
+        from meddiag_desktop.qt.background import BackgroundTask
+        from meddiag_desktop.qt.measurements_panel import segment_rows
+
+        win = self.win
+        volume = win.state.volume
+        task = BackgroundTask(lambda progress, cancel: segment_rows(volume, labels, names, stats), "segments", win)
+        units = str(volume.metadata.get("units", "") or "")
+        task.succeeded.connect(lambda rows: win.tools.measurements_panel.set_segments(rows, units))
+        task.failed.connect(lambda msg, _exc: win.show_error(f"Segment statistics failed: {msg}"))
+        win._tasks.append(task)  # the window waits for it on close
+        task.finished.connect(lambda: task in win._tasks and win._tasks.remove(task))
+        task.finished.connect(task.deleteLater)
+        task.start()
+        return task
 
     # --------------------------------------------------------------- closing
     def shutdown(self) -> None:

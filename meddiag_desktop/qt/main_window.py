@@ -21,7 +21,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QFrame,
     QGridLayout,
     QLabel,
     QMainWindow,
@@ -39,6 +38,7 @@ from meddiag_desktop.qt.opening import DEMO, open_study
 from meddiag_desktop.qt.recent_studies import RecentMenu, RecentStudies
 from meddiag_desktop.qt.slice_widget import SliceViewWidget
 from meddiag_desktop.qt.study_browser import StudyBrowser
+from meddiag_desktop.qt.view_grid import framed, place_frames
 from meddiag_desktop.qt.viewer_state import ViewerState
 from meddiag_desktop.qt.volume_presets import VolumePresetCombo
 from meddiag_desktop.qt.volume_widget import VolumeViewWidget
@@ -57,22 +57,6 @@ def start_open_task(target: str, parent=None) -> BackgroundTask:
     task = BackgroundTask(partial(open_study, target), "open", parent)
     task.start()
     return task
-
-
-def _framed(widget: QWidget, title: str, colour: tuple[float, float, float]) -> QFrame:
-    """A view in a frame with a thin title strip in the view's colour (Slicer style)."""
-    frame = QFrame()
-    frame.setObjectName("view_frame")
-    lay = QVBoxLayout(frame)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.setSpacing(0)
-    label = QLabel(title)
-    label.setObjectName("view_title")
-    r, g, b = (int(c * 255) for c in colour)
-    label.setStyleSheet(f"background: rgb({r},{g},{b}); color: #101010; font-weight: bold; padding: 1px 6px;")
-    lay.addWidget(label)
-    lay.addWidget(widget, 1)
-    return frame
 
 
 class MainWindow(QMainWindow):
@@ -102,14 +86,14 @@ class MainWindow(QMainWindow):
         grid.setContentsMargins(2, 2, 2, 2)
         grid.setSpacing(3)
         self.frames = {
-            vg.AXIAL: _framed(self.slice_widgets[vg.AXIAL], "Axial", VIEW_COLOURS[vg.AXIAL]),
-            vg.CORONAL: _framed(self.slice_widgets[vg.CORONAL], "Coronal", VIEW_COLOURS[vg.CORONAL]),
-            vg.SAGITTAL: _framed(self.slice_widgets[vg.SAGITTAL], "Sagittal", VIEW_COLOURS[vg.SAGITTAL]),
-            "3d": _framed(self.volume_widget, "3D", (0.55, 0.62, 0.75)),
+            vg.AXIAL: framed(self.slice_widgets[vg.AXIAL], "Axial", VIEW_COLOURS[vg.AXIAL]),
+            vg.CORONAL: framed(self.slice_widgets[vg.CORONAL], "Coronal", VIEW_COLOURS[vg.CORONAL]),
+            vg.SAGITTAL: framed(self.slice_widgets[vg.SAGITTAL], "Sagittal", VIEW_COLOURS[vg.SAGITTAL]),
+            "3d": framed(self.volume_widget, "3D", (0.55, 0.62, 0.75)),
         }
         from meddiag_desktop.qt.compare import CompareView
 
-        self.compare = CompareView(self, _framed)
+        self.compare = CompareView(self)
         self.frames["compare"] = self.compare.frame
         self._grid = grid
         self.layout_name = ""
@@ -195,7 +179,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         act = QAction("&Export report...", self)
         act.setShortcut(QKeySequence("Ctrl+E"))
-        act.triggered.connect(self.export_report)
+        act.triggered.connect(lambda _=False: self.export_report())
         m.addAction(act)
         self.export_action = act
         m.addSeparator()
@@ -246,7 +230,7 @@ class MainWindow(QMainWindow):
         h = self.menuBar().addMenu("&Help")
         self.help_menu = h
         act = QAction("&About MedDiag Desktop", self)
-        act.triggered.connect(self.show_about)
+        act.triggered.connect(lambda _=False: self.show_about())
         h.addAction(act)
 
     # ------------------------------------------------------------- reporting
@@ -295,22 +279,7 @@ class MainWindow(QMainWindow):
         self.volume_widget.reset_camera()
 
     def _place_frames(self, name: str) -> None:
-        """Put the view frames in the grid (6 columns: 2x2 spans 3 each, 1x3 spans 2 each)."""
-        grid = self._grid
-        for frame in self.frames.values():
-            grid.removeWidget(frame)
-            frame.hide()
-        if name == "four":
-            places = {vg.AXIAL: (0, 0, 1, 3), vg.CORONAL: (0, 3, 1, 3), vg.SAGITTAL: (1, 0, 1, 3), "3d": (1, 3, 1, 3)}
-        elif name == "compare":
-            places = {vg.AXIAL: (0, 0, 2, 3), "compare": (0, 3, 2, 3)}
-        elif name == "1x3":
-            places = {vg.AXIAL: (0, 0, 2, 2), vg.CORONAL: (0, 2, 2, 2), vg.SAGITTAL: (0, 4, 2, 2)}
-        else:
-            places = {name: (0, 0, 2, 6)}
-        for key, (r, c, rs, cs) in places.items():
-            grid.addWidget(self.frames[key], r, c, rs, cs)
-            self.frames[key].show()
+        place_frames(self._grid, self.frames, name)
         self.layout_name = name
 
     def _fill_window_menu(self) -> None:
@@ -328,45 +297,13 @@ class MainWindow(QMainWindow):
         if not presets:
             menu.addAction("(open a study)").setEnabled(False)
 
-    @guarded("About")
     def show_about(self, _checked: bool = False):
-        from meddiag_desktop.qt.about_dialog import show_about
+        """Help > About (see :meth:`FeaturePanels.show_about`)."""
+        return self.panels.show_about()
 
-        return show_about(self)
-
-    @guarded("Export report")
     def export_report(self, _checked: bool = False):
-        """Build the report of the session and open its preview (export from there)."""
-        from meddiag_desktop.qt.report_export import session_report
-        from meddiag_desktop.qt.report_preview import ReportPreviewDialog
-
-        report = session_report(self)
-        dialog = ReportPreviewDialog(report, self.state.volume, parent=self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.show()
-        self.report_dialog = dialog
-        return dialog
-
-    def on_ai_result(self, result) -> None:
-        """An AI result (the panels have already taken it): segment statistics for label maps."""
-        self.statusBar().showMessage(f"AI result: {getattr(result, 'plugin_id', '')}", 5000)
-        if getattr(result, "task", "") == "segmentation" and self.state.volume is not None:
-            self.show_segment_statistics(result.labels, dict(result.label_names), getattr(result, "stats", None))
-
-    def show_segment_statistics(self, labels, names: dict, stats=None) -> BackgroundTask:
-        """Volume (mL), mean and longest diameter per label, computed off the UI thread."""
-        from meddiag_desktop.qt.measurements_panel import segment_rows
-
-        volume = self.state.volume
-        task = BackgroundTask(lambda progress, cancel: segment_rows(volume, labels, names, stats), "segments", self)
-        units = str(volume.metadata.get("units", "") or "")
-        task.succeeded.connect(lambda rows: self.tools.measurements_panel.set_segments(rows, units))
-        task.failed.connect(lambda msg, _exc: self.show_error(f"Segment statistics failed: {msg}"))
-        task.finished.connect(task.deleteLater)
-        self._tasks.append(task)
-        task.finished.connect(lambda: task in self._tasks and self._tasks.remove(task))
-        task.start()
-        return task
+        """File > Export report (see :meth:`FeaturePanels.export_report`)."""
+        return self.panels.export_report()
 
     # ------------------------------------------------------- extension points
     def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget:

@@ -319,7 +319,7 @@ def test_segment_statistics_volume_mean_and_longest_diameter(qtbot, study):
     labels = np.zeros(vol.array.shape, np.uint8)
     labels[5:9, 10:20, 30:42] = 3  # z 4 x y 10 x x 12 voxels
     hu = synthetic_hu()
-    task = win.show_segment_statistics(labels, {3: "box", 4: "absent"})
+    task = win.panels.show_segment_statistics(labels, {3: "box", 4: "absent"})
     with qtbot.waitSignal(task.finished, timeout=20000):
         pass
     seg = win.tools.measurements_panel.segments
