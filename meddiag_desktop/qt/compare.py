@@ -39,10 +39,8 @@ class CompareView(QObject):
         super().__init__(window)
         self.win = window
         self.state = ViewerState(self)
-        self.widget = SliceViewWidget(vg.AXIAL, self.state)
-        self.widget.setObjectName("compare_view")
-        self.widget.slice_view.set_hint("Compare: choose a series in the study browser,\nthen View \u25b8 Compare with selected series")
-        self.frame = framed(self.widget, "Compare", COMPARE_COLOUR)
+        self.widget: SliceViewWidget | None = None  # made on first use: one GL view less at start-up
+        self.frame = None
         self.sync_action = QAction("S&ynchronise compare scrolling", window, checkable=True, checked=True)
         self.sync_action.toggled.connect(lambda on: on and self._sync_from(self.win.state, self.state))
         self._syncing = False
@@ -52,6 +50,17 @@ class CompareView(QObject):
 
     def show_error(self, message: str) -> None:
         self.win.show_error(message)
+
+    def ensure_widget(self) -> SliceViewWidget:
+        """The compare view, created (and added to the window's frames) the first time it is needed."""
+        if self.widget is None:
+            self.widget = SliceViewWidget(vg.AXIAL, self.state)
+            self.widget.setObjectName("compare_view")
+            self.widget.slice_view.set_hint(
+                "Compare: choose a series in the study browser,\nthen View \u25b8 Compare with selected series")
+            self.frame = framed(self.widget, "Compare", COMPARE_COLOUR)
+            self.win.frames["compare"] = self.frame
+        return self.widget
 
     @property
     def synchronised(self) -> bool:
@@ -100,7 +109,7 @@ class CompareView(QObject):
     def show_volume(self, volume) -> None:
         from meddiag_desktop.render.image_data import image_from_volume
 
-        self.widget.set_image(volume, image_from_volume(volume))
+        self.ensure_widget().set_image(volume, image_from_volume(volume))
         self.state.set_volume(volume)
         self.state.set_window(*self.win.state.window)
         self.win.set_layout("compare")

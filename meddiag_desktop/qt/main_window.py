@@ -93,8 +93,7 @@ class MainWindow(QMainWindow):
         }
         from meddiag_desktop.qt.compare import CompareView
 
-        self.compare = CompareView(self)
-        self.frames["compare"] = self.compare.frame
+        self.compare = CompareView(self)  # its view joins self.frames when first shown
         self._grid = grid
         self.layout_name = ""
         self._place_frames("four")
@@ -338,13 +337,15 @@ class MainWindow(QMainWindow):
     def set_layout(self, name: str) -> None:
         """``"four"`` (2x2), ``"1x3"`` (three slice views) or one view alone: ``"axial"``, ``"coronal"``,
         ``"sagittal"``, ``"3d"``."""
+        if name == "compare":
+            self.compare.ensure_widget()
         if name not in ("four", "1x3") and name not in self.frames:
             raise ValueError(f"unknown layout {name!r}; use four, 1x3, compare, axial, coronal, sagittal or 3d")
         self._before_maximise = None
         self._place_frames(name)
         if getattr(self, "sessions", None) is not None:
             self.sessions.changed()
-        for w in (*self.slice_widgets.values(), self.volume_widget, self.compare.widget):
+        for w in (*self.slice_widgets.values(), self.volume_widget, *filter(None, [self.compare.widget])):
             w.request_render()
 
     @guarded("Maximise")
@@ -517,6 +518,6 @@ class MainWindow(QMainWindow):
             self.sessions.close_current()
         for task in list(self._tasks):
             task.wait()
-        for w in (*self.slice_widgets.values(), self.volume_widget, self.compare.widget):
+        for w in (*self.slice_widgets.values(), self.volume_widget, *filter(None, [self.compare.widget])):
             w.Finalize()
         super().closeEvent(ev)

@@ -33,6 +33,8 @@ def place_frames(grid: QGridLayout, frames: dict[str, QFrame], name: str) -> Non
     for frame in frames.values():
         grid.removeWidget(frame)
         frame.hide()
+    if name == "compare" and "compare" not in frames:
+        raise ValueError("the compare view is not open")
     if name == "four":
         places = {vg.AXIAL: (0, 0, 1, 3), vg.CORONAL: (0, 3, 1, 3), vg.SAGITTAL: (1, 0, 1, 3), "3d": (1, 3, 1, 3)}
     elif name == "compare":
