@@ -20,6 +20,7 @@ class HistoryPanel(QListWidget):
         self.state = state
         self._filling = False
         state.history_changed.connect(self.refresh)
+        state.volume_changed.connect(lambda _v: self.refresh())
         self.currentRowChanged.connect(self._go_to)
         self.refresh()
 
@@ -29,6 +30,9 @@ class HistoryPanel(QListWidget):
         h = self.state.history
         self._filling = True
         self.clear()
+        if self.state.volume is None:  # nothing to edit yet
+            self._filling = False
+            return
         for i, text in enumerate([_START, *h.texts]):
             item = QListWidgetItem(text)
             if i > h.index:
