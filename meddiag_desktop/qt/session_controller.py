@@ -20,6 +20,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QMessageBox
 
+from meddiag_desktop.atomic_files import write_bytes_atomic
 from meddiag_desktop.qt.errors import guarded
 from meddiag_desktop.session_store import SessionState, SessionStore
 
@@ -27,15 +28,6 @@ __all__ = ["SessionController", "AUTOSAVE_MS"]
 
 log = logging.getLogger(__name__)
 AUTOSAVE_MS = int(os.environ.get("MEDDIAG_AUTOSAVE_MS", "2000"))  #: delay after the last change
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class SessionController(QObject):
@@ -100,8 +92,7 @@ class SessionController(QObject):
         path = self.store.path_for(self.key or "").with_suffix(".labels.npz")
         buf = io.BytesIO()
         np.savez_compressed(buf, labels=labels)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write_bytes(path, buf.getvalue())
+        write_bytes_atomic(path, buf.getvalue())
         return path.name
 
     @guarded("Save session")

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from meddiag_desktop.core import WindowPreset
-from meddiag_desktop.session_store import atomic_write_text
+from meddiag_desktop.atomic_files import write_text_atomic
 
 __all__ = ["UserPresets"]
 
@@ -46,7 +46,7 @@ class UserPresets:
             self.problem = f"{self.path.name} ignored: {exc}"
 
     def _save(self) -> None:
-        atomic_write_text(self.path, json.dumps({"presets": self.presets, "defaults": self.defaults}, indent=1))
+        write_text_atomic(self.path, json.dumps({"presets": self.presets, "defaults": self.defaults}, indent=1))
 
     def for_modality(self, modality: str) -> list[WindowPreset]:
         return [WindowPreset(str(p["name"]), float(p["width"]), float(p["level"])) for p in self.presets
