@@ -30,11 +30,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--overlap", type=float, default=0.25)
     ap.add_argument("--skip-monai", action="store_true")
+    ap.add_argument("--device", default="cuda", help="cuda (the benchmark); cpu only to smoke-test this script")
     args = ap.parse_args()
 
     import torch
 
-    if not torch.cuda.is_available():
+    cuda = args.device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
         print(json.dumps({"skipped": "no CUDA device"}))
         return
     from monai.inferers import sliding_window_inference
@@ -42,40 +44,46 @@ def main() -> None:
 
     from meddiag_desktop.ai.sliding_window import sliding_window_argmax
 
-    dev = torch.device("cuda")
+    dev = torch.device(args.device)
     torch.manual_seed(0)
     net = SegResNet(spatial_dims=3, in_channels=1, out_channels=args.classes, init_filters=16).to(dev).eval()
     image = torch.randn(1, *args.shape, device=dev)
     roi = (args.roi,) * 3
-    report = {"device": torch.cuda.get_device_name(), "shape_zyx": args.shape, "classes": args.classes,
+    report = {"device": torch.cuda.get_device_name() if cuda else args.device, "shape_zyx": args.shape, "classes": args.classes,
               "roi": roi, "sw_batch_size": args.batch, "overlap": args.overlap}
 
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
     def measure(name, fn, repeats=2):
-        torch.cuda.synchronize()
-        torch.cuda.empty_cache()
+        sync()
+        if cuda:
+            torch.cuda.empty_cache()
         fn()  # warm-up (cuDNN autotune, allocator)
-        torch.cuda.synchronize()
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
+        sync()
+        if cuda:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated() if cuda else 0
         times = []
         out = None
         for _ in range(repeats):
             t = time.perf_counter()
             out = fn()
-            torch.cuda.synchronize()
+            sync()
             times.append(time.perf_counter() - t)
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**30
+        peak = (torch.cuda.max_memory_allocated() - base) / 2**30 if cuda else float("nan")
         report[name] = {"seconds": round(min(times), 3), "peak_gib_above_inputs": round(peak, 2)}
         print(name, report[name], flush=True)
         return out
 
     def ours_bf16():
-        return sliding_window_argmax(image[0], net, roi, overlap=args.overlap, blend="gaussian",
+        return sliding_window_argmax(image, net, roi, overlap=args.overlap, blend="gaussian",
                                      sw_batch_size=args.batch, autocast_dtype=torch.bfloat16)
 
     def ours_fp32():
-        return sliding_window_argmax(image[0], net, roi, overlap=args.overlap, blend="gaussian",
+        return sliding_window_argmax(image, net, roi, overlap=args.overlap, blend="gaussian",
                                      sw_batch_size=args.batch, accum_dtype="fp16")
 
     with torch.no_grad():
@@ -90,7 +98,7 @@ def main() -> None:
                 ref = measure("monai_sliding_window_inference_fp32", monai_plain, repeats=1).to("cpu")
                 report["label_agreement_ours_fp32_vs_monai"] = round(float((lab_fp32.to(torch.int64) == ref).float().mean()), 6)
                 report["label_agreement_ours_bf16_vs_monai"] = round(float((lab_bf16.to(torch.int64) == ref).float().mean()), 6)
-            except torch.cuda.OutOfMemoryError as err:
+            except (torch.cuda.OutOfMemoryError, MemoryError) as err:
                 report["monai_sliding_window_inference_fp32"] = {"error": f"out of memory: {err}"[:300]}
     print(json.dumps(report, indent=1))
 
