@@ -47,6 +47,13 @@ if [ ! -x "$PY" ]; then
 fi
 "$PY" -c "import PyInstaller" 2>/dev/null || { echo "build.sh: PyInstaller missing: $PY -m pip install pyinstaller" >&2; exit 1; }
 
+# everything the packaged app imports must be in the build environment, or the package
+# would build fine and fail at the user's (MONAI bundles need ignite and sympy)
+MISSING=$("$PY" -c 'import importlib.util as u; print(" ".join(m for m in ("meddiag_desktop", "torch", "monai", "ignite", "sympy", "safetensors", "PySide6", "vtkmodules", "SimpleITK", "pydicom", "gdcm", "pylibjpeg", "libjpeg", "openjpeg", "rle", "nibabel", "highdicom", "reportlab", "platformdirs", "pydantic") if u.find_spec(m) is None))')
+if [ -n "$MISSING" ]; then
+  echo "build.sh: the build environment $PY lacks: $MISSING (pip install -e '.[ai]' pytorch-ignite)" >&2
+  exit 1
+fi
 VERSION=$("$PY" -c 'import importlib.metadata as m; print(m.version("meddiag-desktop"))')
 TORCH_CUDA=$("$PY" -c 'import torch; print(torch.version.cuda or "")' 2>/dev/null || echo "")
 if [ "$CUDA" = 0 ] && [ -n "$TORCH_CUDA" ]; then
