@@ -13,6 +13,7 @@ import atexit
 import multiprocessing as mp
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -30,11 +31,24 @@ def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initialiser: leave as soon as the app is gone (killed, crashed), never linger as an orphan."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _get_pool() -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=_workers(), mp_context=mp.get_context("spawn"))
+            _pool = ProcessPoolExecutor(max_workers=_workers(), mp_context=mp.get_context("spawn"),
+                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
         return _pool
 
 

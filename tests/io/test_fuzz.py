@@ -125,3 +125,33 @@ def test_folder_with_junk_opens_the_valid_images_and_lists_the_rest(tmp_path, ba
     vol = load(tmp_path / "study")
     np.testing.assert_array_equal(vol.array, arr)
     assert any("5 file(s) were skipped" in w for w in vol.warnings)
+
+
+def test_decode_workers_exit_when_the_app_is_killed(tmp_path):
+    """Decoder processes never outlive the viewer (no orphans after a kill -9)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, time, os\n"
+        "from pydicom.data import get_testdata_file\n"
+        "from meddiag_desktop.io import load\n"
+        "load(get_testdata_file('MR_small_RLE.dcm'))\n"
+        "from meddiag_desktop.io import decode_pool\n"
+        "print(' '.join(str(p) for p in decode_pool._pool._processes), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert pids
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in pids if os.path.exists(f"/proc/{p}") and "zombie" not in open(f"/proc/{p}/status").read().lower()]
+    assert not alive, f"decoder workers {alive} outlived the app"
