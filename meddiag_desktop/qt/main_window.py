@@ -512,6 +512,8 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- close
     def closeEvent(self, ev) -> None:  # noqa: N802
+        if getattr(self, "tools", None) is not None:
+            self.tools.help.hide()  # a popup must not outlive its window
         if getattr(self, "panels", None) is not None:
             self.panels.shutdown()
         if getattr(self, "sessions", None) is not None:

@@ -293,6 +293,8 @@ def test_shortcut_help_lists_every_tool_and_keys_are_configurable(qtbot, tmp_pat
         for name in ("Distance", "Angle", "Ellipse ROI", "Freehand ROI", "Point probe", "Nodule long / short axis",
                      "Undo", "Redo", "Cine"):
             assert name in text, name
+        win.tools.help.toggle()
+        assert not win.tools.help.isVisible()
         win.tools.actions["tool.distance"].trigger()
         assert win.state.tool == "distance"
         win.tools.actions["tool.navigate"].trigger()
