@@ -84,7 +84,7 @@ def user_dirs() -> dict[str, Path]:
     the module that uses it, so this list cannot drift from the code.
     ``config``: recent studies and settings; ``plugins``: user AI plugins and MONAI
     bundles; ``risk_models``: user risk models; ``audit_log``: report export log;
-    ``cache``: the generated demo study.
+    ``cache``: the generated demo study; ``sessions``: saved reading sessions.
     """
     import os
 
@@ -94,6 +94,7 @@ def user_dirs() -> dict[str, Path]:
     from meddiag_desktop.demo import default_cache_dir
     from meddiag_desktop.report.audit import audit_log_path
     from meddiag_desktop.risk.registry import user_models_dir
+    from meddiag_desktop.session_store import default_sessions_dir
 
     config = os.environ.get("MEDDIAG_CONFIG_DIR") or platformdirs.user_config_dir(APP_DIR_NAME)
     return {
@@ -102,4 +103,5 @@ def user_dirs() -> dict[str, Path]:
         "risk_models": user_models_dir(),
         "audit_log": audit_log_path(),
         "cache": default_cache_dir(),
+        "sessions": default_sessions_dir(),
     }

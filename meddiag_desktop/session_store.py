@@ -20,7 +20,7 @@ from typing import Any
 
 from meddiag_desktop.atomic_files import write_text_atomic
 
-__all__ = ["SessionState", "SessionStore", "atomic_write_text", "SESSION_VERSION"]
+__all__ = ["SessionState", "SessionStore", "atomic_write_text", "default_sessions_dir", "SESSION_VERSION"]
 
 SESSION_VERSION = 1
 
@@ -75,15 +75,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def default_sessions_dir() -> Path:
+    """Where sessions are kept: ``$MEDDIAG_SESSION_DIR``, else ``user_data_dir/sessions``."""
+    override = os.environ.get("MEDDIAG_SESSION_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("meddiag-desktop")) / "sessions"
+
+
 class SessionStore:
-    """Session files for studies, in ``root`` (default: the user data folder)."""
+    """Session files for studies, in ``root`` (default: :func:`default_sessions_dir`)."""
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
-        if root is None:
-            from platformdirs import user_data_dir
-
-            root = Path(user_data_dir("meddiag-desktop")) / "sessions"
-        self.root = Path(root)
+        self.root = Path(root) if root is not None else default_sessions_dir()
 
     def path_for(self, series_uid: str) -> Path:
         # hashed: series UIDs are identifiers and file names should not carry them

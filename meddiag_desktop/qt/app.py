@@ -47,6 +47,15 @@ def run_gui(path: str | None = None, demo: bool = False, screenshot: str | None 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("MedDiag Desktop")
     app.setOrganizationName("meddiag-desktop")
+    app.setDesktopFileName("meddiag")
+    from PySide6.QtGui import QIcon
+
+    from meddiag_desktop.paths import resource_path
+
+    try:
+        app.setWindowIcon(QIcon(str(resource_path("meddiag.svg"))))
+    except FileNotFoundError:
+        pass  # an incomplete install shows Qt's default icon; nothing else depends on it
     from meddiag_desktop.qt.theme import apply_dark_theme
 
     apply_dark_theme(app)

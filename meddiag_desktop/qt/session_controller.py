@@ -36,8 +36,7 @@ class SessionController(QObject):
     def __init__(self, window, store: SessionStore | None = None) -> None:
         super().__init__(window)
         self.win = window
-        root = os.environ.get("MEDDIAG_SESSION_DIR")
-        self.store = store or SessionStore(root or None)
+        self.store = store or SessionStore()
         self.key: str | None = None
         self.restoring = False
         self.saves = 0

@@ -47,7 +47,7 @@ def test_info_lists_version_plugins_and_risk_models():
     assert [m.name for m in info.risk_models] == [m.spec.title for m in discover_models().models.values()]
     assert info.risk_models, "the bundled risk models should be listed"
     assert all(e.intended_use for e in info.plugins + info.risk_models)
-    assert set(info.folders) == {"config", "plugins", "risk_models", "audit_log", "cache"}
+    assert set(info.folders) == {"config", "plugins", "risk_models", "audit_log", "cache", "sessions"}
 
 
 def test_collecting_info_imports_neither_torch_nor_plugin_code():
