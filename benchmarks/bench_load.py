@@ -62,16 +62,21 @@ def simpleitk(folder: Path):
 
 
 _MEM_SCRIPT = r"""
-import resource, sys, json, gc
+import sys, json, gc
 sys.path.insert(0, {root!r})
 import numpy as np, SimpleITK, pydicom
 from meddiag_desktop.io import load
 import benchmarks.bench_load as b
 from pathlib import Path
+def hwm():
+    # VmHWM (peak RSS of this process image): ru_maxrss would carry the parent's peak across exec
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
 gc.collect()
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+base = hwm()
 out = getattr(b, {which!r})(Path({folder!r}))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = hwm()
 shape = out.shape if hasattr(out, "shape") else out.GetSize()
 print(json.dumps({{"extra": peak - base, "nbytes": int(np.prod(shape)) * 2}}))
 """
