@@ -9,11 +9,14 @@ held-out phantoms and compares with their exact labels on the source grid.
 Usage::
 
     python scripts/train_ai_data.py --seeds 1000-1039 2000-2007
-    # the shipped weights: three time-boxed rounds on 2 CPU cores (761 iterations in all)
+    # the shipped weights: four time-boxed rounds on 2 CPU cores; three at 4 mm, then a
+    # nodule-weighted fine-tune at 3 mm (the cache's own grid), where 4-15 mm nodules are 1-5 voxels
     python scripts/train_lung_seg.py --minutes 22 --no-eval
     python scripts/train_lung_seg.py --resume --minutes 20 --lr 2e-3 --nodule-focus 0.6 --nodule-weight 3 --no-eval
     python scripts/train_lung_seg.py --resume --minutes 12 --lr 1e-3 --nodule-focus 0.9 --nodule-weight 10 --no-eval
-    python scripts/train_lung_seg.py --eval-only             # metrics into plugin.toml / MODEL_CARD.md
+    python scripts/train_lung_seg.py --resume --spacing 3 --minutes 17 --lr 2e-3 --nodule-focus 0.5 --nodule-weight 5 --no-eval
+    # metrics into plugin.toml / MODEL_CARD.md; one 120x120x104 window covers a typical chest at 3 mm
+    python scripts/train_lung_seg.py --eval-only --spacing 3 --roi 120 120 104
 """
 
 from __future__ import annotations
@@ -153,11 +156,11 @@ def write_plugin(model, args, training: dict) -> None:
     save_file(state, str(wpath))
     (PLUGIN / "training.json").write_text(json.dumps({**training, "spacing_mm": args.spacing, "patch_zyx": args.patch,
                                                        "channels": CHANNELS, "window": WINDOW}, indent=1))
-    write_manifest(metrics=None, spacing=args.spacing)
+    write_manifest(metrics=None, spacing=args.spacing, roi=args.roi)
     print(f"wrote {wpath} ({wpath.stat().st_size / 1e6:.2f} MB)")
 
 
-def write_manifest(metrics: dict | None, spacing: float) -> None:
+def write_manifest(metrics: dict | None, spacing: float, roi=(96, 96, 48)) -> None:
     wpath = PLUGIN / "weights.safetensors"
     sha = hashlib.sha256(wpath.read_bytes()).hexdigest()
     labels = "\n".join(f'\n[[outputs.labels]]\nvalue = {v}\nname = "{n}"\ncolor = "{c}"' for v, (n, c) in LABELS.items())
@@ -183,7 +186,7 @@ pad_value = -1000
 normalization = {{ kind = "window", min = {WINDOW[0]}, max = {WINDOW[1]}, out_min = 0.0, out_max = 1.0 }}
 
 [inference]
-roi_size = [96, 96, 48]
+roi_size = {list(roi)}
 overlap = 0.25
 blend = "gaussian"
 sw_batch_size = 1
@@ -216,8 +219,11 @@ def evaluate(args) -> dict:
     from train_ai_data import phantom_params
 
     torch.set_num_threads(args.threads)
+    from scipy import ndimage
+
     per = {v: [] for v in LABELS}
     times = []
+    found = total = false_pos = 0
     for seed in TEST_SEEDS:
         ph = make_chest_phantom(phantom_params(seed))
         t = time.perf_counter()
@@ -227,16 +233,35 @@ def evaluate(args) -> dict:
             a, b = res.labels == v, ph.labels == v
             if b.sum() > 0:
                 per[v].append(2 * np.logical_and(a, b).sum() / (a.sum() + b.sum()))
-        print(seed, {LABELS[v][0]: round(per[v][-1], 3) for v in LABELS if per[v]}, f"{times[-1]:.1f} s", flush=True)
+        # nodule detection: a true nodule (connected component) counts as found when any predicted
+        # nodule voxel overlaps it; a predicted component touching no true nodule is a false positive
+        gt, n = ndimage.label(ph.labels == 7)
+        pr, m = ndimage.label(res.labels == 7)
+        hit = sum(1 for i in range(1, n + 1) if (res.labels[gt == i] == 7).any())
+        fp = sum(1 for j in range(1, m + 1) if not (ph.labels[pr == j] == 7).any())
+        found, total, false_pos = found + hit, total + n, false_pos + fp
+        print(seed, {LABELS[v][0]: round(per[v][-1], 3) for v in LABELS if per[v]}, f"nodules {hit}/{n} fp {fp}",
+              f"{times[-1]:.1f} s", flush=True)
     metrics = {f"dice_{LABELS[v][0].replace(' ', '_')}": round(float(np.mean(d)), 3) for v, d in per.items() if d}
+    metrics["nodule_detection_rate"] = round(found / max(total, 1), 3)
+    metrics["nodules_found"] = f"{found}/{total}"
+    metrics["false_positive_nodules_per_case"] = round(false_pos / len(TEST_SEEDS), 2)
     metrics["heldout_cases"] = len(TEST_SEEDS)
     metrics["evaluated_on"] = "held-out synthetic phantoms, source grid, end to end"
     return metrics
 
 
-def write_card(metrics: dict, spacing: float) -> None:
+def write_card(metrics: dict, spacing: float, roi=(96, 96, 48)) -> None:
     training = json.loads((PLUGIN / "training.json").read_text()) if (PLUGIN / "training.json").exists() else {}
     rows = "\n".join(f"| {k} | {v} |" for k, v in metrics.items())
+    rate = metrics.get("nodule_detection_rate")
+    if rate is None or rate < 0.5:
+        nodule_note = f"at {spacing:g} mm the model mostly misses nodules (see the nodule metrics below); use it for the lungs, airway and heart."
+    else:
+        nodule_note = (f"at {spacing:g} mm the model finds {metrics['nodules_found']} held-out nodules (a nodule counts as found when "
+                       f"any predicted nodule voxel overlaps it) with {metrics['false_positive_nodules_per_case']} false-positive "
+                       "components per case; the smallest (4-6 mm, 1-2 voxels) are the ones most often missed, and "
+                       "nodule outlines are coarse (see the nodule Dice).")
     (PLUGIN / "MODEL_CARD.md").write_text(f"""# Chest CT anatomy and nodules (synthetic) — model card
 
 **Trained on synthetic data only. Not for clinical use or diagnosis.** This model exists to
@@ -247,17 +272,17 @@ demonstrate and test MedDiag Desktop's AI plugin system on the bundled demo stud
 - Network: small 3D U-Net (channels {list(CHANNELS)}, instance norm), plain PyTorch, weights in
   safetensors ({(PLUGIN / 'weights.safetensors').stat().st_size / 1e6:.2f} MB).
 - Input: CT in Hounsfield units, resampled to {spacing:g} mm isotropic, LPS axes; window
-  {WINDOW[0]:g}..{WINDOW[1]:g} HU scaled to 0..1; sliding window 96x96x48 voxels, Gaussian blending.
+  {WINDOW[0]:g}..{WINDOW[1]:g} HU scaled to 0..1; sliding window {'x'.join(str(r) for r in roi)} voxels, Gaussian blending.
   Labels are resampled back (nearest neighbour) onto the study's own grid.
 - Training data: randomised procedural phantoms from `meddiag_desktop.demo.phantom`
   (`PhantomParams.random(seed)`, seeds 1000-1039, varied size, anatomy, contrast, noise, spacing
   and obliquity; five type-balanced nodules each). Training: {training.get('iterations', '?')} iterations,
-  Dice + weighted cross-entropy, CPU, in three time-boxed rounds (the commands are in
+  Dice + weighted cross-entropy (nodule class up-weighted, half the crops centred on a nodule in
+  the last round), CPU, in four time-boxed rounds, the last at {spacing:g} mm (the commands are in
   `scripts/train_lung_seg.py`; iteration counts depend on the machine's speed). Reproduce with
   `scripts/train_ai_data.py` then `scripts/train_lung_seg.py`.
-- Limitations: at {spacing:g} mm the model mostly misses nodules (see the nodule Dice below) and thin
-  vessels; use it for the lungs, airway and heart. Phantoms are far simpler than real anatomy and
-  pathology, so performance on real CT is unknown and likely poor.
+- Limitations: {nodule_note} Thin vessels are segmented poorly. Phantoms are far simpler than real
+  anatomy and pathology, so performance on real CT is unknown and likely poor.
 
 ## Held-out metrics (Dice, generated cases never seen in training)
 
@@ -272,6 +297,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=15)
     ap.add_argument("--spacing", type=float, default=4.0)
     ap.add_argument("--patch", type=int, nargs=3, default=[32, 64, 64], help="training patch z y x")
+    ap.add_argument("--roi", type=int, nargs=3, default=[96, 96, 48], help="inference window x y z (manifest)")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -285,8 +311,8 @@ def main() -> None:
         train(args)
     if not args.no_eval:
         metrics = evaluate(args)
-        write_manifest(metrics, args.spacing)
-        write_card(metrics, args.spacing)
+        write_manifest(metrics, args.spacing, args.roi)
+        write_card(metrics, args.spacing, args.roi)
         print(json.dumps(metrics, indent=1))
 
 
