@@ -270,15 +270,19 @@ def run_plugin(
     return _classify(folder, manifest, volume, options, progress, cancel, _note, notes)
 
 
-def _segment(folder, manifest, volume, options, progress, cancel, note, notes) -> SegmentationResult:
-    import torch
-
-    timings: dict[str, float] = {}
+def _prepare(folder, manifest, volume, options) -> tuple[list, str, object, dict[str, float]]:
+    """What both tasks do first: check the input, choose the device, build the model (timed)."""
     t = time.perf_counter()
     warnings = check_input(manifest, volume)
     device = choose_device(options.device)
     model = build_model(folder, manifest)
-    timings["load_model_s"] = time.perf_counter() - t
+    return warnings, device, model, {"load_model_s": time.perf_counter() - t}
+
+
+def _segment(folder, manifest, volume, options, progress, cancel, note, notes) -> SegmentationResult:
+    import torch
+
+    warnings, device, model, timings = _prepare(folder, manifest, volume, options)
 
     t = time.perf_counter()
     spec: InputSpec = manifest.input
@@ -342,12 +346,7 @@ def _patch_grid(point: tuple[float, float, float], spec: InputSpec, volume: Volu
 def _classify(folder, manifest, volume, options, progress, cancel, note, notes) -> ClassificationResult:
     import torch
 
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-    warnings = check_input(manifest, volume)
-    device = choose_device(options.device)
-    model = build_model(folder, manifest)
-    timings["load_model_s"] = time.perf_counter() - t
+    warnings, device, model, timings = _prepare(folder, manifest, volume, options)
     spec = manifest.input
     points = [tuple(float(c) for c in p) for p in (options.points_lps or [])]
     source = "user"
