@@ -9,6 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMenu, QWidget
 
+from meddiag_desktop.atomic_files import write_text_atomic
+
 __all__ = ["RecentStudies", "RecentMenu", "config_dir"]
 
 MAX_RECENT = 10
@@ -43,10 +45,7 @@ class RecentStudies:
         self.items = [path] + [p for p in self.items if p != path]
         self.items = self.items[:MAX_RECENT]
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"recent": self.items}, indent=1), encoding="utf-8")
-            os.replace(tmp, self.path)
+            write_text_atomic(self.path, json.dumps({"recent": self.items}, indent=1))
         except OSError:
             pass  # a read-only config folder must not stop the viewer
 
