@@ -4,6 +4,10 @@ The file's first bytes are parsed from an in-memory buffer, so a corrupt
 length field can never make pydicom allocate more than the file holds. The
 position of the native pixel data is recorded so that loading can read the
 pixels straight into a preallocated array without parsing the header again.
+
+pydicom is imported only when the fast reader cannot parse a file: importing it
+(with its pixel plugins) costs about 0.3 s, which an uncompressed study never
+needs to pay before its first image is on screen.
 """
 
 from __future__ import annotations
@@ -13,10 +17,8 @@ import math
 import os
 import struct
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-
-import pydicom
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from meddiag_desktop.io.fast_header import parse_fast
 from meddiag_desktop.io.series import InstanceHeader
@@ -29,7 +31,10 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$
 
 #: bytes read for a first attempt at the header; most headers are a few kB
 HEAD_BYTES = 64 * 1024
-NATIVE_LE_SYNTAXES = {str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian)}
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+_DEFLATED_EXPLICIT_LE = "1.2.840.10008.1.2.1.99"
+NATIVE_LE_SYNTAXES = {_EXPLICIT_LE, _IMPLICIT_LE}
 _PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")  # PixelData, Float, Double
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 
@@ -52,7 +57,7 @@ def _looks_like_dicom(head: bytes) -> bool:
 def _floats(value, n: int | None = None) -> tuple[float, ...] | None:
     if value is None or value == "":
         return None
-    vals = value if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
+    vals = value if _is_sequence(value) else [value]
     try:
         out = tuple(float(v) for v in vals)
     except (TypeError, ValueError):
@@ -62,6 +67,11 @@ def _floats(value, n: int | None = None) -> tuple[float, ...] | None:
     if not all(math.isfinite(v) for v in out):
         return None
     return out
+
+
+def _is_sequence(value) -> bool:
+    """A list, tuple or pydicom MultiValue (a MutableSequence), not a string."""
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
 def _float(value, default: float | None = None) -> float | None:
@@ -84,7 +94,9 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def _parse(buf: bytes, force: bool) -> tuple[pydicom.Dataset, int]:
+def _parse(buf: bytes, force: bool) -> tuple:
+    import pydicom
+
     bio = io.BytesIO(buf)
     ds = pydicom.dcmread(bio, stop_before_pixels=True, force=force)
     return ds, bio.tell()
@@ -136,7 +148,7 @@ def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
     meta = getattr(ds, "file_meta", None)
     ts = _text(getattr(meta, "TransferSyntaxUID", "")) if meta is not None else ""
     if not ts:
-        ts = str(ImplicitVRLittleEndian) if force else ""
+        ts = _IMPLICIT_LE if force else ""
     sop_class = _text(ds.get("SOPClassUID", "")) or _text(getattr(meta, "MediaStorageSOPClassUID", ""))
     if sop_class == _DICOMDIR_CLASS or "DirectoryRecordSequence" in ds:
         raise HeaderError("DICOMDIR (a media index, not an image)")
@@ -149,7 +161,7 @@ def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
         raise HeaderError(f"unreadable header value ({type(exc).__name__}: {exc})") from None
     if stop < len(buf) and buf[stop : stop + 4] in _PIXEL_TAGS:
         _locate_pixels(h, buf, stop)
-    elif stop >= len(buf) and ts != str(pydicom.uid.DeflatedExplicitVRLittleEndian):
+    elif stop >= len(buf) and ts != _DEFLATED_EXPLICIT_LE:
         if h.rows and h.columns:
             raise HeaderError("no pixel data (the file ends before the image)")
     return h
@@ -158,7 +170,7 @@ def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
 def _locate_pixels(h: InstanceHeader, buf: bytes, stop: int) -> None:
     """Record where the pixel data value starts (native little endian) and check its size."""
     ts = h.transfer_syntax
-    explicit = ts != str(ImplicitVRLittleEndian)
+    explicit = ts != _IMPLICIT_LE
     if explicit and stop + 12 <= len(buf) and buf[stop + 4 : stop + 6] in (b"OB", b"OW", b"OF", b"OD", b"UN"):
         length = struct.unpack("<I", buf[stop + 8 : stop + 12])[0]
         value_at = stop + 12
@@ -181,7 +193,9 @@ def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds) -> Ins
     g = ds.get
     rows, cols = _int(g("Rows"), 0), _int(g("Columns"), 0)
     if not rows or not cols:
-        sop_name = pydicom.uid.UID(sop_class).name if sop_class else "unknown SOP class"
+        from pydicom.uid import UID
+
+        sop_name = UID(sop_class).name if sop_class else "unknown SOP class"
         raise HeaderError(f"no image in this file ({sop_name})")
     if rows < 0 or cols < 0 or rows > 65535 or cols > 65535:
         raise HeaderError(f"impossible image size {rows} x {cols}")
@@ -228,7 +242,7 @@ def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds) -> Ins
     h.window_widths = _floats(g("WindowWidth")) or ()
     expl = g("WindowCenterWidthExplanation")
     if expl is not None:
-        vals = expl if isinstance(expl, (list, tuple, pydicom.multival.MultiValue)) else [expl]
+        vals = expl if _is_sequence(expl) else [expl]
         h.window_explanations = tuple(_text(v) for v in vals)
     h.is_enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
     return h
