@@ -3,7 +3,10 @@
 ``vtkImageData`` (scaled-index space, shared with numpy) -> ``vtkImageReslice``
 (2D output in view coordinates, axes from :mod:`meddiag_desktop.core.view_geometry`)
 -> ``vtkImageActor`` (window/level in its property), plus a two-line
-crosshair, orientation letters on all four edges and corner text. The world
+crosshair, orientation letters on all four edges and corner text. A
+MONOCHROME1 image (DICOM: low values white, as in CR/DX) keeps its stored values
+and is drawn through an inverted grey ramp (:func:`is_monochrome1`), as Weasis
+and OHIF do, so readouts and window presets stay in stored units. The world
 coordinates of the renderer are view coordinates ``(u, v)`` in mm, seen by a
 parallel camera looking down ``-w`` with ``v`` up, so screen right is ``+u``.
 """
@@ -15,7 +18,7 @@ import os
 import numpy as np
 import vtkmodules.vtkRenderingFreeType  # noqa: F401  (text rendering backend)
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (rendering backend)
-from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingCore import vtkImageReslice
@@ -25,7 +28,7 @@ from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapp
 from meddiag_desktop.core import Volume
 from meddiag_desktop.core import view_geometry as vg
 
-__all__ = ["SliceView", "VIEW_COLOURS", "MAX_OUTPUT_PIXELS"]
+__all__ = ["SliceView", "VIEW_COLOURS", "MAX_OUTPUT_PIXELS", "is_monochrome1", "inverted_grey_lut"]
 
 #: Colour of each view's plane (Slicer convention): its title and the crosshair lines showing it.
 VIEW_COLOURS: dict[str, tuple[float, float, float]] = {
@@ -38,6 +41,25 @@ MAX_OUTPUT_PIXELS = 1024
 _TEXT_COLOUR = (0.86, 0.88, 0.90)
 _LETTER_COLOUR = (0.98, 0.72, 0.30)
 _BACKGROUND = (0.0, 0.0, 0.0)
+
+
+def is_monochrome1(volume: Volume | None) -> bool:
+    """True when ``volume`` is greyscale to be shown inverted (DICOM PhotometricInterpretation MONOCHROME1)."""
+    if volume is None or volume.is_rgb:
+        return False
+    md = volume.metadata
+    return bool(md.get("monochrome1")) or str(md.get("photometric", "")).upper() == "MONOCHROME1"
+
+
+def inverted_grey_lut() -> vtkLookupTable:
+    """A 256-entry white-to-black ramp; its range follows the image property's window/level."""
+    lut = vtkLookupTable()
+    lut.SetRange(0.0, 1.0)
+    lut.SetNumberOfTableValues(256)
+    for i in range(256):  # set last: a later Build() keeps explicitly inserted values
+        g = 1.0 - i / 255.0
+        lut.SetTableValue(i, g, g, g, 1.0)
+    return lut
 
 
 def _plane_showing(direction: np.ndarray) -> str:
@@ -113,6 +135,8 @@ class SliceView:
         self.smooth = True
         self.aligned = True
         self._overlay: tuple | None = None
+        self.inverted = False  # MONOCHROME1: grey ramp white-to-black
+        self._inverted_lut: vtkLookupTable | None = None
 
         self.reslice = vtkImageReslice()
         self.reslice.SetOutputDimensionality(2)
@@ -164,6 +188,7 @@ class SliceView:
         self.set_overlay(None)
         self.volume = volume
         if volume is None:
+            self._apply_photometric()
             self.image_actor.VisibilityOff()
             self._vline.VisibilityOff()
             self._hline.VisibilityOff()
@@ -198,6 +223,7 @@ class SliceView:
         self._apply_interpolation()
         if volume.is_rgb:
             self.set_window(255.0, 127.5)
+        self._apply_photometric()
         self._slice_w = None
         self.image_actor.VisibilityOn()
         self._vline.SetVisibility(self.crosshair_visible)
@@ -207,6 +233,22 @@ class SliceView:
         self.pan = np.zeros(2)
         self.set_cursor(volume.center_lps())
         self.reset_camera()
+
+    def _apply_photometric(self) -> None:
+        """Inverted grey ramp for MONOCHROME1, the plain window/level ramp otherwise.
+
+        The lookup table's range is taken from the property's window/level
+        (``UseLookupTableScalarRange`` off), so presets and dragging work unchanged.
+        """
+        prop = self.image_actor.GetProperty()
+        self.inverted = is_monochrome1(self.volume)
+        if self.inverted:
+            if self._inverted_lut is None:
+                self._inverted_lut = inverted_grey_lut()
+            prop.SetLookupTable(self._inverted_lut)
+            prop.UseLookupTableScalarRangeOff()
+        else:
+            prop.SetLookupTable(None)
 
     # --------------------------------------------------------------- overlay
     def set_overlay(
