@@ -4,16 +4,23 @@ The model grid covers the source's physical extent, with the model's spacing and
 axes along LPS or RAS (or the source's own axes for ``native``). Labels come back
 to the source grid with nearest-neighbour interpolation, so results line up voxel
 for voxel with the source, oblique acquisitions included.
+
+SimpleITK (about 0.2 s to import) is imported by the functions that resample, so
+the viewer can list plugins and build its AI panel without it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import SimpleITK as sitk
 
 from meddiag_desktop.core.volume import Volume
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
 
 __all__ = ["Grid", "model_grid", "source_grid", "volume_to_sitk", "resample_to_grid", "resample_array_to_source"]
 
@@ -30,6 +37,8 @@ class Grid:
     direction: tuple[float, ...]  # row-major 3x3, as SimpleITK wants it
 
     def reference_image(self) -> sitk.Image:
+        import SimpleITK as sitk
+
         img = sitk.Image([int(s) for s in self.size], sitk.sitkUInt8)
         img.SetSpacing(self.spacing)
         img.SetOrigin(self.origin)
@@ -72,6 +81,8 @@ def model_grid(volume: Volume, spacing: tuple[float, float, float] | None, orien
 
 def volume_to_sitk(volume: Volume, array: np.ndarray | None = None) -> sitk.Image:
     """SimpleITK image of ``volume`` (or of ``array`` on the volume's grid)."""
+    import SimpleITK as sitk
+
     arr = np.ascontiguousarray(volume.array if array is None else array)
     img = sitk.GetImageFromArray(arr)
     img.SetSpacing(volume.spacing)
@@ -82,6 +93,8 @@ def volume_to_sitk(volume: Volume, array: np.ndarray | None = None) -> sitk.Imag
 
 def resample_to_grid(volume: Volume, grid: Grid, pad_value: float = 0.0, linear: bool = True) -> np.ndarray:
     """Source intensities on ``grid`` (float32 ``[z, y, x]``); outside the source: ``pad_value``."""
+    import SimpleITK as sitk
+
     img = sitk.Cast(volume_to_sitk(volume), sitk.sitkFloat32)
     out = sitk.Resample(
         img,
@@ -100,6 +113,8 @@ def resample_array_to_source(array: np.ndarray, grid: Grid, volume: Volume, labe
     Labels use nearest neighbour and keep their integer type; other maps are
     linearly interpolated (float32). Outside the model grid the value is 0.
     """
+    import SimpleITK as sitk
+
     img = sitk.GetImageFromArray(np.ascontiguousarray(array))
     img.SetSpacing(grid.spacing)
     img.SetOrigin(grid.origin)

@@ -13,4 +13,5 @@ _T0 = time.perf_counter()
 def trace(event: str) -> None:
     if _ON:
         cpu = time.process_time()
-        print(f"MEDDIAG_TRACE {time.perf_counter() - _T0:7.3f}s (cpu {cpu:6.3f}s) {event}", file=sys.stderr, flush=True)
+        print(f"MEDDIAG_TRACE {time.perf_counter() - _T0:7.3f}s (cpu {cpu:6.3f}s) @{time.time():.3f} {event}",
+              file=sys.stderr, flush=True)

@@ -41,6 +41,9 @@ def run_gui(path: str | None = None, demo: bool = False, screenshot: str | None 
     """
     t0 = time.perf_counter()
     width, height = _parse_size(size)
+    from meddiag_desktop.qt._trace import trace
+
+    trace("run_gui")
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -59,14 +62,12 @@ def run_gui(path: str | None = None, demo: bool = False, screenshot: str | None 
     from meddiag_desktop.qt.theme import apply_dark_theme
 
     apply_dark_theme(app)
+    trace("Qt application ready")
     from meddiag_desktop.qt.main_window import MainWindow, start_open_task
     from meddiag_desktop.qt.opening import DEMO
 
     # Start reading the study at once, on a worker thread, while the window is built.
     task = start_open_task(DEMO if demo else str(path)) if (demo or path) else None
-
-    from meddiag_desktop.qt._trace import trace
-
     trace("imports done")
     win = MainWindow()
     trace("window created")
@@ -84,18 +85,24 @@ def run_gui(path: str | None = None, demo: bool = False, screenshot: str | None 
             app.quit()
 
         def shoot(_volume=None) -> None:
-            def save() -> None:
-                try:
-                    save_window_png(win, screenshot)
-                except Exception as exc:  # noqa: BLE001
-                    finish(1, f"meddiag: could not save screenshot: {exc}")
-                    return
-                trace("screenshot saved")
-                _report_modules()
-                finish(0, f"meddiag: saved {screenshot} ({time.perf_counter() - t0:.2f} s)")
+            QTimer.singleShot(0, win, save)  # once the window has laid itself out for the study
 
-            app.processEvents()
-            QTimer.singleShot(50, save)
+        def save() -> None:
+            from meddiag_desktop.qt.vtk_widget import VtkWidget
+
+            for view in win.findChildren(VtkWidget):  # views whose paint has not come yet render now
+                if view.isVisible() and (view.render_pending or view.render_count == 0):
+                    view.render_now()
+            trace("study rendered in all views")
+            win.volume_widget.refine()  # the PNG shows the full-quality 3D frame, not the draft
+            try:
+                save_window_png(win, screenshot)
+            except Exception as exc:  # noqa: BLE001
+                finish(1, f"meddiag: could not save screenshot: {exc}")
+                return
+            trace("screenshot saved")
+            _report_modules()
+            finish(0, f"meddiag: saved {screenshot} ({time.perf_counter() - t0:.2f} s)")
 
         win.volume_shown.connect(shoot)
         win.load_failed.connect(lambda msg: finish(1, f"meddiag: {msg}"))

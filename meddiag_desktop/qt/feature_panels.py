@@ -4,6 +4,14 @@ The panels are owned by others and used only through their public API: the AI
 panel's results go to the viewer (overlay) and the risk panel (segmentation,
 nodule type); the risk panel also takes the reader's nodule long/short axis
 measurement. Everything goes through the window's error boundary.
+
+The two panels cost about a second to build (pydantic models, plugin discovery),
+so they are built *after* the study is on screen: their docks exist from the start
+with a placeholder (the window's layout never jumps), and the real panels replace
+the placeholders shortly after the first study's first frame, after
+:data:`IDLE_BUILD_MS` when no study is loading, when the user brings a panel's tab
+to the front, or the moment anything asks for :attr:`FeaturePanels.ai` /
+:attr:`FeaturePanels.risk`.
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ import logging
 import os
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QSize, Qt, QTimer
+from PySide6.QtWidgets import QLabel
 
 from meddiag_desktop.qt.errors import guarded
 
@@ -20,15 +29,40 @@ __all__ = ["FeaturePanels"]
 
 log = logging.getLogger(__name__)
 
+#: build the panels this long after the window appears if no study is loading then
+IDLE_BUILD_MS = 1500
+#: ... or this long after the first study's first 3D frame
+AFTER_FRAME_BUILD_MS = 100
+#: ... or this long after the first study was shown, whatever has rendered (a hidden window)
+AFTER_STUDY_BUILD_MS = 3000
+
+
+#: the width the placeholders ask for: at least what the built panels need, so that the
+#: dock area does not widen (and every view re-render) when they replace the placeholders
+PANEL_WIDTH = 430
+
+
+class _Placeholder(QLabel):
+    def __init__(self, title: str) -> None:
+        super().__init__(f"Preparing the {title} panel\u2026")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWordWrap(True)
+        self.setObjectName("panel_placeholder")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(PANEL_WIDTH, super().sizeHint().height())
+
 
 class FeaturePanels(QObject):
     """Creates the AI and risk side panels and keeps them fed with the session's data."""
 
-    def __init__(self, window) -> None:
+    def __init__(self, window, defer: bool = True) -> None:
         super().__init__(window)
         self.win = window
-        self.ai = None
-        self.risk = None
+        self._ai = None
+        self._risk = None
+        self._built = False
+        self._building = False
         self.segmentation = None  #: last SegmentationResult
         self.classification = None  #: last ClassificationResult
         self.provenances: dict[int, Any] = {}  #: id(result) -> report Provenance
@@ -37,10 +71,72 @@ class FeaturePanels(QObject):
         self._risk_timer.setSingleShot(True)
         self._risk_timer.setInterval(200)
         self._risk_timer.timeout.connect(self._update_risk_guarded)
-        self._make_risk()
-        self._make_ai()
+        self._docks = {"Risk": window.add_side_panel(_Placeholder("Risk"), "Risk"),
+                       "AI": window.add_side_panel(_Placeholder("AI"), "AI")}
         window.volume_shown.connect(self._on_volume)
         window.state.measurements_changed.connect(self._on_measurements)
+        if defer:
+            QTimer.singleShot(IDLE_BUILD_MS, self, self._build_if_idle)  # dies with the window
+            window.load_failed.connect(lambda _msg: QTimer.singleShot(0, self, self.ensure_built))
+            for dock in self._docks.values():  # the user opened the tab: build now
+                dock.visibilityChanged.connect(lambda visible: visible and QTimer.singleShot(0, self, self.ensure_built))
+        else:
+            self.ensure_built()
+
+    # ------------------------------------------------------------- building
+    @property
+    def ai(self):
+        """The AI panel (built now if it was not yet); ``None`` if it failed to build."""
+        self.ensure_built()
+        return self._ai
+
+    @property
+    def risk(self):
+        """The risk panel (built now if it was not yet); ``None`` if it failed to build."""
+        self.ensure_built()
+        return self._risk
+
+    @property
+    def built(self) -> bool:
+        return self._built
+
+    def _build_if_idle(self) -> None:
+        if not self.win.is_busy() and self.win.state.volume is None:
+            self.ensure_built()  # else a study is loading or shown: built after its first frame
+
+    def _build_after_frame(self) -> None:
+        QTimer.singleShot(AFTER_FRAME_BUILD_MS, self, self.ensure_built)
+
+    def ensure_built(self) -> None:
+        """Build the AI and risk panels in place of their placeholders (once) and feed them the open study."""
+        if self._built or self._building:
+            return
+        self._building = True
+        try:
+            self._make_risk()
+            self._make_ai()
+        finally:
+            self._building = False
+            self._built = True
+        for title, panel in (("Risk", self._risk), ("AI", self._ai)):
+            if panel is None:  # the error boundary has shown why; say it where the panel would be
+                self._docks[title].widget().setText(f"The {title} panel could not be loaded.\nSee the message at the top of the window.")
+        volume = self.win.state.volume
+        if volume is not None:
+            if self._ai is not None:
+                self._guarded_set_ai_volume(volume)
+            self._update_risk_guarded()
+
+    def _install(self, title: str, panel) -> None:
+        dock = self._docks[title]
+        placeholder = dock.widget()
+        dock.setWidget(panel)
+        if placeholder is not None:
+            placeholder.deleteLater()
+
+    @guarded("AI panel")
+    def _guarded_set_ai_volume(self, volume) -> None:
+        self._ai.set_volume(volume)
 
     def show_error(self, message: str) -> None:
         self.win.show_error(message)
@@ -49,18 +145,18 @@ class FeaturePanels(QObject):
     def _make_risk(self) -> None:
         from meddiag_desktop.qt.risk_panel import RiskPanel
 
-        self.risk = RiskPanel()
-        self.win.add_side_panel(self.risk, "Risk")
+        self._risk = RiskPanel()
+        self._install("Risk", self._risk)
 
     @guarded("AI panel")
     def _make_ai(self) -> None:
         from meddiag_desktop.qt.ai_panel import AIPanel
 
         prewarm = os.environ.get("MEDDIAG_AI_PREWARM", "1") != "0"
-        self.ai = AIPanel(prewarm=prewarm)
-        self.win.add_side_panel(self.ai, "AI")
-        self.ai.overlayChanged.connect(self.win.set_overlay)
-        self.ai.resultReady.connect(self._on_result)
+        self._ai = AIPanel(prewarm=prewarm)
+        self._install("AI", self._ai)
+        self._ai.overlayChanged.connect(self.win.set_overlay)
+        self._ai.resultReady.connect(self._on_result)
 
     # ----------------------------------------------------------------- events
     @guarded("Feature panels")
@@ -68,9 +164,13 @@ class FeaturePanels(QObject):
         self.segmentation = self.classification = None
         self.nodule_measurement = None
         self.provenances.clear()
-        if self.ai is not None:
-            self.ai.set_volume(volume)
-        self._update_risk()
+        if not self._built:  # let the study's first frames render, then build (which feeds it)
+            self.win.volume_widget.rendered.connect(self._build_after_frame, Qt.ConnectionType.SingleShotConnection)
+            QTimer.singleShot(AFTER_STUDY_BUILD_MS, self, self.ensure_built)
+        else:
+            if self._ai is not None:
+                self._ai.set_volume(volume)
+            self._update_risk()
         study_uid = str(volume.metadata.get("study_uid", "") or "")
         try:
             from meddiag_desktop.report.audit import audit
@@ -133,7 +233,7 @@ class FeaturePanels(QObject):
 
     def _update_risk(self) -> None:
         volume = self.win.state.volume
-        if self.risk is None or volume is None:
+        if self._risk is None or volume is None:
             return
         labels = None
         if self.segmentation is not None and getattr(self.segmentation, "labels", None) is not None:
@@ -144,7 +244,7 @@ class FeaturePanels(QObject):
             options["measurement"] = self.nodule_measurement
         if self.classification is not None and getattr(self.classification, "probabilities", None):
             options["nodule_type"] = self.classification
-        self.risk.set_image_context(volume, labels, **options)
+        self._risk.set_image_context(volume, labels, **options)
 
     # ------------------------------------------------------ about and report
     @guarded("About")
@@ -188,8 +288,8 @@ class FeaturePanels(QObject):
 
     # --------------------------------------------------------------- closing
     def shutdown(self) -> None:
-        if self.ai is not None:
+        if self._ai is not None:
             try:
-                self.ai.shutdown()
+                self._ai.shutdown()
             except Exception:  # noqa: BLE001 - closing must go on
                 log.exception("AI panel shutdown failed")

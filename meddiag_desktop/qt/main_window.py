@@ -384,9 +384,10 @@ class MainWindow(QMainWindow):
         task.setParent(self)
         self._watch(task, text)
         task.succeeded.connect(self._opened)
-        if self.state.volume is None:  # use the wait to compile the views' shaders
+        if self.state.volume is None:  # use the wait to make the GL contexts and compile the views' shaders
             for w in self.slice_widgets.values():
                 QTimer.singleShot(0, w.prewarm)
+            QTimer.singleShot(0, self.volume_widget.prewarm)
 
     def _opened(self, opened) -> None:
         trace(f"opened {opened.source}")

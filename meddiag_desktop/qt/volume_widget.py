@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt, QTimer
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
 
@@ -10,6 +11,10 @@ from meddiag_desktop.qt.vtk_widget import VtkWidget
 from meddiag_desktop.render.volume_view import VolumeView
 
 __all__ = ["VolumeViewWidget"]
+
+#: a new study's first frame is a draft (unshaded, see VolumeView.set_volume); the full
+#: frame follows this long after it, unless the user is already rotating
+REFINE_AFTER_MS = 150
 
 
 class VolumeViewWidget(VtkWidget):
@@ -33,6 +38,11 @@ class VolumeViewWidget(VtkWidget):
         self.volume_view.renderer.AddViewProp(self.label)
         state.volume_changed.connect(self._on_volume)
 
+    def prewarm(self) -> None:
+        """Render the empty scene once so the GL context exists before the study arrives (~0.3 s on software GL)."""
+        if self.state.volume is None and self.isVisible() and self.render_count == 0:
+            self.render_now()
+
     def _on_volume(self, volume) -> None:
         if volume is None:
             self.volume_view.set_volume(None)
@@ -40,9 +50,19 @@ class VolumeViewWidget(VtkWidget):
         else:
             if self.isVisible() and self.render_count == 0:
                 self.render_now()  # make the GL context so the mapper choice can see the renderer
-            self.volume_view.set_volume(volume, self.render_window)
+            self.volume_view.set_volume(volume, self.render_window, draft=True)
             self._update_label()
+            if self.volume_view.draft:
+                self.rendered.connect(self._schedule_refine, Qt.ConnectionType.SingleShotConnection)
         self.request_render()
+
+    def _schedule_refine(self) -> None:
+        QTimer.singleShot(REFINE_AFTER_MS, self, self.refine)
+
+    def refine(self) -> None:
+        """Replace the draft first frame of a study by the full-quality one."""
+        if self.volume_view.refine():
+            self.request_render()
 
     def set_preset(self, name: str) -> None:
         self.volume_view.set_preset(name)
