@@ -2,7 +2,11 @@
 
 Bundled files are found the same way from a source tree, an installed package and
 a PyInstaller bundle (``sys._MEIPASS``, whose layout mirrors the source tree);
-never through the working directory. Everything the app writes goes to the
+never through the working directory. In the source tree (and an editable install)
+they are the top-level ``plugins/`` and ``resources/`` folders; a wheel installs
+the same folders inside the package, as ``meddiag_desktop/plugins`` and
+``meddiag_desktop/resources`` (``package-dir`` in pyproject.toml), which are
+looked at first. Everything the app writes goes to the
 platform's user folders (:func:`user_dirs`), never next to the program.
 """
 
@@ -48,12 +52,20 @@ def bundle_root() -> Path:
 
 
 def resources_dir() -> Path:
-    """The icons and desktop files: package data when installed, else ``resources/`` at the root."""
-    pkg = _package_dir()
-    for cand in (bundle_root() / "resources", pkg / "resources"):
+    """The icons and desktop files: package data when installed, else ``resources/`` at the root.
+
+    The package's own folder comes first: an installed package's parent is
+    ``site-packages``, where another distribution's ``resources/`` could sit.
+    """
+    for cand in _candidates("resources"):
         if (cand / "meddiag.svg").is_file():
             return cand
     return bundle_root() / "resources"
+
+
+def _candidates(name: str) -> tuple[Path, Path]:
+    """Where bundled folder ``name`` may be: inside the package (wheel), then beside it (source tree, bundle)."""
+    return (_package_dir() / name, bundle_root() / name)
 
 
 def resource_path(name: str) -> Path:
@@ -71,7 +83,11 @@ def resource_path(name: str) -> Path:
 
 
 def bundled_plugins_dir() -> Path:
-    """The AI plugins shipped with the app (see :func:`meddiag_desktop.ai.discovery.bundled_plugins_dir`)."""
+    """The AI plugins shipped with the app: ``meddiag_desktop/plugins`` in a wheel, else ``plugins/`` at the root.
+
+    Delegates to :func:`meddiag_desktop.ai.discovery.bundled_plugins_dir`, which
+    discovery uses, so there is one rule; it looks inside the package first.
+    """
     from meddiag_desktop.ai.discovery import bundled_plugins_dir as _bundled
 
     return _bundled()
