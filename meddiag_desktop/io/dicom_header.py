@@ -136,8 +136,14 @@ def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
     force = head[128:132] != b"DICM"
     buf = head
     try:
-        ds, stop = _parse(buf, force)
-        if stop >= len(buf) and len(buf) < size:
+        try:
+            ds, stop = _parse(buf, force)
+            complete = stop < len(buf) or len(buf) >= size
+        except Exception:  # pydicom raises many types on corrupt input
+            if len(buf) >= size:
+                raise
+            complete = False  # e.g. a long waveform or overlay element cut at the end of the first bytes
+        if not complete:
             # The header did not fit in the first bytes: parse the whole file.
             with open(p, "rb") as f:
                 buf = f.read()
@@ -251,12 +257,16 @@ def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds) -> Ins
 def _check_native_size(h: InstanceHeader) -> None:
     """Reject native pixel data that is shorter than the image size it declares, before any allocation."""
     bits = h.bits_allocated
-    needed = (h.rows * h.columns * h.samples_per_pixel * h.number_of_frames * bits + 7) // 8
+    # YBR_FULL_422 stores two samples per pixel (Cb and Cr shared by pixel pairs)
+    samples = 2 if h.samples_per_pixel == 3 and h.photometric == "YBR_FULL_422" else h.samples_per_pixel
+    needed = (h.rows * h.columns * samples * h.number_of_frames * bits + 7) // 8
     assert h.pixel_offset is not None and h.pixel_length is not None
     if h.pixel_length < needed:
+        frames = f"{h.number_of_frames} frames" if h.number_of_frames > 1 else "1 frame"
         raise HeaderError(
-            f"pixel data holds {h.pixel_length} bytes but {h.columns}x{h.rows}x{h.number_of_frames} "
-            f"images of {bits} bits need {needed}"
+            f"pixel data holds {h.pixel_length} bytes but {frames} of {h.columns}x{h.rows} pixels "
+            f"({h.photometric or 'no photometric interpretation'}, {h.samples_per_pixel} sample(s) of {bits} bits) "
+            f"need {needed}; the file is damaged"
         )
     held = h.file_size - h.pixel_offset
     if held < needed:

@@ -77,7 +77,18 @@ def decode_in_process(path: str) -> np.ndarray:
     """Decode every frame of ``path`` here: (frames, rows, cols[, 3]); colour as RGB uint8."""
     import pydicom
 
-    ds = pydicom.dcmread(io.BytesIO(Path(path).read_bytes()))
+    ds = pydicom.dcmread(io.BytesIO(Path(path).read_bytes()), force=True)  # force: files without the DICM preamble
+    if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
+        # no file meta (old ACR-NEMA style): the syntax the dataset was read with
+        from pydicom.dataset import FileMetaDataset
+        from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+        implicit, little = ds.original_encoding
+        if not hasattr(ds, "file_meta") or ds.file_meta is None:
+            ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+        )
     arr = np.asarray(ds.pixel_array)
     if int(ds.get("NumberOfFrames", 1) or 1) == 1:
         arr = arr[np.newaxis]
@@ -109,7 +120,7 @@ def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
             f"({expected / 1e6:.0f} MB), far more than a {h.file_size / 1e6:.1f} MB file can hold; the file is damaged"
         )
     try:
-        ds = pydicom.dcmread(io.BytesIO(Path(h.path).read_bytes()), stop_before_pixels=True)
+        ds = pydicom.dcmread(io.BytesIO(Path(h.path).read_bytes()), stop_before_pixels=True, force=True)
     except Exception as exc:
         raise LoadError(f"{h.path.name}: the header cannot be read ({exc})") from None
     if h.transfer_syntax in _SAFE_SYNTAXES:

@@ -108,6 +108,7 @@ def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel
     n = len(insts)
     native = all(
         i.pixel_offset is not None and i.samples_per_pixel == 1 and i.photometric.startswith("MONOCHROME")
+        and i.bits_allocated in (8, 16, 32)  # 1-bit (SEG, overlays-as-images): pydicom unpacks them
         for i in insts
     )
     if native:
@@ -278,6 +279,9 @@ def _load_multiframe(series: SeriesInfo, progress: Progress, cancel: Cancel) -> 
                 spacing = (float(ps[0]), float(ps[1]))
             st = _fg(ds, i, "PixelMeasuresSequence", "SliceThickness")
             thickness = float(st) if st is not None else None
+    dose_scale = ds.get("DoseGridScaling") if h.modality == "RTDOSE" else None
+    if dose_scale is not None and float(dose_scale) > 0:  # RT Dose: stored value x scaling = dose
+        slopes = [sl * float(dose_scale) for sl in slopes]
     if frames.ndim == 3 and frames.dtype.kind in "iu":
         frames = _rescale(frames, slopes, intercepts)
     if spacing is not None:
@@ -296,10 +300,22 @@ def _load_multiframe(series: SeriesInfo, progress: Progress, cancel: Cancel) -> 
             positions = [tuple(np.asarray(h.position) + n * float(gap) * i) for i in range(nf)]
             orients = [h.orientation] * nf
             located = list(range(nf))
+        else:
+            # RT Dose: frames at GridFrameOffsetVector along the normal (first 0: relative to the
+            # position; else absolute, the first being the position's own offset).
+            offsets = ds.get("GridFrameOffsetVector")
+            if offsets is not None and len(offsets) == nf and nf > 1:
+                from meddiag_desktop.io.stack_geometry import _orthonormal_frame
+
+                off = np.asarray([float(v) for v in offsets])
+                n = _orthonormal_frame(h.orientation)[:, 2]
+                positions = [tuple(np.asarray(h.position) + n * (o - off[0])) for o in off]
+                orients = [h.orientation] * nf
+                located = list(range(nf))
     if len(located) < 2 or (h.pixel_spacing is None):
         if nf > 1 and located and len(located) < nf:
             warnings.append(f"Only {len(located)} of {nf} frames have a position: frames are shown as slices.")
-        return _single(series, h, frames, warnings, frames_as_slices=nf > 1)
+        return _with_dose_units(_single(series, h, frames, warnings, frames_as_slices=nf > 1), ds, dose_scale)
 
     if len(located) < nf:
         warnings.append(f"{nf - len(located)} frame(s) without a position were left out.")
@@ -326,7 +342,15 @@ def _load_multiframe(series: SeriesInfo, progress: Progress, cancel: Cancel) -> 
     md = _metadata(series, h)
     if progress is not None:
         progress(1, 1)
-    return Volume(planes, spacing=plan.spacing, origin=plan.origin, direction=plan.direction, metadata=md, warnings=warnings)
+    vol = Volume(planes, spacing=plan.spacing, origin=plan.origin, direction=plan.direction, metadata=md, warnings=warnings)
+    return _with_dose_units(vol, ds, dose_scale)
+
+
+def _with_dose_units(vol: Volume, ds, dose_scale) -> Volume:
+    """RT Dose scaled by DoseGridScaling is in DoseUnits (GY: grays; RELATIVE: no unit)."""
+    if dose_scale is not None and str(ds.get("DoseUnits", "")).upper() == "GY":
+        vol.metadata["units"] = "Gy"
+    return vol
 
 
 def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = None) -> Volume:
