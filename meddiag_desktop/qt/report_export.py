@@ -81,7 +81,7 @@ def session_report(window):
                                                        panels.provenances.get(id(panels.classification)))
         risk = panels.risk
         if risk is not None and risk.result is not None:
-            risks.append(risk_finding(risk.result, getattr(risk, "_derived", {}), risk.model))
+            risks.append(risk_finding(risk.result, risk.derived, risk.model))
     key_images = []
     for view, w in window.slice_widgets.items():
         if not w.isVisible():

@@ -355,6 +355,11 @@ class RiskPanel(QWidget):
         return dict(self._fields)
 
     @property
+    def derived(self) -> dict[str, DerivedValue]:
+        """The inputs derived from the image and header (input name -> value with its origin)."""
+        return dict(self._derived)
+
+    @property
     def result(self) -> RiskResult | None:
         return self._result
 

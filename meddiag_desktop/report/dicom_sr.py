@@ -11,6 +11,12 @@ Content:
   named DCM 111047 "Probability of cancer" (unit UCUM %) when the model's outcome is
   malignancy (Brock, Mayo, breast FNA), otherwise a private code
   ``99MEDDIAG RISK:<model>``; the model is the algorithm identification;
+* one TID 1501 group per AI classification (e.g. nodule type): the top class as a
+  qualitative evaluation named DCM 121071 "Finding", and each class's probability
+  as a numeric measurement (UCUM %), with the classified point as a 3D POINT; the
+  class names are private codes ``99MEDDIAG CLS:<name>`` and their probabilities
+  ``99MEDDIAG P:<name>`` (a plugin's classes have no standard code); the plugin is
+  the algorithm identification;
 * one TID 1501 group per reader measurement of length (SCT 410668003, mm) with its
   3D polyline in the source frame of reference.
 
@@ -26,9 +32,9 @@ from collections.abc import Sequence
 
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.report.dicom_seg import MANUFACTURER, MODEL_NAME, DicomExportError, SegmentRef, segment_code
-from meddiag_desktop.report.model import Report, RiskFinding
+from meddiag_desktop.report.model import ClassificationFinding, Report, RiskFinding
 
-__all__ = ["build_sr", "risk_concept", "DEVICE_UID"]
+__all__ = ["build_sr", "class_concept", "risk_concept", "DEVICE_UID"]
 
 #: stable UID of this software as an observer device (derived from a fixed name, not random)
 DEVICE_UID = f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, 'urn:meddiag-desktop:observer-device').int}"
@@ -51,6 +57,42 @@ def risk_concept(risk: RiskFinding) -> tuple[str, str, str]:
     if any(w in text for w in ("malign", "cancer")):
         return ("111047", "DCM", "Probability of cancer")
     return (f"RISK:{risk.model_id}"[:16], "99MEDDIAG", f"{risk.title} probability"[:64])
+
+
+def class_concept(name: str) -> tuple[str, str, str]:
+    """The private code of a classifier's class (``99MEDDIAG CLASS:<name>``)."""
+    return (f"CLS:{name}"[:16], "99MEDDIAG", name.replace("_", "-")[:64])
+
+
+def _classification_group(hd, c: ClassificationFinding, index: int, frame_of_reference_uid: str | None):
+    prov = c.provenance
+    algo = hd.sr.AlgorithmIdentification(name=(prov.name or prov.plugin_id)[:64], version=prov.version or "unknown") \
+        if prov is not None else None
+    coords = None
+    if c.point_lps is not None and frame_of_reference_uid:
+        import numpy as np
+
+        coords = [hd.sr.CoordinatesForMeasurement3D(
+            graphic_type=hd.sr.GraphicTypeValues3D.POINT,
+            graphic_data=np.asarray([c.point_lps], float),
+            frame_of_reference_uid=frame_of_reference_uid,
+        )]
+    measurements = [hd.sr.Measurement(
+        name=_code((f"P:{name}"[:16], "99MEDDIAG", f"Probability of {name.replace('_', '-')}"[:64])),
+        value=round(float(p) * 100, 3), unit=_code(_PERCENT), algorithm_id=algo, referenced_coordinates=coords,
+    ) for name, p in c.probabilities.items()]
+    finding = hd.sr.QualitativeEvaluation(name=_code(("121071", "DCM", "Finding")), value=_code(class_concept(c.top_class)))
+    what = (prov.name if prov is not None else "") or "AI classification"
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=_uid(), identifier=f"{what} {index}"[:64]),
+        algorithm_id=algo, measurements=measurements, qualitative_evaluations=[finding],
+    )
+
+
+def _uid() -> str:
+    from pydicom.uid import generate_uid
+
+    return generate_uid()
 
 
 def _size_measurements(hd, volume_ml, mean_hu, long_mm, algo, sites):
@@ -112,6 +154,9 @@ def build_sr(report: Report, volume: Volume, sources: Sequence, seg, refs: Seque
             measurements=[hd.sr.Measurement(name=_code(risk_concept(risk)), value=round(risk.probability * 100, 3),
                                             unit=_code(_PERCENT), algorithm_id=algo)],
         ))
+    for i, c in enumerate(report.classifications, start=1):
+        if c.probabilities:
+            groups.append(_classification_group(hd, c, i, getattr(src0, "FrameOfReferenceUID", None)))
     for m in report.measurements:
         if m.unit != "mm":
             continue
@@ -131,7 +176,7 @@ def build_sr(report: Report, volume: Volume, sources: Sequence, seg, refs: Seque
         ))
 
     if not groups:
-        raise DicomExportError("the report has no measurement, segmentation or risk estimate to put in an SR")
+        raise DicomExportError("the report has no measurement, segmentation, classification or risk estimate to put in an SR")
     device = hd.sr.ObserverContext(
         observer_type=_code(("121007", "DCM", "Device")),
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(

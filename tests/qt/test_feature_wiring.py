@@ -30,7 +30,7 @@ def test_ai_results_reach_overlay_risk_report_and_session(qtbot, main_window, ct
     seg = _segmentation(vol)
     panels.ai._on_result(seg)  # as the AI panel does when a run finishes
     assert all(w.slice_view._overlay is not None for w in win.slice_widgets.values())
-    derived = panels.risk._derived
+    derived = panels.risk.derived
     assert derived["nodule_count"].value == 1
     seg_rows = win.tools.measurements_panel.segments
     qtbot.waitUntil(lambda: seg_rows.rowCount() == 2, timeout=20000)
@@ -40,7 +40,7 @@ def test_ai_results_reach_overlay_risk_report_and_session(qtbot, main_window, ct
                           probabilities={"solid": 0.1, "part_solid": 0.8, "non_solid": 0.1}, explanation=None,
                           intended_use="testing", device="cpu", timings={}, notes=[], warnings=[])
     panels._on_result(cls)
-    assert panels.risk._derived["nodule_type"].value == "part_solid"
+    assert panels.risk.derived["nodule_type"].value == "part_solid"
 
     # the report holds the session: measurements, AI label map, key images without patient text
     from meddiag_desktop.core.measurements import Measurement

@@ -157,7 +157,7 @@ def test_freehand_point_and_nodule_axes(qtbot, study):
     panels = win.panels
     assert panels.nodule_measurement is not None
     assert abs(panels.nodule_measurement.long_axis_mm - long_) < 1e-6
-    size = lambda: getattr(panels.risk._derived.get("nodule_size_mm"), "value", None)  # noqa: E731
+    size = lambda: getattr(panels.risk.derived.get("nodule_size_mm"), "value", None)  # noqa: E731
     qtbot.waitUntil(lambda: size() is not None and abs(size() - (long_ + short) / 2) <= 0.005 + 1e-9, timeout=3000)
 
 

@@ -156,3 +156,37 @@ def test_two_segmentations_become_one_seg_with_overlapping_segments(study, tmp_p
         assert np.array_equal(masks[number], expected)
     groups = hd.sr.srread(result.paths["sr"]).content.get_volumetric_roi_measurement_groups()
     assert sorted(g.referenced_segment.referenced_segment_numbers[0] for g in groups) == [1, 2, 3, 4]
+
+
+def test_sr_carries_the_ai_classification_with_its_point(study, tmp_path):
+    from report_helpers import provenance
+
+    from meddiag_desktop.report import ClassificationFinding
+
+    folder, volume, labels = study
+    point = tuple(float(v) for v in volume.to_lps((20, 20, 6)))
+    cls = ClassificationFinding({"solid": 0.15, "part_solid": 0.8, "non_solid": 0.05}, point, provenance())
+    result = export_report(make_report(volume, labels, classifications=[cls]), volume, tmp_path / "out")
+    assert dciodvfy(result.paths["sr"]) == []
+    assert hd.sr.srread(result.paths["sr"]).ContentTemplateSequence[0].TemplateIdentifier == "1500"
+    def content(item):
+        for child in getattr(item, "ContentSequence", []):
+            yield child
+            yield from content(child)
+
+    items = list(content(pydicom.dcmread(result.paths["sr"])))
+    names = {}
+    for it in items:
+        if it.ValueType == "NUM":
+            c = it.ConceptNameCodeSequence[0]
+            names[(c.CodingSchemeDesignator, c.CodeValue)] = float(it.MeasuredValueSequence[0].NumericValue)
+    assert names[("99MEDDIAG", "P:part_solid")] == pytest.approx(80.0)
+    assert names[("99MEDDIAG", "P:solid")] == pytest.approx(15.0)
+    assert names[("99MEDDIAG", "P:non_solid")] == pytest.approx(5.0)
+    findings = [it.ConceptCodeSequence[0].CodeValue for it in items
+                if it.ValueType == "CODE" and it.ConceptNameCodeSequence[0].CodeValue == "121071"]
+    assert [f for f in findings if f.startswith("CLS:")] == ["CLS:part_solid"]  # beside the segments' findings
+    points = [it for it in items if it.ValueType == "SCOORD3D" and it.GraphicType == "POINT"]
+    assert len(points) == 3  # one per probability, all at the classified point
+    assert np.allclose([float(v) for v in points[0].GraphicData], point, atol=1e-3)
+    assert points[0].ReferencedFrameOfReferenceUID == volume.metadata["frame_of_reference_uid"]
