@@ -39,7 +39,7 @@ AFTER_STUDY_BUILD_MS = 3000
 
 #: the width the placeholders ask for: at least what the built panels need, so that the
 #: dock area does not widen (and every view re-render) when they replace the placeholders
-PANEL_WIDTH = 430
+PANEL_WIDTH = 360
 
 
 class _Placeholder(QLabel):
