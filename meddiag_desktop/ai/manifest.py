@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -28,6 +28,9 @@ __all__ = [
     "LabelSpec",
     "OutputSpec",
     "WeightFile",
+    "PostprocessStep",
+    "RemoveSmallComponents",
+    "KeepTouching",
     "load_manifest",
     "parse_manifest",
 ]
@@ -140,6 +143,32 @@ class OutputSpec(_Strict):
         return v
 
 
+class _PostStep(_Strict):
+    labels: list[int] = Field(min_length=1, description="label values the step acts on")
+    connectivity: Literal[6, 26] = Field(default=6, description="6: face neighbours; 26: faces, edges and corners")
+    fill: Literal["surrounding", "background"] = Field(
+        default="surrounding", description="removed voxels take the commonest label around them, or 0"
+    )
+
+
+class RemoveSmallComponents(_PostStep):
+    """Drop connected components of ``labels`` smaller than ``min_volume_mm3`` (on the model grid)."""
+
+    op: Literal["remove_small_components"]
+    min_volume_mm3: float = Field(gt=0)
+
+
+class KeepTouching(_PostStep):
+    """Keep components of ``labels`` only where at least ``min_fraction`` of their border is ``touching``."""
+
+    op: Literal["keep_touching"]
+    touching: list[int] = Field(min_length=1)
+    min_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+PostprocessStep = Annotated[RemoveSmallComponents | KeepTouching, Field(discriminator="op")]
+
+
 class WeightFile(_Strict):
     file: str
     sha256: str | None = None
@@ -185,6 +214,9 @@ class PluginManifest(_Strict):
     model: dict = Field(default_factory=dict, description="keyword arguments for the entry callable")
     outputs: OutputSpec = OutputSpec()
     weights: list[WeightFile] = []
+    postprocess: list[PostprocessStep] = Field(
+        default_factory=list, description="segmentation: label clean-up steps, in order, on the model grid"
+    )
     metrics: dict[str, int | float | str] = {}
     training_data: str = ""
 
@@ -206,6 +238,18 @@ class PluginManifest(_Strict):
                 raise ValueError("every weight file needs its sha256")
         if self.task == "segmentation" and not self.outputs.labels:
             raise ValueError("a segmentation plugin lists its [[outputs.labels]]")
+        if self.postprocess:
+            if self.task != "segmentation":
+                raise ValueError("postprocess steps apply to segmentation plugins only")
+            if self.kind == "monai_bundle":
+                raise ValueError("a MONAI bundle post-processes in its own config")
+            known = {lab.value for lab in self.outputs.labels}
+            for i, step in enumerate(self.postprocess):
+                used = list(step.labels) + list(getattr(step, "touching", []))
+                unknown = sorted(set(used) - known)
+                if unknown:
+                    raise ValueError(f"postprocess step {i + 1} ({step.op}) names labels {unknown} "
+                                     "that outputs.labels does not list")
         if self.task == "classification":
             if len(self.outputs.classes) < 2:
                 raise ValueError("a classification plugin lists at least two outputs.classes")

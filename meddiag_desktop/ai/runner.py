@@ -4,7 +4,9 @@ The app never calls this directly: :func:`meddiag_desktop.ai.isolation.run_isola
 calls it in a worker process so that a crashing plugin cannot take the viewer down.
 Steps: check the input fits the model, verify weight hashes, resample to the
 model's grid, normalise intensities, infer (sliding window, or patches for
-classification) with progress and cancel, resample back to the source grid.
+classification) with progress and cancel, apply the manifest's ``[[postprocess]]``
+steps (segmentation, on the model grid; see :mod:`meddiag_desktop.ai.postprocess`),
+resample back to the source grid.
 """
 
 from __future__ import annotations
@@ -306,8 +308,17 @@ def _segment(folder, manifest, volume, options, progress, cancel, note, notes) -
     labels_model, used = _run_with_fallback(infer, device, options.sw_batch_size or inf.sw_batch_size, note)
     timings["infer_s"] = time.perf_counter() - t
 
+    labels_model = labels_model.numpy()
+    if manifest.postprocess:
+        # on the model grid: isotropic, the spacing the model was trained at, and usually smaller than the study
+        from meddiag_desktop.ai.postprocess import apply_postprocess
+
+        t = time.perf_counter()
+        apply_postprocess(labels_model, manifest.postprocess, grid.spacing)  # declared in the model card
+        timings["postprocess_s"] = time.perf_counter() - t
+
     t = time.perf_counter()
-    labels = resample_array_to_source(labels_model.numpy(), grid, volume, labels=True)
+    labels = resample_array_to_source(labels_model, grid, volume, labels=True)
     known = np.zeros(max(256, int(labels.max()) + 1), dtype=bool)
     known[list(manifest.label_names())] = True
     labels[~known[labels]] = 0  # classes the manifest does not name are not shown
