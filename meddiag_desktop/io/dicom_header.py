@@ -235,6 +235,10 @@ def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds) -> Ins
         raise HeaderError(f"unsupported SamplesPerPixel {h.samples_per_pixel}")
     h.position = _floats(g("ImagePositionPatient"), 3)  # type: ignore[assignment]
     h.orientation = _floats(g("ImageOrientationPatient"), 6)  # type: ignore[assignment]
+    po = g("PatientOrientation")
+    if po is not None and po != "":
+        vals = po if _is_sequence(po) else str(po).split("\\")
+        h.patient_orientation = tuple(_text(v).upper() for v in vals)
     for tag in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
         sp = _floats(g(tag), 2)
         if sp and sp[0] > 0 and sp[1] > 0:

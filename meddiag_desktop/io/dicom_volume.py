@@ -150,13 +150,45 @@ def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel
     return planes
 
 
+#: LPS unit vector of each PatientOrientation letter
+_LETTERS = {"L": (1, 0, 0), "R": (-1, 0, 0), "P": (0, 1, 0), "A": (0, -1, 0), "H": (0, 0, 1), "F": (0, 0, -1)}
+
+
+def direction_from_patient_orientation(letters: tuple[str, ...]) -> np.ndarray | None:
+    """Direction matrix of a projection image from PatientOrientation (``("L", "F")``: along a row the
+    patient's left, down a column the feet), or ``None`` when the letters are missing or inconsistent.
+
+    Oblique values (``"LF"``) combine their letters. The third axis is rows x columns, as for
+    ImageOrientationPatient, so a PA chest radiograph lies in the coronal plane.
+    """
+    if len(letters) != 2:
+        return None
+    axes = []
+    for value in letters:
+        if not value or any(c not in _LETTERS for c in value):
+            return None
+        v = np.sum([_LETTERS[c] for c in value], axis=0).astype(float)
+        norm = np.linalg.norm(v)
+        if norm == 0:
+            return None
+        axes.append(v / norm)
+    row, col = axes
+    if abs(float(row @ col)) > 1e-3:
+        return None
+    return np.column_stack([row, col, np.cross(row, col)])
+
+
 def _single(series: SeriesInfo, h: InstanceHeader, planes: np.ndarray, warnings: list[str], frames_as_slices: bool) -> Volume:
     if h.orientation is not None:
         from meddiag_desktop.io.stack_geometry import _orthonormal_frame
 
         direction = _orthonormal_frame(h.orientation)
     else:
-        direction = np.eye(3)
+        # projection radiographs (CR/DX/MG) carry PatientOrientation instead: with it the
+        # image is shown in its anatomical plane with correct orientation letters
+        direction = direction_from_patient_orientation(h.patient_orientation)
+        if direction is None:
+            direction = np.eye(3)
     origin = h.position if h.position is not None else (0.0, 0.0, 0.0)
     if h.pixel_spacing is not None:
         sy, sx = h.pixel_spacing

@@ -44,6 +44,7 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00200011: ("SeriesNumber", "IS"),
     0x00200012: ("AcquisitionNumber", "IS"),
     0x00200013: ("InstanceNumber", "IS"),
+    0x00200020: ("PatientOrientation", "CS"),
     0x00200032: ("ImagePositionPatient", "DS"),
     0x00200037: ("ImageOrientationPatient", "DS"),
     0x00200052: ("FrameOfReferenceUID", "UI"),

@@ -69,19 +69,28 @@ def _load_nifti2(path: Path) -> Volume:
         data = np.asanyarray(img.dataobj)
     except Exception as exc:
         raise LoadError(f"{path.name}: not a readable NIfTI-2 file ({exc})") from None
+    affine = getattr(img, "affine", None)
+    if affine is None:  # CIFTI-2 (.dconn/.dtseries/.dscalar.nii): a NIfTI-2 container without a voxel grid
+        kind = "a CIFTI-2 file" if "cifti" in type(img).__name__.lower() else f"a {type(img).__name__}"
+        raise LoadError(
+            f"{path.name} is {kind} (values on brain surfaces and grayordinates, not an image on a voxel grid); "
+            "it cannot be shown as a volume"
+        )
     warnings = []
     while data.ndim > 3:
         warnings.append(f"{path.name} has {data.ndim} dimensions: showing the first volume.")
         data = data[..., 0]
     while data.ndim < 3:
         data = data[..., np.newaxis]
-    m = np.diag([-1.0, -1.0, 1.0]) @ img.affine[:3, :3]
+    m = np.diag([-1.0, -1.0, 1.0]) @ affine[:3, :3]
     spacing = np.linalg.norm(m, axis=0)
+    if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise LoadError(f"{path.name}: the affine gives no voxel size (spacing {spacing.round(4).tolist()}); the header is damaged")
     arr = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
     if arr.dtype.kind == "f" and arr.size and np.all(arr == np.rint(arr)) and arr.min() >= -32768 and arr.max() <= 32767:
         arr = arr.astype(np.int16)
     md = _file_metadata(path)
-    origin = np.diag([-1.0, -1.0, 1.0]) @ img.affine[:3, 3]
+    origin = np.diag([-1.0, -1.0, 1.0]) @ affine[:3, 3]
     return Volume(arr, spacing=spacing, origin=origin, direction=m / spacing, metadata=md, warnings=warnings)
 
 

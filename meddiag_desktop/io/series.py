@@ -42,6 +42,9 @@ class InstanceHeader:
     pixel_representation: int = 0
     position: tuple[float, float, float] | None = None
     orientation: tuple[float, float, float, float, float, float] | None = None
+    #: PatientOrientation (0020,0020): patient directions of the rows and columns of a projection
+    #: image without ImageOrientationPatient (CR/DX/MG), e.g. ("L", "F")
+    patient_orientation: tuple[str, ...] = ()
     pixel_spacing: tuple[float, float] | None = None  # (row spacing, column spacing) as in the tag
     spacing_source: str = ""  # tag the pixel spacing came from
     slice_thickness: float | None = None

@@ -76,3 +76,46 @@ def test_damaged_pixel_data_message_is_plain(tmp_path):
     result = scan(path)
     (skipped,) = result.skipped
     assert "1 frame of 64x64 pixels" in skipped.reason and "damaged" in skipped.reason
+
+
+@pytest.mark.parametrize(
+    "name, row, col",
+    [("RG1_UNCI.dcm", (1, 0, 0), (0, 0, -1)),  # PA chest, PatientOrientation L\F
+     ("RG3_J2KR.dcm", (-1, 0, 0), (0, 0, -1))],  # AP leg, R\F
+)
+def test_radiograph_orientation_from_patient_orientation(name, row, col):
+    """Was: a CR without ImageOrientationPatient shown as an axial slice labelled A/P top and bottom."""
+    from meddiag_desktop.core import view_geometry as vg
+
+    vol = load(f(name))
+    np.testing.assert_allclose(vol.direction[:, 0], row, atol=1e-9)
+    np.testing.assert_allclose(vol.direction[:, 1], col, atol=1e-9)
+    normal = vol.direction[:, 2]
+    assert max(vg.VIEWS, key=lambda v: abs(float(vg.slice_axis(v) @ normal))) == vg.CORONAL
+    assert vol.metadata["monochrome1"] is True  # both are MONOCHROME1
+
+
+def test_patient_orientation_letters():
+    from meddiag_desktop.io.dicom_volume import direction_from_patient_orientation as d
+
+    np.testing.assert_allclose(d(("L", "F")), np.column_stack([(1, 0, 0), (0, 0, -1), (0, 1, 0)]))
+    np.testing.assert_allclose(d(("A", "F"))[:, 2], (1, 0, 0))  # lateral: sagittal plane
+    oblique = d(("LP", "F"))
+    np.testing.assert_allclose(oblique[:, 0], np.array([1, 1, 0]) / np.sqrt(2))
+    assert d(("L", "L")) is None  # not perpendicular
+    assert d(("L",)) is None and d(()) is None and d(("X", "F")) is None
+
+
+def test_cifti_file_is_refused_with_a_reason():
+    """Was: 'Unexpected error (AttributeError): 'Cifti2Image' object has no attribute 'affine''."""
+    import importlib.util
+    from pathlib import Path
+
+    from meddiag_desktop.io import LoadError
+
+    spec = importlib.util.find_spec("nibabel.tests")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "row_major.dconn.nii" if spec else None
+    if path is None or not path.is_file():
+        pytest.skip("nibabel's CIFTI-2 test file is not installed")
+    with pytest.raises(LoadError, match="CIFTI-2"):
+        load(path)
