@@ -77,9 +77,9 @@ class FeaturePanels(QObject):
         window.state.measurements_changed.connect(self._on_measurements)
         if defer:
             QTimer.singleShot(IDLE_BUILD_MS, self, self._build_if_idle)  # dies with the window
-            window.load_failed.connect(lambda _msg: QTimer.singleShot(0, self, self.ensure_built))
+            window.load_failed.connect(lambda _msg: QTimer.singleShot(0, self, self._build_deferred))
             for dock in self._docks.values():  # the user opened the tab: build now
-                dock.visibilityChanged.connect(lambda visible: visible and QTimer.singleShot(0, self, self.ensure_built))
+                dock.visibilityChanged.connect(lambda visible: visible and QTimer.singleShot(0, self, self._build_deferred))
         else:
             self.ensure_built()
 
@@ -100,12 +100,16 @@ class FeaturePanels(QObject):
     def built(self) -> bool:
         return self._built
 
+    def _build_deferred(self) -> None:
+        if self.win.isVisible():  # a window being closed (or a --screenshot run ending) needs no panels
+            self.ensure_built()
+
     def _build_if_idle(self) -> None:
         if not self.win.is_busy() and self.win.state.volume is None:
-            self.ensure_built()  # else a study is loading or shown: built after its first frame
+            self._build_deferred()  # else a study is loading or shown: built after its first frame
 
     def _build_after_frame(self) -> None:
-        QTimer.singleShot(AFTER_FRAME_BUILD_MS, self, self.ensure_built)
+        QTimer.singleShot(AFTER_FRAME_BUILD_MS, self, self._build_deferred)
 
     def ensure_built(self) -> None:
         """Build the AI and risk panels in place of their placeholders (once) and feed them the open study."""
@@ -166,7 +170,7 @@ class FeaturePanels(QObject):
         self.provenances.clear()
         if not self._built:  # let the study's first frames render, then build (which feeds it)
             self.win.volume_widget.rendered.connect(self._build_after_frame, Qt.ConnectionType.SingleShotConnection)
-            QTimer.singleShot(AFTER_STUDY_BUILD_MS, self, self.ensure_built)
+            QTimer.singleShot(AFTER_STUDY_BUILD_MS, self, self._build_deferred)
         else:
             if self._ai is not None:
                 self._ai.set_volume(volume)

@@ -77,7 +77,8 @@ class SessionController(QObject):
         overlays = {}
         panels = getattr(win, "panels", None)
         seg = getattr(panels, "segmentation", None) if panels is not None else None
-        overlay = getattr(getattr(panels, "ai", None), "overlay", None)
+        # only a built AI panel can have produced a segmentation: do not build one to find out
+        overlay = getattr(getattr(panels, "ai", None), "overlay", None) if seg is not None else None
         if seg is not None and overlay is not None and hasattr(overlay, "labels"):
             overlays = {"plugin_id": seg.plugin_id, "names": {str(k): v for k, v in seg.label_names.items()},
                         "colors": {str(k): v for k, v in seg.label_colors.items()},

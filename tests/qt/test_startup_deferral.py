@@ -71,3 +71,18 @@ def test_changes_and_a_paint_qt_wants_in_one_pass_render_once(qtbot, main_window
     qtbot.wait(200)
     assert w.render_count == before + 1
     assert not w.render_pending
+
+
+def test_saving_the_session_or_closing_does_not_build_the_panels(qtbot, main_window, ct_series, monkeypatch):
+    from meddiag_desktop.qt import feature_panels
+
+    monkeypatch.setattr(feature_panels, "AFTER_FRAME_BUILD_MS", 400)
+    monkeypatch.setattr(feature_panels, "AFTER_STUDY_BUILD_MS", 400)
+    win = main_window
+    open_and_wait(qtbot, win, ct_series)
+    path = win.sessions.save()  # the autosave reads the AI overlay only when there is a segmentation
+    assert path is not None and path.exists()
+    assert not win.panels.built
+    win.close()  # the pending build must not run for a closed window (it cost 0.3 s at every exit)
+    qtbot.wait(700)
+    assert not win.panels.built
