@@ -76,10 +76,14 @@ def _decode_in_child(path: str) -> np.ndarray | str:
     """Run in a worker process: decode all frames of ``path``; an error comes back as text."""
     from meddiag_desktop.io.dicom_pixels import decode_in_process
 
+    from meddiag_desktop.io.errors import LoadError
+
     try:
         return decode_in_process(path)
     except (KeyboardInterrupt, SystemExit):
         raise
+    except LoadError as exc:  # already a plain sentence: passed on as it is
+        return f"\0{exc}"
     except BaseException as exc:
         return f"{type(exc).__name__}: {exc}"
 
@@ -100,6 +104,8 @@ def decode_isolated(path: str, what: str) -> np.ndarray:
             # The pool may have broken because another file crashed it: try once more alone.
             continue
         if isinstance(result, str):
+            if result.startswith("\0"):
+                raise LoadError(result[1:])
             raise LoadError(f"{what}: the image cannot be decoded ({result})")
         return result
     raise AssertionError("unreachable")

@@ -89,7 +89,22 @@ def decode_in_process(path: str) -> np.ndarray:
         ds.file_meta.TransferSyntaxUID = (
             ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
         )
-    arr = np.asarray(ds.pixel_array)
+    if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        raise LoadError(f"{Path(path).name}: the pixel data is missing or cut short; the file is truncated")
+    try:
+        arr = np.asarray(ds.pixel_array)
+    except RuntimeError as exc:
+        text = str(exc)
+        if "all available plugins" not in text:
+            raise
+        # pydicom lists each decoder's complaint: say what failed first, keep the details after
+        ts = ds.file_meta.get("TransferSyntaxUID")
+        name = getattr(ts, "name", str(ts or "this"))
+        details = "; ".join(line.strip() for line in text.splitlines()[1:] if line.strip())
+        raise LoadError(
+            f"{Path(path).name}: no installed decoder can read this {name} image; the file is damaged or uses a "
+            f"variant the decoders do not support (details: {details})"
+        ) from None
     if int(ds.get("NumberOfFrames", 1) or 1) == 1:
         arr = arr[np.newaxis]
     photometric = str(ds.get("PhotometricInterpretation", "")).upper()
@@ -126,7 +141,7 @@ def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
     if h.transfer_syntax in _SAFE_SYNTAXES:
         try:
             arr = decode_in_process(str(h.path))
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, LoadError):
             raise
         except BaseException as exc:
             raise LoadError(f"{h.path.name}: the image cannot be decoded ({type(exc).__name__}: {exc})") from None

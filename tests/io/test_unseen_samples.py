@@ -119,3 +119,23 @@ def test_cifti_file_is_refused_with_a_reason():
         pytest.skip("nibabel's CIFTI-2 test file is not installed")
     with pytest.raises(LoadError, match="CIFTI-2"):
         load(path)
+
+
+def test_truncated_compressed_file_says_truncated():
+    """Was: 'the image cannot be decoded (AttributeError: The dataset has no 'Pixel Data' ...)'."""
+    from meddiag_desktop.io import LoadError
+
+    with pytest.raises(LoadError, match="truncated") as info:
+        load(f("emri_small_jpeg_2k_lossless_too_short.dcm"))
+    assert "AttributeError" not in str(info.value)
+
+
+def test_undecodable_jpeg_names_the_problem_first():
+    """Was: 'the image cannot be decoded (RuntimeError: Unable to decode as exceptions were raised...'."""
+    from meddiag_desktop.io import LoadError
+
+    with pytest.raises(LoadError) as info:
+        load(f("JPEG-lossy.dcm"))  # 12-bit JPEG Extended with a non-conformant scan header
+    text = str(info.value)
+    assert text.startswith("JPEG-lossy.dcm: no installed decoder can read this JPEG Extended")
+    assert "RuntimeError" not in text and "\n" not in text
