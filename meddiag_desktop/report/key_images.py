@@ -43,6 +43,8 @@ def render_axial(volume: Volume, k: int, label_map: LabelMap | None = None, wind
     plane = np.asarray(volume.array[k], dtype=np.float32)
     width, level = window
     grey = np.clip((plane - (level - width / 2)) / width, 0, 1) * 255
+    if volume.metadata.get("monochrome1"):  # low values are white (CR/DX), as the viewer shows them
+        grey = 255 - grey
     rgb = np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
     if label_map is not None:
         lab = np.asarray(label_map.array[k])

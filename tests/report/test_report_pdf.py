@@ -79,3 +79,24 @@ def test_key_images_are_pngs_of_the_lesion(study):
     report = make_report(volume, labels)
     assert report.key_images and report.key_images[0].png.startswith(b"\x89PNG")
     assert "nodule" in report.key_images[0].caption
+
+
+def test_key_image_of_a_monochrome1_radiograph_shows_low_values_white():
+    import io
+
+    from PIL import Image
+
+    from meddiag_desktop.core import Volume
+    from meddiag_desktop.report.key_images import render_axial
+
+    arr = np.zeros((1, 20, 20), np.int16)
+    arr[0, :, :10] = 100  # left half low, right half high
+    arr[0, :, 10:] = 900
+    pixels = {}
+    for flag in (True, False):
+        vol = Volume(arr, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), np.eye(3), metadata={"monochrome1": flag, "modality": "CR"})
+        img = np.asarray(Image.open(io.BytesIO(render_axial(vol, 0, window=(1000, 500), size=20))).convert("L"))
+        pixels[flag] = (int(img[5, 2]), int(img[5, 17]))
+    assert pixels[True][0] > pixels[True][1]  # MONOCHROME1: the low value is the bright one
+    assert pixels[False][0] < pixels[False][1]
+    assert all(abs(a + b - 255) <= 1 for a, b in zip(pixels[True], pixels[False]))  # the same ramp, reversed
