@@ -22,7 +22,7 @@ VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 class OpenedStudy:
     volume: Any  #: the loaded Volume
     source: str  #: folder or file the user opened
-    series: Any = None  #: SeriesInfo that was loaded (None for NIfTI & co)
+    series: Any = None  #: SeriesInfo that was loaded (for NIfTI & co: the file's own entry)
     found: list = field(default_factory=list)  #: ScanResult (all series) or []
     skipped: list = field(default_factory=list)  #: SkippedFile items from the scan
 
@@ -41,7 +41,12 @@ def open_study(target: str, progress=None, cancel=None) -> OpenedStudy:
 
     p = demo_folder() if target == DEMO else Path(target)
     if p.is_file() and p.name.lower().endswith(VOLUME_SUFFIXES):
-        return OpenedStudy(io.load(p, progress=progress, cancel=cancel), str(p))
+        volume = io.load(p, progress=progress, cancel=cancel)
+        try:  # the file's entry for the study browser (header only; the image is already loaded)
+            found = list(io.scan(p))
+        except Exception:  # noqa: BLE001 - the browser entry is a convenience; the image is what counts
+            found = []
+        return OpenedStudy(volume, str(p), found[0] if found else None, found)
     if p.is_file() and p.name.upper() != "DICOMDIR":
         # one file of a series: open the whole series it belongs to, as viewers do
         found = io.scan(p.parent, progress=progress, cancel=cancel)

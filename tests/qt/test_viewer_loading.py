@@ -129,3 +129,18 @@ def test_opening_one_dicom_file_opens_its_whole_series(qtbot, main_window, two_s
     vol = open_and_wait(qtbot, main_window, one)
     assert vol.shape_xyz == (24, 20, 12)  # all 12 slices, not the one file
     assert len(main_window.browser.series_items()) == 1  # the series of the file's folder
+
+
+def test_a_nifti_file_gets_its_own_entry_in_the_study_browser(qtbot, main_window, tmp_path):
+    import SimpleITK as sitk
+
+    arr = np.arange(6 * 10 * 12, dtype=np.int16).reshape(6, 10, 12)
+    path = tmp_path / "research scan.nii.gz"
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((0.5, 0.6, 2.0))
+    sitk.WriteImage(img, str(path))
+    vol = open_and_wait(qtbot, main_window, path)
+    assert vol.shape_xyz == (12, 10, 6)
+    items = main_window.browser.series_items()
+    assert [i.text(0) for i in items] == ["research scan.nii.gz"]
+    assert items[0].text(2) == "6" and items[0].font(0).bold()  # its slices, and it is the open one
