@@ -20,7 +20,8 @@ from typing import Any
 
 from meddiag_desktop.atomic_files import write_text_atomic
 
-__all__ = ["SessionState", "SessionStore", "atomic_write_text", "default_sessions_dir", "SESSION_VERSION"]
+__all__ = ["SessionState", "SessionStore", "atomic_write_text", "default_sessions_dir", "geometry_fingerprint",
+           "SESSION_VERSION"]
 
 SESSION_VERSION = 1
 
@@ -28,6 +29,19 @@ SESSION_VERSION = 1
 def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never a partial one."""
     write_text_atomic(path, text, mode)
+
+
+def geometry_fingerprint(volume) -> str:
+    """A short text that changes when the study is read onto a different grid (size, spacing, origin,
+    axes), e.g. after a reader fix; rounded so that float noise does not count."""
+    import hashlib
+
+    import numpy as np
+
+    parts = [tuple(int(n) for n in volume.shape_xyz), np.round(np.asarray(volume.spacing, float), 4).tolist(),
+             np.round(np.asarray(volume.origin, float), 3).tolist(),
+             np.round(np.asarray(volume.direction, float), 5).ravel().tolist()]
+    return hashlib.sha256(json.dumps(parts).replace("-0.0", "0.0").encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -42,6 +56,8 @@ class SessionState:
     cursor_lps: tuple[float, float, float] | None = None
     cameras: dict[str, dict[str, Any]] = field(default_factory=dict)
     overlays: dict[str, Any] = field(default_factory=dict)
+    #: fingerprint of the volume's grid when saved (see ``geometry_fingerprint``); "" in older files
+    geometry: str = ""
     saved_at: float = 0.0
     version: int = SESSION_VERSION
 

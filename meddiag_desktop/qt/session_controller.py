@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from meddiag_desktop.atomic_files import write_bytes_atomic
 from meddiag_desktop.qt.errors import guarded
-from meddiag_desktop.session_store import SessionState, SessionStore
+from meddiag_desktop.session_store import SessionState, SessionStore, geometry_fingerprint
 
 __all__ = ["SessionController", "AUTOSAVE_MS"]
 
@@ -86,7 +86,8 @@ class SessionController(QObject):
                         "intended_use": seg.intended_use, "labels_file": self._save_labels(seg.labels)}
         return SessionState(series_uid=self.key or "", source=st.source, measurements=st.measurements.to_list(),
                             window=tuple(st.window), layout=win.layout_name, cursor_lps=tuple(float(c) for c in st.cursor),
-                            cameras=cams, overlays=overlays)
+                            cameras=cams, overlays=overlays,
+                            geometry=geometry_fingerprint(st.volume) if st.volume is not None else "")
 
     def _save_labels(self, labels: np.ndarray) -> str:
         path = self.store.path_for(self.key or "").with_suffix(".labels.npz")
@@ -146,29 +147,43 @@ class SessionController(QObject):
     def restore(self, s: SessionState) -> None:
         """Apply a saved state to the window (not undoable: it is where the session starts)."""
         win, st = self.win, self.win.state
+        moved = bool(s.geometry) and st.volume is not None and s.geometry != geometry_fingerprint(st.volume)
         self.restoring = True
         try:
-            st.measurements.load_list(s.measurements)
+            st.measurements.load_list(s.measurements)  # the reader's work is never dropped
             st.history.clear()
             if s.window:
                 st.set_window(*s.window)
-            if s.layout:
+            if moved:  # views, cursor and overlay belong to the old grid: start from the defaults
+                self._warn_moved(len(s.measurements), bool((s.overlays or {}).get("labels_file")))
+            elif s.layout:
                 win.set_layout({"2x2": "four"}.get(s.layout, s.layout))
-            if s.cursor_lps:
+            if s.cursor_lps and not moved:
                 st.set_cursor(s.cursor_lps)
-            for view, cam in (s.cameras or {}).items():
+            for view, cam in ({} if moved else s.cameras or {}).items():
                 w = win.slice_widgets.get(view)
                 if w is not None and "zoom" in cam:
                     w.slice_view.zoom = float(cam["zoom"])
                     w.slice_view.pan = np.asarray(cam.get("pan", (0, 0)), float)
                     w.slice_view.reset_camera()
                     w.refresh_measurements()
-            self._restore_overlay(s.overlays or {})
+            if not moved:
+                self._restore_overlay(s.overlays or {})
         finally:
             self.restoring = False
         self.last_restored = s
         if s.measurements:
             win.statusBar().showMessage(f"Session restored: {len(s.measurements)} measurement(s)", 5000)
+
+    def _warn_moved(self, n_measurements: int, had_overlay: bool) -> None:
+        text = ("This study is now read onto a different grid than when its session was saved (for example after "
+                "an update of MedDiag Desktop): the saved layout and views were not restored")
+        if had_overlay:
+            text += ", nor the AI overlay (run the plugin again)"
+        if n_measurements:
+            text += f"; check the {n_measurements} restored measurement(s), which keep their saved patient positions"
+        warnings = list(self.win.warnings.volume_warnings)
+        self.win.warnings.set_volume_warnings([*warnings, text + "."])
 
     def _restore_overlay(self, ov: dict) -> None:
         name = ov.get("labels_file")
