@@ -24,12 +24,19 @@ output ``(u, v, 0)`` to the volume's *scaled index* space
 (``spacing * (i, j, k)``, origin 0, identity direction) so the VTK image needs
 no direction matrix and any acquisition orientation, oblique included, shows
 correctly.
+
+A single image (one slice: CR/DX, one MR slice, a cine frame) whose plane is
+oblique to every standard plane would show as a thin strip in any of them: the
+view nearest to it shows it in the image's *own plane* instead
+(:func:`single_image_frame`, :func:`image_plane_frame`). Every function taking
+a ``view`` name also accepts such a frame (a 3x3 array, columns screen right,
+screen up and normal, right-handed and orthonormal).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -44,7 +51,12 @@ __all__ = [
     "SAGITTAL",
     "VIEWS",
     "NAMED_PRESETS",
+    "ViewLike",
     "SliceInfo",
+    "nearest_view",
+    "image_normal",
+    "image_plane_frame",
+    "single_image_frame",
     "view_frame",
     "slice_axis",
     "lps_to_view",
@@ -84,31 +96,58 @@ _SLICE_AXES: dict[str, np.ndarray] = {
 }
 
 
+#: A view name or a frame (3x3 array, columns: screen right, screen up, normal towards the viewer).
+ViewLike = Union[str, np.ndarray]
+
+
 def _check_view(view: str) -> None:
     if view not in _FRAMES:
         raise ValueError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
 
 
-def view_frame(view: str) -> np.ndarray:
+def _frame(view: ViewLike) -> np.ndarray:
+    """The frame of a view name, or ``view`` itself when it is a valid frame (not copied)."""
+    if isinstance(view, str):
+        _check_view(view)
+        return _FRAMES[view]
+    f = np.asarray(view, float)
+    if f.shape != (3, 3) or not np.allclose(f.T @ f, np.eye(3), atol=1e-6) or np.linalg.det(f) < 0:
+        raise ValueError("a view frame must be a right-handed orthonormal 3x3 matrix (columns right, up, normal)")
+    return f
+
+
+def view_frame(view: ViewLike) -> np.ndarray:
     """3x3 matrix whose columns are the LPS directions of screen right, screen up and the normal."""
-    _check_view(view)
-    return _FRAMES[view].copy()
+    return _frame(view).copy()
 
 
-def slice_axis(view: str) -> np.ndarray:
-    """LPS unit vector along which slice numbers of ``view`` increase (S, A or L)."""
-    _check_view(view)
-    return _SLICE_AXES[view].copy()
+def nearest_view(normal: np.ndarray | tuple[float, float, float]) -> str:
+    """The standard view whose plane is closest to the plane with normal ``normal`` (ties: axial first)."""
+    n = np.asarray(normal, float)
+    return max(VIEWS, key=lambda v: abs(float(_SLICE_AXES[v] @ n)))
 
 
-def lps_to_view(view: str, lps: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+def slice_axis(view: ViewLike) -> np.ndarray:
+    """LPS unit vector along which slice numbers of ``view`` increase (S, A or L).
+
+    For a frame: its normal, signed like the slice axis of the nearest standard
+    view (so "next slice" goes the same way as there).
+    """
+    if isinstance(view, str):
+        _check_view(view)
+        return _SLICE_AXES[view].copy()
+    n = _frame(view)[:, 2].copy()
+    return n if float(n @ _SLICE_AXES[nearest_view(n)]) >= 0 else -n
+
+
+def lps_to_view(view: ViewLike, lps: np.ndarray | tuple[float, float, float]) -> np.ndarray:
     """View coordinates ``(u, v, w)`` mm of LPS point(s) (shape 3 or N x 3)."""
-    return np.asarray(lps, float) @ view_frame(view)
+    return np.asarray(lps, float) @ _frame(view)
 
 
-def view_to_lps(view: str, uvw: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+def view_to_lps(view: ViewLike, uvw: np.ndarray | tuple[float, float, float]) -> np.ndarray:
     """LPS point(s) of view coordinates ``(u, v, w)`` (shape 3 or N x 3)."""
-    return np.asarray(uvw, float) @ view_frame(view).T
+    return np.asarray(uvw, float) @ _frame(view).T
 
 
 def _index_matrix(volume: "Volume") -> np.ndarray:
@@ -116,14 +155,14 @@ def _index_matrix(volume: "Volume") -> np.ndarray:
     return np.asarray(volume.direction, float)
 
 
-def reslice_matrix(view: str, volume: "Volume", cursor_lps: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+def reslice_matrix(view: ViewLike, volume: "Volume", cursor_lps: np.ndarray | tuple[float, float, float]) -> np.ndarray:
     """4x4 matrix mapping output ``(u, v, z)`` (view mm, slice through the cursor at z=0) to scaled index.
 
     Scaled index is ``spacing * (i, j, k)``: the coordinates of a VTK image with the
     volume's spacing, origin 0 and identity direction. ``u, v`` are absolute view
     coordinates, so output origin/extent come straight from :func:`view_extent`.
     """
-    frame = view_frame(view)
+    frame = _frame(view)
     w = float(np.asarray(cursor_lps, float) @ frame[:, 2])
     d_inv = np.linalg.inv(_index_matrix(volume))
     m = np.eye(4)
@@ -137,14 +176,14 @@ def _corner_box_lps(volume: "Volume") -> np.ndarray:
     return volume.corners_lps()
 
 
-def view_extent(view: str, volume: "Volume") -> tuple[float, float, float, float, float, float]:
+def view_extent(view: ViewLike, volume: "Volume") -> tuple[float, float, float, float, float, float]:
     """``(umin, umax, vmin, vmax, wmin, wmax)``: bounds of the 8 corner voxel centres in view mm."""
     uvw = lps_to_view(view, _corner_box_lps(volume))
     lo, hi = uvw.min(axis=0), uvw.max(axis=0)
     return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2]))
 
 
-def slice_step(view: str, volume: "Volume") -> float:
+def slice_step(view: ViewLike, volume: "Volume") -> float:
     """Distance (mm) between consecutive slices of ``view``.
 
     The spacing of the index axis most aligned with the view normal, projected
@@ -160,7 +199,7 @@ def slice_step(view: str, volume: "Volume") -> float:
     return float(volume.spacing[k] * cos[k])
 
 
-def is_aligned(view: str, volume: "Volume", tol: float = 1e-6) -> bool:
+def is_aligned(view: ViewLike, volume: "Volume", tol: float = 1e-6) -> bool:
     """True when every index axis of ``volume`` is parallel to a screen axis or the normal of ``view``.
 
     Then slices sampled at :func:`output_spacing` hit voxel centres exactly and
@@ -168,11 +207,11 @@ def is_aligned(view: str, volume: "Volume", tol: float = 1e-6) -> bool:
     """
     d = _index_matrix(volume)
     d = d / np.linalg.norm(d, axis=0)
-    cos = np.abs(view_frame(view).T @ d)  # rows: screen axes, cols: index axes
+    cos = np.abs(_frame(view).T @ d)  # rows: screen axes, cols: index axes
     return bool(np.all(np.abs(cos.max(axis=0) - 1.0) < tol))
 
 
-def output_spacing(view: str, volume: "Volume", max_pixels: int = 1024) -> tuple[float, float]:
+def output_spacing(view: ViewLike, volume: "Volume", max_pixels: int = 1024) -> tuple[float, float]:
     """Pixel size ``(du, dv)`` mm of the resliced image of ``view``.
 
     For an aligned volume the voxel spacing along each screen axis (pixels are
@@ -183,7 +222,7 @@ def output_spacing(view: str, volume: "Volume", max_pixels: int = 1024) -> tuple
     if is_aligned(view, volume):
         d = _index_matrix(volume)
         d = d / np.linalg.norm(d, axis=0)
-        cos = np.abs(view_frame(view).T @ d)
+        cos = np.abs(_frame(view).T @ d)
         du = float(volume.spacing[int(np.argmax(cos[0]))])
         dv = float(volume.spacing[int(np.argmax(cos[1]))])
     else:
@@ -204,12 +243,12 @@ class SliceInfo:
     first: float  #: position of slice 0 (mm)
 
 
-def _axis_range(view: str, volume: "Volume") -> tuple[float, float]:
+def _axis_range(view: ViewLike, volume: "Volume") -> tuple[float, float]:
     s = _corner_box_lps(volume) @ slice_axis(view)
     return float(s.min()), float(s.max())
 
 
-def slice_info(view: str, volume: "Volume", cursor_lps: np.ndarray | tuple[float, float, float]) -> SliceInfo:
+def slice_info(view: ViewLike, volume: "Volume", cursor_lps: np.ndarray | tuple[float, float, float]) -> SliceInfo:
     """Slice number, count and position (mm along the slice axis) of the cursor in ``view``."""
     lo, hi = _axis_range(view, volume)
     step = slice_step(view, volume)
@@ -220,7 +259,7 @@ def slice_info(view: str, volume: "Volume", cursor_lps: np.ndarray | tuple[float
 
 
 def step_cursor(
-    view: str, volume: "Volume", cursor_lps: np.ndarray | tuple[float, float, float], slices: int
+    view: ViewLike, volume: "Volume", cursor_lps: np.ndarray | tuple[float, float, float], slices: int
 ) -> np.ndarray:
     """Cursor moved by ``slices`` slices along the view's slice axis, snapped to a slice and clamped."""
     info = slice_info(view, volume, cursor_lps)
@@ -235,6 +274,67 @@ def clamp_to_volume(volume: "Volume", lps: np.ndarray | tuple[float, float, floa
     ijk = volume.to_index(lps)
     hi = np.asarray(volume.shape_xyz, float) - 1
     return volume.to_lps(np.clip(ijk, 0, hi))
+
+
+# ------------------------------------------------------------ single image in its own plane
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    if n == 0:
+        raise ValueError("degenerate image orientation (zero direction vector)")
+    return v / n
+
+
+def image_normal(volume: "Volume") -> np.ndarray:
+    """Unit normal of the image plane: row direction x column direction (DICOM's slice normal)."""
+    d = _index_matrix(volume)
+    return _unit(np.cross(d[:, 0], d[:, 1]))
+
+
+def image_plane_frame(volume: "Volume") -> np.ndarray:
+    """A frame showing the image plane of ``volume`` (its index axes 0 and 1) as acquired.
+
+    Screen right is the image's row direction (increasing column index, DICOM's
+    first ImageOrientationPatient vector) and screen up is minus its column
+    direction (increasing row index runs down the screen), so row 0 is at the top
+    and column 0 at the left, as the image was stored. The normal is ``right x up``
+    (right-handed, towards the viewer, like the standard frames).
+
+    Radiological convention: the normal must point to the same side as the
+    normal of the nearest standard view (axial: Inferior, the viewer looks from
+    the feet; coronal: Anterior; sagittal: Left). When the image was stored the
+    other way round (a mirrored acquisition), the frame is flipped left-right
+    (screen right negated, up kept) so, e.g., a stored-mirrored near-axial image
+    still shows the patient's left on the screen's right.
+    """
+    d = _index_matrix(volume)
+    right = _unit(d[:, 0])
+    down = d[:, 1] - (d[:, 1] @ right) * right  # Gram-Schmidt: tolerate a slightly non-orthogonal IOP
+    up = -_unit(down)
+    normal = np.cross(right, up)
+    if float(normal @ _FRAMES[nearest_view(normal)][:, 2]) < 0:
+        right, normal = -right, -normal
+    return np.column_stack([right, up, normal])
+
+
+def single_image_frame(volume: "Volume", view: str | None = None, tol: float = 1e-6) -> np.ndarray | None:
+    """Frame to show a single oblique image in its own plane, or ``None`` to use the standard view.
+
+    Not ``None`` only when ``volume`` has one slice, its plane is not parallel
+    (within ``tol`` on the cosine) to the plane of its nearest standard view
+    (:func:`nearest_view` of :func:`image_normal`), and ``view`` (if given) is that
+    nearest view: the standard view would cut the image along a line and show a
+    thin strip. An image parallel to a standard plane (ordinary axial, coronal,
+    sagittal images, CR/DX) keeps its standard view, also when rotated in-plane.
+    """
+    if volume.shape_xyz[2] != 1:
+        return None
+    n = image_normal(volume)
+    near = nearest_view(n)
+    if view is not None and view != near:
+        return None
+    if abs(float(n @ _FRAMES[near][:, 2])) >= 1.0 - tol:
+        return None
+    return image_plane_frame(volume)
 
 
 # ------------------------------------------------------------ orientation
@@ -256,9 +356,9 @@ def direction_letters(direction: np.ndarray | tuple[float, float, float], *, min
     return "".join(_LETTERS[a][1 if d[a] > 0 else 0] for a in order if abs(d[a]) >= min_fraction)
 
 
-def edge_letters(view: str) -> dict[str, str]:
-    """Letters for the ``left``, ``right``, ``top`` and ``bottom`` screen edges of ``view``."""
-    f = view_frame(view)
+def edge_letters(view: ViewLike) -> dict[str, str]:
+    """Letters for the ``left``, ``right``, ``top`` and ``bottom`` screen edges of ``view`` (oblique: ``"LA"``)."""
+    f = _frame(view)
     return {
         "left": direction_letters(-f[:, 0]),
         "right": direction_letters(f[:, 0]),

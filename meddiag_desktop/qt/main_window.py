@@ -465,8 +465,9 @@ class MainWindow(QMainWindow):
         self.warnings.set_volume_warnings(volume.warnings)
         self.refresh_window_menu()
         if volume.shape_xyz[2] == 1 or volume.is_rgb:  # a single image: show it large, in its own plane
-            normal = volume.direction[:, 2]
-            self.set_layout(max(vg.VIEWS, key=lambda v: abs(float(vg.slice_axis(v) @ normal))))
+            # the nearest standard view; an oblique single image is shown there in the image's own
+            # plane (SliceView picks vg.single_image_frame for that view, not a strip across it)
+            self.set_layout(vg.nearest_view(vg.image_normal(volume)))
             self._auto_layout = True
         elif getattr(self, "_auto_layout", False):  # back to four views after a single image
             self.set_layout("four")

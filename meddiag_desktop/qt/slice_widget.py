@@ -160,6 +160,14 @@ class SliceViewWidget(VtkWidget):
             self.slice_view.reset_camera()
         self.layer.place_labels()
 
+    def step_slices(self, steps: int) -> None:
+        """Move this view's slice by ``steps`` (a single image in its own plane: stays on the image)."""
+        frame = self.slice_view.frame_override
+        if frame is None:
+            self.state.step_slice(self.view, steps)
+        elif self.state.volume is not None:
+            self.state.set_cursor(vg.step_cursor(frame, self.state.volume, self.state.cursor, steps))
+
     # ------------------------------------------------------------------ mouse
     def _lps_at(self, ev) -> np.ndarray:
         p = ev.position()
@@ -294,7 +302,7 @@ class SliceViewWidget(VtkWidget):
             self.render_now()
             self.state.camera_changed.emit(self.view)
         else:
-            self.state.step_slice(self.view, steps)
+            self.step_slices(steps)
 
     @guarded("Key")
     def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802
@@ -319,7 +327,7 @@ class SliceViewWidget(VtkWidget):
         }.get(key)
         if steps is not None:
             self.state.user_interacted.emit()
-            self.state.step_slice(self.view, steps)
+            self.step_slices(steps)
         elif key == Qt.Key.Key_R:
             self.slice_view.zoom = 1.0
             self.slice_view.pan = np.zeros(2)

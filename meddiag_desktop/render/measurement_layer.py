@@ -51,12 +51,14 @@ def handle_points(m: Measurement) -> list[int]:
     return list(range(len(m.points)))
 
 
-def in_plane(view: str, volume, cursor_lps, m: Measurement) -> bool:
-    """True when every point of ``m`` lies within half a slice of ``view``'s plane through the cursor."""
+def in_plane(view: vg.ViewLike, volume, cursor_lps, m: Measurement) -> bool:
+    """True when every point of ``m`` lies within half a slice of ``view``'s plane through the cursor.
+
+    ``view``: a view name or a frame (a single oblique image shown in its own plane).
+    """
     if volume is None:
         return False
-    frame = vg.view_frame(view)
-    n = frame[:, 2]
+    n = vg.view_frame(view)[:, 2]
     if m.kind != "point" and abs(float(np.asarray(m.normal) @ n)) < 0.999:
         return False
     half = vg.slice_step(view, volume) / 2.0
@@ -117,7 +119,7 @@ class _Item:
         for prop in (self.actor, self.handles, self.text):
             renderer.RemoveViewProp(prop)
 
-    def show(self, view: str, polylines: list[np.ndarray], handles: np.ndarray, text: str,
+    def show(self, view: vg.ViewLike, polylines: list[np.ndarray], handles: np.ndarray, text: str,
              colour: tuple[float, float, float]) -> None:
         self.points.Reset()
         self.lines.Reset()
@@ -172,7 +174,7 @@ class MeasurementLayer:
             item = self._items.get(m.id)
             if item is None:
                 item = self._items[m.id] = _Item(sv.renderer)
-            if not in_plane(sv.view, sv.volume, sv.cursor, m):
+            if not in_plane(sv.geom, sv.volume, sv.cursor, m):
                 item.set_visible(False)
                 continue
             self.visible_ids.append(m.id)
@@ -182,7 +184,7 @@ class MeasurementLayer:
             else:
                 lines = outline_lps(m.kind, pts, m.normal)
             handles = pts[handle_points(m)] if handle_points(m) else np.zeros((0, 3))
-            item.show(sv.view, lines, handles, texts.get(m.id, ""), COLOURS["selected" if m.id == selected else "normal"])
+            item.show(sv.geom, lines, handles, texts.get(m.id, ""), COLOURS["selected" if m.id == selected else "normal"])
         for mid in list(self._items):
             if mid not in seen:
                 self._items.pop(mid).remove(sv.renderer)
@@ -197,12 +199,12 @@ class MeasurementLayer:
         lines = self._cross(pts[0]) if kind == "point" else outline_lps(kind, pts, normal)
         if kind == "freehand":  # open while drawing
             lines = [pts]
-        self._preview.show(self.sv.view, lines, pts if kind != "freehand" else np.zeros((0, 3)), text, COLOURS["preview"])
+        self._preview.show(self.sv.geom, lines, pts if kind != "freehand" else np.zeros((0, 3)), text, COLOURS["preview"])
         self.place_labels()
 
     def _cross(self, p: np.ndarray) -> list[np.ndarray]:
         k = self.sv.world_per_pixel() * 6.0
-        f = vg.view_frame(self.sv.view)
+        f = vg.view_frame(self.sv.geom)
         return [np.array([p - f[:, 0] * k, p + f[:, 0] * k]), np.array([p - f[:, 1] * k, p + f[:, 1] * k])]
 
     def place_labels(self) -> None:

@@ -9,6 +9,14 @@ and is drawn through an inverted grey ramp (:func:`is_monochrome1`), as Weasis
 and OHIF do, so readouts and window presets stay in stored units. The world
 coordinates of the renderer are view coordinates ``(u, v)`` in mm, seen by a
 parallel camera looking down ``-w`` with ``v`` up, so screen right is ``+u``.
+
+A single image whose plane is oblique to its nearest standard view is shown, in
+that view, in the image's own plane (:func:`view_geometry.single_image_frame`):
+``frame_override`` holds that frame and :attr:`SliceView.geom` (the view name
+or the frame) is what every geometry call gets.
+
+Corner texts are shortened with an ellipsis (:func:`fit_corner_lines`) so the
+left and right corners never overlap, however narrow the view.
 """
 
 from __future__ import annotations
@@ -23,12 +31,31 @@ from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyDat
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingCore import vtkImageReslice
 from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
-from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapper, vtkRenderer, vtkTextActor
+from vtkmodules.vtkRenderingCore import (
+    vtkActor,
+    vtkImageActor,
+    vtkPolyDataMapper,
+    vtkRenderer,
+    vtkTextActor,
+    vtkTextProperty,
+    vtkTextRenderer,
+)
 
 from meddiag_desktop.core import Volume
 from meddiag_desktop.core import view_geometry as vg
 
-__all__ = ["SliceView", "VIEW_COLOURS", "MAX_OUTPUT_PIXELS", "is_monochrome1", "inverted_grey_lut"]
+__all__ = [
+    "SliceView",
+    "VIEW_COLOURS",
+    "MAX_OUTPUT_PIXELS",
+    "IMAGE_PLANE_TITLE",
+    "ELLIPSIS",
+    "is_monochrome1",
+    "inverted_grey_lut",
+    "elide",
+    "text_width",
+    "fit_corner_lines",
+]
 
 #: Colour of each view's plane (Slicer convention): its title and the crosshair lines showing it.
 VIEW_COLOURS: dict[str, tuple[float, float, float]] = {
@@ -41,6 +68,89 @@ MAX_OUTPUT_PIXELS = 1024
 _TEXT_COLOUR = (0.86, 0.88, 0.90)
 _LETTER_COLOUR = (0.98, 0.72, 0.30)
 _BACKGROUND = (0.0, 0.0, 0.0)
+#: Title (upper right) of a view showing a single oblique image in its own plane.
+IMAGE_PLANE_TITLE = "Image plane"
+ELLIPSIS = "\u2026"
+CORNER_MARGIN = 5  #: vtkCornerAnnotation's distance (px) of its texts from the viewport edges
+CORNER_GAP = 24  #: least room (px) kept between a left and a right corner line (an edge letter fits)
+
+
+def elide(text: str, max_width: float, measure) -> str:
+    """``text``, or its longest prefix plus ``"\u2026"`` whose width (``measure(str) -> px``) is at most ``max_width``.
+
+    Trailing spaces of the prefix are dropped; ``""`` when not even the ellipsis fits.
+    """
+    if measure(text) <= max_width:
+        return text
+    lo, hi = 0, len(text) - 1  # longest n in [lo, hi] with prefix n fitting; 0 = the ellipsis alone
+    if measure(ELLIPSIS) > max_width:
+        return ""
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if measure(text[:mid].rstrip() + ELLIPSIS) <= max_width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + ELLIPSIS
+
+
+_CHAR_WIDTHS: dict[tuple[int, bool, int], dict[str, float]] = {}
+_MEASURE_PROP: vtkTextProperty | None = None
+
+
+def _char_width(ch: str, size: int, bold: bool, dpi: int) -> float:
+    global _MEASURE_PROP
+    if _MEASURE_PROP is None:
+        _MEASURE_PROP = vtkTextProperty()
+        _MEASURE_PROP.SetFontFamilyToArial()
+    tp = _MEASURE_PROP
+    tp.SetFontSize(size)
+    tp.SetBold(bold)
+    renderer = vtkTextRenderer.GetInstance()
+    bb = [0, 0, 0, 0]
+    renderer.GetBoundingBox(tp, "||", bb, dpi)
+    bare = bb[1] - bb[0]
+    renderer.GetBoundingBox(tp, "|" + ch * 10 + "|", bb, dpi)  # ten copies: advance to 1/10 px
+    return max((bb[1] - bb[0] - bare) / 10.0, 0.0)
+
+
+def text_width(text: str, font_size: int, bold: bool = False, dpi: int = 72) -> float:
+    """Width (display px) of one line of Arial text as VTK draws it (glyph advances, +1 px shadow)."""
+    table = _CHAR_WIDTHS.setdefault((int(font_size), bool(bold), int(dpi)), {})
+    total = 0.0
+    for ch in text:
+        w = table.get(ch)
+        if w is None:
+            w = table[ch] = _char_width(ch, int(font_size), bool(bold), int(dpi))
+        total += w
+    return total + 1.0 if text else 0.0
+
+
+def fit_corner_lines(
+    left: list[str], right: list[str], width: float, measure, *,
+    margin: float = CORNER_MARGIN, gap: float = CORNER_GAP,
+) -> tuple[list[str], list[str]]:
+    """Lines of a left and a right corner text, elided so the two text blocks never overlap.
+
+    The room is ``width - 2 margin - gap`` (``measure(str) -> px``). When the
+    widest lines of both blocks fit side by side nothing changes. Otherwise a
+    block narrower than half the room keeps its width and the other block gets
+    the rest; when both are wider, each gets half the room. Lines are shortened
+    at the end with an ellipsis (:func:`elide`).
+    """
+    room = max(width - 2.0 * margin - gap, 0.0)
+    half = room / 2.0
+    wl = max((measure(t) for t in left), default=0.0)
+    wr = max((measure(t) for t in right), default=0.0)
+    if wl + wr <= room:
+        return list(left), list(right)
+    if wr <= half:
+        budget_l, budget_r = room - wr, wr
+    elif wl <= half:
+        budget_l, budget_r = wl, room - wl
+    else:
+        budget_l = budget_r = half
+    return [elide(t, budget_l, measure) for t in left], [elide(t, budget_r, measure) for t in right]
 
 
 def is_monochrome1(volume: Volume | None) -> bool:
@@ -115,12 +225,18 @@ class SliceView:
         ``"axial"``, ``"coronal"`` or ``"sagittal"``.
     renderer:
         Renderer to draw into; a new black one if omitted (add it to a render window).
+
+    A single image whose plane is oblique to its nearest standard view is shown by
+    that view in the image's own plane: :attr:`frame_override` is then its frame
+    (:func:`view_geometry.single_image_frame`), :attr:`frame` and :attr:`geom`
+    follow it, and the edge letters come from it (e.g. ``"PL"``).
     """
 
     def __init__(self, view: str, renderer: vtkRenderer | None = None) -> None:
         vg.view_frame(view)  # validates the name
         self.view = view
         self.frame = vg.view_frame(view)
+        self.frame_override: np.ndarray | None = None  # a single oblique image: its own plane
         self.renderer = renderer or vtkRenderer()
         self.renderer.SetBackground(*_BACKGROUND)
         self.volume: Volume | None = None
@@ -149,10 +265,8 @@ class SliceView:
         self.image_actor.GetProperty().SetInterpolationTypeToLinear()
         self.image_actor.VisibilityOff()  # added to the renderer with the first volume
 
-        colour_v = VIEW_COLOURS[_plane_showing(self.frame[:, 0])]  # vertical line: plane normal to screen right
-        colour_h = VIEW_COLOURS[_plane_showing(self.frame[:, 1])]  # horizontal line: plane normal to screen up
-        self._vline, self._vpoints, self._vpoly = _line_actor(colour_v)
-        self._hline, self._hpoints, self._hpoly = _line_actor(colour_h)
+        self._vline, self._vpoints, self._vpoly = _line_actor(VIEW_COLOURS[vg.AXIAL])
+        self._hline, self._hpoints, self._hpoly = _line_actor(VIEW_COLOURS[vg.AXIAL])
         for a in (self._vline, self._hline):
             a.VisibilityOff()
             self.renderer.AddActor(a)
@@ -160,10 +274,7 @@ class SliceView:
 
         self.corner_text = _corner_annotation(13, _TEXT_COLOUR)
         self.letters = _corner_annotation(17, _LETTER_COLOUR, bold=True)
-        edges = vg.edge_letters(view)
-        # vtkCornerAnnotation edge slots: 4 bottom, 5 right, 6 left, 7 top
-        for slot, edge in ((4, "bottom"), (5, "right"), (6, "left"), (7, "top")):
-            self.letters.SetText(slot, edges[edge])
+        self._apply_frame()
         self.letters.VisibilityOff()
         self.renderer.AddViewProp(self.corner_text)
         self.hint = vtkTextActor()  # centred message while there is no volume
@@ -182,11 +293,35 @@ class SliceView:
         cam.ParallelProjectionOn()
         cam.SetViewUp(0.0, 1.0, 0.0)
 
+    # ------------------------------------------------------------------ frame
+    @property
+    def geom(self) -> vg.ViewLike:
+        """What the geometry functions get: the frame override if any, else the view name."""
+        return self.view if self.frame_override is None else self.frame_override
+
+    @property
+    def title(self) -> str:
+        """View name shown upper right: ``"Axial"``..., or :data:`IMAGE_PLANE_TITLE`."""
+        return self.view.capitalize() if self.frame_override is None else IMAGE_PLANE_TITLE
+
+    def _apply_frame(self) -> None:
+        """Frame, edge letters and crosshair colours for the current geometry."""
+        self.frame = vg.view_frame(self.geom)
+        edges = vg.edge_letters(self.geom)
+        # vtkCornerAnnotation edge slots: 4 bottom, 5 right, 6 left, 7 top
+        for slot, edge in ((4, "bottom"), (5, "right"), (6, "left"), (7, "top")):
+            self.letters.SetText(slot, edges[edge])
+        # vertical line: the plane normal to screen right; horizontal: normal to screen up
+        self._vline.GetProperty().SetColor(*VIEW_COLOURS[_plane_showing(self.frame[:, 0])])
+        self._hline.GetProperty().SetColor(*VIEW_COLOURS[_plane_showing(self.frame[:, 1])])
+
     # ------------------------------------------------------------------ data
     def set_volume(self, volume: Volume | None, image: vtkImageData | None = None) -> None:
         """Show ``volume`` (``image`` is its shared vtkImageData; made here if omitted)."""
         self.set_overlay(None)
         self.volume = volume
+        self.frame_override = None if volume is None else vg.single_image_frame(volume, self.view)
+        self._apply_frame()
         if volume is None:
             self._apply_photometric()
             self.image_actor.VisibilityOff()
@@ -211,15 +346,15 @@ class SliceView:
         else:
             background = lo - 1.0
         self.reslice.SetBackgroundLevel(min(background, lo))
-        self._extent = vg.view_extent(self.view, volume)
+        self._extent = vg.view_extent(self.geom, volume)
         umin, umax, vmin, vmax, _, _ = self._extent
-        du, dv = vg.output_spacing(self.view, volume, MAX_OUTPUT_PIXELS)
+        du, dv = vg.output_spacing(self.geom, volume, MAX_OUTPUT_PIXELS)
         nu = int(np.floor((umax - umin) / du + 1e-6)) + 1
         nv = int(np.floor((vmax - vmin) / dv + 1e-6)) + 1
         self.reslice.SetOutputSpacing(du, dv, 1.0)
         self.reslice.SetOutputOrigin(umin, vmin, 0.0)
         self.reslice.SetOutputExtent(0, nu - 1, 0, nv - 1, 0, 0)
-        self.aligned = vg.is_aligned(self.view, volume)
+        self.aligned = vg.is_aligned(self.geom, volume)
         self._apply_interpolation()
         if volume.is_rgb:
             self.set_window(255.0, 127.5)
@@ -348,9 +483,11 @@ class SliceView:
         self.cursor = np.asarray(lps, float).copy()
         if self.volume is None:
             return
-        u, v, w = vg.lps_to_view(self.view, self.cursor)
+        u, v, _ = vg.lps_to_view(self.geom, self.cursor)
+        plane = self._plane_point()
+        w = float(plane @ self.frame[:, 2])
         if self._slice_w is None or abs(w - self._slice_w) > 1e-9:
-            m = vg.reslice_matrix(self.view, self.volume, self.cursor)
+            m = vg.reslice_matrix(self.geom, self.volume, plane)
             for r in range(4):
                 for c in range(4):
                     self._axes.SetElement(r, c, float(m[r, c]))
@@ -367,6 +504,13 @@ class SliceView:
         self._hpoints.Modified()
         self._update_text()
 
+    def _plane_point(self) -> np.ndarray:
+        """A point of the plane shown: the cursor, or for a single image in its own plane the
+        cursor moved onto the image (any cursor, e.g. one stepped by cine, still shows the image)."""
+        if self.frame_override is None or self.volume is None:
+            return self.cursor
+        return vg.clamp_to_volume(self.volume, self.cursor)
+
     def set_crosshair_visible(self, visible: bool) -> None:
         self.crosshair_visible = bool(visible)
         on = visible and self.volume is not None
@@ -375,7 +519,7 @@ class SliceView:
 
     def slice_info(self) -> vg.SliceInfo | None:
         """Slice number/count/position of the cursor in this view (``None`` without a volume)."""
-        return None if self.volume is None else vg.slice_info(self.view, self.volume, self.cursor)
+        return None if self.volume is None else vg.slice_info(self.geom, self.volume, self.cursor)
 
     # ---------------------------------------------------------- window/level
     def set_window(self, width: float, level: float) -> None:
@@ -459,12 +603,12 @@ class SliceView:
     def display_to_lps(self, x: float, y: float) -> np.ndarray:
         """LPS point on the current slice under display point ``(x, y)``."""
         u, v = self.display_to_view(x, y)
-        w = float(self.cursor @ self.frame[:, 2])
-        return vg.view_to_lps(self.view, (u, v, w))
+        w = float(self._plane_point() @ self.frame[:, 2])
+        return vg.view_to_lps(self.geom, (u, v, w))
 
     def lps_to_display(self, lps: np.ndarray | tuple[float, float, float]) -> np.ndarray:
         """Display point of the projection of ``lps`` onto this view."""
-        u, v, _ = vg.lps_to_view(self.view, lps)
+        u, v, _ = vg.lps_to_view(self.geom, lps)
         return self.view_to_display(u, v)
 
     # ------------------------------------------------------------------ text
@@ -479,13 +623,39 @@ class SliceView:
         study = " ".join(str(md.get(k, "") or "") for k in ("study_date", "study_description")).strip()
         series = str(md.get("series_description", "") or "")
         modality = self.volume.modality
-        info = vg.slice_info(self.view, self.volume, self.cursor)
-        axis_letter = vg.direction_letters(vg.slice_axis(self.view))
+        info = vg.slice_info(self.geom, self.volume, self.cursor)
+        axis_letter = vg.direction_letters(vg.slice_axis(self.geom))
         w, lvl = self.window
-        ann.SetText(2, "\n".join(x for x in (patient, pid, study) if x))  # upper left
-        ann.SetText(3, "\n".join(x for x in (f"{self.view.capitalize()}", series, modality) if x))  # upper right
-        lower_left = [f"Im {info.index + 1}/{info.count}   {axis_letter} {info.position:.1f} mm"]
-        if self._readout:
-            lower_left.append(self._readout)
-        ann.SetText(0, "\n".join(lower_left))
-        ann.SetText(1, f"W {w:.0f}  L {lvl:.0f}\nZoom {self.zoom:.2f}x")
+        lines = self.corner_lines(
+            [x for x in (patient, pid, study) if x],
+            [x for x in (self.title, series, modality) if x],
+            [f"Im {info.index + 1}/{info.count}   {axis_letter} {info.position:.1f} mm"] + (
+                [self._readout] if self._readout else []),
+            [f"W {w:.0f}  L {lvl:.0f}", f"Zoom {self.zoom:.2f}x"],
+        )
+        for slot in range(4):  # 0 lower left, 1 lower right, 2 upper left, 3 upper right
+            ann.SetText(slot, "\n".join(lines[slot]))
+
+    def corner_font_size(self) -> int:
+        return int(self.corner_text.GetMaximumFontSize())
+
+    def _dpi(self) -> int:
+        rw = self.renderer.GetRenderWindow()
+        return int(rw.GetDPI()) if rw is not None else 72
+
+    def corner_lines(
+        self, upper_left: list[str], upper_right: list[str], lower_left: list[str], lower_right: list[str]
+    ) -> tuple[list[str], list[str], list[str], list[str]]:
+        """The four corner texts' lines (slots 0-3: lower left, lower right, upper left, upper right),
+        elided to the viewport's current width and the corner font so left and right never overlap."""
+        size, dpi = self.corner_font_size(), self._dpi()
+        width = int(self.renderer.GetSize()[0])
+        if width <= 1:  # not in a sized window yet: elided when it gets a size (reset_camera)
+            return lower_left, lower_right, upper_left, upper_right
+
+        def measure(t: str) -> float:
+            return text_width(t, size, False, dpi)
+
+        ul, ur = fit_corner_lines(upper_left, upper_right, width, measure)
+        ll, lr = fit_corner_lines(lower_left, lower_right, width, measure)
+        return ll, lr, ul, ur
