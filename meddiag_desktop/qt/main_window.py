@@ -455,8 +455,11 @@ class MainWindow(QMainWindow):
         if getattr(self, "sessions", None) is not None:
             self.sessions.close_current()  # saves the previous study's session before the views change
         image = image_from_volume(volume)
-        for w in self.slice_widgets.values():
+        for v, w in self.slice_widgets.items():
             w.set_image(volume, image)
+            title = self.frames[v].findChild(QLabel, "view_title")
+            if title is not None:  # "Image plane" for a single oblique image, else the view's name
+                title.setText(w.slice_view.title)
         self.state.set_volume(volume, source)
         default = self.tools.default_window(volume) if getattr(self, "tools", None) is not None else None
         if default is not None and not volume.is_rgb:

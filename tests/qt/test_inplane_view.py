@@ -72,6 +72,9 @@ def test_mr2_uncr_oblique_image_fills_the_view(qtbot, main_window, tmp_path):
     w = main_window.slice_widgets[vg.SAGITTAL]
     sv = w.slice_view
     assert sv.frame_override is not None and sv.title == "Image plane"
+    from PySide6.QtWidgets import QLabel
+
+    assert main_window.frames[vg.SAGITTAL].findChild(QLabel, "view_title").text() == "Image plane"
     assert np.allclose(sv.frame[:, 0], vol.direction[:, 0] / np.linalg.norm(vol.direction[:, 0]))
     assert sv.letters.GetText(5) == "PL" and sv.letters.GetText(6) == "AR"
     assert sv.letters.GetText(7) == "S" and sv.letters.GetText(4) == "I"
