@@ -7,9 +7,12 @@ seed, so the classifier sees enough of each type. Per case this writes, under
 
 * ``seg_<seed>.npz``: HU image and labels resampled (linear / nearest) to the
   segmentation model's grid (3 mm, LPS axes) by the very functions the runner uses;
+  with ``--seg-spacing 2`` the same at 2 mm, in ``seg_2mm_<seed>.npz`` (small nodules
+  are 1-2 voxels at 3 mm, so a finer model needs a cache made from the phantom itself,
+  not resampled from the 3 mm one);
 * ``nod_<seed>.npz``: 40 mm cubes (1 mm, LPS axes) around each nodule with its type.
 
-Usage: ``python scripts/train_ai_data.py --seeds 1000-1039 2000-2009 [--jobs 2]``
+Usage: ``python scripts/train_ai_data.py --seeds 1000-1039 2000-2009 [--jobs 2] [--seg-spacing 2]``
 """
 
 from __future__ import annotations
@@ -49,26 +52,35 @@ def phantom_params(seed: int):
     return dataclasses.replace(params, nodules=tuple(nodules))
 
 
-def make_case(seed: int) -> str:
+def seg_cache_path(seed: int, spacing: float = SEG_SPACING[0]) -> Path:
+    """``seg_<seed>.npz`` at 3 mm (the original cache), ``seg_<s>mm_<seed>.npz`` at any other spacing."""
+    if spacing == SEG_SPACING[0]:
+        return OUT / f"seg_{seed}.npz"
+    return OUT / f"seg_{spacing:g}mm_{seed}.npz"
+
+
+def make_case(seed: int, seg_spacing: float = SEG_SPACING[0]) -> str:
     import SimpleITK as sitk
 
     from meddiag_desktop.ai.resample import Grid, model_grid, resample_to_grid, volume_to_sitk
     from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.demo.phantom import make_chest_phantom
 
-    seg_path, nod_path = OUT / f"seg_{seed}.npz", OUT / f"nod_{seed}.npz"
+    seg_path, nod_path = seg_cache_path(seed, seg_spacing), OUT / f"nod_{seed}.npz"
     if seg_path.exists() and nod_path.exists():
         return f"{seed}: cached"
     t = time.perf_counter()
     ph = make_chest_phantom(phantom_params(seed))
     vol = ph.volume()
-    grid = model_grid(vol, SEG_SPACING, "LPS")
+    grid = model_grid(vol, (seg_spacing,) * 3, "LPS")
     image = resample_to_grid(vol, grid, pad_value=-1000)
     lab = Volume(ph.labels, ph.spacing, ph.origin, ph.direction)
     labels = sitk.GetArrayFromImage(sitk.Resample(volume_to_sitk(lab), grid.reference_image(), sitk.Transform(),
                                                   sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8))
     np.savez_compressed(seg_path, image=image.astype(np.float32), labels=labels.astype(np.uint8),
                         spacing=np.array(grid.spacing), origin=np.array(grid.origin))
+    if nod_path.exists():
+        return f"{seed}: {time.perf_counter() - t:.1f} s, grid {grid.size} (nodule cubes cached)"
     cubes, types, diameters = [], [], []
     for n in ph.nodules:
         centre = np.asarray(n.center_lps)
@@ -94,11 +106,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", nargs="+", default=["1000-1039", "2000-2009"])
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--seg-spacing", type=float, default=SEG_SPACING[0], help="grid of the seg cache, mm (3 or 2)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     seeds = parse_seeds(args.seeds)
     with ProcessPoolExecutor(args.jobs) as pool:
-        for msg in pool.map(make_case, seeds):
+        for msg in pool.map(make_case, seeds, [args.seg_spacing] * len(seeds)):
             print(msg, flush=True)
 
 
