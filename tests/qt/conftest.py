@@ -48,7 +48,8 @@ def ct_series(tmp_path):
 
 
 @pytest.fixture
-def main_window(qtbot, tmp_path, monkeypatch):
+def new_window(qtbot, tmp_path, monkeypatch):
+    """Makes shown main windows with private user folders; closes those still open after the test."""
     monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("MEDDIAG_SESSION_DIR", str(tmp_path / "sessions"))
     monkeypatch.setenv("MEDDIAG_AUDIT_LOG", str(tmp_path / "audit.log"))
@@ -56,11 +57,24 @@ def main_window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("MEDDIAG_RESTORE_SESSION", "yes")
     from meddiag_desktop.qt.main_window import MainWindow
 
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
-    assert not win.is_busy(), "a background task outlived the window"
+    made = []
+
+    def make(size=(1200, 800)):
+        win = MainWindow()
+        qtbot.addWidget(win)
+        win.resize(*size)
+        win.show()
+        qtbot.waitExposed(win)
+        made.append(win)
+        return win
+
+    yield make
+    for win in made:
+        if win.isVisible():
+            win.close()
+        assert not win.is_busy(), "a background task outlived the window"
+
+
+@pytest.fixture
+def main_window(new_window):
+    return new_window()

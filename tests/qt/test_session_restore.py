@@ -111,25 +111,12 @@ def test_session_restored_after_kill(qtbot, tmp_path, monkeypatch, ct_series):
 
 @pytest.mark.parametrize("regrid", [False, True])
 def test_session_of_a_study_now_read_onto_another_grid_keeps_measurements_not_views(
-        qtbot, tmp_path, monkeypatch, ct_series, regrid):
+        qtbot, tmp_path, new_window, ct_series, regrid):
     import json
 
     from meddiag_desktop.core.measurements import Measurement
-    from meddiag_desktop.qt.main_window import MainWindow
 
-    monkeypatch.setenv("MEDDIAG_SESSION_DIR", str(tmp_path / "sessions"))
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("MEDDIAG_AI_PREWARM", "0")
-
-    def window():
-        win = MainWindow()
-        qtbot.addWidget(win)
-        win.resize(1000, 700)
-        win.show()
-        qtbot.waitExposed(win)
-        return win
-
-    first = window()
+    first = new_window()
     vol = open_and_wait(qtbot, first, ct_series)
     c = vol.to_lps((10, 10, 5))
     first.state.measurements.add(Measurement("distance", [c, c + (12, 0, 0)], (0, 0, -1), label="kept"))
@@ -142,7 +129,7 @@ def test_session_of_a_study_now_read_onto_another_grid_keeps_measurements_not_vi
         saved["geometry"] = "0" * 16
         path.write_text(json.dumps(saved))
 
-    second = window()
+    second = new_window()
     open_and_wait(qtbot, second, ct_series)
     assert [m.label for m in second.state.measurements] == ["kept"]  # the reader's work comes back either way
     notes = [w for w in second.warnings.volume_warnings if "different grid" in w]
