@@ -144,6 +144,16 @@ def test_manifest_rejects_bad_postprocess(post, words):
     assert words in str(err.value)
 
 
+def test_bundled_seg_plugin_declares_its_postprocess():
+    from meddiag_desktop.ai.discovery import bundled_plugins_dir
+    from meddiag_desktop.ai.manifest import load_manifest
+
+    m = load_manifest(bundled_plugins_dir() / "chest_ct_seg")
+    ops = [s.op for s in m.postprocess]
+    assert "keep_touching" in ops and "remove_small_components" in ops
+    assert all(7 in s.labels for s in m.postprocess)
+
+
 # ------------------------------------------------------------------ runner
 def test_runner_applies_manifest_postprocess_on_the_model_grid(tmp_path):
     import sys
