@@ -56,7 +56,7 @@ class _Placeholder(QLabel):
 class FeaturePanels(QObject):
     """Creates the AI and risk side panels and keeps them fed with the session's data."""
 
-    def __init__(self, window, defer: bool = True) -> None:
+    def __init__(self, window) -> None:
         super().__init__(window)
         self.win = window
         self._ai = None
@@ -75,13 +75,10 @@ class FeaturePanels(QObject):
                        "AI": window.add_side_panel(_Placeholder("AI"), "AI")}
         window.volume_shown.connect(self._on_volume)
         window.state.measurements_changed.connect(self._on_measurements)
-        if defer:
-            QTimer.singleShot(IDLE_BUILD_MS, self, self._build_if_idle)  # dies with the window
-            window.load_failed.connect(lambda _msg: QTimer.singleShot(0, self, self._build_deferred))
-            for dock in self._docks.values():  # the user opened the tab: build now
-                dock.visibilityChanged.connect(lambda visible: visible and QTimer.singleShot(0, self, self._build_deferred))
-        else:
-            self.ensure_built()
+        QTimer.singleShot(IDLE_BUILD_MS, self, self._build_if_idle)  # dies with the window
+        window.load_failed.connect(lambda _msg: QTimer.singleShot(0, self, self._build_deferred))
+        for dock in self._docks.values():  # the user opened the tab: build now
+            dock.visibilityChanged.connect(lambda visible: visible and QTimer.singleShot(0, self, self._build_deferred))
 
     # ------------------------------------------------------------- building
     @property
