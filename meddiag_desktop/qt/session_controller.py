@@ -202,6 +202,9 @@ class SessionController(QObject):
                                float(ov.get("opacity", 0.5)), ov.get("intended_use", ""))
         self.win.set_overlay(overlay)
         self.win.restored_overlay = overlay
+        panels = getattr(self.win, "panels", None)
+        if panels is not None:  # the segment table comes back with the overlay, as after a run
+            panels.show_segment_statistics(labels, overlay.names)
 
     def close_current(self) -> None:
         """Save and mark a clean close of the current study's session."""

@@ -59,9 +59,11 @@ def test_ai_results_reach_overlay_risk_report_and_session(qtbot, main_window, ct
     saved = win.sessions.store.load(win.sessions.key)
     assert saved.overlays["plugin_id"] == "test_seg" and path.parent == tmp_path / "sessions"
     win.set_overlay(None)
+    win.tools.measurements_panel.set_segments([], "")
     win.sessions.restore(saved)
     assert np.array_equal(win.restored_overlay.labels, seg.labels)
     assert all(w.slice_view._overlay is not None for w in win.slice_widgets.values())
+    qtbot.waitUntil(lambda: seg_rows.rowCount() == 2, timeout=20000)  # its segment table comes back too
 
 
 def test_about_and_export_report_dialogs_open(qtbot, main_window, ct_series, monkeypatch):
