@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import textwrap
 from pathlib import Path
 
@@ -196,3 +197,73 @@ def box_volume(shape=(40, 50, 60), spacing=(1.5, 1.5, 2.0), direction=None, orig
     z, y, x = shape
     a[z // 4 : 3 * z // 4, y // 5 : 4 * y // 5, x // 3 : 5 * x // 6] = 500
     return Volume(a, spacing, origin, np.eye(3) if direction is None else direction, metadata={"modality": "CT"})
+
+
+# ------------------------------------------------------------ a MONAI bundle
+#: configs/inference.json of a tiny MONAI model-zoo bundle (3D UNet, random weights), as users install them
+TINY_BUNDLE_INFERENCE = {
+    "imports": ["$import glob", "$import os"],
+    "bundle_root": ".",
+    "output_dir": "$@bundle_root + '/eval'",
+    "dataset_dir": "/workspace/data",
+    "datalist": "$list(sorted(glob.glob(@dataset_dir + '/*.nii.gz')))",
+    "device": "$torch.device('cpu')",
+    "network_def": {"_target_": "UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 2,
+                    "channels": [4, 8], "strides": [2], "num_res_units": 0},
+    "network": "$@network_def.to(@device)",
+    "preprocessing": {"_target_": "Compose", "transforms": [
+        {"_target_": "LoadImaged", "keys": "image"},
+        {"_target_": "EnsureChannelFirstd", "keys": "image"},
+        {"_target_": "Orientationd", "keys": "image", "axcodes": "RAS"},
+        {"_target_": "Spacingd", "keys": "image", "pixdim": [2.0, 2.0, 2.0], "mode": "bilinear"},
+        {"_target_": "ScaleIntensityRanged", "keys": "image", "a_min": -1000, "a_max": 1000,
+         "b_min": 0.0, "b_max": 1.0, "clip": True},
+        {"_target_": "EnsureTyped", "keys": "image"}]},
+    "dataset": {"_target_": "Dataset", "data": "$[{'image': i} for i in @datalist]", "transform": "@preprocessing"},
+    "dataloader": {"_target_": "DataLoader", "dataset": "@dataset", "batch_size": 1, "shuffle": False, "num_workers": 0},
+    "inferer": {"_target_": "SlidingWindowInferer", "roi_size": [32, 32, 32], "sw_batch_size": 2, "overlap": 0.25},
+    "postprocessing": {"_target_": "Compose", "transforms": [
+        {"_target_": "Activationsd", "keys": "pred", "softmax": True},
+        {"_target_": "Invertd", "keys": "pred", "transform": "@preprocessing", "orig_keys": "image",
+         "nearest_interp": False, "to_tensor": True},
+        {"_target_": "AsDiscreted", "keys": "pred", "argmax": True},
+        {"_target_": "SaveImaged", "keys": "pred", "output_dir": "@output_dir", "output_postfix": "seg",
+         "resample": False, "separate_folder": False}]},
+    "handlers": [{"_target_": "CheckpointLoader", "load_path": "$@bundle_root + '/models/model.pt'",
+                  "load_dict": {"model": "@network"}}],
+    "evaluator": {"_target_": "SupervisedEvaluator", "device": "@device", "val_data_loader": "@dataloader",
+                  "network": "@network", "inferer": "@inferer", "postprocessing": "@postprocessing",
+                  "val_handlers": "@handlers", "amp": False},
+    "initialize": ["$monai.utils.set_determinism(seed=123)"],
+    "run": ["$@evaluator.run()"],
+}
+
+#: its configs/metadata.json
+TINY_BUNDLE_METADATA = {
+    "version": "0.1.0", "monai_version": "1.4.0", "name": "Tiny test bundle",
+    "task": "Box segmentation", "description": "random 3D UNet", "authors": "tests",
+    "copyright": "Copyright (c) tests", "intended_use": "Testing only, not for diagnosis",
+    "eval_metrics": {"mean_dice": 0.5},
+    "network_data_format": {
+        "inputs": {"image": {"type": "image", "format": "hounsfield", "modality": "CT", "num_channels": 1,
+                             "spatial_shape": [32, 32, 32], "dtype": "float32", "value_range": [0, 1]}},
+        "outputs": {"pred": {"type": "image", "format": "segmentation", "num_channels": 2,
+                             "spatial_shape": [32, 32, 32], "dtype": "float32", "value_range": [0, 1],
+                             "channel_def": {"0": "background", "1": "box"}}},
+    },
+}
+
+
+def write_tiny_bundle(root: Path) -> Path:
+    """Write the tiny bundle (configs/ and models/model.pt, seeded random UNet) into ``root``."""
+    import torch
+    from monai.networks.nets import UNet
+
+    (root / "configs").mkdir(parents=True)
+    (root / "models").mkdir()
+    (root / "configs" / "inference.json").write_text(json.dumps(TINY_BUNDLE_INFERENCE, indent=1))
+    (root / "configs" / "metadata.json").write_text(json.dumps(TINY_BUNDLE_METADATA, indent=1))
+    torch.manual_seed(7)
+    net = UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(4, 8), strides=(2,), num_res_units=0)
+    torch.save(net.state_dict(), root / "models" / "model.pt")
+    return root

@@ -1,12 +1,11 @@
 """A MONAI bundle made here (3D UNet, random weights) runs as a plugin, with MONAI's own labels."""
 
 import importlib.util
-import json
 
 import numpy as np
 import pytest
 
-from plugin_factory import box_volume
+from plugin_factory import box_volume, write_tiny_bundle
 from meddiag_desktop.ai.discovery import discover_plugins, plugin_from_folder
 from meddiag_desktop.ai.manifest import load_manifest
 from meddiag_desktop.ai.runner import InputRefused, run_plugin
@@ -17,72 +16,9 @@ pytestmark = pytest.mark.skipif(
     reason="running MONAI bundles needs monai and pytorch-ignite",
 )
 
-INFERENCE = {
-    "imports": ["$import glob", "$import os"],
-    "bundle_root": ".",
-    "output_dir": "$@bundle_root + '/eval'",
-    "dataset_dir": "/workspace/data",
-    "datalist": "$list(sorted(glob.glob(@dataset_dir + '/*.nii.gz')))",
-    "device": "$torch.device('cpu')",
-    "network_def": {"_target_": "UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 2,
-                    "channels": [4, 8], "strides": [2], "num_res_units": 0},
-    "network": "$@network_def.to(@device)",
-    "preprocessing": {"_target_": "Compose", "transforms": [
-        {"_target_": "LoadImaged", "keys": "image"},
-        {"_target_": "EnsureChannelFirstd", "keys": "image"},
-        {"_target_": "Orientationd", "keys": "image", "axcodes": "RAS"},
-        {"_target_": "Spacingd", "keys": "image", "pixdim": [2.0, 2.0, 2.0], "mode": "bilinear"},
-        {"_target_": "ScaleIntensityRanged", "keys": "image", "a_min": -1000, "a_max": 1000,
-         "b_min": 0.0, "b_max": 1.0, "clip": True},
-        {"_target_": "EnsureTyped", "keys": "image"}]},
-    "dataset": {"_target_": "Dataset", "data": "$[{'image': i} for i in @datalist]", "transform": "@preprocessing"},
-    "dataloader": {"_target_": "DataLoader", "dataset": "@dataset", "batch_size": 1, "shuffle": False, "num_workers": 0},
-    "inferer": {"_target_": "SlidingWindowInferer", "roi_size": [32, 32, 32], "sw_batch_size": 2, "overlap": 0.25},
-    "postprocessing": {"_target_": "Compose", "transforms": [
-        {"_target_": "Activationsd", "keys": "pred", "softmax": True},
-        {"_target_": "Invertd", "keys": "pred", "transform": "@preprocessing", "orig_keys": "image",
-         "nearest_interp": False, "to_tensor": True},
-        {"_target_": "AsDiscreted", "keys": "pred", "argmax": True},
-        {"_target_": "SaveImaged", "keys": "pred", "output_dir": "@output_dir", "output_postfix": "seg",
-         "resample": False, "separate_folder": False}]},
-    "handlers": [{"_target_": "CheckpointLoader", "load_path": "$@bundle_root + '/models/model.pt'",
-                  "load_dict": {"model": "@network"}}],
-    "evaluator": {"_target_": "SupervisedEvaluator", "device": "@device", "val_data_loader": "@dataloader",
-                  "network": "@network", "inferer": "@inferer", "postprocessing": "@postprocessing",
-                  "val_handlers": "@handlers", "amp": False},
-    "initialize": ["$monai.utils.set_determinism(seed=123)"],
-    "run": ["$@evaluator.run()"],
-}
-
-METADATA = {
-    "version": "0.1.0", "monai_version": "1.4.0", "name": "Tiny test bundle",
-    "task": "Box segmentation", "description": "random 3D UNet", "authors": "tests",
-    "copyright": "Copyright (c) tests", "intended_use": "Testing only, not for diagnosis",
-    "eval_metrics": {"mean_dice": 0.5},
-    "network_data_format": {
-        "inputs": {"image": {"type": "image", "format": "hounsfield", "modality": "CT", "num_channels": 1,
-                             "spatial_shape": [32, 32, 32], "dtype": "float32", "value_range": [0, 1]}},
-        "outputs": {"pred": {"type": "image", "format": "segmentation", "num_channels": 2,
-                             "spatial_shape": [32, 32, 32], "dtype": "float32", "value_range": [0, 1],
-                             "channel_def": {"0": "background", "1": "box"}}},
-    },
-}
-
-
 @pytest.fixture
 def bundle(tmp_path):
-    import torch
-    from monai.networks.nets import UNet
-
-    root = tmp_path / "tiny_bundle"
-    (root / "configs").mkdir(parents=True)
-    (root / "models").mkdir()
-    (root / "configs" / "inference.json").write_text(json.dumps(INFERENCE, indent=1))
-    (root / "configs" / "metadata.json").write_text(json.dumps(METADATA, indent=1))
-    torch.manual_seed(7)
-    net = UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(4, 8), strides=(2,), num_res_units=0)
-    torch.save(net.state_dict(), root / "models" / "model.pt")
-    return root
+    return write_tiny_bundle(tmp_path / "tiny_bundle")
 
 
 def test_bundle_metadata_becomes_model_card(bundle):

@@ -84,65 +84,13 @@ def test_install_script_installs_and_uninstalls(package, tmp_path):
 
 
 def _tiny_monai_bundle(root: Path) -> Path:
-    """A MONAI bundle (3D UNet, random weights) as users install them: configs/ and models/."""
-    torch = pytest.importorskip("torch")
-    nets = pytest.importorskip("monai.networks.nets")
-    import json
+    """The AI tests' tiny MONAI bundle (3D UNet, random weights) as users install them: configs/ and models/."""
+    pytest.importorskip("torch")
+    pytest.importorskip("monai.networks.nets")
+    sys.path.insert(0, str(ROOT / "tests" / "ai"))
+    from plugin_factory import write_tiny_bundle
 
-    inference = {
-        "imports": ["$import glob", "$import os"],
-        "bundle_root": ".", "output_dir": "$@bundle_root + '/eval'", "dataset_dir": "/workspace/data",
-        "datalist": "$list(sorted(glob.glob(@dataset_dir + '/*.nii.gz')))",
-        "device": "$torch.device('cpu')",
-        "network_def": {"_target_": "UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 2,
-                        "channels": [4, 8], "strides": [2], "num_res_units": 0},
-        "network": "$@network_def.to(@device)",
-        "preprocessing": {"_target_": "Compose", "transforms": [
-            {"_target_": "LoadImaged", "keys": "image"},
-            {"_target_": "EnsureChannelFirstd", "keys": "image"},
-            {"_target_": "Orientationd", "keys": "image", "axcodes": "RAS"},
-            {"_target_": "Spacingd", "keys": "image", "pixdim": [2.0, 2.0, 2.0], "mode": "bilinear"},
-            {"_target_": "ScaleIntensityRanged", "keys": "image", "a_min": -1000, "a_max": 1000,
-             "b_min": 0.0, "b_max": 1.0, "clip": True},
-            {"_target_": "EnsureTyped", "keys": "image"}]},
-        "dataset": {"_target_": "Dataset", "data": "$[{'image': i} for i in @datalist]", "transform": "@preprocessing"},
-        "dataloader": {"_target_": "DataLoader", "dataset": "@dataset", "batch_size": 1, "shuffle": False,
-                       "num_workers": 0},
-        "inferer": {"_target_": "SlidingWindowInferer", "roi_size": [32, 32, 32], "sw_batch_size": 2, "overlap": 0.25},
-        "postprocessing": {"_target_": "Compose", "transforms": [
-            {"_target_": "Activationsd", "keys": "pred", "softmax": True},
-            {"_target_": "Invertd", "keys": "pred", "transform": "@preprocessing", "orig_keys": "image",
-             "nearest_interp": False, "to_tensor": True},
-            {"_target_": "AsDiscreted", "keys": "pred", "argmax": True},
-            {"_target_": "SaveImaged", "keys": "pred", "output_dir": "@output_dir", "output_postfix": "seg",
-             "resample": False, "separate_folder": False}]},
-        "handlers": [{"_target_": "CheckpointLoader", "load_path": "$@bundle_root + '/models/model.pt'",
-                      "load_dict": {"model": "@network"}}],
-        "evaluator": {"_target_": "SupervisedEvaluator", "device": "@device", "val_data_loader": "@dataloader",
-                      "network": "@network", "inferer": "@inferer", "postprocessing": "@postprocessing",
-                      "val_handlers": "@handlers", "amp": False},
-        "run": ["$@evaluator.run()"],
-    }
-    metadata = {
-        "version": "0.1.0", "monai_version": "1.4.0", "name": "Tiny test bundle", "task": "Box segmentation",
-        "description": "random 3D UNet", "authors": "tests", "copyright": "tests",
-        "intended_use": "Testing only, not for diagnosis",
-        "network_data_format": {
-            "inputs": {"image": {"type": "image", "format": "hounsfield", "modality": "CT", "num_channels": 1,
-                                 "spatial_shape": [32, 32, 32], "dtype": "float32", "value_range": [0, 1]}},
-            "outputs": {"pred": {"type": "image", "format": "segmentation", "num_channels": 2,
-                                 "spatial_shape": [32, 32, 32], "dtype": "float32", "value_range": [0, 1],
-                                 "channel_def": {"0": "background", "1": "box"}}},
-        },
-    }
-    (root / "configs").mkdir(parents=True)
-    (root / "models").mkdir()
-    (root / "configs" / "inference.json").write_text(json.dumps(inference))
-    (root / "configs" / "metadata.json").write_text(json.dumps(metadata))
-    torch.manual_seed(7)
-    net = nets.UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(4, 8), strides=(2,), num_res_units=0)
-    torch.save(net.state_dict(), root / "models" / "model.pt")
-    return root
+    return write_tiny_bundle(root)
 
 
 def test_packaged_app_runs_a_users_monai_bundle_offline(package, tmp_path):
