@@ -268,22 +268,14 @@ def test_layouts_double_click_maximise_and_cine(qtbot, study):
     assert not cine.playing
 
 
-def test_shortcut_help_lists_every_tool_and_keys_are_configurable(qtbot, tmp_path, monkeypatch, ct_series):
+def test_shortcut_help_lists_every_tool_and_keys_are_configurable(qtbot, tmp_path, monkeypatch, ct_series, new_window):
     import json
 
     cfg = tmp_path / "cfg2"
     cfg.mkdir()
     (cfg / "shortcuts.json").write_text(json.dumps({"tool.distance": "M", "bogus": "X"}))
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(cfg))
-    monkeypatch.setenv("MEDDIAG_SESSION_DIR", str(tmp_path / "s"))
-    monkeypatch.setenv("MEDDIAG_AI_PREWARM", "0")
-    from meddiag_desktop.qt.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(cfg))  # over new_window's private folder
+    win = new_window()
     try:
         assert win.tools.actions["tool.distance"].shortcut().toString() == "M"
         assert "bogus" in win.statusBar().currentMessage()

@@ -50,7 +50,7 @@ app.exec()
 '''
 
 
-def test_session_restored_after_kill(qtbot, tmp_path, monkeypatch, ct_series):
+def test_session_restored_after_kill(qtbot, tmp_path, monkeypatch, ct_series, new_window):
     env = dict(os.environ, PYTHONPATH=str(ROOT), MEDDIAG_CONFIG_DIR=str(tmp_path / "cfg"),
                MEDDIAG_SESSION_DIR=str(tmp_path / "sessions"), MEDDIAG_AUDIT_LOG=str(tmp_path / "audit.log"),
                MEDDIAG_AI_PREWARM="0", MEDDIAG_AUTOSAVE_MS="300")
@@ -80,13 +80,7 @@ def test_session_restored_after_kill(qtbot, tmp_path, monkeypatch, ct_series):
         if k.startswith("MEDDIAG_"):
             monkeypatch.setenv(k, v)
     monkeypatch.setenv("MEDDIAG_RESTORE_SESSION", "yes")  # the restore dialog answered Yes
-    from meddiag_desktop.qt.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1000, 700)
-    win.show()
-    qtbot.waitExposed(win)
+    win = new_window((1000, 700))
     try:
         vol = open_and_wait(qtbot, win, ct_series)
         st = win.state
