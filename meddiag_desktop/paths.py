@@ -22,6 +22,7 @@ __all__ = [
     "resources_dir",
     "resource_path",
     "bundled_plugins_dir",
+    "user_config_dir",
     "user_dirs",
 ]
 
@@ -93,6 +94,18 @@ def bundled_plugins_dir() -> Path:
     return _bundled()
 
 
+def user_config_dir() -> Path:
+    """The settings folder: ``$MEDDIAG_CONFIG_DIR`` or platformdirs' ``user_config_dir("meddiag-desktop")``."""
+    import os
+
+    env = os.environ.get("MEDDIAG_CONFIG_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_DIR_NAME))
+
+
 def user_dirs() -> dict[str, Path]:
     """The per-user folders and files the app reads and writes, by purpose.
 
@@ -102,19 +115,14 @@ def user_dirs() -> dict[str, Path]:
     bundles; ``risk_models``: user risk models; ``audit_log``: report export log;
     ``cache``: the generated demo study; ``sessions``: saved reading sessions.
     """
-    import os
-
-    import platformdirs
-
     from meddiag_desktop.ai.discovery import user_plugins_dir
     from meddiag_desktop.demo import default_cache_dir
     from meddiag_desktop.report.audit import audit_log_path
     from meddiag_desktop.risk.registry import user_models_dir
     from meddiag_desktop.session_store import default_sessions_dir
 
-    config = os.environ.get("MEDDIAG_CONFIG_DIR") or platformdirs.user_config_dir(APP_DIR_NAME)
     return {
-        "config": Path(config),
+        "config": user_config_dir(),
         "plugins": user_plugins_dir(),
         "risk_models": user_models_dir(),
         "audit_log": audit_log_path(),

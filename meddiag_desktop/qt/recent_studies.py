@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMenu, QWidget
 
 from meddiag_desktop.atomic_files import write_text_atomic
+from meddiag_desktop.paths import user_config_dir
 
-__all__ = ["RecentStudies", "RecentMenu", "config_dir"]
+__all__ = ["RecentStudies", "RecentMenu"]
 
 MAX_RECENT = 10
-
-
-def config_dir() -> Path:
-    """``$MEDDIAG_CONFIG_DIR`` or platformdirs' ``user_config_dir("meddiag-desktop")``."""
-    env = os.environ.get("MEDDIAG_CONFIG_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("meddiag-desktop"))
 
 
 class RecentStudies:
     """Most recent first, at most :data:`MAX_RECENT`, stored in ``recent.json``."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or config_dir() / "recent.json"
+        self.path = path or user_config_dir() / "recent.json"
         self.items: list[str] = self._read()
 
     def _read(self) -> list[str]:

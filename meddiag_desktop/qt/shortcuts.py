@@ -14,12 +14,13 @@ in the status bar, never fatal.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+
+from meddiag_desktop.paths import user_config_dir
 
 __all__ = ["DEFAULT_SHORTCUTS", "load_shortcuts", "shortcuts_path", "ShortcutHelp"]
 
@@ -61,12 +62,7 @@ VIEW_KEYS: list[tuple[str, str]] = [
 
 
 def shortcuts_path() -> Path:
-    env = os.environ.get("MEDDIAG_CONFIG_DIR")
-    if env:
-        return Path(env) / "shortcuts.json"
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("meddiag-desktop")) / "shortcuts.json"
+    return user_config_dir() / "shortcuts.json"
 
 
 def load_shortcuts(path: Path | None = None) -> tuple[dict[str, str], list[str]]:

@@ -10,29 +10,20 @@ The file lives in the config folder (``$MEDDIAG_CONFIG_DIR`` or platformdirs'
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from meddiag_desktop.core import WindowPreset
 from meddiag_desktop.atomic_files import write_text_atomic
+from meddiag_desktop.core import WindowPreset
+from meddiag_desktop.paths import user_config_dir
 
 __all__ = ["UserPresets"]
-
-
-def _config_dir() -> Path:
-    env = os.environ.get("MEDDIAG_CONFIG_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("meddiag-desktop"))
 
 
 class UserPresets:
     """Load/save user window presets (any modality or one) and per-modality defaults."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or _config_dir() / "wl_presets.json"
+        self.path = path or user_config_dir() / "wl_presets.json"
         self.presets: list[dict] = []
         self.defaults: dict[str, dict] = {}
         self.problem = ""
