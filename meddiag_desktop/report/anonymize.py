@@ -25,7 +25,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from meddiag_desktop.report.phi_profile import METHOD_CODES, Act, action
+from meddiag_desktop.report.phi_profile import CONDITIONAL_ON, METHOD_CODES, Act, action
 
 __all__ = ["Deidentifier", "METHOD_CODES", "METHOD_TEXT", "pseudonymise_report", "date_shift_key_path"]
 
@@ -229,6 +229,9 @@ class Deidentifier:
                     elem.value = self.clean(str(elem.value))
         for tag in remove:
             del ds[tag]
+        for dependent, condition in CONDITIONAL_ON.items():
+            if dependent in ds and condition not in ds:
+                del ds[dependent]
 
     def _shift(self, elem) -> None:
         if not elem.value:

@@ -32,7 +32,7 @@ from functools import lru_cache
 
 from meddiag_desktop.report.phi_table import ROWS, STANDARD_EDITION
 
-__all__ = ["Act", "action", "table", "METHOD_CODES", "CLEAN_DESCRIPTORS", "DESCRIPTORS", "LOCAL_REMOVALS", "STANDARD_EDITION"]
+__all__ = ["Act", "action", "table", "CONDITIONAL_ON", "METHOD_CODES", "CLEAN_DESCRIPTORS", "DESCRIPTORS", "LOCAL_REMOVALS", "STANDARD_EDITION"]
 
 #: DeidentificationMethodCodeSequence (CID 7050): the profile and each option we apply
 METHOD_CODES = (
@@ -108,6 +108,9 @@ _TYPE2 = frozenset({
     "PerformedProcedureCodeSequence", "SeriesNumber",
 })
 _DATE_VRS = {"DA", "DT"}
+#: Type 1C attributes whose condition is an attribute the profile removes: removed with it
+#: (the table's D would leave them present when their condition is not met)
+CONDITIONAL_ON = {"ClinicalTrialProtocolEthicsCommitteeName": "ClinicalTrialProtocolEthicsCommitteeApprovalNumber"}
 
 
 @lru_cache(maxsize=1)
