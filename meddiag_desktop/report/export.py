@@ -155,9 +155,7 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
         say("reading source headers")
         headers = _source_headers(volume)
         deid.learn(headers, report.patient)
-        first = headers[0] if headers else None
-        deid.for_patient(str(first.get("PatientID", "") if first is not None else "") or report.patient.patient_id,
-                         str(first.get("IssuerOfPatientID", "") if first is not None else ""))
+        deid.for_patient(report.patient.patient_id)  # as the GUI preview does: the same shift in both
         why = burned_in(headers)
         if why and report.key_images and not allow_burned_in:
             from dataclasses import replace
