@@ -36,6 +36,11 @@ _SCANNED_VRS = _TEXT_VRS | {"DA", "DT", "UI"}
 BURNS_IN = frozenset({"US", "SC", "XC", "ES", "OT", "GM", "SM", "DOC"})
 
 
+_SPACE = re.compile(r"\s+")
+#: value representations that hold numbers only (binary): no identifying text can be in them
+_NUMERIC_VRS = {"US", "SS", "UL", "SL", "FL", "FD", "AT", "OF", "OD", "OL", "OV", "SV", "UV", "US or SS"}
+
+
 class PHILeakError(ValueError):
     """An output holds an identifying value of the source; nothing was published."""
 
@@ -198,8 +203,8 @@ class IdentifierMatcher:
             m = self._folded_re.search(text)
             if m:
                 return self._folded[m.group(1).lower()]
-        if self._squash_re is not None:
-            m = self._squash_re.search(re.sub(r"\s+", "", text))
+        if self._squash_re is not None and _SPACE.search(text):
+            m = self._squash_re.search(_SPACE.sub("", text))
             if m:
                 return self._squash[m.group(1).lower()]
         return None
@@ -233,7 +238,7 @@ def _scan_dicom(path: Path, matcher: IdentifierMatcher) -> str | None:
                 for item in elem.value or ():
                     walk(item, f"{where} > {kw}" if where else kw)
                 continue
-            if elem.tag == 0x7FE00010:
+            if elem.tag == 0x7FE00010 or elem.VR in _NUMERIC_VRS:
                 continue
             if isinstance(elem.value, (bytes, bytearray)):
                 text = bytes(elem.value).decode("latin-1")
