@@ -27,7 +27,8 @@ from pathlib import Path
 
 from meddiag_desktop.report.phi_profile import CONDITIONAL_ON, METHOD_CODES, Act, action
 
-__all__ = ["Deidentifier", "METHOD_CODES", "METHOD_TEXT", "pseudonymise_report", "date_shift_key_path"]
+__all__ = ["Deidentifier", "METHOD_CODES", "METHOD_TEXT", "pseudonymise_report", "date_shift_key_path",
+           "shift_pdf_dates"]
 
 #: DeidentificationMethod (LO, at most 64 characters per value)
 METHOD_TEXT = ("MedDiag Desktop PS3.15 Basic Profile", "table E.1-1 2026c", "dates shifted per patient",
@@ -265,6 +266,9 @@ def pseudonymise_report(report, deid: Deidentifier):
             deid.identifiers += extra
             deid._matcher = None
     clean = deid.clean
+    def moved(prov):  # AI run times move with the dates: a real time beside a shifted one gives the shift away
+        return None if prov is None else replace(prov, run_at=_shift_iso(prov.run_at, deid.shift))
+
     risks = [replace(r, inputs=tuple(replace(i, detail=clean(i.detail)) for i in r.inputs),
                      warnings=tuple(clean(w) for w in r.warnings)) for r in report.risks]
     patient = p.pseudonymise(deid.pseudonym, deid.uid_map, deid.shift)
@@ -279,4 +283,29 @@ def pseudonymise_report(report, deid: Deidentifier):
         risks=risks,
         notes=[clean(n) for n in report.notes],
         institution="",
+        created_at=_shift_iso(report.created_at, deid.shift),
+        segments=[replace(x, provenance=moved(x.provenance)) for x in report.segments],
+        classifications=[replace(x, provenance=moved(x.provenance)) for x in report.classifications],
+        label_maps=[replace(x, provenance=moved(x.provenance)) for x in report.label_maps],
     )
+
+
+def _shift_iso(value: str, days: int) -> str:
+    """An ISO 8601 date-time moved by ``days`` (the time of day kept); '' when it is not one."""
+    try:
+        when = _dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return ""
+    return (when + _dt.timedelta(days=days)).isoformat(timespec="seconds")
+
+
+def shift_pdf_dates(pdf: bytes, days: int) -> bytes:
+    """The PDF with its CreationDate and ModDate moved by ``days`` (same length: offsets stay valid),
+    so the file's own dates agree with the shifted dates it shows and do not give the shift away."""
+    import re
+
+    def move(m):
+        d = _dt.datetime.strptime(m.group(2).decode(), "%Y%m%d") + _dt.timedelta(days=days)
+        return m.group(1) + d.strftime("%Y%m%d").encode()
+
+    return re.sub(rb"(/(?:CreationDate|ModDate)\s*\(D:)(\d{8})", move, pdf)

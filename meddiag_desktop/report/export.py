@@ -206,6 +206,10 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
 
             shown = pseudonymise_report(report, deid)
         blobs["pdf"] = render_pdf(shown)
+        if deid is not None:
+            from meddiag_desktop.report.anonymize import shift_pdf_dates
+
+            blobs["pdf"] = shift_pdf_dates(blobs["pdf"], deid.shift)
     if not blobs:
         raise ExportError("nothing to write: enable the PDF or DICOM output")
     files = {FILE_NAMES[k]: blobs[k] for k in ("seg", "sr", "pdf") if k in blobs}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 import sys
 from pathlib import Path
 
@@ -137,7 +138,14 @@ def test_study_date_is_shifted_once_and_the_same_in_seg_sr_and_pdf(study, tmp_pa
     assert seg_a.StudyDate == shift_da(source, shift) == sr_b.StudyDate
     assert -3650 <= shift <= -30
     d = seg_a.StudyDate
-    assert f"Study date {d[:4]}-{d[4:6]}-{d[6:]}" in " ".join(pdf_text(a.paths["pdf"]).split())
+    text = " ".join(pdf_text(a.paths["pdf"]).split())
+    assert f"Study date {d[:4]}-{d[4:6]}-{d[6:]}" in text
+    # the export's own dates move too: a real date beside a shifted one would give the shift away
+    created = report.created_at[:10]
+    moved = shift_da(created.replace("-", ""), shift)
+    assert f"created {moved[:4]}-{moved[4:6]}-{moved[6:]}" in text and f"created {created}" not in text
+    pdf_dates = re.findall(rb"/CreationDate \(D:(\d{8})", a.paths["pdf"].read_bytes())
+    assert pdf_dates == [sr_a.ContentDate.encode()] and sr_a.ContentDate == shift_da(time.strftime("%Y%m%d"), shift)
     assert a.pseudonym != b.pseudonym
 
 
