@@ -13,7 +13,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 
 from meddiag_desktop.core.measurements import KINDS, summarize
 
-__all__ = ["session_report", "report_measurements", "view_png"]
+__all__ = ["session_report", "report_measurements", "view_png", "burned_in_reason", "confirm_burned_in"]
 
 _UNITS = {
     "length_mm": ("Length", "mm"),
@@ -91,3 +91,36 @@ def session_report(window):
         key_images.append(KeyImage(view_png(w), f"{view.capitalize()}{where}"))
     return build_report(volume, label_maps=label_maps, classifications=classifications, risks=risks,
                         measurements=report_measurements(volume, window.measurements), key_images=key_images)
+
+
+def burned_in_reason(volume) -> str | None:
+    """Why the open study's pixels may show burned-in patient text (first and last source headers), else None."""
+    import pydicom
+
+    from meddiag_desktop.report.phi_verify import burned_in
+
+    files = list(volume.metadata.get("files") or [])
+    headers = []
+    for f in {files[0], files[-1]} if files else ():
+        try:
+            headers.append(pydicom.dcmread(f, stop_before_pixels=True, force=True))
+        except Exception:  # noqa: BLE001 - unreadable now: the export reads every header again and decides
+            continue
+    return burned_in(headers)
+
+
+def confirm_burned_in(parent, volume) -> bool:
+    """Ask before source pixels go into an anonymised report whose source may have burned-in names.
+    True: include the key images (the user confirmed); False: leave them out."""
+    from PySide6.QtWidgets import QMessageBox
+
+    why = burned_in_reason(volume)
+    if why is None:
+        return False
+    answer = QMessageBox.question(
+        parent, "Key images may show the patient's name",
+        f"{why[0].upper()}{why[1:]}.\n\nThe key images are renderings of these pixels, so they may show the "
+        "patient's name or other identifiers that anonymising cannot remove.\n\nInclude the key images in "
+        "the anonymised report? (No: the report is exported without them.)",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes

@@ -247,11 +247,17 @@ class ReportPreviewDialog(QDialog):
         report = self.current_report()
         volume, anonymize = self._volume, self.anonymize.isChecked()
         deid = self._deidentifier() if anonymize else None
+        allow_burned_in = False
+        if anonymize and report.key_images:  # source pixels in an anonymised report: only when confirmed
+            from meddiag_desktop.qt.report_export import confirm_burned_in
+
+            allow_burned_in = confirm_burned_in(self, volume)
 
         def work(progress, cancel):
             from meddiag_desktop.report.export import export_report
 
-            return export_report(report, volume, out, anonymize=anonymize, deidentifier=deid)
+            return export_report(report, volume, out, anonymize=anonymize, deidentifier=deid,
+                                 allow_burned_in=allow_burned_in)
 
         self._run(work, self._exported, "Exporting…")
 

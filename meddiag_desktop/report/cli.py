@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="risk inputs not found in the image, as JSON, a JSON file, or - for stdin")
     p.add_argument("--anonymize", "--anonymise", action="store_true",
                    help="de-identify the DICOM outputs (PS3.15 Basic Profile) and show a pseudonym in the PDF")
+    p.add_argument("--allow-burned-in", action="store_true",
+                   help="with --anonymize: keep key images although the source may have names burned into its pixels")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where plugins run")
     p.add_argument("--impression", default="", help="the reader's impression text")
     p.add_argument("--reader", default="", help="the reader's name, printed above the signature line")
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                           risks=risks, impression=args.impression, reader_name=args.reader, notes=session.not_run)
     try:
         result = export_report(report, volume, args.out, anonymize=args.anonymize, dicom=not args.pdf_only,
-                               overwrite=args.overwrite)
+                               overwrite=args.overwrite, allow_burned_in=args.allow_burned_in)
     except ExportError as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback; the audit log has the event

@@ -1,9 +1,10 @@
-"""Write a report's PDF, DICOM SEG and SR into a folder: atomically, owner-only, never beside the source.
+"""Write a report's PDF, DICOM SEG and SR into a folder: atomically as a set, owner-only, never beside the source.
 
-Everything is built in memory first; then each file is written to a temporary
-name in the destination folder, flushed and fsync'ed, made ``0o600`` and renamed
-into place (``os.replace``), so a crash or a full disk leaves either the complete
-file or nothing. Source files are only read. Each export is audited.
+Everything is built in memory first; then the files are written into a staging folder
+beside the destination, flushed and fsync'ed, made ``0o600``, checked for identifying
+values when anonymised, and published in one rename (:mod:`~meddiag_desktop.report.export_set`),
+so a crash, a kill or a full disk leaves the previous set or the new one, never a mix.
+Source files are only read. Each export is audited.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from meddiag_desktop.atomic_files import write_bytes_atomic
 from meddiag_desktop.core.volume import Volume
+from meddiag_desktop.report.export_set import ExportError, publish_set
 from meddiag_desktop.report.model import Report
 
 __all__ = ["ExportError", "ExportResult", "export_report", "source_folders", "check_destination", "write_atomic",
@@ -23,10 +25,6 @@ __all__ = ["ExportError", "ExportResult", "export_report", "source_folders", "ch
 
 #: fixed output names: nothing about the patient goes into a file name
 FILE_NAMES = {"pdf": "report.pdf", "seg": "seg.dcm", "sr": "sr.dcm"}
-
-
-class ExportError(ValueError):
-    """The export cannot be done; the message says why and what to do."""
 
 
 @dataclass
@@ -85,6 +83,7 @@ def export_report(
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
     deidentifier=None,
+    allow_burned_in: bool = False,
 ) -> ExportResult:
     """Write ``report.pdf``, ``seg.dcm`` (when there are label maps) and ``sr.dcm`` into ``out_dir``.
 
@@ -103,13 +102,22 @@ def export_report(
     deidentifier:
         the :class:`~meddiag_desktop.report.anonymize.Deidentifier` to use when anonymising (e.g. the
         one whose pseudonym a preview showed); a fresh one by default.
+    allow_burned_in:
+        keep the key images (source pixels) in an anonymised PDF although the source says, or its
+        modality suggests, that names are burned into the pixels; otherwise they are left out, with a
+        warning. The user must have confirmed this.
+
+    The set is written into a staging folder beside ``out_dir`` and published in one rename
+    (:mod:`~meddiag_desktop.report.export_set`); an anonymised set is verified
+    (:func:`~meddiag_desktop.report.phi_verify.verify_export`) before it is published.
     """
     from meddiag_desktop.report.audit import audit
 
     say = progress or (lambda text: None)
     study_uid = str(volume.metadata.get("study_uid", "") or report.patient.study_uid)
     try:
-        result = _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier)
+        result = _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier,
+                         allow_burned_in)
     except BaseException as exc:
         audit("export", study_uid, "failed", error=type(exc).__name__, anonymized=anonymize)
         raise
@@ -118,16 +126,43 @@ def export_report(
     return result
 
 
-def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier) -> ExportResult:
+def _source_headers(volume: Volume) -> list:
+    """Headers of every source file (identifying values and BurnedInAnnotation); [] when not DICOM."""
+    import pydicom
+
+    out = []
+    for f in volume.metadata.get("files") or []:
+        try:
+            out.append(pydicom.dcmread(f, stop_before_pixels=True, force=True))
+        except Exception:  # noqa: BLE001 - a header we cannot read adds no identifier; the loader read it
+            continue
+    return out
+
+
+def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier,
+            allow_burned_in) -> ExportResult:
     out = check_destination(out_dir, volume)
     result = ExportResult(anonymized=anonymize)
     blobs: dict[str, bytes] = {}
     deid = None
+    headers: list = []
     if anonymize:
         from meddiag_desktop.report.anonymize import Deidentifier
+        from meddiag_desktop.report.phi_verify import burned_in
 
         deid = deidentifier or Deidentifier()
         result.pseudonym = deid.pseudonym
+        say("reading source headers")
+        headers = _source_headers(volume)
+        deid.learn(headers, report.patient)
+        deid.for_patient(report.patient.patient_id)  # as the GUI preview does: the same shift in both
+        why = burned_in(headers)
+        if why and report.key_images and not allow_burned_in:
+            from dataclasses import replace
+
+            report = replace(report, key_images=[])
+            result.warnings.append(f"key images left out of the anonymised PDF: {why}, so the pixels may show the "
+                                   "patient's name; confirm to include them (meddiag report --allow-burned-in)")
     if dicom:
         from meddiag_desktop.report.dicom_seg import DicomExportError, build_seg, source_datasets
         from meddiag_desktop.report.dicom_sr import build_sr
@@ -153,33 +188,41 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
                 result.warnings.append(f"no DICOM SR: {exc}")
             if deid is not None:
                 say("de-identifying")
-                for ds in (seg, sr):
-                    if ds is not None:
-                        deid.apply(ds)
+                # each on its own deep copy: highdicom's SEG and SR share elements, and a shared date
+                # element was shifted once per dataset (twice in all)
+                seg = deid.deidentified(seg) if seg is not None else None
+                sr = deid.deidentified(sr) if sr is not None else None
             if seg is not None:
                 blobs["seg"] = _dicom_bytes(seg)
             if sr is not None:
                 blobs["sr"] = _dicom_bytes(sr)
+    shown = report
     if pdf:
         say("rendering PDF")
         from meddiag_desktop.report.pdf import render_pdf
 
-        shown = report
         if deid is not None:
             from meddiag_desktop.report.anonymize import pseudonymise_report
 
             shown = pseudonymise_report(report, deid)
         blobs["pdf"] = render_pdf(shown)
+        if deid is not None:
+            from meddiag_desktop.report.anonymize import shift_pdf_dates
+
+            blobs["pdf"] = shift_pdf_dates(blobs["pdf"], deid.shift)
     if not blobs:
         raise ExportError("nothing to write: enable the PDF or DICOM output")
-    existing = [FILE_NAMES[k] for k in blobs if (out / FILE_NAMES[k]).exists()]
-    if existing and not overwrite:
-        raise ExportError(f"{out} already holds {', '.join(existing)}; choose another folder or allow overwriting")
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    files = {FILE_NAMES[k]: blobs[k] for k in ("seg", "sr", "pdf") if k in blobs}
+    verify = None
+    if deid is not None:
+        from meddiag_desktop.report.phi_verify import verify_export
+
+        def verify(paths: list[Path]) -> None:
+            say("checking the export for identifying values")
+            verify_export(paths, deid.identifiers, report=shown if pdf else None)
+
+    written = publish_set(out, files, overwrite=overwrite, say=say, verify=verify)
     for kind in ("seg", "sr", "pdf"):
         if kind in blobs:
-            say(f"writing {FILE_NAMES[kind]}")
-            path = out / FILE_NAMES[kind]
-            write_atomic(path, blobs[kind])
-            result.paths[kind] = path
+            result.paths[kind] = written[FILE_NAMES[kind]]
     return result

@@ -7,7 +7,7 @@ import os
 import stat
 
 import pytest
-from report_helpers import make_report, tree_hashes
+from report_helpers import make_report, phantom, tree_hashes
 
 from meddiag_desktop.report import export_report
 from meddiag_desktop.report.export import ExportError
@@ -67,26 +67,28 @@ def test_full_disk_while_writing_leaves_no_partial_file(study, tmp_path, monkeyp
     assert (out / "seg.dcm").read_bytes() == b"previous complete export"
 
 
-def test_crash_between_files_leaves_only_complete_files(study, tmp_path, monkeypatch):
+def test_crash_between_files_publishes_nothing_and_keeps_the_earlier_set(study, tmp_path, monkeypatch):
+    import meddiag_desktop.report.export_set as export_set
+
     _, volume, labels = study
     out = tmp_path / "out"
-    real_replace = os.replace
+    export_report(make_report(volume, labels, key_images=[]), volume, out)
+    before = tree_hashes(out)
+    real_write = export_set._write
     calls = []
 
-    def replace_then_die(src, dst):
-        calls.append(dst)
+    def write_then_die(path, data, mode):
+        calls.append(path.name)
         if len(calls) == 2:
             raise KeyboardInterrupt("power cut")
-        return real_replace(src, dst)
+        return real_write(path, data, mode)
 
-    monkeypatch.setattr(os, "replace", replace_then_die)
+    monkeypatch.setattr(export_set, "_write", write_then_die)
     with pytest.raises(KeyboardInterrupt):
-        export_report(make_report(volume, labels, key_images=[]), volume, out)
-    names = sorted(p.name for p in out.iterdir())
-    assert names == ["seg.dcm"]  # the first file, complete; no .part file
-    import pydicom
-
-    assert pydicom.dcmread(out / "seg.dcm").Modality == "SEG"
+        export_report(make_report(volume, labels, key_images=[], impression="a new one"), volume, out, overwrite=True)
+    assert calls == ["seg.dcm", "sr.dcm"]
+    assert tree_hashes(out) == before  # the earlier set, whole; not its SEG beside a new SR
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "source"]  # no staging folder left
 
 
 def test_failure_while_building_writes_nothing(study, tmp_path, monkeypatch):
@@ -110,7 +112,7 @@ def test_killed_export_process_leaves_no_partial_file(study, tmp_path):
     import sys
     import textwrap
 
-    folder, _, _ = study
+    folder, volume, _ = study
     out = tmp_path / "out"
     script = textwrap.dedent(f"""
         import os, sys, time
@@ -132,7 +134,8 @@ def test_killed_export_process_leaves_no_partial_file(study, tmp_path):
             def write(self, data):
                 self.fh.write(data[: len(data) // 2]); self.fh.flush()
                 print("HALF", flush=True); time.sleep(60)
-        ex.os.fdopen = lambda fd, mode: Slow(real(fd, mode))
+        import meddiag_desktop.report.export_set as es
+        es.os.fdopen = lambda fd, mode: Slow(real(fd, mode))
         ex.export_report(report, volume, {str(out)!r})
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -144,5 +147,9 @@ def test_killed_export_process_leaves_no_partial_file(study, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    finals = [p.name for p in out.iterdir() if not p.name.startswith(".meddiag-")]
-    assert finals == []  # the half-written data is only in a hidden temporary file, never at a final name
+    assert not out.exists()  # the half-written data is only in a hidden staging folder, never published
+    staged = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.meddiag-staging-")]
+    assert len(staged) == 1
+    export_report(make_report(volume, phantom()[1], key_images=[]), volume, out)  # the next run cleans it up
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "source"]
+    assert sorted(p.name for p in out.iterdir()) == ["report.pdf", "seg.dcm", "sr.dcm"]
