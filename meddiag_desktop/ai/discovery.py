@@ -76,8 +76,15 @@ class PluginInfo:
             return False
         return None if any(w.sha256 is None for w in self.manifest.weights) else True
 
+    def trust(self):
+        """Trust state and per-file verification (:func:`meddiag_desktop.ai.trust.trust_status`); hashes, imports nothing."""
+        from meddiag_desktop.ai.trust import trust_status
+
+        return trust_status(self)
+
     def to_json(self) -> dict:
         m = self.manifest
+        trust = self.trust().to_json() if self.path.is_dir() else None
         return {
             "id": self.id,
             "name": m.name if m else self.path.name,
@@ -89,6 +96,8 @@ class PluginInfo:
             "path": str(self.path),
             "source": self.source,
             "error": self.error,
+            "trusted": bool(trust and trust["trusted"]),  # may its code run (lock or the user's consent)
+            "trust": trust,  # state, hash, who/when, every file with ok/changed/added/missing
         }
 
 
