@@ -387,29 +387,57 @@ def require_trusted(plugin: Any, *, for_run: bool = False) -> str:
     """Raise :class:`PluginUntrusted` unless every file of ``plugin`` matches its lock or the user's consent.
 
     Call before any plugin module is imported or any bundle config parsed. With
-    ``for_run`` (in the worker process, just before running) Python's bytecode
-    cache is also moved out of plugin folders: ``__pycache__`` is not hashed, so
-    a ``.pyc`` left there must not be loaded instead of the hashed source.
+    ``for_run`` (in the worker process, just before running) modules in the plugin
+    folder are then imported from their source only: ``__pycache__`` is not hashed,
+    so a ``.pyc`` left there must not be loaded instead of the hashed source.
     Returns the tree hash.
     """
     status = trust_status(plugin)
     if not status.trusted:
         cls = UnsafePluginFile if status.state == "unsafe" else PluginUntrusted
         raise cls(status.message or f"{status.path} is not trusted", status.path, status.changes)
-    if for_run and sys.pycache_prefix is None:
-        _move_bytecode_cache()
+    if for_run:
+        _source_only_imports(status.path)
     return status.digest or ""
 
 
-def _move_bytecode_cache() -> None:
-    """Read and write ``.pyc`` files under the user's cache folder, never a plugin's ``__pycache__``."""
-    import platformdirs
+_SOURCE_ONLY_ROOTS: set[Path] = set()
 
-    for prefix in (Path(platformdirs.user_cache_dir("meddiag-desktop")) / "pycache",
-                   Path(__import__("tempfile").gettempdir()) / f"meddiag-pycache-{os.getuid() if hasattr(os, 'getuid') else 0}"):
-        try:
-            prefix.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError:
-            continue
-        sys.pycache_prefix = str(prefix)
+
+def _source_only_imports(folder: Path) -> None:
+    """Import modules under ``folder`` from their hashed source, never from ``__pycache__`` (not hashed).
+
+    A path hook placed first in :data:`sys.path_hooks` serves the plugin's folders
+    with a loader that compiles the source and neither reads nor writes ``.pyc``
+    files; every other import (torch, MONAI) keeps its bytecode cache.
+    """
+    import importlib.machinery as m
+
+    root = folder.resolve()
+    if root in _SOURCE_ONLY_ROOTS:
         return
+    _SOURCE_ONLY_ROOTS.add(root)
+
+    class SourceOnlyLoader(m.SourceFileLoader):
+        def get_code(self, fullname):
+            return self.source_to_code(self.get_data(self.path), self.path)
+
+    if not any(getattr(h, "_meddiag_source_only", False) for h in sys.path_hooks):
+        finder_hook = m.FileFinder.path_hook((SourceOnlyLoader, m.SOURCE_SUFFIXES),
+                                             (m.ExtensionFileLoader, m.EXTENSION_SUFFIXES))
+
+        def hook(path: str):
+            p = Path(path or ".").resolve()
+            if not any(p == r or r in p.parents for r in _SOURCE_ONLY_ROOTS):
+                raise ImportError("not a plugin folder")
+            return finder_hook(path)
+
+        hook._meddiag_source_only = True  # type: ignore[attr-defined]
+        sys.path_hooks.insert(0, hook)
+    for cached in list(sys.path_importer_cache):  # folders already seen get the new finder
+        try:
+            p = Path(cached).resolve()
+        except (OSError, ValueError, TypeError):
+            continue
+        if p == root or root in p.parents:
+            del sys.path_importer_cache[cached]

@@ -77,14 +77,14 @@ def _refusal(path: Path, err: Exception) -> str:
     import pickle
     import re
 
-    if isinstance(err, pickle.UnpicklingError):
-        m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
-        what = f" (for example {m.group(1)})" if m else ""
-        return (f"{path} holds pickled Python objects{what}, not just tensors; loading them could run code, "
-                "so the file is refused. Ask the plugin's authors for the weights as a state_dict "
+    m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+    if isinstance(err, pickle.UnpicklingError) and m:
+        return (f"{path} holds pickled Python objects (for example {m.group(1)}), not just tensors; loading them "
+                "could run code, so the file is refused. Ask the plugin's authors for the weights as a state_dict "
                 "(torch.save(model.state_dict(), path)) or as a .safetensors file")
-    return (f"{path} cannot be read as PyTorch weights ({type(err).__name__}); the file is damaged or not "
-            "a checkpoint: reinstall the plugin")
+    return (f"{path} cannot be read as PyTorch weights ({type(err).__name__}): it is damaged, not a checkpoint, "
+            "or holds something other than tensors, so it is refused; reinstall the plugin, or ask its authors "
+            "for a state_dict or .safetensors file")
 
 
 def load_state_dict(path: str | Path, kind: str | None = None) -> dict[str, Any]:
