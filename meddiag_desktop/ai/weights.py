@@ -78,8 +78,15 @@ def _refusal(path: Path, err: Exception) -> str:
     import re
 
     m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
-    if isinstance(err, pickle.UnpicklingError) and m:
-        return (f"{path} holds pickled Python objects (for example {m.group(1)}), not just tensors; loading them "
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    except OSError:
+        head = b""
+    # a torch zip checkpoint ("PK") or a raw pickle (protocol marker 0x80) that weights_only refused
+    if isinstance(err, pickle.UnpicklingError) and (m or head[:1] == b"\x80" or head == b"PK"):
+        example = f" (for example {m.group(1)})" if m else ""
+        return (f"{path} holds pickled Python objects{example}, not just tensors; loading them "
                 "could run code, so the file is refused. Ask the plugin's authors for the weights as a state_dict "
                 "(torch.save(model.state_dict(), path)) or as a .safetensors file")
     return (f"{path} cannot be read as PyTorch weights ({type(err).__name__}): it is damaged, not a checkpoint, "
