@@ -172,3 +172,24 @@ def test_discovery_and_listing_import_no_plugin_code(tmp_path, _isolated_plugin_
     items = [i for i in list_plugins() if i["id"] == "u.spy"]
     assert infos and items[0]["trusted"] is False and items[0]["trust"]["state"] == "not_trusted"
     assert not marker.exists() and "tinyplugin" not in sys.modules
+
+
+def test_entry_point_naming_a_subpackage_is_found_without_importing_its_parent(tmp_path, monkeypatch):
+    import importlib.metadata
+
+    top = tmp_path / "site" / "acme_spy"
+    marker = tmp_path / "PARENT_IMPORTED"
+    (top / "plugins").mkdir(parents=True)
+    (top / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (top / "plugins" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    from plugin_factory import make_plugin
+
+    make_plugin(top / "plugins", "ep.sub", trust=False)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    eps = importlib.metadata.EntryPoints([importlib.metadata.EntryPoint("sub", "acme_spy.plugins",
+                                                                        "meddiag_desktop.plugins")])
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda **kw: eps if kw.get("group") == "meddiag_desktop.plugins" else [])
+    infos = [i for i in discover_plugins() if i.source == "entry_point"]
+    assert [i.id for i in infos if i.ok] == ["ep.sub"] and not infos[0].trust().trusted
+    assert not marker.exists() and "acme_spy" not in sys.modules
