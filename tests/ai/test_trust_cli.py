@@ -48,7 +48,7 @@ def test_trust_shows_hash_and_files_and_records_consent(plugin_factory):
     assert json.loads(store_path().read_text())["plugins"] == {}
 
 
-def test_listing_shows_trust_state_of_every_file(plugin_factory, _isolated_plugin_places, monkeypatch):
+def test_listing_shows_trust_state_of_every_file(plugin_factory, _isolated_plugin_places, monkeypatch, tmp_path):
     from plugin_factory import make_plugin
 
     user = make_plugin(_isolated_plugin_places / "plugins", "u.listed", trust=False)
@@ -60,6 +60,8 @@ def test_listing_shows_trust_state_of_every_file(plugin_factory, _isolated_plugi
     it = items["u.listed"]
     assert it["trusted"] is False and it["trust"]["state"] == "not_trusted"
     assert f"meddiag plugins trust {user}" in it["trust"]["message"]
+    run = meddiag("infer", "u.listed", _study(tmp_path), "--out", tmp_path / "out", "--json")  # by id, from the env path
+    assert run.returncode == 1 and json.loads(run.stdout)["error"].startswith("PluginUntrusted: plugin Test u.listed at ")
     assert meddiag("plugins", "trust", "u.listed", "--yes").returncode == 0  # by id
     text = meddiag("plugins").stdout
     assert "trusted by its lock file" in text and "      ok          tinyplugin/model.py" in text
