@@ -195,12 +195,13 @@ def _print_trust(trust: dict | None) -> None:
 
 
 def _resolve_for_trust(text: str):
-    from meddiag_desktop.ai.discovery import PluginInfo, find_plugin
+    """The plugin folder named by a path or an id (a folder with a broken manifest can still be reviewed)."""
+    from meddiag_desktop.ai.discovery import find_plugin
 
     info = find_plugin(text)
-    if not info.ok and not info.path.is_dir():
-        raise ValueError(f"{text}: {info.error}")
-    return info if isinstance(info, PluginInfo) else None
+    if not info.path.is_dir():
+        raise ValueError(f"{text}: {info.error or 'not a folder'}")
+    return info
 
 
 def _trust_fail(args: argparse.Namespace, err: BaseException, code: int) -> int:
@@ -254,7 +255,9 @@ def _run_trust(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"trusted": True, "path": str(info.path), **status.to_json()}))
     else:
-        print(f"trusted: recorded in {__import__('meddiag_desktop.ai.trust', fromlist=['store_path']).store_path()}")
+        from meddiag_desktop.ai.trust import store_path
+
+        print(f"trusted: recorded in {store_path()}")
     return 0
 
 
