@@ -155,8 +155,10 @@ def test_bundled_seg_plugin_declares_its_postprocess():
 
 
 # ------------------------------------------------------------------ runner
-def test_runner_applies_manifest_postprocess_on_the_model_grid(tmp_path):
+def test_runner_applies_manifest_postprocess_on_the_model_grid(tmp_path, monkeypatch):
     import sys
+
+    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))  # the trust store (ai/trust.py)
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent / "ai"))

@@ -76,8 +76,15 @@ class PluginInfo:
             return False
         return None if any(w.sha256 is None for w in self.manifest.weights) else True
 
+    def trust(self):
+        """Trust state and per-file verification (:func:`meddiag_desktop.ai.trust.trust_status`); hashes, imports nothing."""
+        from meddiag_desktop.ai.trust import trust_status
+
+        return trust_status(self)
+
     def to_json(self) -> dict:
         m = self.manifest
+        trust = self.trust().to_json() if self.path.is_dir() else None
         return {
             "id": self.id,
             "name": m.name if m else self.path.name,
@@ -89,6 +96,8 @@ class PluginInfo:
             "path": str(self.path),
             "source": self.source,
             "error": self.error,
+            "trusted": bool(trust and trust["trusted"]),  # may its code run (lock or the user's consent)
+            "trust": trust,  # state, hash, who/when, every file with ok/changed/added/missing
         }
 
 
@@ -135,7 +144,7 @@ def entry_point_dirs() -> list[tuple[str, Path | None, str | None]]:
                 obj = obj() if callable(obj) else obj
                 path = Path(os.fspath(obj))
             else:
-                spec = importlib.util.find_spec(ep.module)
+                spec = _find_spec_without_import(ep.module)
                 if spec is None:
                     raise ModuleNotFoundError(f"no module {ep.module}")
                 if spec.submodule_search_locations:
@@ -146,6 +155,22 @@ def entry_point_dirs() -> list[tuple[str, Path | None, str | None]]:
         except Exception as err:
             out.append((ep.name, None, f"entry point {ep.name} = {ep.value}: {type(err).__name__}: {err}"))
     return out
+
+
+def _find_spec_without_import(dotted: str):
+    """``importlib.util.find_spec`` without importing parent packages (whose ``__init__`` is plugin code).
+
+    Walks ``sys.path`` with :class:`importlib.machinery.PathFinder`, one name at a time.
+    """
+    from importlib.machinery import PathFinder
+
+    parts = dotted.split(".")
+    spec = PathFinder.find_spec(parts[0])
+    for i in range(1, len(parts)):
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        spec = PathFinder.find_spec(".".join(parts[: i + 1]), list(spec.submodule_search_locations))
+    return spec
 
 
 # ---------------------------------------------------------------- scanning

@@ -61,6 +61,7 @@ class PluginHung(PluginError):
 
 
 _REFUSAL_KINDS = {"InputRefused", "WeightsError", "ManifestError", "PluginOutOfMemory"}
+_REFUSAL_KINDS |= {"PluginUntrusted", "UnsafePluginFile"}  # ai/trust.py: refused in the worker too
 
 
 def _death_reason(code: int | None) -> str:
@@ -193,6 +194,9 @@ def run_isolated(
     info = plugin if isinstance(plugin, PluginInfo) else plugin_from_folder(Path(plugin), "explicit")
     if not info.ok:
         raise PluginError(f"plugin {info.id} cannot be used: {info.error}")
+    from meddiag_desktop.ai.trust import require_trusted
+
+    require_trusted(info)  # no plugin code without the user's consent, pinned to a hash (ai/trust.py)
     manifest = info.manifest
     from dataclasses import replace
 

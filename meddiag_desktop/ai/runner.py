@@ -250,6 +250,9 @@ def run_plugin(
     """Run the plugin in ``folder`` on ``volume``; returns a Segmentation- or ClassificationResult."""
     options = options or RunOptions()
     folder = Path(folder)
+    from meddiag_desktop.ai.trust import require_trusted
+
+    require_trusted(folder, for_run=True)  # before any plugin module is imported or bundle config parsed
     manifest = manifest or load_manifest(folder)
     notes: list[str] = []
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from meddiag_desktop.ai.manifest import PluginManifest
 
-__all__ = ["WeightsError", "sha256_file", "verify_weights", "load_state_dict"]
+__all__ = ["WeightsError", "sha256_file", "check_inside", "verify_weights", "load_state_dict"]
 
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+_HASH_CACHE: dict[tuple, str] = {}
 
 
 class WeightsError(ValueError):
@@ -23,7 +23,8 @@ def sha256_file(path: str | Path) -> str:
     """SHA-256 hex digest of a file, cached by (path, size, mtime) so listings stay quick."""
     path = Path(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    # ctime and inode too: a rewrite that restores size and mtime still changes them
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     digest = _HASH_CACHE.get(key)
     if digest is None:
         h = hashlib.sha256()
@@ -44,6 +45,7 @@ def verify_weights(folder: str | Path, manifest: PluginManifest) -> list[Path]:
     paths = []
     for w in manifest.weights:
         path = folder / w.file
+        check_inside(path, folder)
         if not path.is_file():
             raise WeightsError(f"weight file {path} is missing; reinstall plugin {manifest.id!r}")
         if w.sha256 is not None:
@@ -55,6 +57,41 @@ def verify_weights(folder: str | Path, manifest: PluginManifest) -> list[Path]:
                 )
         paths.append(path)
     return paths
+
+
+def check_inside(path: str | Path, folder: str | Path) -> None:
+    """Refuse ``path`` when it (or a folder on its way) is a symbolic link leading out of ``folder``."""
+    path, root = Path(path), Path(folder).resolve()
+    target = path.resolve()
+    try:
+        target.relative_to(root)
+    except ValueError:
+        raise WeightsError(
+            f"{path} is a symbolic link to {target}, outside the plugin folder {root}; refusing to load it: "
+            "copy the weight file itself into the plugin folder"
+        ) from None
+
+
+def _refusal(path: Path, err: Exception) -> str:
+    """Our own words for a checkpoint that ``weights_only`` refused (never PyTorch's advice to disable it)."""
+    import pickle
+    import re
+
+    m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    except OSError:
+        head = b""
+    # a torch zip checkpoint ("PK") or a raw pickle (protocol marker 0x80) that weights_only refused
+    if isinstance(err, pickle.UnpicklingError) and (m or head[:1] == b"\x80" or head == b"PK"):
+        example = f" (for example {m.group(1)})" if m else ""
+        return (f"{path} holds pickled Python objects{example}, not just tensors; loading them "
+                "could run code, so the file is refused. Ask the plugin's authors for the weights as a state_dict "
+                "(torch.save(model.state_dict(), path)) or as a .safetensors file")
+    return (f"{path} cannot be read as PyTorch weights ({type(err).__name__}): it is damaged, not a checkpoint, "
+            "or holds something other than tensors, so it is refused; reinstall the plugin, or ask its authors "
+            "for a state_dict or .safetensors file")
 
 
 def load_state_dict(path: str | Path, kind: str | None = None) -> dict[str, Any]:
@@ -70,7 +107,7 @@ def load_state_dict(path: str | Path, kind: str | None = None) -> dict[str, Any]
     try:
         obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     except Exception as err:  # pickle with code in it, or damaged file
-        raise WeightsError(f"{path} cannot be loaded safely (weights_only): {err}") from None
+        raise WeightsError(_refusal(path, err)) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):

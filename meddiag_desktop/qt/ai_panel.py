@@ -298,6 +298,10 @@ class AIPanel(QWidget):
         except ValueError as exc:
             self.show_error(str(exc))
             return
+        from meddiag_desktop.qt.plugin_trust_dialog import confirm_trust
+
+        if not confirm_trust(self, info, self.show_error):  # consent before its code first runs
+            return
         from meddiag_desktop.ai.isolation import run_isolated
         from meddiag_desktop.ai.runner import RunOptions
 

@@ -30,6 +30,8 @@ def _isolated_plugin_places(tmp_path_factory, monkeypatch):
         return real(**kw)
 
     monkeypatch.setattr(importlib.metadata, "entry_points", no_plugin_eps)
+    # the trust store (ai/trust.py) lives in the settings folder: a private one per test, seen by workers too
+    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     yield user
 
 

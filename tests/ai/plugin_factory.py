@@ -85,8 +85,8 @@ def write_weights(path: Path, classifier: bool = False) -> str:
 
 def make_plugin(root: Path, plugin_id: str = "test.threshold", behaviour: str = "ok", *, spacing=(2.0, 2.0, 2.0),
                 orientation: str = "LPS", roi=(16, 16, 16), sha: str | None = None, extra: str = "",
-                classifier: bool = False) -> Path:
-    """A plugin folder under ``root``; returns its path."""
+                classifier: bool = False, trust: bool = True) -> Path:
+    """A plugin folder under ``root``; returns its path (trusted through the real API unless ``trust=False``)."""
     folder = root / plugin_id
     pkg = folder / "tinyplugin"
     pkg.mkdir(parents=True, exist_ok=True)
@@ -148,6 +148,24 @@ def make_plugin(root: Path, plugin_id: str = "test.threshold", behaviour: str = 
         else:
             data[k] = v
     (folder / "plugin.toml").write_text(_dump_toml(data))
+    if trust:
+        trust_for_tests(folder)
+    return folder
+
+
+def trust_for_tests(folder: Path) -> Path:
+    """Record consent for ``folder`` as ``meddiag plugins trust`` would, in the test's own settings folder.
+
+    The trust store lives in ``$MEDDIAG_CONFIG_DIR`` (inherited by worker processes);
+    a test must point it at a temporary folder first (``monkeypatch.setenv``).
+    """
+    import os
+
+    if not os.environ.get("MEDDIAG_CONFIG_DIR"):
+        raise RuntimeError("set MEDDIAG_CONFIG_DIR to a temporary folder before trusting a test plugin")
+    from meddiag_desktop.ai.trust import trust_plugin
+
+    trust_plugin(folder, via="tests")
     return folder
 
 
@@ -254,8 +272,8 @@ TINY_BUNDLE_METADATA = {
 }
 
 
-def write_tiny_bundle(root: Path) -> Path:
-    """Write the tiny bundle (configs/ and models/model.pt, seeded random UNet) into ``root``."""
+def write_tiny_bundle(root: Path, trust: bool = True) -> Path:
+    """Write the tiny bundle (configs/ and models/model.pt, seeded random UNet) into ``root`` (trusted unless told)."""
     import torch
     from monai.networks.nets import UNet
 
@@ -266,4 +284,6 @@ def write_tiny_bundle(root: Path) -> Path:
     torch.manual_seed(7)
     net = UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(4, 8), strides=(2,), num_res_units=0)
     torch.save(net.state_dict(), root / "models" / "model.pt")
+    if trust:
+        trust_for_tests(root)
     return root

@@ -10,6 +10,7 @@ import pytest
 from meddiag_desktop.ai.isolation import PluginCrashed, PluginFailed, PluginHung, run_isolated
 from meddiag_desktop.ai.runner import RunOptions
 from meddiag_desktop.ai.sliding_window import RunCancelled
+from plugin_factory import trust_for_tests
 
 FAST = dict(start_timeout=60, stall_timeout=60)
 
@@ -143,6 +144,7 @@ def test_classifier_without_location_uses_its_candidate_finder(plugin_factory, c
     toml.write_text(toml.read_text().replace(
         "patch_size = [16, 16, 16]", 'patch_size = [16, 16, 16]\ncandidates_from = "test.finder"\ncandidates_label = 1'))
     monkeypatch.setenv("MEDDIAG_PLUGIN_PATH", str(seg.parent))
+    trust_for_tests(cls)  # its manifest changed since the factory trusted it
     res = run_isolated(cls, ct_box, **FAST)
     assert len(res.findings) == 1 and res.findings[0].top_class == "bright"
     assert "test.finder" in res.findings[0].source

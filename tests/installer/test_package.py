@@ -90,7 +90,7 @@ def _tiny_monai_bundle(root: Path) -> Path:
     sys.path.insert(0, str(ROOT / "tests" / "ai"))
     from plugin_factory import write_tiny_bundle
 
-    return write_tiny_bundle(root)
+    return write_tiny_bundle(root, trust=False)  # the packaged app records consent itself, below
 
 
 def test_packaged_app_runs_a_users_monai_bundle_offline(package, tmp_path):
@@ -104,6 +104,10 @@ def test_packaged_app_runs_a_users_monai_bundle_offline(package, tmp_path):
                    check=True, capture_output=True)
     nonet = ["unshare", "-n", "--"] if subprocess.run(["unshare", "-n", "true"]).returncode == 0 else []
     out = tmp_path / "out"
+    env = ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={tmp_path / 'home'}", "LANG=C.UTF-8"]
+    trust = subprocess.run([*env, str(unpacked / "meddiag"), "plugins", "trust", str(bundle), "--yes"],
+                           capture_output=True, text=True, timeout=300)  # no bundle code runs without consent
+    assert trust.returncode == 0, trust.stderr[-3000:]
     run = subprocess.run(
         [*nonet, "env", "-i", "PATH=/usr/bin:/bin", f"HOME={tmp_path / 'home'}", "LANG=C.UTF-8",
          str(unpacked / "meddiag"), "infer", str(bundle), str(series), "--out", str(out), "--device", "cpu", "--json"],

@@ -20,6 +20,7 @@ def _private_user_data(tmp_path_factory, monkeypatch):
     monkeypatch.setattr("platformdirs.user_data_dir", lambda *a, **k: str(user))
     monkeypatch.delenv("MEDDIAG_AUDIT_LOG", raising=False)
     monkeypatch.delenv("MEDDIAG_PLUGIN_PATH", raising=False)
+    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(user / "config"))  # plugin consent store (ai/trust.py)
     yield user
 
 
