@@ -208,6 +208,7 @@ def _single(series: SeriesInfo, h: InstanceHeader, planes: np.ndarray, warnings:
             "shown as slices 1 mm apart; distances across frames mean nothing."
         )
     md = _metadata(series, h)
+    md["no_patient_geometry"] = h.orientation is None and direction_from_patient_orientation(h.patient_orientation) is None
     return Volume(planes, spacing=(sx, sy, sz), origin=origin, direction=direction, metadata=md, warnings=warnings)
 
 

@@ -304,8 +304,16 @@ class SliceView:
 
     @property
     def title(self) -> str:
-        """View name shown upper right: ``"Axial"``..., or :data:`IMAGE_PLANE_TITLE`."""
+        """View name shown upper right: ``"Axial"``..., :data:`IMAGE_PLANE_TITLE`, or for an image
+        without patient orientation :data:`view_geometry.NO_GEOMETRY_TITLE`."""
+        if not self.patient_geometry:
+            return vg.NO_GEOMETRY_TITLE
         return self.view.capitalize() if self.frame_override is None else IMAGE_PLANE_TITLE
+
+    @property
+    def patient_geometry(self) -> bool:
+        """False for an image whose file gives no patient orientation (shown as stored, no letters)."""
+        return self.volume is None or vg.has_patient_geometry(self.volume)
 
     def _apply_frame(self) -> None:
         """Frame, edge letters and crosshair colours for the current geometry."""
@@ -364,9 +372,8 @@ class SliceView:
         self._apply_photometric()
         self._slice_w = None
         self.image_actor.VisibilityOn()
-        self._vline.SetVisibility(self.crosshair_visible)
-        self._hline.SetVisibility(self.crosshair_visible)
-        self.letters.VisibilityOn()
+        self.set_crosshair_visible(self.crosshair_visible)
+        self.letters.SetVisibility(self.patient_geometry)  # no letters where the file gives no orientation
         self.zoom = 1.0
         self.pan = np.zeros(2)
         self.set_cursor(volume.center_lps())
@@ -550,7 +557,7 @@ class SliceView:
 
     def set_crosshair_visible(self, visible: bool) -> None:
         self.crosshair_visible = bool(visible)
-        on = visible and self.volume is not None
+        on = visible and self.volume is not None and self.patient_geometry  # no other planes to show
         self._vline.SetVisibility(on)
         self._hline.SetVisibility(on)
 
@@ -666,7 +673,8 @@ class SliceView:
         lines = self.corner_lines(
             [x for x in (patient, pid, study) if x],
             [x for x in (self.title, self.slab_label(), series, modality) if x],
-            [f"Im {info.index + 1}/{info.count}   {axis_letter} {info.position:.1f} mm"] + (
+            [f"Im {info.index + 1}/{info.count}" + (
+                f"   {axis_letter} {info.position:.1f} mm" if self.patient_geometry else "")] + (
                 [self._readout] if self._readout else []),
             [f"W {w:.0f}  L {lvl:.0f}", f"Zoom {self.zoom:.2f}x"],
         )
