@@ -47,6 +47,7 @@ def _metadata(series: SeriesInfo, h: InstanceHeader) -> dict:
             name = h.window_explanations[i] if i < len(h.window_explanations) and h.window_explanations[i] else f"DICOM {i + 1}"
             presets.append(WindowPreset(name=name, width=float(w), level=float(c)))
     units = "HU" if h.modality == "CT" else ""
+    lossy = [i for i in (h, *series.instances) if i.lossy == "01"]
     return {
         "source": "dicom",
         "patient_name": h.patient_name,
@@ -68,6 +69,10 @@ def _metadata(series: SeriesInfo, h: InstanceHeader) -> dict:
         "monochrome1": h.photometric == "MONOCHROME1",
         "units": units,
         "window_presets": presets,
+        # LossyImageCompression 01 in any image: PS3.3 C.7.6.1.1.5 asks viewers to show it
+        "lossy": bool(lossy),
+        "lossy_ratios": lossy[0].lossy_ratios if lossy else (),
+        "lossy_methods": lossy[0].lossy_methods if lossy else (),
         "files": [str(i.path) for i in series.instances],
         "source_folder": str(h.path.parent),
     }

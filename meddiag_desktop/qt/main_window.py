@@ -244,8 +244,9 @@ class MainWindow(QMainWindow):
         if lps is None or value is None:
             self.readout.setText("")
             return
-        x, y, z = lps
-        self.readout.setText(f"{self.state.value_text(value)}    LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
+        from meddiag_desktop.core.corner_text import lps_text
+
+        self.readout.setText(f"{self.state.value_text(value)}    {lps_text(lps)}")  # R 79.0  A 12.0  S 3.0 mm
 
     # --------------------------------------------------------------- actions
     @guarded("Open file")

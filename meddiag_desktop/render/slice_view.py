@@ -43,6 +43,7 @@ from vtkmodules.vtkRenderingCore import (
 
 from meddiag_desktop.core import Volume
 from meddiag_desktop.core import view_geometry as vg
+from meddiag_desktop.core.corner_text import axis_position_text, format_dicom_date, lossy_text
 from meddiag_desktop.core.slab import Slab, slab_center
 
 __all__ = [
@@ -664,17 +665,18 @@ class SliceView:
         md = self.volume.metadata
         patient = str(md.get("patient_name", "") or "").replace("^", " ").strip()
         pid = str(md.get("patient_id", "") or "")
-        study = " ".join(str(md.get(k, "") or "") for k in ("study_date", "study_description")).strip()
+        study_date = format_dicom_date(str(md.get("study_date", "") or ""))  # 2013-04-15, not 20130415
+        study = " ".join((study_date, str(md.get("study_description", "") or ""))).strip()
         series = str(md.get("series_description", "") or "")
         modality = self.volume.modality
         info = vg.slice_info(self.geom, self.volume, self.cursor)
-        axis_letter = vg.direction_letters(vg.slice_axis(self.geom))
+        position = axis_position_text(vg.slice_axis(self.geom), info.position)  # "R 79.0 mm", not "L -79.0 mm"
         w, lvl = self.window
         lines = self.corner_lines(
             [x for x in (patient, pid, study) if x],
-            [x for x in (self.title, self.slab_label(), series, modality) if x],
+            [x for x in (self.title, self.slab_label(), lossy_text(md), series, modality) if x],
             [f"Im {info.index + 1}/{info.count}" + (
-                f"   {axis_letter} {info.position:.1f} mm" if self.patient_geometry else "")] + (
+                f"   {position}" if self.patient_geometry else "")] + (
                 [self._readout] if self._readout else []),
             [f"W {w:.0f}  L {lvl:.0f}", f"Zoom {self.zoom:.2f}x"],
         )
