@@ -388,7 +388,11 @@ def window_range(width: float, level: float) -> tuple[float, float]:
 
 
 def _is_hu(volume: "Volume") -> bool:
-    return volume.metadata.get("units") == "HU" or volume.modality == "CT"
+    """HU when the loader says so; a volume without a ``units`` entry is HU when it is a greyscale CT."""
+    md = volume.metadata
+    if "units" in md:
+        return md["units"] == "HU"
+    return volume.modality == "CT" and not volume.is_rgb
 
 
 def window_presets_for(volume: "Volume") -> list[WindowPreset]:
