@@ -469,6 +469,7 @@ class MainWindow(QMainWindow):
         default = self.tools.default_window(volume) if getattr(self, "tools", None) is not None else None
         if default is not None and not volume.is_rgb:
             self.state.set_window(*default)
+        self.volume_presets.suggest_for(volume)  # MR studies get an MR preset
         self.volume_widget.set_preset(self.volume_presets.currentText())
         no_geometry = not vg.has_patient_geometry(volume)  # shown as stored, in one view, with the reason
         self.warnings.set_volume_warnings(volume.warnings + ([vg.NO_GEOMETRY_REASON] if no_geometry else []))
