@@ -47,6 +47,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--slices", type=int, default=100)
     ap.add_argument("--size", default="1400x900")
+    ap.add_argument("--slab", default="", help="thick slab while scrolling, e.g. mip:10 (MIP over 10 mm)")
     args = ap.parse_args()
     os.environ.setdefault("MEDDIAG_CONFIG_DIR", str(Path("/tmp/meddiag-bench-config")))
     from PySide6.QtWidgets import QApplication
@@ -65,6 +66,12 @@ def main() -> int:
     vol = synthetic_ct()
     print(f"volume {vol.shape_xyz} made in {time.perf_counter() - t:.2f} s")
     win.show_volume(vol)
+    if args.slab:
+        from meddiag_desktop.core.slab import Slab
+
+        mode, mm = args.slab.split(":")
+        win.tools.slab_control.set_slab(Slab(mode, float(mm)))
+        print(f"slab {win.tools.slab_control.slab().label}")
     for _ in range(5):
         app.processEvents()
         time.sleep(0.02)

@@ -76,6 +76,9 @@ __all__ = [
     "default_window",
     "wl_sensitivity",
     "drag_window_level",
+    "NO_GEOMETRY_TITLE",
+    "has_patient_geometry",
+    "NO_GEOMETRY_REASON",
 ]
 
 AXIAL = "axial"
@@ -385,7 +388,11 @@ def window_range(width: float, level: float) -> tuple[float, float]:
 
 
 def _is_hu(volume: "Volume") -> bool:
-    return volume.metadata.get("units") == "HU" or volume.modality == "CT"
+    """HU when the loader says so; a volume without a ``units`` entry is HU when it is a greyscale CT."""
+    md = volume.metadata
+    if "units" in md:
+        return md["units"] == "HU"
+    return volume.modality == "CT" and not volume.is_rgb
 
 
 def window_presets_for(volume: "Volume") -> list[WindowPreset]:
@@ -424,3 +431,22 @@ def drag_window_level(width: float, level: float, dx: float, dy: float, sensitiv
     level (darker image). The width never drops below ``sensitivity``.
     """
     return (max(width + dx * sensitivity, sensitivity), level + dy * sensitivity)
+
+
+# ------------------------------------------------------------ images without patient geometry
+#: Title of the one view showing an image whose file gives no patient orientation.
+NO_GEOMETRY_TITLE = "Image (no patient orientation)"
+#: The one-line reason shown in the warnings for such an image.
+NO_GEOMETRY_REASON = (
+    "No patient orientation in the file (no ImageOrientationPatient/ImagePositionPatient or PatientOrientation): "
+    "shown as stored in one view, without orientation letters, coronal, sagittal or 3D views."
+)
+
+
+def has_patient_geometry(volume: "Volume") -> bool:
+    """False when the loader found no patient orientation for ``volume`` (metadata ``no_patient_geometry``).
+
+    Its direction is then made up (identity), so orientation letters, reformats and a 3D
+    view would be inventions: such an image is shown as stored, in one view.
+    """
+    return not bool(volume.metadata.get("no_patient_geometry", False))

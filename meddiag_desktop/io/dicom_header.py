@@ -255,6 +255,11 @@ def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds) -> Ins
         vals = expl if _is_sequence(expl) else [expl]
         h.window_explanations = tuple(_text(v) for v in vals)
     h.is_enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    h.lossy = _text(g("LossyImageCompression"))
+    h.lossy_ratios = _floats(g("LossyImageCompressionRatio")) or ()
+    method = g("LossyImageCompressionMethod")
+    if method is not None and method != "":
+        h.lossy_methods = tuple(_text(v) for v in (method if _is_sequence(method) else str(method).split("\\")))
     return h
 
 

@@ -40,13 +40,19 @@ def _check_size(shape: tuple[int, ...], itemsize: int, what: str) -> None:
         )
 
 
+#: SOP class UID prefix of the Secondary Capture images (single-frame and the multi-frame ones, 1.2.840.10008.5.1.4.1.1.7.x)
+_SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+
+
 def _metadata(series: SeriesInfo, h: InstanceHeader) -> dict:
     presets = []
     for i, (c, w) in enumerate(zip(h.window_centers, h.window_widths)):
         if w > 0:
             name = h.window_explanations[i] if i < len(h.window_explanations) and h.window_explanations[i] else f"DICOM {i + 1}"
             presets.append(WindowPreset(name=name, width=float(w), level=float(c)))
-    units = "HU" if h.modality == "CT" else ""
+    # HU only for CT greyscale images; a secondary capture (colour or not) of a CT is not in HU
+    units = "HU" if h.modality == "CT" and h.samples_per_pixel == 1 and not h.sop_class_uid.startswith(_SECONDARY_CAPTURE) else ""
+    lossy = [i for i in (h, *series.instances) if i.lossy == "01"]
     return {
         "source": "dicom",
         "patient_name": h.patient_name,
@@ -68,6 +74,10 @@ def _metadata(series: SeriesInfo, h: InstanceHeader) -> dict:
         "monochrome1": h.photometric == "MONOCHROME1",
         "units": units,
         "window_presets": presets,
+        # LossyImageCompression 01 in any image: PS3.3 C.7.6.1.1.5 asks viewers to show it
+        "lossy": bool(lossy),
+        "lossy_ratios": lossy[0].lossy_ratios if lossy else (),
+        "lossy_methods": lossy[0].lossy_methods if lossy else (),
         "files": [str(i.path) for i in series.instances],
         "source_folder": str(h.path.parent),
     }
@@ -208,6 +218,7 @@ def _single(series: SeriesInfo, h: InstanceHeader, planes: np.ndarray, warnings:
             "shown as slices 1 mm apart; distances across frames mean nothing."
         )
     md = _metadata(series, h)
+    md["no_patient_geometry"] = h.orientation is None and direction_from_patient_orientation(h.patient_orientation) is None
     return Volume(planes, spacing=(sx, sy, sz), origin=origin, direction=direction, metadata=md, warnings=warnings)
 
 
@@ -379,10 +390,45 @@ def _load_multiframe(series: SeriesInfo, progress: Progress, cancel: Cancel) -> 
 
 
 def _with_dose_units(vol: Volume, ds, dose_scale) -> Volume:
-    """RT Dose scaled by DoseGridScaling is in DoseUnits (GY: grays; RELATIVE: no unit)."""
+    """RT Dose scaled by DoseGridScaling is in DoseUnits (GY: grays; RELATIVE: no unit).
+
+    Every multi-frame result passes here: the frames' own windows are added too (:func:`_frame_windows`).
+    """
+    _frame_windows(vol, ds)
     if dose_scale is not None and str(ds.get("DoseUnits", "")).upper() == "GY":
         vol.metadata["units"] = "Gy"
     return vol
+
+
+def _frame_windows(vol: Volume, ds) -> None:
+    """Window presets of an enhanced multi-frame image from its FrameVOILUTSequence (per-frame, else
+    shared functional groups), first frame first, before any top-level WindowCenter/Width.
+
+    Enhanced IODs carry their windows only there (e.g. eCT_Supplemental: width 102, centre 49).
+    """
+    from meddiag_desktop.io.dicom_header import _is_sequence
+
+    def as_list(v) -> list:
+        return list(v) if _is_sequence(v) else [v]
+
+    per = ds.get("PerFrameFunctionalGroupsSequence") or []
+    found: list[WindowPreset] = []
+    for i in range(max(len(per), 1)):
+        centres, widths = _fg(ds, i, "FrameVOILUTSequence", "WindowCenter"), _fg(ds, i, "FrameVOILUTSequence", "WindowWidth")
+        if centres is None or widths is None:
+            continue
+        names = _fg(ds, i, "FrameVOILUTSequence", "WindowCenterWidthExplanation")
+        names = as_list(names) if names is not None else []
+        for k, (c, w) in enumerate(zip(as_list(centres), as_list(widths))):
+            try:
+                c, w = float(c), float(w)
+            except (TypeError, ValueError):
+                continue
+            if w > 0 and not any(p.width == w and p.level == c for p in found):
+                name = str(names[k]).strip() if k < len(names) and str(names[k]).strip() else f"Frame VOI {len(found) + 1}"
+                found.append(WindowPreset(name=name, width=w, level=c))
+    if found:
+        vol.metadata["window_presets"] = found + [p for p in vol.window_presets if p not in found]
 
 
 def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = None) -> Volume:

@@ -62,6 +62,9 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00281052: ("RescaleIntercept", "DS"),
     0x00281053: ("RescaleSlope", "DS"),
     0x00281055: ("WindowCenterWidthExplanation", "LO"),
+    0x00282110: ("LossyImageCompression", "CS"),
+    0x00282112: ("LossyImageCompressionRatio", "DS"),
+    0x00282114: ("LossyImageCompressionMethod", "CS"),
 }
 #: top-level sequences whose presence matters (enhanced multi-frame, DICOMDIR)
 _MARKERS = {0x52009229: "SharedFunctionalGroupsSequence", 0x52009230: "PerFrameFunctionalGroupsSequence",

@@ -55,6 +55,10 @@ class InstanceHeader:
     window_widths: tuple[float, ...] = ()
     window_explanations: tuple[str, ...] = ()
     is_enhanced: bool = False
+    #: LossyImageCompression ("01": the pixels went through lossy compression), its ratios and methods
+    lossy: str = ""
+    lossy_ratios: tuple[float, ...] = ()
+    lossy_methods: tuple[str, ...] = ()
     #: file offset of the native pixel data value, when it can be read directly
     pixel_offset: int | None = None
     pixel_length: int | None = None

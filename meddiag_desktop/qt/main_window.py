@@ -244,8 +244,9 @@ class MainWindow(QMainWindow):
         if lps is None or value is None:
             self.readout.setText("")
             return
-        x, y, z = lps
-        self.readout.setText(f"{self.state.value_text(value)}    LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
+        from meddiag_desktop.core.corner_text import lps_text
+
+        self.readout.setText(f"{self.state.value_text(value)}    {lps_text(lps)}")  # R 79.0  A 12.0  S 3.0 mm
 
     # --------------------------------------------------------------- actions
     @guarded("Open file")
@@ -341,6 +342,10 @@ class MainWindow(QMainWindow):
             self.compare.ensure_widget()
         if name not in ("four", "1x3") and name not in self.frames:
             raise ValueError(f"unknown layout {name!r}; use four, 1x3, compare, axial, coronal, sagittal or 3d")
+        vol = self.state.volume
+        if vol is not None and not vg.has_patient_geometry(vol) and name not in (vg.AXIAL, "compare"):
+            self.statusBar().showMessage("This image has no patient orientation: it is shown in one view only", 5000)
+            name = vg.AXIAL
         self._before_maximise = None
         self._place_frames(name)
         if getattr(self, "sessions", None) is not None:
@@ -464,10 +469,12 @@ class MainWindow(QMainWindow):
         default = self.tools.default_window(volume) if getattr(self, "tools", None) is not None else None
         if default is not None and not volume.is_rgb:
             self.state.set_window(*default)
+        self.volume_presets.suggest_for(volume)  # MR studies get an MR preset
         self.volume_widget.set_preset(self.volume_presets.currentText())
-        self.warnings.set_volume_warnings(volume.warnings)
+        no_geometry = not vg.has_patient_geometry(volume)  # shown as stored, in one view, with the reason
+        self.warnings.set_volume_warnings(volume.warnings + ([vg.NO_GEOMETRY_REASON] if no_geometry else []))
         self.refresh_window_menu()
-        if volume.shape_xyz[2] == 1 or volume.is_rgb:  # a single image: show it large, in its own plane
+        if volume.shape_xyz[2] == 1 or volume.is_rgb or no_geometry:  # a single image: show it large, in its own plane
             # the nearest standard view; an oblique single image is shown there in the image's own
             # plane (SliceView picks vg.single_image_frame for that view, not a strip across it)
             self.set_layout(vg.nearest_view(vg.image_normal(volume)))

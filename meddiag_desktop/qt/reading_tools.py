@@ -102,6 +102,15 @@ class ReadingTools(QObject):
         if self.user_presets.problem:
             problems.append(self.user_presets.problem)
 
+        # thick slab (MIP / MinIP / average) of the 2D views
+        from meddiag_desktop.qt.slab_control import SlabControl
+
+        self.slab_control = SlabControl(window)
+        window.view_toolbar.addSeparator()
+        window.view_toolbar.addWidget(self.slab_control)
+        self.slab_control.slab_changed.connect(self.set_slab)
+        self._action("slab.cycle", "Thick slab: next projection", lambda _=False: self.slab_control.cycle())
+
         # sessions and help
         self.sessions = SessionController(window)
         self._action("session.save", "Save session", lambda _=False: self.sessions.save())
@@ -159,6 +168,7 @@ class ReadingTools(QObject):
         v = win._view_menu
         v.addSeparator()
         v.addAction(self.actions["cine.play"])
+        v.addAction(self.actions["slab.cycle"])
         v.addAction(self.history_dock.toggleViewAction())
         win.help_menu.insertAction(win.help_menu.actions()[0] if win.help_menu.actions() else None,
                                    self.actions["help.shortcuts"])
@@ -205,6 +215,13 @@ class ReadingTools(QObject):
         view = max(vg.VIEWS, key=lambda v: abs(float(vg.view_frame(v)[:, 2] @ np.asarray(m.normal))))
         if self.win.layout_name not in ("four", "1x3", view):
             self.win.set_layout("four")
+
+    def set_slab(self, slab) -> None:
+        """Show every 2D view as a thick slab (a :class:`~meddiag_desktop.core.slab.Slab`) or thin (``None``)."""
+        for w in self.win.slice_widgets.values():
+            w.slice_view.set_slab(slab)
+            w.request_render()
+        self.win.statusBar().showMessage(f"Slab: {slab.label}" if slab is not None else "Thin slices", 3000)
 
     def save_preset(self, name: str | None = None) -> None:
         """Save the current window as a named preset for this modality (asks for the name)."""

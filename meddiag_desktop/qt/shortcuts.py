@@ -45,6 +45,7 @@ DEFAULT_SHORTCUTS: dict[str, tuple[str, str]] = {
     "cine.play": ("Space", "Cine play / stop (view under the mouse)"),
     "help.shortcuts": ("?", "This help"),
     "wl.save": ("Ctrl+Shift+W", "Save window/level as a preset"),
+    "slab.cycle": ("M", "Thick slab: thin / MIP / MinIP / average"),
 }
 #: fixed keys shown in the help (handled by the views, not configurable)
 VIEW_KEYS: list[tuple[str, str]] = [

@@ -43,6 +43,8 @@ from vtkmodules.vtkRenderingCore import (
 
 from meddiag_desktop.core import Volume
 from meddiag_desktop.core import view_geometry as vg
+from meddiag_desktop.core.corner_text import axis_position_text, format_dicom_date, lossy_text
+from meddiag_desktop.core.slab import Slab, slab_center
 
 __all__ = [
     "SliceView",
@@ -247,12 +249,14 @@ class SliceView:
         self._extent = (0.0, 1.0, 0.0, 1.0, 0.0, 1.0)
         self._fit_scale = 1.0
         self._slice_w: float | None = None
+        self._slab_layers = 1
         self._readout = ""
         self.smooth = True
         self.aligned = True
         self._overlay: tuple | None = None
         self.inverted = False  # MONOCHROME1: grey ramp white-to-black
         self._inverted_lut: vtkLookupTable | None = None
+        self.slab: Slab | None = None  # thick-slab projection (MIP/MinIP/average), None: a thin slice
 
         self.reslice = vtkImageReslice()
         self.reslice.SetOutputDimensionality(2)
@@ -301,8 +305,16 @@ class SliceView:
 
     @property
     def title(self) -> str:
-        """View name shown upper right: ``"Axial"``..., or :data:`IMAGE_PLANE_TITLE`."""
+        """View name shown upper right: ``"Axial"``..., :data:`IMAGE_PLANE_TITLE`, or for an image
+        without patient orientation :data:`view_geometry.NO_GEOMETRY_TITLE`."""
+        if not self.patient_geometry:
+            return vg.NO_GEOMETRY_TITLE
         return self.view.capitalize() if self.frame_override is None else IMAGE_PLANE_TITLE
+
+    @property
+    def patient_geometry(self) -> bool:
+        """False for an image whose file gives no patient orientation (shown as stored, no letters)."""
+        return self.volume is None or vg.has_patient_geometry(self.volume)
 
     def _apply_frame(self) -> None:
         """Frame, edge letters and crosshair colours for the current geometry."""
@@ -361,9 +373,8 @@ class SliceView:
         self._apply_photometric()
         self._slice_w = None
         self.image_actor.VisibilityOn()
-        self._vline.SetVisibility(self.crosshair_visible)
-        self._hline.SetVisibility(self.crosshair_visible)
-        self.letters.VisibilityOn()
+        self.set_crosshair_visible(self.crosshair_visible)
+        self.letters.SetVisibility(self.patient_geometry)  # no letters where the file gives no orientation
         self.zoom = 1.0
         self.pan = np.zeros(2)
         self.set_cursor(volume.center_lps())
@@ -471,7 +482,8 @@ class SliceView:
             self.reslice.SetNumberOfThreads(os.cpu_count() or 1)
         else:
             self.reslice.SetInterpolationModeToNearestNeighbor()
-            self.reslice.SetNumberOfThreads(1)  # a strided copy: threads cost more than they save
+            # a strided copy: threads cost more than they save (a slab samples many layers: they pay off)
+            self.reslice.SetNumberOfThreads(1 if self._slab_layers <= 1 else os.cpu_count() or 1)
         if self.smooth:
             self.image_actor.GetProperty().SetInterpolationTypeToLinear()
         else:
@@ -485,9 +497,18 @@ class SliceView:
             return
         u, v, _ = vg.lps_to_view(self.geom, self.cursor)
         plane = self._plane_point()
+        layers = 1
+        if self.slab is not None and self.frame_override is None:
+            plane, layers = slab_center(self.geom, self.volume, plane, self.slab.thickness)
         w = float(plane @ self.frame[:, 2])
-        if self._slice_w is None or abs(w - self._slice_w) > 1e-9:
+        if self._slice_w is None or abs(w - self._slice_w) > 1e-9 or layers != self._slab_layers:
+            self._apply_slab(layers)
             m = vg.reslice_matrix(self.geom, self.volume, plane)
+            if layers > 1 and m[np.argmax(np.abs(m[:3, 2])), 2] < 0:
+                # Only the plane (output z = 0) matters for the slice and the slab is symmetric, so
+                # the normal's sign is free: VTK's axis-aligned reslice path places a slab one-sided
+                # when the normal runs against an index axis (checked by tests/render/test_slab_view.py).
+                m[:3, 2] *= -1.0
             for r in range(4):
                 for c in range(4):
                     self._axes.SetElement(r, c, float(m[r, c]))
@@ -504,6 +525,30 @@ class SliceView:
         self._hpoints.Modified()
         self._update_text()
 
+    def set_slab(self, slab: Slab | None) -> None:
+        """Show a thick slab (MIP, MinIP or average over ``slab.thickness`` mm) or, with ``None``, a thin slice.
+
+        The slab's layers are those of :func:`meddiag_desktop.core.slab.slab_layers`;
+        ``vtkImageReslice``'s slab mode samples them (``step`` mm apart along the
+        normal, centred on :func:`~meddiag_desktop.core.slab.slab_center`) in the
+        same pass that reslices, multithreaded, without a numpy copy of the slab.
+        """
+        self.slab = slab
+        self._slice_w = None
+        self.set_cursor(self.cursor)
+
+    def _apply_slab(self, layers: int) -> None:
+        """Configure the reslice for ``layers`` slab layers (1: an ordinary slice)."""
+        self._slab_layers = layers
+        r = self.reslice
+        step = vg.slice_step(self.geom, self.volume) if self.volume is not None else 1.0
+        r.SetOutputSpacing(r.GetOutputSpacing()[0], r.GetOutputSpacing()[1], step)
+        r.SetSlabNumberOfSlices(max(int(layers), 1))
+        r.SetSlabSliceSpacingFraction(1.0)
+        mode = self.slab.mode if self.slab is not None else "mip"
+        {"mip": r.SetSlabModeToMax, "minip": r.SetSlabModeToMin, "mean": r.SetSlabModeToMean}[mode]()
+        self._apply_interpolation()
+
     def _plane_point(self) -> np.ndarray:
         """A point of the plane shown: the cursor, or for a single image in its own plane the
         cursor moved onto the image (any cursor, e.g. one stepped by cine, still shows the image)."""
@@ -513,7 +558,7 @@ class SliceView:
 
     def set_crosshair_visible(self, visible: bool) -> None:
         self.crosshair_visible = bool(visible)
-        on = visible and self.volume is not None
+        on = visible and self.volume is not None and self.patient_geometry  # no other planes to show
         self._vline.SetVisibility(on)
         self._hline.SetVisibility(on)
 
@@ -620,21 +665,27 @@ class SliceView:
         md = self.volume.metadata
         patient = str(md.get("patient_name", "") or "").replace("^", " ").strip()
         pid = str(md.get("patient_id", "") or "")
-        study = " ".join(str(md.get(k, "") or "") for k in ("study_date", "study_description")).strip()
+        study_date = format_dicom_date(str(md.get("study_date", "") or ""))  # 2013-04-15, not 20130415
+        study = " ".join((study_date, str(md.get("study_description", "") or ""))).strip()
         series = str(md.get("series_description", "") or "")
         modality = self.volume.modality
         info = vg.slice_info(self.geom, self.volume, self.cursor)
-        axis_letter = vg.direction_letters(vg.slice_axis(self.geom))
+        position = axis_position_text(vg.slice_axis(self.geom), info.position)  # "R 79.0 mm", not "L -79.0 mm"
         w, lvl = self.window
         lines = self.corner_lines(
             [x for x in (patient, pid, study) if x],
-            [x for x in (self.title, series, modality) if x],
-            [f"Im {info.index + 1}/{info.count}   {axis_letter} {info.position:.1f} mm"] + (
+            [x for x in (self.title, self.slab_label(), lossy_text(md), series, modality) if x],
+            [f"Im {info.index + 1}/{info.count}" + (
+                f"   {position}" if self.patient_geometry else "")] + (
                 [self._readout] if self._readout else []),
             [f"W {w:.0f}  L {lvl:.0f}", f"Zoom {self.zoom:.2f}x"],
         )
         for slot in range(4):  # 0 lower left, 1 lower right, 2 upper left, 3 upper right
             ann.SetText(slot, "\n".join(lines[slot]))
+
+    def slab_label(self) -> str:
+        """``"MIP 10.0 mm"`` while a slab is shown, else ``""``."""
+        return self.slab.label if self.slab is not None and self.frame_override is None else ""
 
     def corner_font_size(self) -> int:
         return int(self.corner_text.GetMaximumFontSize())

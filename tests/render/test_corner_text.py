@@ -102,7 +102,7 @@ def test_corner_texts_fit_a_narrow_view_and_come_back_when_wider():
     assert _fits(sv, 330)
     upper_left = ann.GetText(2).split("\n")
     assert upper_left[:2] == ["Demo Chest", "DEMO-CHEST-001"]
-    assert upper_left[2].startswith("20260115 Synthetic") and upper_left[2].endswith("\u2026")
+    assert upper_left[2].startswith("2026-01-15 Synthetic") and upper_left[2].endswith("\u2026")
     assert ann.GetText(3).split("\n")[0] == "Axial"
     assert ann.GetText(1) == "W 400  L 40\nZoom 1.00x"  # short texts are untouched
     # very narrow: still no overlap
@@ -112,6 +112,6 @@ def test_corner_texts_fit_a_narrow_view_and_come_back_when_wider():
     # wide again: full texts
     rw.SetSize(900, 300)
     sv.reset_camera()
-    assert ann.GetText(2).split("\n")[2] == "20260115 Synthetic chest CT (demo)"
+    assert ann.GetText(2).split("\n")[2] == "2026-01-15 Synthetic chest CT (demo)"
     assert ann.GetText(3) == "Axial\nSynthetic chest CT (demo)\nCT"
     rw.Render()  # draws without error
