@@ -85,6 +85,9 @@ class VolumeView:
         self._hu_shift = (1.0, 0.0)  # scale, offset taking HU anchors to this volume's values
         #: the frames since set_volume(..., draft=True) are unshaded until refine()
         self.draft = False
+        from meddiag_desktop.render.segment_surfaces import SegmentSurfaces
+
+        self.surfaces = SegmentSurfaces(self.renderer)  #: segments as meshes beside the volume rendering
 
     # ------------------------------------------------------------------ data
     def set_volume(self, volume: Volume | None, render_window: vtkRenderWindow | None = None,
@@ -100,6 +103,7 @@ class VolumeView:
         self.renderer.RemoveVolume(self.prop)
         self.volume = volume
         self.draft = False
+        self.surfaces.set_volume(volume)
         if volume is None or volume.is_rgb:
             return
         mapper = self._make_mapper(render_window)
