@@ -120,7 +120,7 @@ class OverlayDisplay(QObject):
         self.changed.emit()
 
     def legend_entries(self) -> list[LegendEntry]:
-        """``"AI: name version"`` per visible AI layer, then a swatch per visible segment."""
+        """``"AI: name version"`` per visible AI layer, then each visible segment's name in its colour."""
         out: list[LegendEntry] = []
         seg, cls = self.segmentation, self.classification
         if self.win.state.volume is None:
@@ -131,7 +131,7 @@ class OverlayDisplay(QObject):
             for v in shown[:MAX_LEGEND_SEGMENTS]:
                 mark = {"SEMIAUTOMATIC": " (edited)", "MANUAL": " (drawn by reader)"}.get(self.edited.get(v, ""), "")
                 rgb = tuple(c / 255 for c in hex_to_rgb(seg.colors.get(v, "#ff0000")))
-                out.append(LegendEntry(f"\u25a0 {seg.names[v]}{mark}", rgb))
+                out.append(LegendEntry(f"  {seg.names[v]}{mark}", rgb))  # the name in the segment's colour
             if len(shown) > MAX_LEGEND_SEGMENTS:
                 out.append(LegendEntry(f"\u2026 {len(shown) - MAX_LEGEND_SEGMENTS} more"))
         if cls is not None and hasattr(cls, "legend") and cls.visible:

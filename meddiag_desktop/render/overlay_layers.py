@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from vtkmodules.vtkCommonCore import vtkLookupTable
-from vtkmodules.vtkImagingCore import vtkImageMapToColors, vtkImageMask, vtkImageReslice, vtkImageThreshold
+from vtkmodules.vtkImagingCore import vtkImageBinaryThreshold, vtkImageMapToColors, vtkImageMask, vtkImageReslice
 from vtkmodules.vtkImagingMath import vtkImageMathematics
 from vtkmodules.vtkImagingMorphological import vtkImageContinuousDilate3D, vtkImageContinuousErode3D
 from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer, vtkTextActor
@@ -106,11 +106,14 @@ class OverlayLayer:
         diff.SetOperationToSubtract()
         diff.SetInputConnection(0, dilate.GetOutputPort())
         diff.SetInputConnection(1, erode.GetOutputPort())
-        edge = vtkImageThreshold()
-        edge.ThresholdByUpper(0.5)
+        edge = vtkImageBinaryThreshold()  # 1 where max - min >= 1, else 0
+        edge.SetLowerThreshold(1.0)  # integer labels: a difference of at least 1
+        edge.SetUpperThreshold(1e30)
         edge.SetInValue(1)
         edge.SetOutValue(0)
-        edge.SetOutputScalarTypeToUnsignedChar()
+        edge.SetReplaceIn(True)
+        edge.SetReplaceOut(True)
+        edge.SetOutputScalarTypeToUnsignedChar()  # what vtkImageMask needs
         edge.SetInputConnection(diff.GetOutputPort())
         mask = vtkImageMask()
         mask.SetInputConnection(0, labels.GetOutputPort())
