@@ -26,7 +26,7 @@ __all__ = ["OverlayDisplay", "SEGMENTATION", "CLASSIFICATION", "MAX_LEGEND_SEGME
 SEGMENTATION = "segmentation"  #: slice-view layer names
 CLASSIFICATION = "classification"
 MAX_LEGEND_SEGMENTS = 8  #: segment swatches listed in the legend at most
-_DEPTH = {CLASSIFICATION: 0.45, SEGMENTATION: 0.5}
+_DEPTH = {SEGMENTATION: 0.5, CLASSIFICATION: 0.55}  # the local classifier map over the anatomy
 
 
 class OverlayDisplay(QObject):
@@ -106,7 +106,10 @@ class OverlayDisplay(QObject):
             if seg is None:
                 sv.set_overlay(None, layer=SEGMENTATION)
             else:
-                sv.set_overlay(seg.labels, seg.lut(), layer=SEGMENTATION, outline=self.outline,
+                table = seg.lut()
+                if self.outline:  # a one-pixel line needs its full colour to be seen
+                    table[table[:, 3] > 0, 3] = 255
+                sv.set_overlay(seg.labels, table, layer=SEGMENTATION, outline=self.outline,
                                depth=_DEPTH[SEGMENTATION])
             if cls is None or not getattr(cls, "visible", True):
                 sv.set_overlay(None, layer=CLASSIFICATION)

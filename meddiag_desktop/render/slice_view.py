@@ -441,8 +441,12 @@ class SliceView:
         table = np.asarray(lut_rgba if lut_rgba is not None else [[0, 0, 0, 0], [255, 0, 0, 128]], np.uint8)
         image = image_from_array(values, self.volume.spacing)
         new = OverlayLayer(image, self._axes, self.reslice, table, value_range, smooth, outline, depth)
-        self.renderer.AddViewProp(new.actor)
         self.layers[layer] = new
+        # translucent layers are drawn in the order they were added, and even their transparent
+        # pixels hide what lies deeper and comes later: add them back to front
+        for each in sorted(self.layers.values(), key=lambda lay: lay.actor.GetPosition()[2]):
+            self.renderer.RemoveViewProp(each.actor)
+            self.renderer.AddViewProp(each.actor)
 
     def overlay_modified(self, layer: str = "overlay") -> None:
         """The values of ``layer`` were changed in place (e.g. a segment was painted): redraw them."""

@@ -112,3 +112,28 @@ def test_surfaces_of_a_sphere_at_anisotropic_spacing_lie_where_the_sphere_is():
     assert surfaces.actors[3].GetProperty().GetColor() == pytest.approx((1.0, 0.7, 0.0))
     surfaces.remove([3])
     assert set(surfaces.actors) == {5}
+
+
+def test_a_deeper_layer_added_later_is_still_seen_through_the_upper_one(view):
+    """Translucent layers must be drawn back to front: a full-slice segmentation quad (mostly
+    transparent) on top must not hide the heat map under it, whatever order they were set in."""
+    from vtkmodules.util import numpy_support
+    from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+
+    sv, vol, rw = view
+    labels = np.zeros(vol.array.shape, np.uint8)
+    labels[5, 0:3, 0:3] = 1  # far from the centre
+    heat = np.ones(vol.array.shape, np.float32)
+    sv.set_overlay(labels, LUT, layer="segmentation", depth=0.5)
+    sv.set_overlay(heat, np.array([[0, 0, 0, 0], [255, 0, 0, 255]], np.uint8), (0.0, 1.0), smooth=True,
+                   layer="classification", depth=0.45)
+    sv.set_crosshair_visible(False)
+    rw.Render()
+    grab = vtkWindowToImageFilter()
+    grab.SetInput(rw)
+    grab.ReadFrontBufferOff()
+    grab.Update()
+    out = grab.GetOutput()
+    w, h, _ = out.GetDimensions()
+    px = numpy_support.vtk_to_numpy(out.GetPointData().GetScalars()).reshape(h, w, -1)
+    assert tuple(px[h // 2, w // 2, :3]) == (255, 0, 0)  # the heat map shows at the centre
