@@ -101,6 +101,9 @@ class SegmentEditorPanel(QWidget):
         rng.addWidget(self.low, 1)
         rng.addWidget(QLabel("to"))
         rng.addWidget(self.high, 1)
+        self.overwrite = QCheckBox("Paint over other segments")
+        self.overwrite.setChecked(True)
+        self.overwrite.setToolTip("Off: paint only where no segment is (e.g. keep the vessels when drawing a nodule)")
         self.fill_plane = QComboBox()
         self.fill_plane.addItem("3D", None)
         for view in vg.VIEWS:
@@ -133,6 +136,7 @@ class SegmentEditorPanel(QWidget):
         form.addRow("Radius", self.radius)
         form.addRow("Brush", self.shape)
         form.addRow(rng)
+        form.addRow(self.overwrite)
         form.addRow(fill)
         form.addRow(hist)
         show = QGroupBox("Display")
@@ -302,7 +306,7 @@ class SegmentEditor(QObject):
             points = [prev + (p - prev) * t for t in np.linspace(0, 1, steps + 1)[1:]] if steps else []
         for q in points:
             if self.panel.tool == "paint":
-                ed.paint(q, self.panel.label, brush)
+                ed.paint(q, self.panel.label, brush, overwrite=self.panel.overwrite.isChecked())
             else:
                 ed.erase(q, self.panel.label, brush)
         self._last = p

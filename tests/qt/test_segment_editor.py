@@ -117,11 +117,15 @@ def test_erase_and_threshold_paint_with_a_sphere_then_report_marks_the_edits(qtb
     ed.panel.limit.setChecked(True)
     ed.panel.low.setValue(-50)
     ed.panel.high.setValue(50)
+    ed.panel.overwrite.setChecked(False)  # keep the right lung: paint only where no segment is
     mark = labels.copy()
-    landed = _stroke(win.slice_widgets["axial"], [vol.to_lps((20, 20, 10))])[0]
+    edge = vol.to_lps((10, 20, 11))  # the right lung's first column (away from the 900 HU rod)
+    win.state.set_cursor(edge)  # the axial view shows slice 11
+    landed = _stroke(win.slice_widgets["axial"], [edge])[0]
     hu = vol.array
     want = _within(vol, [landed], 4.0) & (hu >= -50) & (hu <= 50)
-    assert want.any() and np.array_equal(labels != mark, want & (mark != 7))
+    assert (want & (mark == 1)).any() and (want & (mark == 0)).any()  # the brush straddles the lung's edge
+    assert np.array_equal(labels != mark, want & (mark == 0))
     assert win.history.texts[-2:] == ["Erase right lung", "Paint nodule"]
     assert ed.edited_for(labels) == {1: "SEMIAUTOMATIC", 7: "MANUAL"}
 
