@@ -26,6 +26,7 @@ __all__ = ["OverlayDisplay", "SEGMENTATION", "CLASSIFICATION", "MAX_LEGEND_SEGME
 SEGMENTATION = "segmentation"  #: slice-view layer names
 CLASSIFICATION = "classification"
 MAX_LEGEND_SEGMENTS = 8  #: segment swatches listed in the legend at most
+LUNG_SURFACE_OPACITY = 0.3  #: 3D surfaces of segments named "...lung..."
 _DEPTH = {SEGMENTATION: 0.5, CLASSIFICATION: 0.55}  # the local classifier map over the anatomy
 
 
@@ -195,7 +196,10 @@ class OverlayDisplay(QObject):
             return  # a newer segmentation replaced it meanwhile
         surfaces = self._surfaces()
         surfaces.remove(wanted - set(meshes))  # labels now empty
-        surfaces.set_surfaces(meshes, self._colours(), replace=False)
+        names = getattr(seg, "names", None) or {}
+        # the lungs enclose the nodules and vessels: drawn translucent so these show through
+        opacities = {v: LUNG_SURFACE_OPACITY for v, n in names.items() if "lung" in str(n).lower()}
+        surfaces.set_surfaces(meshes, self._colours(), replace=False, opacities=opacities)
         self._restyle_surfaces()
         self.surfaces_ready.emit()
 

@@ -28,7 +28,7 @@ MAX_DIM = 256
 
 
 def label_surfaces(labels: np.ndarray, spacing: tuple[float, float, float], values: Iterable[int], *,
-                   smooth_iterations: int = 12, max_dim: int = MAX_DIM,
+                   smooth_iterations: int = 15, max_dim: int = MAX_DIM,
                    cancel: Callable[[], bool] | None = None) -> dict[int, vtkPolyData]:
     """One smoothed surface per label value (in scaled-index space: ``spacing * (i, j, k)``), empty ones left out.
 
@@ -37,7 +37,7 @@ def label_surfaces(labels: np.ndarray, spacing: tuple[float, float, float], valu
     """
     factors = [max(1, int(np.ceil(n / max_dim))) for n in labels.shape[::-1]]  # x, y, z
     fx, fy, fz = factors
-    arr = np.ascontiguousarray(labels[::fz, ::fy, ::fx])
+    arr = np.array(labels[::fz, ::fy, ::fx], order="C", copy=True)  # a snapshot: the reader may paint meanwhile
     image = image_from_array(arr, tuple(s * f for s, f in zip(spacing, factors)))
     present = set(np.unique(arr).tolist())
     out: dict[int, vtkPolyData] = {}
@@ -55,7 +55,7 @@ def label_surfaces(labels: np.ndarray, spacing: tuple[float, float, float], valu
         smooth = vtkWindowedSincPolyDataFilter()
         smooth.SetInputConnection(edges.GetOutputPort())
         smooth.SetNumberOfIterations(int(smooth_iterations))
-        smooth.SetPassBand(0.1)  # light: keeps small nodules their size
+        smooth.SetPassBand(0.08)  # light: keeps small nodules their size
         smooth.BoundarySmoothingOff()
         smooth.FeatureEdgeSmoothingOff()
         smooth.NonManifoldSmoothingOn()
@@ -93,8 +93,11 @@ class SegmentSurfaces:
                 self._matrix.SetElement(r, c, float(affine[r, c]))
 
     def set_surfaces(self, surfaces: dict[int, vtkPolyData], colors: dict[int, tuple[float, float, float]],
-                     replace: bool = True) -> None:
-        """Show ``surfaces`` (label -> mesh) in ``colors`` (label -> 0..1 RGB); ``replace`` drops the others."""
+                     replace: bool = True, opacities: dict[int, float] | None = None) -> None:
+        """Show ``surfaces`` (label -> mesh) in ``colors`` (label -> 0..1 RGB); ``replace`` drops the others.
+
+        ``opacities`` (label -> 0..1, default 1) lets an enclosing organ show what lies inside it.
+        """
         if replace:
             self.clear()
         for value, poly in surfaces.items():
@@ -109,6 +112,7 @@ class SegmentSurfaces:
             actor.SetUserMatrix(self._matrix)
             prop = actor.GetProperty()
             prop.SetColor(*colors.get(value, (1.0, 0.3, 0.3)))
+            prop.SetOpacity(float((opacities or {}).get(value, 1.0)))
             prop.SetSpecular(0.2)
             prop.SetSpecularPower(20)
             actor.SetVisibility(self.visible)
