@@ -38,7 +38,7 @@ from meddiag_desktop.core import view_geometry as vg
 from meddiag_desktop.core.history import Command, UndoStack
 from meddiag_desktop.core.volume import Volume
 
-__all__ = ["Brush", "LabelEdit", "LabelEditor", "SHAPES", "brush_mask"]
+__all__ = ["Brush", "LabelEdit", "LabelEditor", "PlannedChange", "SHAPES", "brush_mask"]
 
 #: brush shapes: a 3D sphere, or a 2D disc in the plane of a view
 SHAPES = ("sphere", "disc")
@@ -166,9 +166,10 @@ class LabelEditor:
         self.labels = labels
         self.names = dict(names or {})
         self.history = history if history is not None else UndoStack()
-        if proposed is None:
-            counts = np.bincount(labels.ravel().astype(np.int64))
-            proposed = [int(v) for v in np.flatnonzero(counts) if v != 0]
+        if proposed is None and self.names:  # one pass per label: no int64 copy of a large map
+            proposed = [v for v in self.names if v != 0 and bool((labels == v).any())]
+        elif proposed is None:
+            proposed = [int(v) for v in np.unique(labels) if v != 0]
         self.proposed = frozenset(int(v) for v in proposed)
         self._edit_counts: dict[int, int] = {}
         self._stroke: list[tuple[Box, np.ndarray, np.ndarray]] | None = None
@@ -349,31 +350,32 @@ class LabelEditor:
         seed = comp[tuple(p - s.start for p, s in zip(zyx, box))]
         return label, box, mask, comp == seed
 
+    def island_change(self, lps, label: int | None = None, keep: bool = False) -> "PlannedChange":
+        """What :meth:`remove_island` (or, with ``keep``, :meth:`keep_island`) would change, without changing it.
+
+        Reads the labels only, so it may run on a worker thread; :meth:`apply` makes it an undo step.
+        """
+        label, box, mask, island = self._island(lps, label)
+        text = f"{'Keep' if keep else 'Remove'} island of {self._name(label)}"
+        return PlannedChange(text, box, (mask & ~island) if keep else island, 0, label)
+
     def remove_island(self, lps, label: int | None = None) -> int:
         """Remove the connected piece (26-connected) of ``label`` under ``lps``; voxels changed."""
-        label, box, _, island = self._island(lps, label)
-        self._name_step(f"Remove island of {self._name(label)}")
-        return self._write(box, island, 0)
+        return self.apply(self.island_change(lps, label))
 
     def keep_island(self, lps, label: int | None = None) -> int:
         """Keep only the connected piece of ``label`` under ``lps``, removing its other pieces."""
-        label, box, mask, island = self._island(lps, label)
-        self._name_step(f"Keep island of {self._name(label)}")
-        return self._write(box, mask & ~island, 0)
+        return self.apply(self.island_change(lps, label, keep=True))
 
     # ------------------------------------------------------------- fill holes
-    def fill_holes(self, label: int, plane: str | None = None) -> int:
-        """Fill the holes of ``label`` (background voxels it encloses; other segments are kept).
-
-        ``plane=None`` fills 3D holes (cavities closed in 3D); a view name
-        (``"axial"``...) fills the holes of each slice of that view in 2D.
-        """
+    def fill_change(self, label: int, plane: str | None = None) -> "PlannedChange | None":
+        """What :meth:`fill_holes` would change (``None``: the segment is empty); reads the labels only."""
         from scipy import ndimage
 
         label = self._check_label(label)
         box = self._label_box(label)
         if box is None:
-            return 0
+            return None
         region = self.labels[box]
         mask = np.pad(region == label, 1)
         if plane is None:
@@ -389,5 +391,32 @@ class LabelEditor:
             structure[tuple(sl)] = ndimage.generate_binary_structure(2, 1)
             filled = ndimage.binary_fill_holes(mask, structure=structure)
         target = filled[1:-1, 1:-1, 1:-1] & (region == 0)
-        self._name_step(f"Fill holes of {self._name(label)}" + (f" ({plane} 2D)" if plane else " (3D)"))
-        return self._write(box, target, label)
+        text = f"Fill holes of {self._name(label)}" + (f" ({plane} 2D)" if plane else " (3D)")
+        return PlannedChange(text, box, target, label, 0)
+
+    def fill_holes(self, label: int, plane: str | None = None) -> int:
+        """Fill the holes of ``label`` (background voxels it encloses; other segments are kept).
+
+        ``plane=None`` fills 3D holes (cavities closed in 3D); a view name
+        (``"axial"``...) fills the holes of each slice of that view in 2D.
+        """
+        return self.apply(self.fill_change(label, plane))
+
+    def apply(self, change: "PlannedChange | None") -> int:
+        """Make a planned change one undo step; only voxels that still hold ``change.where`` are changed."""
+        if change is None:
+            return 0
+        target = change.target & (self.labels[change.box] == change.where)
+        self._name_step(change.text)
+        return self._write(change.box, target, change.value)
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """Voxels to set to ``value`` (``target`` over ``box``) where they still hold ``where``, named ``text``."""
+
+    text: str
+    box: Box
+    target: np.ndarray
+    value: int
+    where: int

@@ -193,6 +193,7 @@ class SegmentEditor(QObject):
     """Connects the panel, the slice views' mouse and a :class:`LabelEditor` on the shown segmentation."""
 
     segment_edited = Signal(int)  #: a segment's voxels changed (label value): stroke, island, fill, undo, redo
+    edit_done = Signal()  #: an island or fill operation (computed in the background) has finished
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -201,6 +202,7 @@ class SegmentEditor(QObject):
         self.panel = SegmentEditorPanel()
         self.dock = window.add_side_panel(self.panel, "Segment editor")
         self.editor: LabelEditor | None = None
+        self._task = None  # island / fill being computed
         self._touched: set[int] = set()
         self._last: tuple[np.ndarray, str] | None = None  # last dab (LPS) and view of the stroke
         self.panel.fill_requested.connect(self.fill_holes)
@@ -280,11 +282,12 @@ class SegmentEditor(QObject):
             return False
         ed = self._ready()
         label = self.panel.label
+        if self.busy:
+            self.panel.status.setText("Still working on the last operation\u2026")
+            return True
         if tool in ("remove_island", "keep_island"):
-            op = ed.remove_island if tool == "remove_island" else ed.keep_island
-            n = op(lps, label)
-            self.panel.status.setText(f"{_TOOL_TEXT[tool]}: {n} voxels removed.")
-            self._finish()
+            keep = tool == "keep_island"
+            self._in_background(lambda: ed.island_change(lps, label, keep), _TOOL_TEXT[tool], "removed")
             return True
         name = ed.names.get(label, str(label))
         ed.begin_stroke(f"{'Paint' if tool == 'paint' else 'Erase'} {name}")
@@ -323,9 +326,39 @@ class SegmentEditor(QObject):
         self._finish()
 
     @guarded("Fill holes")
-    def fill_holes(self, _checked: bool = False) -> int:
+    def fill_holes(self, _checked: bool = False):
+        """Fill the chosen segment's holes (computed on a worker thread; one undo step)."""
         ed = self._ready()
-        n = ed.fill_holes(self.panel.label, self.panel.fill_plane.currentData())
-        self.panel.status.setText(f"Fill holes: {n} voxels filled.")
-        self._finish()
-        return n
+        if self.busy:
+            return None
+        label, plane = self.panel.label, self.panel.fill_plane.currentData()
+        return self._in_background(lambda: ed.fill_change(label, plane), "Fill holes", "filled")
+
+    @property
+    def busy(self) -> bool:
+        """An island or fill operation is being computed."""
+        return self._task is not None and self._task.running
+
+    def _in_background(self, plan, what: str, verb: str):
+        """Compute a planned change off the UI thread, then apply it here as one undo step."""
+        from meddiag_desktop.qt.background import BackgroundTask
+
+        ed = self.editor
+        task = BackgroundTask(lambda progress, cancel: plan(), "segment-edit", self)
+
+        def done(change) -> None:
+            if ed is not self.editor:
+                return  # another segmentation is shown now
+            n = ed.apply(change)
+            self.panel.status.setText(f"{what}: {n} voxels {verb}.")
+            self._finish()
+
+        task.succeeded.connect(done)
+        task.failed.connect(lambda msg, _exc: self.win.show_error(f"{what}: {msg}"))
+        task.finished.connect(lambda: task in self.win._tasks and self.win._tasks.remove(task))
+        task.finished.connect(self.edit_done.emit)
+        self.win._tasks.append(task)  # the window waits for it on close
+        self._task = task
+        self.panel.status.setText(f"{what}\u2026")
+        task.start()
+        return task

@@ -142,13 +142,18 @@ def test_islands_fill_and_errors_through_the_panel(qtbot, editing):
     win.state.set_cursor(vol.to_lps((42, 42, 10)))  # the axial view shows slice 10
     ed.panel.set_label(1)
     ed.panel.set_tool("remove_island")
-    _stroke(win.slice_widgets["axial"], [vol.to_lps((42, 42, 10))])
+    with qtbot.waitSignal(ed.edit_done, timeout=20000):  # computed off the UI thread
+        _stroke(win.slice_widgets["axial"], [vol.to_lps((42, 42, 10))])
     assert not labels[10, 40:44, 40:44].any() and (labels == 1).sum() == 6 * 20 * 20
     labels[11, 15:18, 15:18] = 0  # a hole
     ed.panel.fill_plane.setCurrentIndex(0)  # 3D
-    assert ed.fill_holes() == 9 and (labels == 1).sum() == 6 * 20 * 20
+    with qtbot.waitSignal(ed.edit_done, timeout=20000):
+        ed.fill_holes()
+    assert (labels == 1).sum() == 6 * 20 * 20 and ed.panel.status.text() == "Fill holes: 9 voxels filled."
+    assert win.history.texts[-1] == "Fill holes of right lung (3D)"
     ed.panel.set_tool("keep_island")
-    _stroke(win.slice_widgets["axial"], [vol.to_lps((60, 5, 10))])  # background: said, not raised
+    with qtbot.waitSignal(ed.edit_done, timeout=20000):
+        _stroke(win.slice_widgets["axial"], [vol.to_lps((60, 5, 10))])  # background: said, not raised
     assert "click inside right lung" in win.last_error and win.error_banner.isVisible()
 
 
