@@ -6,6 +6,8 @@ here from where the mouse events landed, not with the editing code under test.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from types import SimpleNamespace
 
 import numpy as np
@@ -99,7 +101,7 @@ def test_paint_stroke_in_the_axial_view_is_one_undo_step(qtbot, editing):
     assert (labels[ends] == 7).all()
 
 
-def test_erase_and_threshold_paint_with_a_sphere_then_report_marks_the_edits(qtbot, editing):
+def test_erase_and_threshold_paint_with_a_sphere_then_the_seg_export_has_the_edits(qtbot, editing, tmp_path):
     win, vol, labels, ed = editing
     before = labels.copy()
     ed.panel.set_tool("erase")
@@ -134,6 +136,26 @@ def test_erase_and_threshold_paint_with_a_sphere_then_report_marks_the_edits(qtb
     report = session_report(win)
     assert report.label_maps[0].edited == {1: "SEMIAUTOMATIC", 7: "MANUAL"}
     assert np.array_equal(report.label_maps[0].array, labels)
+
+    # the exported DICOM SEG: valid for dciodvfy, read back by highdicom with the edits and their types
+    hd = pytest.importorskip("highdicom")
+    import pydicom
+
+    from meddiag_desktop.report import export_report
+
+    result = export_report(report, vol, tmp_path / "export")
+    tool = shutil.which("dciodvfy")
+    if tool is not None:
+        out = subprocess.run([tool, str(result.paths["seg"])], capture_output=True, text=True, timeout=120)
+        assert [ln for ln in (out.stdout + out.stderr).splitlines() if ln.startswith("Error")] == []
+    seg = hd.seg.segread(result.paths["seg"])
+    numbers = {seg.get_segment_description(n).segment_label: n for n in seg.segment_numbers}
+    assert {name: seg.get_segment_description(n).algorithm_type.value for name, n in numbers.items()} == {
+        "right lung": "SEMIAUTOMATIC", "nodule": "MANUAL"}
+    sops = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in vol.metadata["files"]]
+    pixels = seg.get_pixels_by_source_instance(sops, combine_segments=True, skip_overlap_checks=True)
+    assert np.array_equal(pixels == numbers["nodule"], labels == 7)
+    assert np.array_equal(pixels == numbers["right lung"], labels == 1)
 
 
 def test_islands_fill_and_errors_through_the_panel(qtbot, editing):
