@@ -267,6 +267,22 @@ class SegmentEditor(QObject):
         cursor = Qt.CursorShape.ArrowCursor if tool == "off" else Qt.CursorShape.CrossCursor
         for w in self.win.slice_widgets.values():
             w.setCursor(cursor)
+            if tool not in ("paint", "erase") and w.slice_view.brush_cursor.visible:
+                w.slice_view.brush_cursor.hide()
+                w.request_render()
+
+    def hover(self, widget, lps) -> None:
+        """The mouse over a slice view (``None``: it left): show the brush's circle there."""
+        cursor = widget.slice_view.brush_cursor
+        if lps is None or self.panel.tool not in ("paint", "erase") or self.editor is None:
+            if cursor.visible:
+                cursor.hide()
+                widget.request_render()
+            return
+        u, v, _ = vg.lps_to_view(widget.slice_view.geom, lps)
+        colour = (1.0, 1.0, 0.4) if self.panel.tool == "paint" else (0.6, 0.85, 1.0)
+        cursor.show(u, v, self.panel.radius.value(), colour)
+        widget.request_render()
 
     def _ready(self) -> LabelEditor:
         if self.editor is None:
@@ -300,6 +316,7 @@ class SegmentEditor(QObject):
         ed = self.editor
         if ed is None or ed._stroke is None:
             return
+        self.hover(widget, lps)
         brush = self.panel.brush(widget.view)
         p = np.asarray(lps, float)
         points = [p]

@@ -242,6 +242,8 @@ class SliceViewWidget(VtkWidget):
             self.refresh_measurements()
             return
         if self._drag is None:
+            if self.paint_tool is not None:
+                self.paint_tool.hover(self, lps)
             self._update_hover_cursor(p)
             return
         button, x0, y0, (w0, l0), z0 = self._drag
@@ -295,6 +297,8 @@ class SliceViewWidget(VtkWidget):
 
     def leaveEvent(self, ev) -> None:  # noqa: N802
         self.state.hover(None, self.view)
+        if self.paint_tool is not None:
+            self.paint_tool.hover(self, None)
 
     def enterEvent(self, ev) -> None:  # noqa: N802
         # keys act on the view under the mouse, as in other radiology viewers

@@ -23,7 +23,7 @@ from vtkmodules.vtkImagingMath import vtkImageMathematics
 from vtkmodules.vtkImagingMorphological import vtkImageContinuousDilate3D, vtkImageContinuousErode3D
 from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer, vtkTextActor
 
-__all__ = ["OverlayLayer", "Legend", "LegendEntry", "make_lut"]
+__all__ = ["OverlayLayer", "Legend", "LegendEntry", "BrushCursor", "make_lut"]
 
 
 def make_lut(table: np.ndarray, lo: float, hi: float) -> vtkLookupTable:
@@ -194,3 +194,56 @@ class Legend:
     @property
     def texts(self) -> list[str]:
         return [e.text for e in self.entries]
+
+
+class BrushCursor:
+    """The brush's outline (a circle of its radius in mm) under the mouse in a slice view."""
+
+    def __init__(self, renderer: vtkRenderer, segments: int = 48) -> None:
+        from vtkmodules.vtkCommonCore import vtkPoints
+        from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+        from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+        self.renderer = renderer
+        self._n = segments
+        self.points = vtkPoints()
+        self.points.SetNumberOfPoints(segments)
+        lines = vtkCellArray()
+        lines.InsertNextCell(segments + 1)
+        for i in range(segments + 1):
+            lines.InsertCellPoint(i % segments)
+        poly = vtkPolyData()
+        poly.SetPoints(self.points)
+        poly.SetLines(lines)
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputData(poly)
+        self.actor = vtkActor()
+        self.actor.SetMapper(mapper)
+        prop = self.actor.GetProperty()
+        prop.SetColor(1.0, 1.0, 0.4)
+        prop.SetLineWidth(1.5)
+        prop.LightingOff()
+        self.actor.PickableOff()
+        self.actor.VisibilityOff()
+        renderer.AddActor(self.actor)
+        self.centre: tuple[float, float] | None = None
+        self.radius = 0.0
+
+    def show(self, u: float, v: float, radius_mm: float, color: tuple[float, float, float] | None = None) -> None:
+        """A circle of ``radius_mm`` around view point ``(u, v)`` (mm), above the layers."""
+        t = np.linspace(0.0, 2.0 * np.pi, self._n, endpoint=False)
+        for i, (x, y) in enumerate(zip(u + radius_mm * np.cos(t), v + radius_mm * np.sin(t))):
+            self.points.SetPoint(i, float(x), float(y), 0.9)
+        self.points.Modified()
+        if color is not None:
+            self.actor.GetProperty().SetColor(*color)
+        self.centre, self.radius = (float(u), float(v)), float(radius_mm)
+        self.actor.VisibilityOn()
+
+    def hide(self) -> None:
+        self.centre = None
+        self.actor.VisibilityOff()
+
+    @property
+    def visible(self) -> bool:
+        return bool(self.actor.GetVisibility())

@@ -291,6 +291,9 @@ class SliceView:
         from meddiag_desktop.render.overlay_layers import Legend
 
         self.legend = Legend(self.renderer)  #: "AI: name version" while an AI layer is shown
+        from meddiag_desktop.render.overlay_layers import BrushCursor
+
+        self.brush_cursor = BrushCursor(self.renderer)  #: the segment editor's brush under the mouse
 
         cam = self.renderer.GetActiveCamera()
         cam.ParallelProjectionOn()
@@ -322,6 +325,7 @@ class SliceView:
     def set_volume(self, volume: Volume | None, image: vtkImageData | None = None) -> None:
         """Show ``volume`` (``image`` is its shared vtkImageData; made here if omitted)."""
         self.clear_overlays()
+        self.brush_cursor.hide()
         self.volume = volume
         self.frame_override = None if volume is None else vg.single_image_frame(volume, self.view)
         self._apply_frame()

@@ -80,6 +80,9 @@ def test_paint_stroke_in_the_axial_view_is_one_undo_step(qtbot, editing):
     ed.panel.radius.setValue(3.0)  # 2D disc (the default) in the axial view
     w = win.slice_widgets["axial"]
     c = win.state.cursor.copy()
+    at = _send(w, "move", c, NONE, NONE)  # hovering shows the brush: a 3 mm circle around the mouse
+    brush = w.slice_view.brush_cursor
+    assert brush.visible and brush.radius == 3.0 and brush.centre == pytest.approx(tuple(at[:2] * (1, -1)))
     landed = _stroke(w, [c, c + (4, 0, 0), c + (8, 2, 0)])
     changed = labels != before
     assert changed.any() and (labels[changed] == 7).all()
@@ -99,6 +102,8 @@ def test_paint_stroke_in_the_axial_view_is_one_undo_step(qtbot, editing):
     assert np.array_equal(labels, before) and ed.edited_for(labels) == {} and edited == [7, 7]
     win.history.redo()
     assert (labels[ends] == 7).all()
+    ed.panel.set_tool("off")
+    assert not brush.visible
 
 
 def test_erase_and_threshold_paint_with_a_sphere_then_the_seg_export_has_the_edits(qtbot, editing, tmp_path):
