@@ -30,6 +30,14 @@ LUNG_SURFACE_OPACITY = 0.3  #: 3D surfaces of segments named "...lung..."
 _DEPTH = {SEGMENTATION: 0.5, CLASSIFICATION: 0.55}  # the local classifier map over the anatomy
 
 
+def _rgb(color: str) -> tuple[float, float, float]:
+    """0..1 RGB of ``"#rrggbb"``; light grey for anything else (the name stays readable)."""
+    try:
+        return tuple(c / 255 for c in hex_to_rgb(str(color)))  # type: ignore[return-value]
+    except (ValueError, IndexError):
+        return (0.9, 0.9, 0.9)
+
+
 class OverlayDisplay(QObject):
     """Routes AI overlays to the slice views' layers, the legend and the 3D surfaces of one main window."""
 
@@ -134,7 +142,7 @@ class OverlayDisplay(QObject):
             shown = [v for v in sorted(seg.visible) if v in seg.names and v != 0]
             for v in shown[:MAX_LEGEND_SEGMENTS]:
                 mark = {"SEMIAUTOMATIC": " (edited)", "MANUAL": " (drawn by reader)"}.get(self.edited.get(v, ""), "")
-                rgb = tuple(c / 255 for c in hex_to_rgb(seg.colors.get(v, "#ff0000")))
+                rgb = _rgb(seg.colors.get(v, "#ff0000"))
                 out.append(LegendEntry(f"  {seg.names[v]}{mark}", rgb))  # the name in the segment's colour
             if len(shown) > MAX_LEGEND_SEGMENTS:
                 out.append(LegendEntry(f"\u2026 {len(shown) - MAX_LEGEND_SEGMENTS} more"))
@@ -155,7 +163,7 @@ class OverlayDisplay(QObject):
     def _colours(self) -> dict[int, tuple[float, float, float]]:
         seg = self.segmentation
         colors = getattr(seg, "colors", None) or {}
-        return {v: tuple(c / 255 for c in hex_to_rgb(col)) for v, col in colors.items()}
+        return {v: _rgb(col) for v, col in colors.items()}
 
     def _restyle_surfaces(self) -> None:
         seg = self.segmentation
