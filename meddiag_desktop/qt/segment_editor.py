@@ -227,8 +227,8 @@ class SegmentEditor(QObject):
             return
         if self.editor is not None and self.editor.labels is seg.labels:
             return
-        self.editor = LabelEditor(volume, seg.labels, dict(seg.names), self.win.history)
-        self.editor.subscribe(self._on_labels_changed)
+        ed = self.editor = LabelEditor(volume, seg.labels, dict(seg.names), self.win.history)
+        ed.subscribe(lambda touched: self._on_labels_changed(touched, ed))
         self.panel.set_segments(seg.names, seg.colors)
         self.panel.status.setText(f"Editing {seg.legend().removeprefix('AI: ') if hasattr(seg, 'legend') else 'the segmentation'}"
                                   ": pick a tool, then paint in a view.")
@@ -238,7 +238,9 @@ class SegmentEditor(QObject):
         ed = self.editor
         return dict(ed.edited) if ed is not None and ed.labels is labels else {}
 
-    def _on_labels_changed(self, touched) -> None:
+    def _on_labels_changed(self, touched, source: LabelEditor) -> None:
+        if source is not self.editor:  # undoing an edit of a segmentation no longer shown
+            return
         self._touched |= set(touched)
         self.display.labels_modified(touched)
         if self.editor is not None and self.editor._stroke is None:  # undo / redo
