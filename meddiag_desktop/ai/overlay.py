@@ -14,6 +14,13 @@ import numpy as np
 __all__ = ["LabelOverlay", "HeatOverlay", "hex_to_rgb"]
 
 
+def _legend(name: str, version: str, note: str = "", what: str = "") -> str:
+    text = " ".join(x for x in (f"AI: {name}", version) if x)
+    if what:
+        text += f" ({what})"
+    return f"{text} \u2014 {note}" if note else text
+
+
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
     c = color.lstrip("#")
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
@@ -30,6 +37,13 @@ class LabelOverlay:
     visible: set[int] = field(default_factory=set)
     opacity: float = 0.5
     intended_use: str = ""
+    plugin_name: str = ""  #: shown in the on-image legend, with the version
+    plugin_version: str = ""
+    legend_note: str = ""  #: e.g. "outside intended use", appended to the legend
+
+    def legend(self) -> str:
+        """The on-image legend line: ``"AI: <plugin name> <version>"`` (and the note, if any)."""
+        return _legend(self.plugin_name or self.plugin_id, self.plugin_version, self.legend_note)
 
     def lut(self) -> np.ndarray:
         """RGBA lookup table (``max label + 1`` x 4, uint8): hidden labels and 0 are transparent."""
@@ -56,6 +70,13 @@ class HeatOverlay:
     opacity: float = 0.5
     visible: bool = True
     title: str = "explanation"
+    plugin_name: str = ""
+    plugin_version: str = ""
+    legend_note: str = ""
+
+    def legend(self) -> str:
+        """``"AI: <plugin name> <version> (<title> map)"`` (and the note, if any)."""
+        return _legend(self.plugin_name or self.plugin_id, self.plugin_version, self.legend_note, f"{self.title} map")
 
     def rgba(self, heat_2d: np.ndarray) -> np.ndarray:
         peak = float(self.heat.max()) or 1.0

@@ -147,6 +147,9 @@ class MainWindow(QMainWindow):
         self.state.hover_changed.connect(self._on_hover)
 
         self._make_menus()
+        from meddiag_desktop.qt.overlay_display import OverlayDisplay
+
+        self.overlays = OverlayDisplay(self, self._plugin_name)  #: AI layers: segmentation + classification map
         from meddiag_desktop.qt.feature_panels import FeaturePanels
 
         self.panels = FeaturePanels(self)
@@ -156,6 +159,9 @@ class MainWindow(QMainWindow):
         self.sessions = self.tools.sessions
         for w in self.slice_widgets.values():
             w.point_clicked.connect(self.panels.set_point)
+        from meddiag_desktop.qt.segment_editor import SegmentEditor
+
+        self.segment_editor = SegmentEditor(self)  #: paint/erase/islands/fill; emits segment_edited(label)
 
     # ------------------------------------------------------------------ menus
     def _make_menus(self) -> None:
@@ -320,19 +326,30 @@ class MainWindow(QMainWindow):
 
     @guarded("Overlay")
     def set_overlay(self, overlay) -> None:
-        """Show an AI result over the slices: a ``LabelOverlay`` (labels + ``lut()``), a
-        ``HeatOverlay`` (``heat`` + ``rgba()``), or ``None`` to clear it."""
-        for w in self.slice_widgets.values():
-            sv = w.slice_view
-            if overlay is None or self.state.volume is None:
-                sv.set_overlay(None)
-            elif hasattr(overlay, "labels"):
-                sv.set_overlay(overlay.labels, overlay.lut())
-            else:
-                peak = float(overlay.heat.max()) or 1.0
-                table = overlay.rgba(np.linspace(0.0, peak, 256))
-                sv.set_overlay(overlay.heat.astype(np.float32), table, (0.0, peak), smooth=True)
-            w.request_render()
+        """Show an AI result over the slices in its own layer: a ``LabelOverlay`` (segmentation) or a
+        ``HeatOverlay`` (classification map), shown together; ``None`` clears the layer of the AI
+        task being run (both when no AI plugin is chosen). See :class:`~meddiag_desktop.qt.overlay_display.OverlayDisplay`."""
+        if overlay is None:
+            self.overlays.clear(self._ai_task())
+        else:
+            self.overlays.show(overlay)
+
+    def _ai_task(self) -> str | None:
+        """Task (``"segmentation"``/``"classification"``) of the AI panel's plugin, if the panel is built."""
+        panels = getattr(self, "panels", None)
+        ai = getattr(panels, "_ai", None) if panels is not None else None
+        info = ai.current_plugin if ai is not None else None
+        task = getattr(getattr(info, "manifest", None), "task", None)
+        return task if task in ("segmentation", "classification") else None
+
+    def _plugin_name(self, plugin_id: str) -> tuple[str, str] | None:
+        """(name, version) of an installed AI plugin, for the on-image legend."""
+        panels = getattr(self, "panels", None)
+        ai = getattr(panels, "_ai", None) if panels is not None else None
+        for info in getattr(ai, "_plugins", None) or []:
+            if info.ok and info.id == plugin_id:
+                return info.manifest.name, info.manifest.version
+        return None
 
     @guarded("Layout")
     def set_layout(self, name: str) -> None:

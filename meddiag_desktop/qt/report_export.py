@@ -76,6 +76,9 @@ def session_report(window):
     if panels is not None:
         if panels.segmentation is not None:
             label_maps.append(label_map_from_result(panels.segmentation, panels.provenances.get(id(panels.segmentation))))
+            editor = getattr(window, "segment_editor", None)  # the reader's edits: SEMIAUTOMATIC / MANUAL in the SEG
+            if editor is not None:
+                label_maps[-1].edited = editor.edited_for(panels.segmentation.labels)
         if panels.classification is not None:
             classifications += classification_findings(panels.classification,
                                                        panels.provenances.get(id(panels.classification)))

@@ -8,6 +8,7 @@ middle drag pans; wheel scrolls slices. Keys: Up/Down one slice,
 PageUp/PageDown ten slices, Home/End first/last slice, R resets zoom and pan,
 Escape cancels a measurement being placed, Delete removes the selected one.
 Double-click (navigate tool) asks the window to maximise this view or restore the layout.
+With a segment editor tool chosen (:attr:`SliceViewWidget.paint_tool`), left strokes paint instead.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class SliceViewWidget(VtkWidget):
         self._drag: tuple[Qt.MouseButton, float, float, tuple[float, float], float] | None = None
         self._wheel_rest = 0
         self._size = (0, 0)
+        #: takes left-button strokes first when it wants them (the segment editor: ``press(widget, lps) -> bool``,
+        #: ``drag(widget, lps)``, ``release(widget)``)
+        self.paint_tool = None
+        self._painting = False
         state.volume_changed.connect(self._on_volume)
         state.cursor_changed.connect(self._on_cursor)
         state.window_changed.connect(self._on_window)
@@ -183,6 +188,9 @@ class SliceViewWidget(VtkWidget):
         self._drag = (ev.button(), p.x(), p.y(), self.state.window, self.slice_view.zoom)
         if ev.button() != Qt.MouseButton.LeftButton:
             return
+        if self.paint_tool is not None and self.paint_tool.press(self, self._lps_at(ev)):
+            self._painting = True
+            return
         px = self.display_pos(p.x(), p.y())
         pl = self._placement
         if pl is None or not pl.active:
@@ -210,6 +218,9 @@ class SliceViewWidget(VtkWidget):
         p = ev.position()
         lps = self._lps_at(ev)
         self.state.hover(lps, self.view)
+        if self._painting:
+            self.paint_tool.drag(self, lps)
+            return
         if self._edit is not None:
             mid, index, w = self._edit
             if mid in self.state.measurements:
@@ -231,6 +242,8 @@ class SliceViewWidget(VtkWidget):
             self.refresh_measurements()
             return
         if self._drag is None:
+            if self.paint_tool is not None:
+                self.paint_tool.hover(self, lps)
             self._update_hover_cursor(p)
             return
         button, x0, y0, (w0, l0), z0 = self._drag
@@ -253,6 +266,10 @@ class SliceViewWidget(VtkWidget):
     @guarded("Mouse action")
     def mouseReleaseEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
         drag, self._drag = self._drag, None
+        if self._painting:
+            self._painting = False
+            self.paint_tool.release(self)
+            return
         if drag is not None and drag[0] in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
             self.state.camera_changed.emit(self.view)
         if self._edit is not None:
@@ -280,6 +297,8 @@ class SliceViewWidget(VtkWidget):
 
     def leaveEvent(self, ev) -> None:  # noqa: N802
         self.state.hover(None, self.view)
+        if self.paint_tool is not None:
+            self.paint_tool.hover(self, None)
 
     def enterEvent(self, ev) -> None:  # noqa: N802
         # keys act on the view under the mouse, as in other radiology viewers

@@ -253,7 +253,7 @@ class SliceView:
         self._readout = ""
         self.smooth = True
         self.aligned = True
-        self._overlay: tuple | None = None
+        self.layers: dict = {}  #: name -> OverlayLayer (render/overlay_layers.py), drawn together
         self.inverted = False  # MONOCHROME1: grey ramp white-to-black
         self._inverted_lut: vtkLookupTable | None = None
         self.slab: Slab | None = None  # thick-slab projection (MIP/MinIP/average), None: a thin slice
@@ -292,6 +292,12 @@ class SliceView:
         self.hint.VisibilityOff()
         self.renderer.AddViewProp(self.hint)
         self.renderer.AddViewProp(self.letters)
+        from meddiag_desktop.render.overlay_layers import Legend
+
+        self.legend = Legend(self.renderer)  #: "AI: name version" while an AI layer is shown
+        from meddiag_desktop.render.overlay_layers import BrushCursor
+
+        self.brush_cursor = BrushCursor(self.renderer)  #: the segment editor's brush under the mouse
 
         cam = self.renderer.GetActiveCamera()
         cam.ParallelProjectionOn()
@@ -330,7 +336,8 @@ class SliceView:
     # ------------------------------------------------------------------ data
     def set_volume(self, volume: Volume | None, image: vtkImageData | None = None) -> None:
         """Show ``volume`` (``image`` is its shared vtkImageData; made here if omitted)."""
-        self.set_overlay(None)
+        self.clear_overlays()
+        self.brush_cursor.hide()
         self.volume = volume
         self.frame_override = None if volume is None else vg.single_image_frame(volume, self.view)
         self._apply_frame()
@@ -397,71 +404,75 @@ class SliceView:
             prop.SetLookupTable(None)
 
     # --------------------------------------------------------------- overlay
+    @property
+    def _overlay(self):
+        """The topmost layer as ``(actor, reslice, colours, lut)``, or ``None`` without layers."""
+        if not self.layers:
+            return None
+        top = max(self.layers.values(), key=lambda layer: layer.actor.GetPosition()[2])
+        return (top.actor, top.reslice, top.colours, top.lut)
+
     def set_overlay(
         self,
         values: np.ndarray | None,
         lut_rgba: np.ndarray | None = None,
         value_range: tuple[float, float] | None = None,
         smooth: bool = False,
+        *,
+        layer: str = "overlay",
+        outline: bool = False,
+        depth: float = 0.5,
     ) -> None:
         """Draw a coloured map over the image (labels, heat maps), or remove it with ``None``.
 
         Parameters
         ----------
         values:
-            Array ``(z, y, x)`` on the volume's voxel grid.
+            Array ``(z, y, x)`` on the volume's voxel grid (shared with VTK, not copied,
+            when C-contiguous: after editing it in place call :meth:`overlay_modified`).
         lut_rgba:
             ``n x 4`` uint8 colours; ``value_range`` (default ``(0, n - 1)``) is spread
             over them, so integer labels ``0..n-1`` index the table directly.
         smooth:
             Linear interpolation (heat maps) instead of nearest (labels).
+        layer:
+            Name of the layer; layers with other names stay (a segmentation and a
+            classification map are shown together).
+        outline:
+            Only the edges of each label in the slice (labels only).
+        depth:
+            Order of the layers: higher is drawn on top (between 0, the image, and 1, the crosshair).
         """
-        if self._overlay is not None:
-            self.renderer.RemoveViewProp(self._overlay[0])
-            self._overlay = None
+        old = self.layers.pop(layer, None)
+        if old is not None:
+            self.renderer.RemoveViewProp(old.actor)
         if values is None or self.volume is None:
             return
         if values.shape[:3] != self.volume.array.shape[:3]:
             raise ValueError(f"overlay shape {values.shape} differs from the volume's {self.volume.array.shape[:3]}")
-        from vtkmodules.vtkCommonCore import vtkLookupTable
-        from vtkmodules.vtkImagingCore import vtkImageMapToColors
-
         from meddiag_desktop.render.image_data import image_from_array
+        from meddiag_desktop.render.overlay_layers import OverlayLayer
 
         table = np.asarray(lut_rgba if lut_rgba is not None else [[0, 0, 0, 0], [255, 0, 0, 128]], np.uint8)
-        n = len(table)
-        lo, hi = value_range if value_range is not None else (0.0, float(max(n - 1, 1)))
-        reslice = vtkImageReslice()
-        reslice.SetInputData(image_from_array(np.ascontiguousarray(values), self.volume.spacing))
-        reslice.SetResliceAxes(self._axes)
-        reslice.SetOutputDimensionality(2)
-        reslice.SetOutputSpacing(self.reslice.GetOutputSpacing())
-        reslice.SetOutputOrigin(self.reslice.GetOutputOrigin())
-        reslice.SetOutputExtent(self.reslice.GetOutputExtent())
-        reslice.SetBackgroundLevel(lo)
-        if smooth:
-            reslice.SetInterpolationModeToLinear()
-        else:
-            reslice.SetInterpolationModeToNearestNeighbor()
-        lut = vtkLookupTable()
-        lut.SetNumberOfTableValues(n)
-        for i, (r, g, b, a) in enumerate(table):
-            lut.SetTableValue(i, r / 255.0, g / 255.0, b / 255.0, a / 255.0)
-        lut.SetTableRange(lo, hi if hi > lo else lo + 1.0)
-        colours = vtkImageMapToColors()
-        colours.SetLookupTable(lut)
-        colours.SetOutputFormatToRGBA()
-        colours.SetInputConnection(reslice.GetOutputPort())
-        actor = vtkImageActor()
-        actor.GetMapper().SetInputConnection(colours.GetOutputPort())
-        actor.SetPosition(0.0, 0.0, 0.5)  # between the image (z=0) and the crosshair (z=1)
-        if smooth:
-            actor.GetProperty().SetInterpolationTypeToLinear()
-        else:
-            actor.GetProperty().SetInterpolationTypeToNearest()
-        actor.PickableOff()
-        self.renderer.AddViewProp(actor)
-        self._overlay = (actor, reslice, colours, lut)
+        image = image_from_array(values, self.volume.spacing)
+        new = OverlayLayer(image, self._axes, self.reslice, table, value_range, smooth, outline, depth)
+        self.layers[layer] = new
+        # translucent layers are drawn in the order they were added, and even their transparent
+        # pixels hide what lies deeper and comes later: add them back to front
+        for each in sorted(self.layers.values(), key=lambda lay: lay.actor.GetPosition()[2]):
+            self.renderer.RemoveViewProp(each.actor)
+            self.renderer.AddViewProp(each.actor)
+
+    def overlay_modified(self, layer: str = "overlay") -> None:
+        """The values of ``layer`` were changed in place (e.g. a segment was painted): redraw them."""
+        if layer in self.layers:
+            self.layers[layer].modified()
+
+    def clear_overlays(self) -> None:
+        """Remove every layer and the legend."""
+        for name in list(self.layers):
+            self.set_overlay(None, layer=name)
+        self.legend.set_entries([])
 
     def set_hint(self, text: str) -> None:
         """Message shown centred while no volume is loaded (e.g. how to open a study)."""
@@ -594,6 +605,7 @@ class SliceView:
         self.corner_text.SetMinimumFontSize(size)
         self.corner_text.SetMaximumFontSize(size)
         self._fit_scale = max((vmax - vmin) / 2.0, (umax - umin) / 2.0 / aspect, 1.0) * 1.04
+        self.legend.place()
         self._apply_camera()
 
     def _apply_camera(self) -> None:

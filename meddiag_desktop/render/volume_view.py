@@ -107,6 +107,9 @@ class VolumeView:
         self._mr_anchors: tuple[float, float, float] | None = None  # MR presets' scale, per volume
         #: the frames since set_volume(..., draft=True) are unshaded until refine()
         self.draft = False
+        from meddiag_desktop.render.segment_surfaces import SegmentSurfaces
+
+        self.surfaces = SegmentSurfaces(self.renderer)  #: segments as meshes beside the volume rendering
 
     # ------------------------------------------------------------------ data
     def set_volume(self, volume: Volume | None, render_window: vtkRenderWindow | None = None,
@@ -123,6 +126,7 @@ class VolumeView:
         self.volume = volume
         self._mr_anchors = None
         self.draft = False
+        self.surfaces.set_volume(volume)
         if volume is None or volume.is_rgb:
             return
         mapper = self._make_mapper(render_window)

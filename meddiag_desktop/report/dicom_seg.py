@@ -1,7 +1,9 @@
 """DICOM Segmentation (SEG) from label maps on the source series' grid (highdicom).
 
 Each label present becomes one binary segment with SNOMED CT category and type
-codes and the plugin as algorithm identification. Frame ``k`` of a label map is
+codes and the plugin as algorithm identification. A segment the reader edited
+(``LabelMap.edited``) is SEMIAUTOMATIC with the proposing AI kept, or MANUAL when
+the reader drew it from nothing; its SegmentDescription says which. Frame ``k`` of a label map is
 slice ``k`` of the volume, which is source instance ``Volume.metadata["files"][k]``
 (the loader lists files in slice order); :func:`source_datasets` checks that each
 source image really sits at that slice before anything is written.
@@ -149,18 +151,21 @@ def build_seg(volume: Volume, label_maps: Sequence[LabelMap], sources: Sequence,
             number = len(refs) + 1
             name = str(lm.names[value])
             code = segment_code(name)
+            algo_type, seg_algo, note = _algorithm(lm, value, algo)
             desc = hd.seg.SegmentDescription(
                 segment_number=number,
                 segment_label=name[:64],
                 segmented_property_category=_code(code.category),
                 segmented_property_type=_code(code.type),
-                algorithm_type="AUTOMATIC" if algo is not None else "MANUAL",
-                algorithm_identification=algo,
+                algorithm_type=algo_type,
+                algorithm_identification=seg_algo,
                 tracking_uid=generate_uid(),
                 tracking_id=f"{name} ({prov.plugin_id if prov else 'manual'})"[:64],
                 anatomic_regions=[_code(code.region)] if code.region else None,
                 display_color=_lab(lm.colors.get(value)),
             )
+            if note:
+                desc.SegmentDescription = note
             if code.modifier is not None:
                 mod = Dataset()
                 mod.CodeValue, mod.CodingSchemeDesignator, mod.CodeMeaning = code.modifier
@@ -189,6 +194,25 @@ def build_seg(volume: Volume, label_maps: Sequence[LabelMap], sources: Sequence,
         omit_empty_frames=True,
     )
     return seg, refs
+
+
+#: SegmentDescription (0062,0006) of a segment the reader edited, by its SegmentAlgorithmType
+EDITED_NOTES = {"SEMIAUTOMATIC": "AI proposal edited by the reader", "MANUAL": "drawn by the reader"}
+
+
+def _algorithm(lm: LabelMap, value: int, algo):
+    """(SegmentAlgorithmType, algorithm identification, description) of one segment.
+
+    An AI segment is AUTOMATIC; one the reader edited is SEMIAUTOMATIC and keeps the
+    identification of the AI that proposed it; one the reader drew from nothing (or
+    any segment without an AI provenance) is MANUAL, without an algorithm.
+    """
+    edited = str((getattr(lm, "edited", None) or {}).get(value, "")).upper()
+    if edited == "SEMIAUTOMATIC" and algo is not None:
+        return "SEMIAUTOMATIC", algo, EDITED_NOTES[edited]
+    if edited in EDITED_NOTES or algo is None:
+        return "MANUAL", None, EDITED_NOTES.get(edited, "")
+    return "AUTOMATIC", algo, ""
 
 
 def _lab(color: str | None):

@@ -257,6 +257,9 @@ class LabelMap:
     names: Mapping[int, str]
     colors: Mapping[int, str] = field(default_factory=dict)
     provenance: Provenance | None = None
+    #: labels the reader edited -> DICOM SegmentAlgorithmType: "SEMIAUTOMATIC" (an AI proposal the
+    #: reader changed) or "MANUAL" (drawn by the reader); see :class:`meddiag_desktop.core.seg_edit.LabelEditor`
+    edited: Mapping[int, str] = field(default_factory=dict)
 
     def present(self) -> list[int]:
         """Label values that have at least one voxel, in ascending order."""
