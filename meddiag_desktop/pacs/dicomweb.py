@@ -27,7 +27,10 @@ def _client(node: Node):
     if node.auth:
         user, _, password = node.auth.partition(":")
         session.auth = (user, password)
-    return DICOMwebClient(node.url, session=session, timeout=float(node.timeout))
+    client = DICOMwebClient(node.url, session=session, timeout=float(node.timeout))
+    # its default retries a refused connection five times with growing waits (30 s): one attempt, bounded
+    client.set_http_retry_params(retry=False)
+    return client
 
 
 def _call(node: Node, what: str, fn, *args, **kw):

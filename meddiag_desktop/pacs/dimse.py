@@ -34,7 +34,9 @@ def _new_ae(title: str, node: Node):
 
     ae = AE(title)
     t = float(node.timeout)
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = ae.connection_timeout = t
+    ae.dimse_timeout = ae.network_timeout = ae.connection_timeout = t
+    # the association wait leaves a tenth of the budget to find out why it failed
+    ae.acse_timeout = 0.9 * t
     return ae
 
 
@@ -44,9 +46,7 @@ def _why_not(node: Node, assoc, our_ae: str, started: float) -> str:
     if assoc.is_rejected:
         return (f"{node.label} rejected the association: the PACS does not know the called AE title "
                 f"{node.ae_title!r} or does not accept our AE title {our_ae!r} (check both in the PACS configuration)")
-    if assoc.is_aborted:
-        return f"{node.label} aborted the association request (our AE title {our_ae!r} may not be allowed)"
-    left = max(0.2, min(1.0, node.timeout - (time.monotonic() - started)))
+    left = max(0.1, min(1.0, node.timeout - (time.monotonic() - started)))
     try:
         with socket.create_connection((node.host, node.port), timeout=left):
             pass
@@ -56,7 +56,10 @@ def _why_not(node: Node, assoc, our_ae: str, started: float) -> str:
         return f"connection refused by {where}: no DICOM service listens there (check host and port)"
     except OSError:
         return f"no answer from {where} within {node.timeout:g} s: the host is unreachable or a firewall drops the connection"
-    return f"{where} accepted the connection but did not answer the DICOM association within {node.timeout:g} s (is it a DICOM port?)"
+    if time.monotonic() - started >= 0.85 * node.timeout:
+        return (f"{where} accepted the connection but did not answer the DICOM association within {node.timeout:g} s "
+                "(is it a DICOM port?)")
+    return f"{node.label} aborted the association request (our AE title {our_ae!r} may not be allowed there)"
 
 
 def _associate(ae, node: Node, **kw):

@@ -29,7 +29,7 @@ def orthanc(tmp_path_factory):
     try:
         yield o
     finally:
-        o.stop()
+        o.stop(graceful=False)
 
 
 @pytest.fixture(scope="session")
