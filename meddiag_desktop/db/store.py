@@ -228,9 +228,7 @@ class StudyDatabase:
         p = Path(path)
         if not p.exists():
             raise DatabaseError(f"{p}: no such file or folder")
-        if p.is_file() and p.name.upper() == "DICOMDIR":
-            p = p.parent
-        files = list_files(p)
+        files = list_files(p)  # a DICOMDIR file: the scanner reads the files it references
         try:
             found = scan_dicom(files, cancel=cancel)
         except LoadCancelled:
