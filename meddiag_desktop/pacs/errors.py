@@ -5,8 +5,8 @@ from __future__ import annotations
 __all__ = ["PacsError", "RetrieveIncomplete", "PacsCancelled"]
 
 
-class PacsError(RuntimeError):
-    """A network or PACS failure; ``str()`` is one line for the user."""
+class PacsError(ValueError):
+    """A network or PACS failure; ``str()`` is one line for the user (a ``ValueError``, like ``LoadError``)."""
 
 
 class RetrieveIncomplete(PacsError):
