@@ -174,6 +174,7 @@ class DatabaseBrowser(QWidget):
                 item.setForeground(0, Qt.GlobalColor.darkYellow)
             p.addChild(item)
         self.tree.expandAll()
+        self._selection_changed()
         self._say(f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'} in the database")
 
     def selected_studies(self) -> list:
@@ -190,6 +191,7 @@ class DatabaseBrowser(QWidget):
         sel = self.selected_studies()
         if not sel:
             self.thumb.clear()
+            self.thumb.setText("<span style='color:#888'>select<br>a study</span>")
             self.details.setText("")
             return
         s = sel[0]

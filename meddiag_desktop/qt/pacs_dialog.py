@@ -375,6 +375,9 @@ class SendDialog(_TaskDialog):
         return self.run(work, self._sent, f"Sending to {node.label}…")
 
     def _sent(self, out: dict) -> None:
+        n = max(1, len(out["instances"]))
+        self.progress.setRange(0, n)
+        self.progress.setValue(n)
         kinds = ", ".join(sorted({i["Modality"] or "?" for i in out["instances"]}))
         msg = f"Sent {out['sent']} instance(s) ({kinds})"
         if out["failed"]:
