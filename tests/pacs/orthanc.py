@@ -39,13 +39,16 @@ class Orthanc:
     """A running Orthanc: ``dicom_port``, ``http_port``, ``url``, ``dicomweb_url``; REST helpers."""
 
     def __init__(self, folder: Path, our_ae: str = "MEDDIAG", our_port: int | None = None,
-                 dicom_port: int | None = None, http_port: int | None = None):
+                 dicom_port: int | None = None, http_port: int | None = None,
+                 extra_modalities: dict[str, tuple[str, int]] | None = None):
         self.folder = Path(folder)
         self.dicom_port = dicom_port or free_port()
         self.http_port = http_port or free_port()
         self.our_ae = our_ae
         self.our_port = our_port or free_port()
         self.proc: subprocess.Popen | None = None
+        #: more C-MOVE destinations: name -> (AE title, port) on 127.0.0.1
+        self.extra_modalities = dict(extra_modalities or {})
 
     @property
     def url(self) -> str:
@@ -66,7 +69,8 @@ class Orthanc:
             "HttpPort": self.http_port, "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
             "DicomCheckCalledAet": True, "DicomAlwaysAllowEcho": True, "DicomAlwaysAllowStore": True,
             "DicomAlwaysAllowFind": True, "DicomAlwaysAllowGet": True, "DicomAlwaysAllowMove": True,
-            "DicomModalities": {"meddiag": [self.our_ae, "127.0.0.1", self.our_port]},
+            "DicomModalities": {"meddiag": [self.our_ae, "127.0.0.1", self.our_port],
+                                **{k: [ae, "127.0.0.1", port] for k, (ae, port) in self.extra_modalities.items()}},
             "Plugins": [str(DICOMWEB_PLUGIN)], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
             "SaveJobs": False, "StorageCompression": False, "OverwriteInstances": True,
             "DicomScuTimeout": 10, "DicomScpTimeout": 30, "HttpTimeout": 30, "ConcurrentJobs": 2,
