@@ -58,6 +58,8 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, m
     if node.is_web:
         from meddiag_desktop.pacs import dicomweb
 
+        if method == "move":
+            raise PacsError(f"{node.label} is a DICOMweb node: it retrieves with WADO-RS, not C-MOVE (drop --method move)")
         return dicomweb.retrieve(node, study_uid, db, series_uid=series_uid, progress=progress, cancel=cancel)
     from meddiag_desktop.pacs import dimse
 
