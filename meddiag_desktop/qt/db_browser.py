@@ -248,8 +248,17 @@ class DatabaseBrowser(QWidget):
 
     def _choose_import(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import a folder or CD into the database")
-        if folder:
-            self.import_path(folder)
+        if not folder:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Import", f"Import {folder}:\n\nCopy the files into the "
+                          "database (a CD can be removed afterwards), or index them where they are? "
+                          "The source files are never changed.", parent=self)
+        copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
+        in_place = box.addButton("Index in place", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() in (copy, in_place):
+            self.import_path(folder, copy=box.clickedButton() is copy)
 
     def import_path(self, path: str, copy: bool = True) -> BackgroundTask | None:
         """Import on a background task (its own connection), progress in the bar, refresh when done."""
