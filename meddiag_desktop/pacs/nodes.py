@@ -18,7 +18,7 @@ from meddiag_desktop.pacs.errors import PacsError
 
 __all__ = ["Node", "LocalAE", "PacsSettings", "resolve_node", "settings_path", "load_settings", "save_settings"]
 
-_AE_AT = re.compile(r"^(?P<ae>[^@]{1,16})@(?P<host>[^:@]+):(?P<port>\d{1,5})$")
+_AE_AT = re.compile(r"^(?P<ae>[^@]+)@(?P<host>[^:@]+):(?P<port>\d{1,5})$")
 
 
 @dataclass

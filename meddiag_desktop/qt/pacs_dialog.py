@@ -158,6 +158,9 @@ class QueryRetrieveDialog(_TaskDialog):
         self.echo_button = QPushButton("Test", self)
         self.echo_button.setToolTip("C-ECHO (DICOMweb: a one-result search)")
         self.echo_button.clicked.connect(self.echo)
+        self.save_button = QPushButton("Save…", self)
+        self.save_button.setToolTip("Keep this node, under a name, with your settings")
+        self.save_button.clicked.connect(self._ask_save_node)
         self.fields = {k: QLineEdit(self) for k in ("patient_id", "patient_name", "study_date", "modality", "accession")}
         self.fields["patient_name"].setPlaceholderText("Doe*")
         self.fields["study_date"].setPlaceholderText("YYYYMMDD or YYYYMMDD-YYYYMMDD")
@@ -190,6 +193,7 @@ class QueryRetrieveDialog(_TaskDialog):
         top.addWidget(QLabel("PACS"))
         top.addWidget(self.node, 1)
         top.addWidget(self.echo_button)
+        top.addWidget(self.save_button)
         form = QGridLayout()
         labels = {"patient_id": "Patient ID", "patient_name": "Patient name", "study_date": "Study date",
                   "modality": "Modality", "accession": "Accession"}
@@ -212,7 +216,7 @@ class QueryRetrieveDialog(_TaskDialog):
         self.resize(980, 520)
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.search_button, self.retrieve_button, self.echo_button, self.node):
+        for w in (self.search_button, self.retrieve_button, self.echo_button, self.save_button, self.node):
             w.setEnabled(on)
 
     def _database(self):
@@ -236,6 +240,32 @@ class QueryRetrieveDialog(_TaskDialog):
 
         self.run(work, lambda secs: self.set_status(f"{node.label}: OK ({secs * 1000:.0f} ms)"),
                  f"Testing {node.label}…", cancellable=False)
+
+    def _ask_save_node(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        name, ok = QInputDialog.getText(self, "Save PACS node", "Name for this node:")
+        if ok and name.strip():
+            self.save_current_node(name.strip())
+
+    def save_current_node(self, name: str) -> None:
+        """Store the node typed in the chooser under ``name`` in the settings (pacs.json)."""
+        from dataclasses import replace
+
+        from meddiag_desktop.pacs import load_settings, save_settings
+
+        try:
+            node = replace(self.node.node(), name=name)
+            settings = load_settings()
+            settings.nodes = [n for n in settings.nodes if n.name != name] + [node]
+            path = save_settings(settings)
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog
+            self.set_status(str(exc), error=True)
+            return
+        if self.node.findText(name) < 0:
+            self.node.addItem(name)
+        self.node.setCurrentText(name)
+        self.set_status(f"Saved node {name!r} ({node.label}) in {path}")
 
     def query(self) -> dict[str, str]:
         return {k: f.text().strip() for k, f in self.fields.items() if f.text().strip()}

@@ -52,6 +52,11 @@ def test_query_retrieve_dialog_searches_retrieves_and_opens(new_window, qtbot, o
     win = new_window()
     dlg = win.show_pacs_dialog()
     dlg.node.setEditText(orthanc.node_text)
+    dlg.save_current_node("clinic")  # kept with the settings, then used by name
+    from meddiag_desktop.pacs import load_settings
+
+    assert [(n.name, n.port) for n in load_settings().nodes] == [("clinic", orthanc.dicom_port)]
+    assert dlg.node.currentText() == "clinic"
     dlg.fields["patient_id"].setText("PACS0001")
     dlg.search()
     qtbot.waitUntil(lambda: not dlg.busy(), timeout=15000)
