@@ -10,7 +10,6 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from meddiag_desktop.pacs.errors import PacsCancelled, PacsError, RetrieveIncomplete
 from meddiag_desktop.pacs.nodes import LocalAE, Node

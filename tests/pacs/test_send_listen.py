@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from meddiag_desktop.cli import main
-from meddiag_desktop.pacs import LocalAE, PacsError, resolve_node
+from meddiag_desktop.pacs import PacsError, resolve_node
 from tests.pacs.conftest import make_ct
 from tests.pacs.orthanc import free_port
 
