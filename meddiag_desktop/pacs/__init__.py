@@ -53,8 +53,11 @@ def find(node: Node, query: dict[str, str] | None = None, level: str = "STUDY", 
 
 def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, method: str = "get",
              local: LocalAE | None = None, progress: Callable[[int, int], None] | None = None,
-             cancel: Callable[[], bool] | None = None) -> dict:
-    """Retrieve a study or series into ``db`` (C-GET, C-MOVE or WADO-RS for DICOMweb nodes); see :func:`dimse.retrieve`."""
+             cancel: Callable[[], bool] | None = None, on_series: Callable[[str], None] | None = None) -> dict:
+    """Retrieve a study or series into ``db`` (C-GET, C-MOVE or WADO-RS for DICOMweb nodes); see :func:`dimse.retrieve`.
+
+    ``on_series(series_uid)`` (DIMSE only) is called as each series is complete, the largest first.
+    """
     if node.is_web:
         from meddiag_desktop.pacs import dicomweb
 
@@ -64,7 +67,7 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, m
     from meddiag_desktop.pacs import dimse
 
     return dimse.retrieve(node, study_uid, db, series_uid=series_uid, method=method, local=local,
-                          progress=progress, cancel=cancel)
+                          progress=progress, cancel=cancel, on_series=on_series)
 
 
 def collect_datasets(paths: Iterable[str | os.PathLike]) -> list:

@@ -202,8 +202,13 @@ def _missing(node: Node, local: LocalAE, study_uid: str, series_uid: str | None,
 
 
 def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, method: str = "get",
-             local: LocalAE | None = None, progress: Progress = None, cancel: Cancel = None) -> dict:
+             local: LocalAE | None = None, progress: Progress = None, cancel: Cancel = None,
+             on_series: Callable[[str], None] | None = None) -> dict:
     """Retrieve a study (or one series) into the database by C-GET or C-MOVE.
+
+    With ``on_series`` the study is fetched series by series, the largest first
+    (a series-level C-FIND lists them), and ``on_series(series_uid)`` is called as
+    each one is complete, so a viewer can show the first images before the rest arrive.
 
     The study is marked partial until the PACS reports every sub-operation done;
     a rerun of a partial study asks only for the instances still missing (found by
@@ -224,14 +229,23 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, m
             if not series_uid:
                 db.mark_complete(study_uid)
             return _result(db, study_uid, 0, expected)
-    if not series_uid:
-        db.mark_partial(study_uid, expected)
     idents = _retrieve_identifiers(study_uid, series_uid, missing)
     counter = {"n": 0, "total": sum(len(v) for v in missing.values()) if missing else 0}
+    if on_series is not None and missing is None and not series_uid:
+        idents, counter["total"] = _series_identifiers(node, local, study_uid)
+        expected = counter["total"] or None
+    if not series_uid:
+        db.mark_partial(study_uid, expected)
+
+    def done(ident) -> None:
+        if on_series is not None and "SeriesInstanceUID" in ident:
+            db.flush()
+            on_series(str(ident.SeriesInstanceUID))
+
     if method == "get":
-        outcome = _run_get(node, local, db, idents, counter, progress, cancel)
+        outcome = _run_get(node, local, db, idents, counter, progress, cancel, done)
     else:
-        outcome = _run_move(node, local, db, idents, counter, progress, cancel)
+        outcome = _run_move(node, local, db, idents, counter, progress, cancel, done)
     db.flush()
     ok, message = outcome
     received = counter["n"]
@@ -245,6 +259,15 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, m
     if not series_uid:
         db.mark_complete(study_uid)
     return _result(db, study_uid, received, expected)
+
+
+def _series_identifiers(node: Node, local: LocalAE, study_uid: str) -> tuple[list, int]:
+    """One series-level identifier per series of the study, the largest first; and the total instance count."""
+    series = find(node, {}, "SERIES", local, study_uid=study_uid)
+    count = lambda r: int(r.get("NumberOfSeriesRelatedInstances") or 0)  # noqa: E731
+    series.sort(key=count, reverse=True)
+    idents = [_retrieve_identifiers(study_uid, r["SeriesInstanceUID"], None)[0] for r in series if r.get("SeriesInstanceUID")]
+    return idents or _retrieve_identifiers(study_uid, None, None), sum(count(r) for r in series)
 
 
 def _result(db, study_uid: str, received: int, expected: int | None) -> dict:
@@ -280,7 +303,7 @@ def _drain(assoc, responses, node: Node, counter, progress, cancel, what: str) -
     return False, f"{node.label} closed the association during the {what}"
 
 
-def _run_get(node, local, db, idents, counter, progress, cancel) -> tuple[bool, str]:
+def _run_get(node, local, db, idents, counter, progress, cancel, done=None) -> tuple[bool, str]:
     from pynetdicom import build_role, evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
 
@@ -315,13 +338,15 @@ def _run_get(node, local, db, idents, counter, progress, cancel) -> tuple[bool, 
                              node, counter, progress, cancel, "C-GET")
             if not ok:
                 return ok, msg
+            if done is not None:
+                done(ident)
         return True, ""
     finally:
         if assoc.is_established:
             assoc.release()
 
 
-def _run_move(node, local, db, idents, counter, progress, cancel) -> tuple[bool, str]:
+def _run_move(node, local, db, idents, counter, progress, cancel, done=None) -> tuple[bool, str]:
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove
 
     from meddiag_desktop.pacs.scp import StoreServer
@@ -344,6 +369,8 @@ def _run_move(node, local, db, idents, counter, progress, cancel) -> tuple[bool,
                         msg += (f" (does the PACS know our AE title {local.ae_title!r} at this host, port {local.port},"
                                 " as a move destination?)")
                     return ok, msg
+                if done is not None:
+                    done(ident)
             return True, ""
         finally:
             if assoc.is_established:

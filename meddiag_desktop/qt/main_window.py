@@ -324,7 +324,8 @@ class MainWindow(QMainWindow):
 
         dialog = QueryRetrieveDialog(self, db_dir=self.db_browser.db.root)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.study_retrieved.connect(self.open_path)
+        dialog.series_ready.connect(self.open_path)  # the first series shows before the retrieve ends
+        dialog.study_retrieved.connect(lambda folder: None if dialog.first_series else self.open_path(folder))
         dialog.study_retrieved.connect(lambda _f: self.db_browser.refresh())
         dialog.show()
         self.pacs_dialog = dialog

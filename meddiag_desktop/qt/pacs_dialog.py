@@ -149,6 +149,8 @@ class QueryRetrieveDialog(_TaskDialog):
     """
 
     study_retrieved = Signal(str)
+    #: the local folder of the first complete series (the largest), while the rest is still coming
+    series_ready = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, db_dir=None) -> None:
         super().__init__("Query/Retrieve from PACS", parent)
@@ -186,8 +188,8 @@ class QueryRetrieveDialog(_TaskDialog):
                                "registered in the PACS as a destination.")
         self.retrieve_button = QPushButton("Retrieve", self)
         self.retrieve_button.clicked.connect(self.retrieve)
-        self.open_after = True
         self.rows: list[dict] = []
+        self.first_series: str | None = None
 
         top = QHBoxLayout()
         top.addWidget(QLabel("PACS"))
@@ -321,14 +323,21 @@ class QueryRetrieveDialog(_TaskDialog):
         uid = study["StudyInstanceUID"]
         method = self.method.currentData()
         factory = self._database
+        self.first_series: str | None = None
 
         def work(progress, cancel):
             from meddiag_desktop.pacs import load_settings, retrieve
 
             db = factory()
+
+            def on_series(series_uid: str) -> None:
+                if self.first_series is None:  # show the largest series while the others arrive
+                    self.first_series = str(db.managed_path(uid, series_uid, "x").parent)
+                    self.series_ready.emit(self.first_series)
+
             try:
                 return retrieve(node, uid, db, method=method, local=load_settings().local, progress=progress,
-                                cancel=cancel)
+                                cancel=cancel, on_series=on_series)
             finally:
                 db.close()
 

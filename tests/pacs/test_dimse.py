@@ -78,3 +78,31 @@ def test_series_level_get(orthanc, ct_on_orthanc, db):
     out = retrieve(resolve_node(orthanc.node_text), study_uid, db, series_uid=series_uid)
     assert out["received"] == arr.shape[0]
     assert [s.series_uid for s in db.series(study_uid)] == [series_uid]
+
+
+def test_series_arrive_largest_first_and_each_opens_before_the_rest(orthanc, db, tmp_path):
+    """on_series: the largest series is complete (and loads) while the smaller one has not been asked for yet."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from meddiag_desktop.io import load
+    from meddiag_desktop.pacs import retrieve
+    from tests.pacs.conftest import make_ct
+
+    study = generate_uid()
+    small, f_small = make_ct(tmp_path / "small", patient_id="TWOSER", slices=3, seed=21, study_uid=study, series_number=1)
+    big, f_big = make_ct(tmp_path / "big", patient_id="TWOSER", slices=7, seed=22, study_uid=study, series_number=2)
+    orthanc.upload(f_small + f_big)
+    uid_big = pydicom.dcmread(f_big[0]).SeriesInstanceUID
+    seen = []
+
+    def on_series(series_uid):
+        folder = db.managed_path(study, series_uid, "x").parent
+        seen.append((series_uid, len(db.series(study)), load(folder).array.copy()))
+
+    out = retrieve(resolve_node(orthanc.node_text), study, db, on_series=on_series)
+    assert out["complete"] and out["instances"] == 10
+    assert [s[0] for s in seen][0] == uid_big and len(seen) == 2
+    assert seen[0][1] == 1  # only the big series was there when it was offered
+    np.testing.assert_array_equal(seen[0][2], big)
+    np.testing.assert_array_equal(seen[1][2], small)

@@ -68,8 +68,11 @@ def test_query_retrieve_dialog_searches_retrieves_and_opens(new_window, qtbot, o
     qtbot.waitUntil(lambda: not dlg.busy(), timeout=15000)
     assert "Cancelled" in dlg.status.text()
     assert win.db_browser.db.study(study_uid).status == "partial"
+    early = []
+    dlg.series_ready.connect(lambda folder: early.append((folder, dlg.busy())))
     with qtbot.waitSignal(dlg.study_retrieved, timeout=20000) as got:
         dlg.retrieve()
+    assert len(early) == 1 and early[0][1] is True  # the series was offered while the retrieve still ran
     assert dlg.progress.value() == dlg.progress.maximum() == arr.shape[0]
     qtbot.waitUntil(lambda: win.state.volume is not None, timeout=30000)
     np.testing.assert_array_equal(win.state.volume.array, arr)
