@@ -23,6 +23,9 @@ SUBCOMMANDS: dict[str, str] = {
     "infer": "meddiag_desktop.ai.cli",
     "risk": "meddiag_desktop.risk.cli",
     "report": "meddiag_desktop.report.cli",
+    "db": "meddiag_desktop.db.cli",
+    "pacs": "meddiag_desktop.pacs.cli",
+    "listen": "meddiag_desktop.pacs.cli",
 }
 
 

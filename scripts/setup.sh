@@ -15,6 +15,8 @@ APT_PACKAGES=(
   libfontconfig1 libdbus-1-3 libxrender1 libxi6 libxtst6 fonts-dejavu-core
   # running headless (tests, screenshots), PDFs as pictures, DICOM validation
   xvfb xauth poppler-utils dicom3tools
+  # a real PACS and independent DICOM network peers for the PACS tests and benchmark
+  orthanc orthanc-dicomweb dcmtk
   python3-venv
 )
 missing=()

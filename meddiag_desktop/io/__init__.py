@@ -49,6 +49,7 @@ def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = No
 
 
 def _pick(series: ScanResult, where: Path) -> tuple[SeriesInfo, list[str]]:
+    """The series to open: the largest series of the newest study (StudyDate, StudyTime); notes list the priors."""
     if not series:
         reasons = {}
         for s in series.skipped:
@@ -59,12 +60,46 @@ def _pick(series: ScanResult, where: Path) -> tuple[SeriesInfo, list[str]]:
             f"No image found in {where}" + (f" ({detail})" if detail else " (it holds no files)")
             + ". Choose a folder or file with DICOM, NIfTI, NRRD or MetaImage images."
         )
-    best = max(series, key=lambda s: (s.image_count, s.rows * s.columns))
+    # the current study first: a folder often holds the current study and a prior of the same size
+    studies: dict[str, list[SeriesInfo]] = {}
+    for s in series:
+        studies.setdefault(s.study_uid, []).append(s)
+
+    def study_time(s: SeriesInfo) -> str:
+        """StudyTime of a series' first instance ("" when absent or unreadable); read only to order studies."""
+        try:
+            import pydicom
+
+            ds = pydicom.dcmread(s.instances[0].path, stop_before_pixels=True, specific_tags=["StudyTime"])
+            return str(ds.get("StudyTime", "") or "")
+        except Exception:
+            return ""
+
+    def when(items: list[SeriesInfo]) -> tuple[str, str]:
+        return max((s.study_date or "", study_time(s) if s.instances else "") for s in items)
+
+    # studies of the same date and time (or undated) are taken together, as before
+    keys = {uid: when(items) for uid, items in studies.items()} if len(studies) > 1 else {}
+    newest = max(keys.values()) if keys else None
+    current = [s for s in series if keys.get(s.study_uid) == newest] if keys else list(series)
+    priors = sorted((uid for uid in studies if keys and keys[uid] != newest), key=lambda u: keys[u], reverse=True)
+    best = max(current, key=lambda s: (s.image_count, s.rows * s.columns))
     notes = []
-    if len(series) > 1:
+    if priors:
+        def describe(s: SeriesInfo) -> str:
+            d = s.study_date
+            date = f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 else (d or "undated")
+            return f"{date} {s.study_description or '(no description)'}"
+
         notes.append(
-            f"{where.name or where} holds {len(series)} series; opened the largest, {best.label}. "
-            "Open the others from the study browser."
+            f"{where.name or where} holds {len(studies)} studies; opened the newest, {describe(best)}. "
+            f"Prior(s): {'; '.join(describe(studies[u][0]) for u in priors)} (open them from the study browser)."
+        )
+    if len(current) > 1:
+        notes.append(
+            f"{where.name or where} holds {len(current)} series"
+            + (" in the newest study" if priors else "")
+            + f"; opened the largest, {best.label}. Open the others from the study browser."
         )
     return best, notes
 

@@ -117,6 +117,12 @@ class MainWindow(QMainWindow):
         self.browser = StudyBrowser(self)
         self.browser.series_activated.connect(self.open_series)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser)
+        from meddiag_desktop.qt.db_browser import DatabaseBrowser  # opens the database only when its tab shows
+
+        self.db_browser = DatabaseBrowser(self)
+        self.db_browser.open_requested.connect(self.open_path)
+        self.db_browser.query_requested.connect(lambda: self.show_pacs_dialog())
+        self.browser.add_tab(self.db_browser, "Database")
         self.warnings = WarningsPanel(self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.warnings)
         self.warnings.hide()
@@ -187,6 +193,13 @@ class MainWindow(QMainWindow):
         act.triggered.connect(lambda _=False: self.export_report())
         m.addAction(act)
         self.export_action = act
+        act = QAction("Send to &PACS...", self)
+        act.triggered.connect(lambda _=False: self.send_to_pacs())
+        m.addAction(act)
+        act = QAction("&Query/Retrieve from PACS...", self)
+        act.setShortcut(QKeySequence("Ctrl+Shift+Q"))
+        act.triggered.connect(lambda _=False: self.show_pacs_dialog())
+        m.addAction(act)
         m.addSeparator()
         act = QAction("&Quit", self)
         act.setShortcut(QKeySequence.StandardKey.Quit)
@@ -310,6 +323,33 @@ class MainWindow(QMainWindow):
     def export_report(self, _checked: bool = False):
         """File > Export report (see :meth:`FeaturePanels.export_report`)."""
         return self.panels.export_report()
+
+    @guarded("Query/Retrieve")
+    def show_pacs_dialog(self):
+        """File > Query/Retrieve from PACS: a retrieved study lands in the database and opens."""
+        from meddiag_desktop.qt.pacs_dialog import QueryRetrieveDialog
+
+        dialog = QueryRetrieveDialog(self, db_dir=self.db_browser.db.root)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.series_ready.connect(self.open_path)  # the first series shows before the retrieve ends
+        dialog.study_retrieved.connect(lambda folder: None if dialog.first_series else self.open_path(folder))
+        dialog.study_retrieved.connect(lambda _f: self.db_browser.refresh())
+        dialog.show()
+        self.pacs_dialog = dialog
+        return dialog
+
+    @guarded("Send to PACS")
+    def send_to_pacs(self):
+        """File > Send to PACS, beside Export report: the last report folder is preselected."""
+        from meddiag_desktop.qt.pacs_dialog import SendDialog
+
+        report = getattr(self.panels, "report_dialog", None)
+        folder = report.out_dir.text().strip() if report is not None and hasattr(report, "out_dir") else ""
+        dialog = SendDialog([folder] if folder else [], self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.send_dialog = dialog
+        return dialog
 
     # ------------------------------------------------------- extension points
     def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget:
@@ -549,6 +589,7 @@ class MainWindow(QMainWindow):
             self.sessions.close_current()
         for task in list(self._tasks):
             task.wait()
+        self.db_browser.close_database()
         for w in (*self.slice_widgets.values(), self.volume_widget, *filter(None, [self.compare.widget])):
             w.Finalize()
         super().closeEvent(ev)

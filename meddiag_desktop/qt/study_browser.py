@@ -38,6 +38,19 @@ class StudyBrowser(QDockWidget):
         self.setWidget(self.tree)
         self._current_key: str | None = None
 
+    def add_tab(self, widget: QWidget, title: str) -> None:
+        """Show ``widget`` as a tab beside the folder tree (e.g. the local study database)."""
+        from PySide6.QtWidgets import QTabWidget
+
+        tabs = self.widget()
+        if not isinstance(tabs, QTabWidget):
+            tabs = QTabWidget(self)
+            tabs.setObjectName("study_tabs")
+            tabs.setDocumentMode(True)
+            tabs.addTab(self.tree, "Folder")
+            self.setWidget(tabs)
+        tabs.addTab(widget, title)
+
     def set_series(self, series_list) -> None:
         """Fill the tree from a ScanResult (or any list of SeriesInfo)."""
         self.tree.clear()

@@ -1,0 +1,425 @@
+"""File > Query/Retrieve from PACS and File > Send to PACS: dialogs over :mod:`meddiag_desktop.pacs`.
+
+Every network call runs on a :class:`~meddiag_desktop.qt.background.BackgroundTask`
+(the dialog stays responsive, Cancel stops a retrieve or a send); errors are the
+one-line :class:`~meddiag_desktop.pacs.PacsError` messages, shown in the dialog.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meddiag_desktop.qt.background import BackgroundTask
+
+__all__ = ["QueryRetrieveDialog", "SendDialog", "NodeChooser"]
+
+_COLUMNS = [("StudyDate", "Date"), ("PatientID", "Patient ID"), ("PatientName", "Patient name"),
+            ("ModalitiesInStudy", "Modalities"), ("NumberOfStudyRelatedInstances", "Images"),
+            ("StudyDescription", "Description"), ("AccessionNumber", "Accession"), ("StudyInstanceUID", "Study UID")]
+
+
+def _date(d: str) -> str:
+    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
+
+
+class NodeChooser(QComboBox):
+    """The configured PACS nodes, editable: a name, ``AE@host:port`` or a DICOMweb URL."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setEditable(True)
+        self.setMinimumWidth(280)
+        self.lineEdit().setPlaceholderText("node name, AE@host:port or http(s)://…/dicom-web")
+        try:
+            from meddiag_desktop.pacs.nodes import load_settings
+
+            for n in load_settings().nodes:
+                self.addItem(n.name)
+        except Exception as exc:  # noqa: BLE001 - a broken settings file must not block the dialog
+            self.setToolTip(str(exc))
+        self.setToolTip("A configured node (settings pacs.json), AE@host:port or a DICOMweb URL")
+
+    def node(self):
+        from meddiag_desktop.pacs import PacsError, resolve_node
+
+        text = self.currentText().strip()
+        if not text:
+            raise PacsError("choose a PACS node first")
+        return resolve_node(text)
+
+
+class _TaskDialog(QDialog):
+    """A dialog that runs one background task at a time, with a progress bar, a status line and Cancel."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self._task: BackgroundTask | None = None
+        self.progress = QProgressBar(self)
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+
+    def busy(self) -> bool:
+        return self._task is not None
+
+    def run(self, work: Callable, on_success: Callable, message: str, cancellable: bool = True) -> BackgroundTask | None:
+        if self._task is not None:
+            return None
+        self.set_status(message)
+        self.progress.setRange(0, 0)  # busy until the first progress report
+        self.cancel_button.setEnabled(cancellable)
+        self._set_enabled(False)
+        task = BackgroundTask(work, name="pacs", parent=self)
+        task.progress.connect(self._progress)
+        task.succeeded.connect(on_success)
+        task.failed.connect(lambda msg, _exc: self.set_status(msg, error=True))
+        task.cancelled.connect(lambda: self.set_status("Cancelled; what arrived is kept (a partial study says so)."))
+        task.finished.connect(self._done)
+        self._task = task
+        task.start()
+        return task
+
+    def _progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(done, total))
+            self.progress.setFormat(f"%v / %m")
+        else:
+            self.progress.setRange(0, 0)
+
+    def _done(self) -> None:
+        task, self._task = self._task, None
+        self.cancel_button.setEnabled(False)
+        self._set_enabled(True)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+        if task is not None:
+            task.deleteLater()
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self.set_status("Cancelling…")
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        self.status.setText(f"<span style='color:#b03a2e'>{html.escape(text)}</span>" if error else html.escape(text))
+
+    def _set_enabled(self, on: bool) -> None:
+        pass
+
+    def done(self, code: int) -> None:  # noqa: D401 - Qt override: stop the worker before closing
+        if self._task is not None:
+            self._task.wait()
+            self._task = None
+        super().done(code)
+
+
+class QueryRetrieveDialog(_TaskDialog):
+    """Search a PACS, list the studies, retrieve the selected one into the local database.
+
+    Emits :attr:`study_retrieved` with the local folder of a retrieved study.
+    """
+
+    study_retrieved = Signal(str)
+    #: the local folder of the first complete series (the largest), while the rest is still coming
+    series_ready = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, db_dir=None) -> None:
+        super().__init__("Query/Retrieve from PACS", parent)
+        self.setObjectName("pacs_query_dialog")
+        self._db_dir = db_dir
+        self.node = NodeChooser(self)
+        self.echo_button = QPushButton("Test", self)
+        self.echo_button.setToolTip("C-ECHO (DICOMweb: a one-result search)")
+        self.echo_button.clicked.connect(self.echo)
+        self.save_button = QPushButton("Save…", self)
+        self.save_button.setToolTip("Keep this node, under a name, with your settings")
+        self.save_button.clicked.connect(self._ask_save_node)
+        self.fields = {k: QLineEdit(self) for k in ("patient_id", "patient_name", "study_date", "modality", "accession")}
+        self.fields["patient_name"].setPlaceholderText("Doe*")
+        self.fields["study_date"].setPlaceholderText("YYYYMMDD or YYYYMMDD-YYYYMMDD")
+        self.fields["modality"].setPlaceholderText("CT")
+        for f in self.fields.values():
+            f.returnPressed.connect(self.search)
+        self.search_button = QPushButton("Search", self)
+        self.search_button.setDefault(True)
+        self.search_button.clicked.connect(self.search)
+        self.table = QTableWidget(0, len(_COLUMNS), self)
+        self.table.setHorizontalHeaderLabels([c[1] for c in _COLUMNS])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemDoubleClicked.connect(lambda _i: self.retrieve())
+        self.method = QComboBox(self)
+        self.method.addItem("C-GET", "get")
+        self.method.addItem("C-MOVE", "move")
+        self.method.setToolTip("DIMSE retrieve method (DICOMweb nodes use WADO-RS). C-MOVE needs our AE title "
+                               "registered in the PACS as a destination.")
+        self.retrieve_button = QPushButton("Retrieve", self)
+        self.retrieve_button.clicked.connect(self.retrieve)
+        self.rows: list[dict] = []
+        self.first_series: str | None = None
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("PACS"))
+        top.addWidget(self.node, 1)
+        top.addWidget(self.echo_button)
+        top.addWidget(self.save_button)
+        form = QGridLayout()
+        labels = {"patient_id": "Patient ID", "patient_name": "Patient name", "study_date": "Study date",
+                  "modality": "Modality", "accession": "Accession"}
+        for n, (k, text) in enumerate(labels.items()):
+            form.addWidget(QLabel(text), n // 3, 2 * (n % 3))
+            form.addWidget(self.fields[k], n // 3, 2 * (n % 3) + 1)
+        form.addWidget(self.search_button, 1, 5)
+        bottom = QHBoxLayout()
+        bottom.addWidget(QLabel("Method"))
+        bottom.addWidget(self.method)
+        bottom.addWidget(self.retrieve_button)
+        bottom.addWidget(self.progress, 1)
+        bottom.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addLayout(form)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(bottom)
+        lay.addWidget(self.status)
+        self.resize(980, 520)
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.search_button, self.retrieve_button, self.echo_button, self.save_button, self.node):
+            w.setEnabled(on)
+
+    def _database(self):
+        """A connection of the worker thread's own (the default database unless ``db_dir`` was given)."""
+        from meddiag_desktop.db import StudyDatabase
+
+        return StudyDatabase(self._db_dir)
+
+    # ------------------------------------------------------------ actions
+    def echo(self) -> None:
+        try:
+            node = self.node.node()
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog
+            self.set_status(str(exc), error=True)
+            return
+
+        def work(progress, cancel):
+            from meddiag_desktop.pacs import echo
+
+            return echo(node)
+
+        self.run(work, lambda secs: self.set_status(f"{node.label}: OK ({secs * 1000:.0f} ms)"),
+                 f"Testing {node.label}…", cancellable=False)
+
+    def _ask_save_node(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        name, ok = QInputDialog.getText(self, "Save PACS node", "Name for this node:")
+        if ok and name.strip():
+            self.save_current_node(name.strip())
+
+    def save_current_node(self, name: str) -> None:
+        """Store the node typed in the chooser under ``name`` in the settings (pacs.json)."""
+        from dataclasses import replace
+
+        from meddiag_desktop.pacs import load_settings, save_settings
+
+        try:
+            node = replace(self.node.node(), name=name)
+            settings = load_settings()
+            settings.nodes = [n for n in settings.nodes if n.name != name] + [node]
+            path = save_settings(settings)
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog
+            self.set_status(str(exc), error=True)
+            return
+        if self.node.findText(name) < 0:
+            self.node.addItem(name)
+        self.node.setCurrentText(name)
+        self.set_status(f"Saved node {name!r} ({node.label}) in {path}")
+
+    def query(self) -> dict[str, str]:
+        return {k: f.text().strip() for k, f in self.fields.items() if f.text().strip()}
+
+    def search(self) -> None:
+        try:
+            node = self.node.node()
+        except Exception as exc:  # noqa: BLE001
+            self.set_status(str(exc), error=True)
+            return
+        query = self.query()
+
+        def work(progress, cancel):
+            from meddiag_desktop.pacs import find
+
+            return find(node, query)
+
+        self.run(work, self._show_rows, f"Searching {node.label}…", cancellable=False)
+
+    def _show_rows(self, rows: list[dict]) -> None:
+        self.rows = sorted(rows, key=lambda r: (str(r.get("StudyDate", "")), str(r.get("StudyTime", ""))), reverse=True)
+        self.table.setRowCount(len(self.rows))
+        for i, r in enumerate(self.rows):
+            for j, (key, _title) in enumerate(_COLUMNS):
+                v = r.get(key, "")
+                text = ", ".join(v) if isinstance(v, list) else str(v)
+                if key == "StudyDate":
+                    text = _date(text)
+                if key == "PatientName":
+                    text = text.replace("^", " ").strip()
+                item = QTableWidgetItem(text)
+                if key == "NumberOfStudyRelatedInstances":
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, j, item)
+        if self.rows:
+            self.table.selectRow(0)
+        self.set_status(f"{len(self.rows)} stud{'y' if len(self.rows) == 1 else 'ies'} found")
+
+    def selected_study(self) -> dict | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.rows[rows[0].row()] if rows else None
+
+    def retrieve(self) -> BackgroundTask | None:
+        study = self.selected_study()
+        if study is None:
+            self.set_status("Select a study in the list first.", error=True)
+            return None
+        try:
+            node = self.node.node()
+        except Exception as exc:  # noqa: BLE001
+            self.set_status(str(exc), error=True)
+            return None
+        uid = study["StudyInstanceUID"]
+        method = self.method.currentData()
+        factory = self._database
+        self.first_series: str | None = None
+
+        def work(progress, cancel):
+            from meddiag_desktop.pacs import load_settings, retrieve
+
+            db = factory()
+
+            def on_series(series_uid: str) -> None:
+                if self.first_series is None:  # show the largest series while the others arrive
+                    self.first_series = str(db.managed_path(uid, series_uid, "x").parent)
+                    self.series_ready.emit(self.first_series)
+
+            try:
+                return retrieve(node, uid, db, method=method, local=load_settings().local, progress=progress,
+                                cancel=cancel, on_series=on_series)
+            finally:
+                db.close()
+
+        return self.run(work, self._retrieved, f"Retrieving study {uid} from {node.label}…")
+
+    def _retrieved(self, out: dict) -> None:
+        self.progress.setRange(0, max(1, out["instances"]))
+        self.progress.setValue(out["instances"])
+        self.set_status(f"Retrieved {out['received']} new instance(s); the study has {out['instances']} in {out['folder']}")
+        self.study_retrieved.emit(out["folder"])
+
+
+class SendDialog(_TaskDialog):
+    """Send files or a folder (e.g. the exported report: SEG, SR and the PDF as Encapsulated PDF) to a PACS."""
+
+    sent = Signal(dict)
+
+    def __init__(self, paths: list[str] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__("Send to PACS", parent)
+        self.setObjectName("pacs_send_dialog")
+        self.node = NodeChooser(self)
+        self.path = QLineEdit(self)
+        self.path.setText("; ".join(paths or []))
+        self.path.setPlaceholderText("the report's output folder, or DICOM files/folders (separate with ;)")
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self._browse)
+        self.send_button = QPushButton("Send", self)
+        self.send_button.setDefault(True)
+        self.send_button.clicked.connect(self.send)
+        form = QFormLayout()
+        form.addRow("PACS", self.node)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        form.addRow("Send", row)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.send_button)
+        bottom.addWidget(self.progress, 1)
+        bottom.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(bottom)
+        lay.addWidget(self.status)
+        note = QLabel("A report.pdf is sent as a DICOM Encapsulated PDF in the study of the DICOM files sent with it.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #777")
+        lay.addWidget(note)
+        self.resize(640, 200)
+
+    def _set_enabled(self, on: bool) -> None:
+        self.send_button.setEnabled(on)
+        self.node.setEnabled(on)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder to send", self.path.text().split(";")[0].strip())
+        if folder:
+            self.path.setText(folder)
+
+    def send(self) -> BackgroundTask | None:
+        paths = [p.strip() for p in self.path.text().split(";") if p.strip()]
+        try:
+            node = self.node.node()
+            if not paths:
+                raise ValueError("choose what to send: the report's output folder or DICOM files")
+        except Exception as exc:  # noqa: BLE001
+            self.set_status(str(exc), error=True)
+            return None
+
+        def work(progress, cancel):
+            from meddiag_desktop.pacs import load_settings, send_paths
+
+            return send_paths(node, paths, load_settings().local, progress=progress, cancel=cancel)
+
+        return self.run(work, self._sent, f"Sending to {node.label}…")
+
+    def _sent(self, out: dict) -> None:
+        n = max(1, len(out["instances"]))
+        self.progress.setRange(0, n)
+        self.progress.setValue(n)
+        kinds = ", ".join(sorted({i["Modality"] or "?" for i in out["instances"]}))
+        msg = f"Sent {out['sent']} instance(s) ({kinds})"
+        if out["failed"]:
+            msg += f"; {len(out['failed'])} failed: " + "; ".join(f["reason"] for f in out["failed"][:3])
+        self.set_status(msg, error=bool(out["failed"]))
+        self.sent.emit(out)
