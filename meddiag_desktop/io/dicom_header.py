@@ -22,6 +22,7 @@ from pathlib import Path
 
 from meddiag_desktop.io.fast_header import parse_fast
 from meddiag_desktop.io.series import InstanceHeader
+from meddiag_desktop.io.stack_geometry import orientation_problem
 
 __all__ = ["HeaderError", "read_header", "HEAD_BYTES", "NATIVE_LE_SYNTAXES"]
 
@@ -235,6 +236,10 @@ def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds) -> Ins
         raise HeaderError(f"unsupported SamplesPerPixel {h.samples_per_pixel}")
     h.position = _floats(g("ImagePositionPatient"), 3)  # type: ignore[assignment]
     h.orientation = _floats(g("ImageOrientationPatient"), 6)  # type: ignore[assignment]
+    if h.orientation is not None:
+        problem = orientation_problem(h.orientation)
+        if problem:
+            raise HeaderError(f"ImageOrientationPatient {problem}: the image cannot be placed (the file is damaged)")
     po = g("PatientOrientation")
     if po is not None and po != "":
         vals = po if _is_sequence(po) else str(po).split("\\")

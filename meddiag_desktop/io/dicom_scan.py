@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from meddiag_desktop.io.dicom_header import HeaderError, read_header
-from meddiag_desktop.io.errors import LoadCancelled
+from meddiag_desktop.io.errors import LoadCancelled, unreadable_reason
 from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
 
 __all__ = ["scan_dicom", "list_files", "group_instances", "ORIENTATION_TOLERANCE"]
@@ -137,6 +137,10 @@ def scan_dicom(
             return read_header(p)
         except HeaderError as exc:
             return SkippedFile(p, str(exc))
+        except MemoryError:
+            return SkippedFile(p, "the header is too large to read (the file is damaged)")
+        except Exception as exc:  # a scan never aborts on one bad file: it is skipped with a reason
+            return SkippedFile(p, unreadable_reason(exc))
 
     total = len(unique)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
