@@ -5,13 +5,20 @@ damaged file, which would take the whole viewer down. Compressed frames are
 therefore decoded in a small pool of spawned processes: a crash there costs
 one file, reported as a :class:`LoadError`, and the pool is rebuilt. The
 processes also decode in parallel, free of the GIL.
+
+The workers are spawned with the caller's ``__main__`` hidden, so they never
+re-import the main script: ``load()`` works from a script without an
+``if __name__ == "__main__":`` guard, a notebook or a frozen app (as the AI
+runner's worker in ``ai/isolation.py`` does).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing as mp
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -41,6 +48,30 @@ def _exit_with_parent(parent_pid: int) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+_spawn_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_hidden():
+    """While spawning, hide ``__main__``'s file and spec so the child does not run the main script again.
+
+    The workers' code lives in this package; they need nothing from the caller's script.
+    """
+    main = sys.modules.get("__main__")
+    with _spawn_lock:
+        saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if main is not None and k in main.__dict__}
+        try:
+            if main is not None:
+                main.__dict__["__spec__"] = None
+                main.__dict__.pop("__file__", None)
+            yield
+        finally:
+            if main is not None:
+                main.__dict__.update(saved)
+                if "__spec__" not in saved:
+                    main.__dict__.pop("__spec__", None)
 
 
 def _get_pool() -> ProcessPoolExecutor:
@@ -93,8 +124,10 @@ def decode_isolated(path: str, what: str) -> np.ndarray:
     for attempt in (1, 2):
         pool = _get_pool()
         try:
-            result = pool.submit(_decode_in_child, path).result()
-        except BrokenProcessPool:
+            with _main_hidden():  # the pool spawns its workers inside submit()
+                future = pool.submit(_decode_in_child, path)
+            result = future.result()
+        except (BrokenProcessPool, RuntimeError):  # RuntimeError: a pool shut down or broken while submitting
             _reset_pool(pool)
             if attempt == 2:
                 raise LoadError(

@@ -20,6 +20,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from meddiag_desktop.io.bounded import BudgetError, safe_dicom_bytes
+from meddiag_desktop.io.errors import unreadable_reason
 from meddiag_desktop.io.fast_header import parse_fast
 from meddiag_desktop.io.series import InstanceHeader
 from meddiag_desktop.io.stack_geometry import orientation_problem
@@ -95,12 +97,14 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def _parse(buf: bytes, force: bool) -> tuple:
+def _parse(buf: bytes, force: bool, size: int) -> tuple:
+    """pydicom's reading of ``buf`` within the budgets of :mod:`bounded`: (dataset, stop, parsed bytes)."""
     import pydicom
 
-    bio = io.BytesIO(buf)
+    pbuf = safe_dicom_bytes(buf, size)  # deflated files come back inflated
+    bio = io.BytesIO(pbuf)
     ds = pydicom.dcmread(bio, stop_before_pixels=True, force=force)
-    return ds, bio.tell()
+    return ds, bio.tell(), pbuf
 
 
 def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
@@ -130,30 +134,39 @@ def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
         except HeaderError:
             raise
         except Exception as exc:
-            raise HeaderError(f"unreadable header value ({type(exc).__name__}: {exc})") from None
+            raise HeaderError(f"a header value cannot be read: {unreadable_reason(exc)}") from None
         _locate_pixels(h, head, stop)
         return h
 
     force = head[128:132] != b"DICM"
     buf = head
+    if len(buf) < size and _DEFLATED_EXPLICIT_LE.encode() in buf[:2048]:
+        buf = _read_all(p)  # the deflated dataset is inflated as a whole (within budget)
     try:
         try:
-            ds, stop = _parse(buf, force)
-            complete = stop < len(buf) or len(buf) >= size
+            ds, stop, pbuf = _parse(buf, force, size)
+            complete = stop < len(pbuf) or len(buf) >= size
+        except BudgetError:
+            raise
         except Exception:  # pydicom raises many types on corrupt input
             if len(buf) >= size:
                 raise
             complete = False  # e.g. a long waveform or overlay element cut at the end of the first bytes
         if not complete:
             # The header did not fit in the first bytes: parse the whole file.
-            with open(p, "rb") as f:
-                buf = f.read()
-            ds, stop = _parse(buf, force)
+            buf = _read_all(p)
+            ds, stop, pbuf = _parse(buf, force, size)
+    except BudgetError as exc:
+        raise HeaderError(str(exc)) from None
+    except HeaderError:
+        raise
     except Exception as exc:  # pydicom raises many types on corrupt input
-        raise HeaderError(f"corrupt DICOM header ({type(exc).__name__}: {exc})") from None
+        raise HeaderError(f"corrupt DICOM header: {unreadable_reason(exc)}") from None
 
     meta = getattr(ds, "file_meta", None)
     ts = _text(getattr(meta, "TransferSyntaxUID", "")) if meta is not None else ""
+    if pbuf is not buf:
+        ts = _DEFLATED_EXPLICIT_LE  # read from its inflated copy
     if not ts:
         ts = _IMPLICIT_LE if force else ""
     sop_class = _text(ds.get("SOPClassUID", "")) or _text(getattr(meta, "MediaStorageSOPClassUID", ""))
@@ -165,13 +178,22 @@ def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
     except HeaderError:
         raise
     except Exception as exc:
-        raise HeaderError(f"unreadable header value ({type(exc).__name__}: {exc})") from None
-    if stop < len(buf) and buf[stop : stop + 4] in _PIXEL_TAGS:
-        _locate_pixels(h, buf, stop)
-    elif stop >= len(buf) and ts != _DEFLATED_EXPLICIT_LE:
+        raise HeaderError(f"a header value cannot be read: {unreadable_reason(exc)}") from None
+    if stop < len(pbuf) and pbuf[stop : stop + 4] in _PIXEL_TAGS:
+        if ts != _DEFLATED_EXPLICIT_LE:
+            _locate_pixels(h, pbuf, stop)
+    elif stop >= len(pbuf):
         if h.rows and h.columns:
             raise HeaderError("no pixel data (the file ends before the image)")
     return h
+
+
+def _read_all(p: Path) -> bytes:
+    try:
+        with open(p, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise HeaderError(f"cannot be read: {exc.strerror or 'input/output error'}") from None
 
 
 def _locate_pixels(h: InstanceHeader, buf: bytes, stop: int) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from meddiag_desktop.io.errors import LoadError
+from meddiag_desktop.io.errors import LoadError, unreadable_reason
 from meddiag_desktop.io.series import InstanceHeader
 
 __all__ = ["raw_dtype", "read_native_frame", "decode_file", "fix_bits"]
@@ -73,11 +73,25 @@ _SAFE_SYNTAXES = {
 }
 
 
+def _safe_bytes(path: Path) -> bytes:
+    """The file's bytes for pydicom, within the budgets of :mod:`bounded` (deflate inflated here)."""
+    from meddiag_desktop.io.bounded import BudgetError, safe_dicom_bytes
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"{path.name}: cannot be read ({exc.strerror or 'input/output error'}); check the disk or copy the study again") from None
+    try:
+        return safe_dicom_bytes(data)
+    except BudgetError as exc:
+        raise LoadError(f"{path.name}: {exc}") from None
+
+
 def decode_in_process(path: str) -> np.ndarray:
     """Decode every frame of ``path`` here: (frames, rows, cols[, 3]); colour as RGB uint8."""
     import pydicom
 
-    ds = pydicom.dcmread(io.BytesIO(Path(path).read_bytes()), force=True)  # force: files without the DICM preamble
+    ds = pydicom.dcmread(io.BytesIO(_safe_bytes(Path(path))), force=True)  # force: files without the DICM preamble
     if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
         # no file meta (old ACR-NEMA style): the syntax the dataset was read with
         from pydicom.dataset import FileMetaDataset
@@ -135,16 +149,20 @@ def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
             f"({expected / 1e6:.0f} MB), far more than a {h.file_size / 1e6:.1f} MB file can hold; the file is damaged"
         )
     try:
-        ds = pydicom.dcmread(io.BytesIO(Path(h.path).read_bytes()), stop_before_pixels=True, force=True)
+        ds = pydicom.dcmread(io.BytesIO(_safe_bytes(h.path)), stop_before_pixels=True, force=True)
+    except LoadError:
+        raise
     except Exception as exc:
-        raise LoadError(f"{h.path.name}: the header cannot be read ({exc})") from None
+        raise LoadError(f"{h.path.name}: the header cannot be read: {unreadable_reason(exc)}",
+                        detail=f"{type(exc).__name__}: {exc}") from None
     if h.transfer_syntax in _SAFE_SYNTAXES:
         try:
             arr = decode_in_process(str(h.path))
         except (KeyboardInterrupt, SystemExit, LoadError):
             raise
         except BaseException as exc:
-            raise LoadError(f"{h.path.name}: the image cannot be decoded ({type(exc).__name__}: {exc})") from None
+            raise LoadError(f"{h.path.name}: the image cannot be decoded: {unreadable_reason(exc)}",
+                            detail=f"{type(exc).__name__}: {exc}") from None
     else:
         from meddiag_desktop.io.decode_pool import decode_isolated
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from meddiag_desktop.io.dicom_header import HeaderError, read_header
+from meddiag_desktop.io.dicomdir import read_dicomdir
 from meddiag_desktop.io.errors import LoadCancelled, unreadable_reason
 from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
 
@@ -35,19 +36,20 @@ def list_files(path: Path) -> list[Path]:
     return out
 
 
-def _dicomdir_files(dicomdir: Path) -> list[Path]:
-    """Image files referenced by a DICOMDIR (falls back to its folder on a broken index)."""
-    import pydicom
-    from pydicom.fileset import FileSet
+def _dicomdir_files(dicomdir: Path, cancel: Callable[[], bool] | None = None) -> tuple[list[Path], str]:
+    """Image files referenced by a DICOMDIR, and what is wrong with the index ("" when sound).
 
-    try:
-        fs = FileSet(pydicom.dcmread(dicomdir))
-        files = [Path(inst.path) for inst in fs]
-        if files:
-            return files
-    except Exception:  # a broken DICOMDIR: scanning the folder still finds the images
-        pass
-    return [f for f in list_files(dicomdir.parent) if f != dicomdir]
+    A damaged index (unreadable, looping links, missing files) adds its folder's files, so
+    the images are still found.
+    """
+    index = read_dicomdir(dicomdir, cancel)
+    files = list(index.files)
+    if index.problems or not files:
+        files += [f for f in list_files(dicomdir.parent) if f != dicomdir]
+    note = ""
+    if index.problems:
+        note = "; ".join(index.problems) + "; its folder was scanned instead"
+    return files, note
 
 
 def _orientation_key(h: InstanceHeader) -> tuple:
@@ -115,11 +117,15 @@ def scan_dicom(
 ) -> ScanResult:
     """Read the headers of ``files`` (threads overlap the I/O) and group them into series."""
     unique = list(files)
+    index_notes: dict[Path, str] = {}
     if any(f.name.upper() == "DICOMDIR" for f in files):
         expanded: list[Path] = []
         for f in files:
             if f.name.upper() == "DICOMDIR":
-                expanded.extend(_dicomdir_files(f))
+                listed, note = _dicomdir_files(f, cancel)
+                expanded.extend(listed)
+                if note:
+                    index_notes[f] = note
             expanded.append(f)
         seen: set[Path] = set()
         unique = []
@@ -153,6 +159,8 @@ def scan_dicom(
                 progress(n, total)
             if cancel is not None and n % 32 == 0 and cancel():
                 raise LoadCancelled()
+    if index_notes:
+        skipped = [SkippedFile(s.path, f"{s.reason}: {index_notes[s.path]}") if s.path in index_notes else s for s in skipped]
     # the same SOP instance twice (e.g. a copy in two folders) is one image
     by_sop: dict[str, InstanceHeader] = {}
     unique_headers = []
