@@ -42,7 +42,7 @@ class BudgetError(Exception):
 
 def element_budget(file_size: int) -> int:
     """The most elements and items a header of a ``file_size``-byte file may hold."""
-    return max(100_000, file_size // 32)
+    return max(100_000, file_size // 64)
 
 
 @dataclass

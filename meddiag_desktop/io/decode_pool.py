@@ -115,8 +115,12 @@ def _decode_in_child(path: str) -> np.ndarray | str:
         raise
     except LoadError as exc:  # already a plain sentence: passed on as it is
         return f"\0{exc}"
+    except MemoryError:
+        return "the decoded image does not fit in memory"
     except BaseException as exc:
-        return f"{type(exc).__name__}: {exc}"
+        from meddiag_desktop.io.errors import unreadable_reason
+
+        return unreadable_reason(exc)
 
 
 def decode_isolated(path: str, what: str) -> np.ndarray:
@@ -139,6 +143,6 @@ def decode_isolated(path: str, what: str) -> np.ndarray:
         if isinstance(result, str):
             if result.startswith("\0"):
                 raise LoadError(result[1:])
-            raise LoadError(f"{what}: the image cannot be decoded ({result})")
+            raise LoadError(f"{what}: the image cannot be decoded: {result}")
         return result
     raise AssertionError("unreachable")

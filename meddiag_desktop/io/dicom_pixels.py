@@ -87,6 +87,33 @@ def _safe_bytes(path: Path) -> bytes:
         raise LoadError(f"{path.name}: {exc}") from None
 
 
+def _decode_failure(name: str, ds, exc: BaseException) -> str:
+    """Plain words for a pixel decoder's failure (the raw text goes to LoadError.detail)."""
+    text = str(exc)
+    ts = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) is not None else None
+    ts_name = getattr(ts, "name", "") or str(ts or "")
+    if isinstance(exc, NotImplementedError) and "Transfer Syntax" in text:
+        shown = str(ts)[:64]
+        if ts is not None and not getattr(ts, "is_transfer_syntax", False):
+            return f"{name}: its transfer syntax '{shown}' is not a DICOM encoding (the file is damaged)"
+        return f"{name}: no decoder is available for the {ts_name} encoding"
+    if "all available plugins" in text or "Unable to decode" in text:
+        # pydicom lists each decoder's complaint: say what failed, keep the details for the log
+        return (
+            f"{name}: no installed decoder can read this {ts_name or 'compressed'} image; the file is damaged or "
+            "uses a variant the decoders do not support"
+        )
+    if "encapsulated" in text or "fragment" in text or "Basic Offset Table" in text:
+        return f"{name}: the compressed pixel data is damaged (its fragments cannot be read)"
+    if "photometric" in text.lower():
+        return f"{name}: the Photometric Interpretation does not match the pixel data (the file is damaged)"
+    if "bits" in text.lower() or "samples" in text.lower() or "planar" in text.lower():
+        return f"{name}: the image description (bits, samples, planar configuration) does not match the pixel data (the file is damaged)"
+    if "size" in text.lower() or "length" in text.lower() or "shape" in text.lower() or "reshape" in text.lower():
+        return f"{name}: the pixel data does not have the size the header declares (the file is damaged)"
+    return f"{name}: the pixel data cannot be decoded: {unreadable_reason(exc)}"
+
+
 def decode_in_process(path: str) -> np.ndarray:
     """Decode every frame of ``path`` here: (frames, rows, cols[, 3]); colour as RGB uint8."""
     import pydicom
@@ -107,18 +134,10 @@ def decode_in_process(path: str) -> np.ndarray:
         raise LoadError(f"{Path(path).name}: the pixel data is missing or cut short; the file is truncated")
     try:
         arr = np.asarray(ds.pixel_array)
-    except RuntimeError as exc:
-        text = str(exc)
-        if "all available plugins" not in text:
-            raise
-        # pydicom lists each decoder's complaint: say what failed first, keep the details after
-        ts = ds.file_meta.get("TransferSyntaxUID")
-        name = getattr(ts, "name", str(ts or "this"))
-        details = "; ".join(line.strip() for line in text.splitlines()[1:] if line.strip())
-        raise LoadError(
-            f"{Path(path).name}: no installed decoder can read this {name} image; the file is damaged or uses a "
-            f"variant the decoders do not support (details: {details})"
-        ) from None
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as exc:
+        raise LoadError(_decode_failure(Path(path).name, ds, exc), detail=f"{type(exc).__name__}: {exc}") from None
     if int(ds.get("NumberOfFrames", 1) or 1) == 1:
         arr = arr[np.newaxis]
     photometric = str(ds.get("PhotometricInterpretation", "")).upper()

@@ -25,15 +25,46 @@ ORIENTATION_TOLERANCE = 1e-3
 _IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 
 
-def list_files(path: Path) -> list[Path]:
-    """Files under ``path`` (itself if a file), recursively, in a stable order, hidden ones left out."""
+def list_files(path: Path, skipped: list[SkippedFile] | None = None, follow_symlinks: bool = False) -> list[Path]:
+    """Files under ``path`` (itself if a file), recursively, in a stable order, hidden ones left out.
+
+    Symbolic links inside the folder (to files or folders) are not followed unless
+    ``follow_symlinks``: they could lead out of the study (another patient's folder, a
+    device, a loop). Each one is listed in ``skipped`` with what it points to.
+    """
     if path.is_file():
         return [path]
     out: list[Path] = []
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        out.extend(Path(root) / f for f in sorted(files) if not f.startswith(".") and f.lower() not in _IGNORED_NAMES)
+    for root, dirs, files in os.walk(path, followlinks=follow_symlinks):
+        rootp = Path(root)
+        kept_dirs = []
+        for d in sorted(dirs):
+            if d.startswith("."):
+                continue
+            if not follow_symlinks and (rootp / d).is_symlink():
+                _skip_link(rootp / d, "folder", skipped)
+                continue
+            kept_dirs.append(d)
+        dirs[:] = kept_dirs
+        for f in sorted(files):
+            if f.startswith(".") or f.lower() in _IGNORED_NAMES:
+                continue
+            fp = rootp / f
+            if not follow_symlinks and fp.is_symlink():
+                _skip_link(fp, "file", skipped)
+                continue
+            out.append(fp)
     return out
+
+
+def _skip_link(link: Path, kind: str, skipped: list[SkippedFile] | None) -> None:
+    if skipped is None:
+        return
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = "?"
+    skipped.append(SkippedFile(link, f"symbolic link to a {kind} ({target}): not followed (links in a study folder are not opened)"))
 
 
 def _dicomdir_files(dicomdir: Path, cancel: Callable[[], bool] | None = None) -> tuple[list[Path], str]:
@@ -45,7 +76,7 @@ def _dicomdir_files(dicomdir: Path, cancel: Callable[[], bool] | None = None) ->
     index = read_dicomdir(dicomdir, cancel)
     files = list(index.files)
     if index.problems or not files:
-        files += [f for f in list_files(dicomdir.parent) if f != dicomdir]
+        files += [f for f in list_files(dicomdir.parent) if f != dicomdir]  # links there are not followed
     note = ""
     if index.problems:
         note = "; ".join(index.problems) + "; its folder was scanned instead"

@@ -196,3 +196,27 @@ def test_load_from_a_script_without_main_guard_decodes_compressed_files(tmp_path
     ref = pydicom.dcmread(series / "0.dcm")
     ref.pixel_array_options(as_rgb=True)
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy")[0], ref.pixel_array)
+
+
+def test_symbolic_links_in_a_study_folder_are_listed_not_followed(tmp_path):
+    study, elsewhere = tmp_path / "study", tmp_path / "elsewhere"
+    study.mkdir()
+    (elsewhere / "other_patient").mkdir(parents=True)
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ct.save_as(study / "ct.dcm")
+    mr = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    mr.save_as(elsewhere / "mr.dcm")
+    mr.SOPInstanceUID = pydicom.uid.generate_uid()
+    mr.save_as(elsewhere / "other_patient" / "mr2.dcm")
+    (study / "link.dcm").symlink_to(elsewhere / "mr.dcm")
+    (study / "linked_folder").symlink_to(elsewhere / "other_patient", target_is_directory=True)
+    found = scan(study)
+    assert [s.modality for s in found] == ["CT"]
+    reasons = {s.path.name: s.reason for s in found.skipped}
+    assert reasons["link.dcm"].startswith(f"symbolic link to a file ({elsewhere / 'mr.dcm'}): not followed")
+    assert reasons["linked_folder"].startswith("symbolic link to a folder")
+    vol = load(study)
+    assert vol.metadata["modality"] == "CT"
+    assert any("2 file(s) were skipped" in w and "symbolic links" in w for w in vol.warnings)
+    # a link the user opens directly is the user's choice: it is opened
+    assert load(study / "link.dcm").metadata["modality"] == "MR"
