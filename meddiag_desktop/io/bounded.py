@@ -11,12 +11,13 @@ more than :data:`DEFLATE_EXPANSION` times the file size.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BudgetError", "safe_dicom_bytes", "element_budget", "walk", "DEFLATED"]
+__all__ = ["BudgetError", "safe_dicom_bytes", "element_budget", "walk", "DEFLATED", "BudgetedBytesIO", "open_budgeted"]
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -43,6 +44,24 @@ class BudgetError(Exception):
 def element_budget(file_size: int) -> int:
     """The most elements and items a header of a ``file_size``-byte file may hold."""
     return max(100_000, file_size // 64)
+
+
+class BudgetedBytesIO(io.BytesIO):
+    """A BytesIO that refuses more than ``max_reads`` reads: bounds pydicom's work on a buffer whatever
+    its parser makes of damaged bytes (a misaligned stream read as millions of tiny elements)."""
+
+    def __init__(self, data: bytes, max_reads: int) -> None:
+        super().__init__(data)
+        self._left = max_reads
+
+    def read(self, size: int | None = -1) -> bytes:  # type: ignore[override]
+        self._left -= 1
+        if self._left < 0:
+            raise BudgetError(
+                "its header cannot be parsed within the work a file of this size may cost "
+                "(its structure is damaged)"
+            )
+        return super().read(size)
 
 
 @dataclass
@@ -231,21 +250,34 @@ def _inflate(buf: bytes, meta_end: int, elems, file_size: int) -> bytes:
     return _meta_bytes(elems, _EXPLICIT_LE) + head + rest
 
 
+def _check(buf: bytes, size: int) -> tuple[bytes, WalkResult]:
+    meta = _meta(buf)
+    if meta is not None:
+        meta_end, ts, elems = meta
+        if ts == DEFLATED:
+            buf = _inflate(buf, meta_end, elems, size)
+            meta_end = _meta(buf)[0]  # type: ignore[index]
+            ts = _EXPLICIT_LE
+        explicit, little = ts != _IMPLICIT_LE, ts != _EXPLICIT_BE
+        return buf, walk(buf, meta_end, explicit, little, element_budget(size))
+    # no preamble: little endian from the start, explicit VR when the first element says so
+    explicit = len(buf) >= 6 and 65 <= buf[4] <= 90 and 65 <= buf[5] <= 90
+    return buf, walk(buf, 0, explicit, True, element_budget(size))
+
+
 def safe_dicom_bytes(buf: bytes, file_size: int | None = None) -> bytes:
     """``buf`` (a whole file, or its first bytes) checked against the budgets, ready for pydicom.
 
     Deflated files come back inflated (as explicit VR little endian). Raises :class:`BudgetError`.
     """
-    size = len(buf) if file_size is None else file_size
-    meta = _meta(buf)
-    if meta is not None:
-        meta_end, ts, elems = meta
-        if ts == DEFLATED:
-            return _inflate(buf, meta_end, elems, size)
-        explicit, little = ts != _IMPLICIT_LE, ts != _EXPLICIT_BE
-        walk(buf, meta_end, explicit, little, element_budget(size))
-        return buf
-    # no preamble: little endian from the start, explicit VR when the first element says so
-    explicit = len(buf) >= 6 and 65 <= buf[4] <= 90 and 65 <= buf[5] <= 90
-    walk(buf, 0, explicit, True, element_budget(size))
-    return buf
+    return _check(buf, len(buf) if file_size is None else file_size)[0]
+
+
+def open_budgeted(buf: bytes, file_size: int | None = None) -> BudgetedBytesIO:
+    """A file object of ``buf`` for ``pydicom.dcmread``, checked and bounded (see :class:`BudgetedBytesIO`).
+
+    pydicom is allowed about six reads per element our walk found (real files need at most five),
+    plus room past a point our strict walk calls malformed (pydicom is more lenient).
+    """
+    data, res = _check(buf, len(buf) if file_size is None else file_size)
+    return BudgetedBytesIO(data, 6 * (res.count + (20_000 if res.malformed else 2_000)))

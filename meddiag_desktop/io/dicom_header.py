@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from meddiag_desktop.io.bounded import BudgetError, safe_dicom_bytes
+from meddiag_desktop.io.bounded import BudgetError, open_budgeted
 from meddiag_desktop.io.errors import unreadable_reason
 from meddiag_desktop.io.fast_header import parse_fast
 from meddiag_desktop.io.series import InstanceHeader
@@ -101,8 +101,8 @@ def _parse(buf: bytes, force: bool, size: int) -> tuple:
     """pydicom's reading of ``buf`` within the budgets of :mod:`bounded`: (dataset, stop, parsed bytes)."""
     import pydicom
 
-    pbuf = safe_dicom_bytes(buf, size)  # deflated files come back inflated
-    bio = io.BytesIO(pbuf)
+    bio = open_budgeted(buf, size)  # deflated files come back inflated
+    pbuf = bio.getvalue()
     ds = pydicom.dcmread(bio, stop_before_pixels=True, force=force)
     return ds, bio.tell(), pbuf
 
@@ -111,8 +111,19 @@ def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
     """Read the header of one DICOM file; raise :class:`HeaderError` saying why it is unusable.
 
     ``fast`` tries the minimal reader of :mod:`fast_header` first (pydicom is the fallback).
+    Nothing else escapes: pydicom converts values lazily, so any access may raise on a damaged file.
     """
-    p = Path(path)
+    try:
+        return _read_header(Path(path), fast)
+    except HeaderError:
+        raise
+    except BudgetError as exc:
+        raise HeaderError(str(exc)) from None
+    except Exception as exc:
+        raise HeaderError(f"corrupt DICOM header: {unreadable_reason(exc)}") from None
+
+
+def _read_header(p: Path, fast: bool) -> InstanceHeader:
     try:
         size = p.stat().st_size
         with open(p, "rb") as f:
@@ -281,6 +292,10 @@ def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds) -> Ins
     if expl is not None:
         vals = expl if _is_sequence(expl) else [expl]
         h.window_explanations = tuple(_text(v) for v in vals)
+    it = g("ImageType")
+    if it is not None and it != "":
+        vals = it if _is_sequence(it) else str(it).split("\\")
+        h.image_type = tuple(_text(v).upper() for v in vals)
     h.is_enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
     return h
 

@@ -73,16 +73,16 @@ _SAFE_SYNTAXES = {
 }
 
 
-def _safe_bytes(path: Path) -> bytes:
-    """The file's bytes for pydicom, within the budgets of :mod:`bounded` (deflate inflated here)."""
-    from meddiag_desktop.io.bounded import BudgetError, safe_dicom_bytes
+def _safe_bytes(path: Path):
+    """The file as a bounded file object for pydicom (see :mod:`bounded`; deflate inflated here)."""
+    from meddiag_desktop.io.bounded import BudgetError, open_budgeted
 
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"{path.name}: cannot be read ({exc.strerror or 'input/output error'}); check the disk or copy the study again") from None
     try:
-        return safe_dicom_bytes(data)
+        return open_budgeted(data)
     except BudgetError as exc:
         raise LoadError(f"{path.name}: {exc}") from None
 
@@ -118,7 +118,7 @@ def decode_in_process(path: str) -> np.ndarray:
     """Decode every frame of ``path`` here: (frames, rows, cols[, 3]); colour as RGB uint8."""
     import pydicom
 
-    ds = pydicom.dcmread(io.BytesIO(_safe_bytes(Path(path))), force=True)  # force: files without the DICM preamble
+    ds = pydicom.dcmread(_safe_bytes(Path(path)), force=True)  # force: files without the DICM preamble
     if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
         # no file meta (old ACR-NEMA style): the syntax the dataset was read with
         from pydicom.dataset import FileMetaDataset
@@ -168,7 +168,7 @@ def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
             f"({expected / 1e6:.0f} MB), far more than a {h.file_size / 1e6:.1f} MB file can hold; the file is damaged"
         )
     try:
-        ds = pydicom.dcmread(io.BytesIO(_safe_bytes(h.path)), stop_before_pixels=True, force=True)
+        ds = pydicom.dcmread(_safe_bytes(h.path), stop_before_pixels=True, force=True)
     except LoadError:
         raise
     except Exception as exc:

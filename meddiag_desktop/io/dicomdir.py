@@ -9,7 +9,6 @@ inside the DICOMDIR's folder.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,15 @@ class DicomdirIndex:
     problems: list[str] = field(default_factory=list)
 
 
+def _offset(ds, keyword: str) -> int | None:
+    """An offset attribute as an int (0 when absent), None when it is damaged."""
+    try:
+        v = ds.get(keyword)
+        return 0 if v is None or v == "" else int(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _check_links(ds, records, cancel: Callable[[], bool] | None) -> str | None:
     """Walk the offset links once per record; a plain reason when they loop or point nowhere."""
     by_offset = {}
@@ -38,7 +46,9 @@ def _check_links(ds, records, cancel: Callable[[], bool] | None) -> str | None:
             by_offset[int(tell)] = r
     if not by_offset:
         return None
-    root = ds.get("OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity")
+    root = _offset(ds, "OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity")
+    if root is None:
+        return "its root record offset is damaged (the index is damaged)"
     if not root:
         return None
     seen: set[int] = set()
@@ -56,10 +66,11 @@ def _check_links(ds, records, cancel: Callable[[], bool] | None) -> str | None:
             if rec is None:
                 return f"a record link points to offset {off}, where no record starts (the index is damaged)"
             seen.add(off)
-            lower = rec.get(_LINKS[1])
+            lower, off = _offset(rec, _LINKS[1]), _offset(rec, _LINKS[0])
+            if lower is None or off is None:
+                return "a record link is not a single offset (the index is damaged)"
             if lower:
-                todo.append(int(lower))
-            off = int(rec.get(_LINKS[0]) or 0)
+                todo.append(lower)
     return None
 
 
@@ -70,12 +81,12 @@ def read_dicomdir(dicomdir: Path, cancel: Callable[[], bool] | None = None) -> D
     """
     import pydicom
 
-    from meddiag_desktop.io.bounded import BudgetError, safe_dicom_bytes
+    from meddiag_desktop.io.bounded import BudgetError, open_budgeted
 
     index = DicomdirIndex()
     root = dicomdir.parent.resolve()
     try:
-        ds = pydicom.dcmread(io.BytesIO(safe_dicom_bytes(dicomdir.read_bytes())), force=True)
+        ds = pydicom.dcmread(open_budgeted(dicomdir.read_bytes()), force=True)
         records = list(ds.get("DirectoryRecordSequence") or [])
     except BudgetError as exc:
         index.problems.append(f"the index cannot be read: {exc}")
@@ -97,14 +108,17 @@ def read_dicomdir(dicomdir: Path, cancel: Callable[[], bool] | None = None) -> D
             continue
         if not fid:
             continue
-        parts = [str(p).strip() for p in (fid if not isinstance(fid, str) else [fid])]
-        if not parts or any(p in ("", ".", "..") or "/" in p or "\\" in p for p in parts):
+        try:
+            parts = [str(p).strip() for p in (fid if not isinstance(fid, (str, bytes)) else [fid])]
+        except TypeError:
+            parts = []
+        if not parts or any(p in ("", ".", "..") or "/" in p or "\\" in p or "\x00" in p for p in parts):
             outside += 1
             continue
         path = dicomdir.parent.joinpath(*parts)
         try:
             real = path.resolve()
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, ValueError):
             missing += 1
             continue
         if root not in real.parents:

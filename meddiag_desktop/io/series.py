@@ -55,9 +55,16 @@ class InstanceHeader:
     window_widths: tuple[float, ...] = ()
     window_explanations: tuple[str, ...] = ()
     is_enhanced: bool = False
+    #: ImageType (0008,0008) values, upper case (e.g. ORIGINAL, PRIMARY, ..., MOSAIC)
+    image_type: tuple[str, ...] = ()
     #: file offset of the native pixel data value, when it can be read directly
     pixel_offset: int | None = None
     pixel_length: int | None = None
+
+    @property
+    def is_mosaic(self) -> bool:
+        """A Siemens mosaic: one image tiling all slices of a volume (unpacked from its CSA header)."""
+        return "MOSAIC" in self.image_type and self.number_of_frames == 1
 
     @property
     def frame_bytes(self) -> int:
