@@ -192,14 +192,76 @@ def scan_dicom(
                 raise LoadCancelled()
     if index_notes:
         skipped = [SkippedFile(s.path, f"{s.reason}: {index_notes[s.path]}") if s.path in index_notes else s for s in skipped]
-    # the same SOP instance twice (e.g. a copy in two folders) is one image
-    by_sop: dict[str, InstanceHeader] = {}
+    # the same SOP instance twice (e.g. a copy in two folders) is one image; files that only share
+    # the UID (converters such as gdcmtar -U reuse it) but hold another slice are kept
+    by_sop: dict[str, list[InstanceHeader]] = {}
     unique_headers = []
+    reused: dict[str, int] = {}
     for h in headers:
-        if h.sop_instance_uid and h.sop_instance_uid in by_sop:
-            skipped.append(SkippedFile(h.path, f"duplicate of {by_sop[h.sop_instance_uid].path} (same SOPInstanceUID)"))
-            continue
-        if h.sop_instance_uid:
-            by_sop[h.sop_instance_uid] = h
+        uid = h.sop_instance_uid
+        if uid and uid in by_sop:
+            verdict, other = _compare_same_uid(h, by_sop[uid])
+            if verdict == "identical":
+                skipped.append(SkippedFile(h.path, f"duplicate of {other.path} (same SOPInstanceUID, position and pixels)"))
+                continue
+            if verdict == "conflict":
+                skipped.append(SkippedFile(
+                    h.path,
+                    f"shares its SOPInstanceUID with {other.path} at the same position but its pixels differ: "
+                    "left out (two versions of one image; check which is right)",
+                ))
+                continue
+            reused[h.series_uid] = reused.get(h.series_uid, 0) + 1
+        if uid:
+            by_sop.setdefault(uid, []).append(h)
         unique_headers.append(h)
+    series = group_instances(unique_headers)
+    for s in series:
+        n = reused.get(s.series_uid, 0)
+        if n and s.key == s.series_uid:
+            s.notes.append(
+                f"{n + 1} or more images of this series share one SOPInstanceUID but show different slices "
+                "(the UIDs are not unique, as after some converters): all were kept."
+            )
+    return ScanResult(series, skipped)
+
+
+def _pixel_digest(h: InstanceHeader) -> str:
+    """A hash of the pixel data (native: its bytes; otherwise the whole file)."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        with open(h.path, "rb") as f:
+            if h.pixel_offset is not None and h.pixel_length is not None:
+                f.seek(h.pixel_offset)
+                left = h.pixel_length
+                while left > 0:
+                    chunk = f.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    left -= len(chunk)
+            else:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+    except OSError:
+        return f"unreadable:{h.path}"
+    return digest.hexdigest()
+
+
+def _compare_same_uid(h: InstanceHeader, earlier: list[InstanceHeader]) -> tuple[str, InstanceHeader]:
+    """``identical`` (a copy), ``conflict`` (same place, other pixels) or ``distinct`` (another slice)."""
+    for o in earlier:
+        same_place = (
+            (h.rows, h.columns, h.number_of_frames, h.series_uid) == (o.rows, o.columns, o.number_of_frames, o.series_uid)
+            and h.orientation == o.orientation
+            and (h.position == o.position if h.position is not None or o.position is not None
+                 else h.instance_number == o.instance_number)
+        )
+        if same_place:
+            if _pixel_digest(h) == _pixel_digest(o):
+                return "identical", o
+            return "conflict", o
+    return "distinct", earlier[0]
     return ScanResult(group_instances(unique_headers), skipped)

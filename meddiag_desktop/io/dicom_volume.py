@@ -496,6 +496,12 @@ def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = 
     """Load a scanned DICOM series as a Volume (see :func:`meddiag_desktop.io.load`)."""
     if not series.instances:
         raise LoadError(f"Series {series.series_uid} has no images to load")
+    vol = _load_series(series, progress, cancel)
+    vol.warnings.extend(n for n in series.notes if n not in vol.warnings)
+    return vol
+
+
+def _load_series(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
     if all(i.is_mosaic for i in series.instances):
         return _load_mosaic(series, progress, cancel)
     if len(series.instances) == 1 and series.instances[0].number_of_frames > 1:

@@ -92,6 +92,8 @@ class SeriesInfo:
     instances: list[InstanceHeader] = field(default_factory=list, repr=False)
     #: set for non-DICOM image files (NIfTI, NRRD, MetaImage)
     path: Path | None = None
+    #: what scanning noticed about the series (shown as warnings when it is loaded)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
