@@ -255,27 +255,32 @@ class Child:
 
 
 # ------------------------------------------------------------------------------------------- harness
-def make_cases(n: int, seed: int, work: Path) -> list[tuple[Path, str, bytes, str]]:
-    """``n`` cases: (path to pass to scan/load, seed name, mutated bytes, mutation)."""
-    rng = np.random.default_rng(seed)
-    seeds = seed_files()
-    blobs = [seed_bytes(p) for p in seeds]
-    dd = dicomdir_folder()
-    cases = []
-    for k in range(n):
-        if dd is not None and k % 25 == 0:  # a DICOMDIR case
-            data = (dd / "DICOMDIR").read_bytes()
-            m, what = mutate(data, rng)
-            cases.append((Path("DICOMDIR"), "DICOMDIR", m, what))
-            continue
-        i = int(rng.integers(0, len(blobs)))
-        other = blobs[int(rng.integers(0, len(blobs)))]
-        data, what = mutate(blobs[i], rng, other)
+class Cases:
+    """Case ``k`` made on demand (the 10,000 cases are never all in memory), reproducibly from (seed, k)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed = n, seed
+        self.seeds = seed_files()
+        self.blobs = [seed_bytes(p) for p in self.seeds]
+        dd = dicomdir_folder()
+        self.dicomdir = (dd / "DICOMDIR").read_bytes() if dd is not None else None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, k: int) -> tuple[Path, str, bytes, str]:
+        """(path to pass to scan/load, seed name, mutated bytes, mutation)."""
+        rng = np.random.default_rng([self.seed, k])
+        if self.dicomdir is not None and k % 25 == 0:  # a DICOMDIR case
+            m, what = mutate(self.dicomdir, rng)
+            return Path("DICOMDIR"), "DICOMDIR", m, what
+        i = int(rng.integers(0, len(self.blobs)))
+        other = self.blobs[int(rng.integers(0, len(self.blobs)))]
+        data, what = mutate(self.blobs[i], rng, other)
         if rng.random() < 0.2:  # stack mutations
             data, w2 = mutate(data, rng, other)
             what += "; " + w2
-        cases.append((Path(f"case{k}.dcm"), seeds[i].name, data, what))
-    return cases
+        return Path(f"case{k}.dcm"), self.seeds[i].name, data, what
 
 
 def run(n: int, seed: int, jobs: int, timeout: float, mem_bytes: int, rss_mb: int, out: Path, quiet: bool = False) -> dict:
@@ -284,7 +289,7 @@ def run(n: int, seed: int, jobs: int, timeout: float, mem_bytes: int, rss_mb: in
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     dd = dicomdir_folder()
-    cases = make_cases(n, seed, work)
+    cases = Cases(n, seed)
     counts = {"cases": n, "ok": 0, "load_error": 0, "crash": 0, "hang": 0, "blowup": 0, "exception": 0, "raw_message": 0}
     findings: list[dict] = []
     slots = []
@@ -295,14 +300,14 @@ def run(n: int, seed: int, jobs: int, timeout: float, mem_bytes: int, rss_mb: in
             shutil.copytree(dd, wdir / "cd", ignore=shutil.ignore_patterns("DICOMDIR-*"))
         slots.append({"child": Child(mem_bytes), "dir": wdir})
     t0 = time.monotonic()
-    pending = list(enumerate(cases))
+    pending = list(range(n))
     slowest = (0.0, "")
 
     def record(kind: str, k: int, case, detail: str) -> None:
         counts[kind] += 1
         rep = out / kind
         rep.mkdir(parents=True, exist_ok=True)
-        name = f"{kind}_{seed}_{k}_{case[1].replace('.', '_')}"
+        name = f"{kind}_{seed}_{k}_{case[1].replace('.', '_')}"  # rebuild with Cases(n, seed)[k]
         (rep / f"{name}.dcm").write_bytes(case[2])
         (rep / f"{name}.txt").write_text(f"seed file: {case[1]}\nmutation: {case[3]}\n{'DICOMDIR case' if case[1] == 'DICOMDIR' else ''}\n{detail}\n")
         findings.append({"kind": kind, "case": k, "seed": case[1], "detail": detail[:300]})
@@ -320,7 +325,8 @@ def run(n: int, seed: int, jobs: int, timeout: float, mem_bytes: int, rss_mb: in
             with lock:
                 if not pending:
                     return
-                k, case = pending.pop(0)
+                k = pending.pop(0)
+            case = cases[k]
             if case[1] == "DICOMDIR":
                 path = slot["dir"] / "cd" / "DICOMDIR"
             else:

@@ -33,7 +33,7 @@ def _offset(ds, keyword: str) -> int | None:
     try:
         v = ds.get(keyword)
         return 0 if v is None or v == "" else int(v)
-    except (TypeError, ValueError, OverflowError):
+    except Exception:  # pydicom converts lazily: a damaged value raises on access, with many types
         return None
 
 
@@ -78,7 +78,17 @@ def read_dicomdir(dicomdir: Path, cancel: Callable[[], bool] | None = None) -> D
     """Files a DICOMDIR references (in record order) and any problem with the index.
 
     Never loops: each record is read once; links are checked, not followed blindly.
+    Never raises on a damaged index (only LoadCancelled): the problem is in ``problems``.
     """
+    try:
+        return _read_dicomdir(dicomdir, cancel)
+    except LoadCancelled:
+        raise
+    except Exception as exc:
+        return DicomdirIndex(problems=[f"the index cannot be read: {unreadable_reason(exc)}"])
+
+
+def _read_dicomdir(dicomdir: Path, cancel: Callable[[], bool] | None) -> DicomdirIndex:
     import pydicom
 
     from meddiag_desktop.io.bounded import BudgetError, open_budgeted
@@ -104,7 +114,7 @@ def read_dicomdir(dicomdir: Path, cancel: Callable[[], bool] | None = None) -> D
             raise LoadCancelled()
         try:
             fid = rec.get("ReferencedFileID")
-        except Exception:
+        except Exception:  # a damaged value: this record is skipped
             continue
         if not fid:
             continue
