@@ -159,6 +159,15 @@ def mutate(data: bytes, rng: np.random.Generator, other: bytes | None = None) ->
 
 
 # --------------------------------------------------------------------------------------------- child
+def _caught(res: dict, exc) -> None:
+    """A LoadError made by the loader's safety net (an unexpected exception, with its traceback as detail)."""
+    detail = getattr(exc, "detail", "") or ""
+    if "Traceback" in detail:
+        res["kind"] = "exception"
+        res["error"] = "caught by the safety net: " + detail.strip().splitlines()[-1][:300]
+        res["where"] = detail[-1500:]
+
+
 def child_main(mem_bytes: int) -> None:
     """Worker: read a path per line on stdin, scan + load it, write one JSON line per case on stdout."""
     import resource
@@ -187,11 +196,13 @@ def child_main(mem_bytes: int) -> None:
             except LoadError as exc:
                 res["kind"] = "load_error"
                 res["messages"].append(str(exc))
+                _caught(res, exc)
             for s in list(found)[:4]:  # each series found loads or raises LoadError
                 try:
                     load(s)
                 except LoadError as exc:
                     res["messages"].append(str(exc))
+                    _caught(res, exc)
         except (LoadError, LoadCancelled) as exc:
             res["kind"] = "load_error"
             res["messages"].append(str(exc))

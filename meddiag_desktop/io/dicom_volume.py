@@ -9,7 +9,7 @@ import numpy as np
 
 from meddiag_desktop.core.volume import Volume, WindowPreset
 from meddiag_desktop.io.dicom_pixels import decode_file, raw_dtype, read_native_frame
-from meddiag_desktop.io.errors import LoadCancelled, LoadError
+from meddiag_desktop.io.errors import LoadCancelled, LoadError, unreadable_reason
 from meddiag_desktop.io.series import InstanceHeader, SeriesInfo
 from meddiag_desktop.io.stack_geometry import _orthonormal_frame, apply_plan, orientation_problem, plan_stack
 
@@ -496,7 +496,20 @@ def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = 
     """Load a scanned DICOM series as a Volume (see :func:`meddiag_desktop.io.load`)."""
     if not series.instances:
         raise LoadError(f"Series {series.series_uid} has no images to load")
-    vol = _load_series(series, progress, cancel)
+    try:
+        vol = _load_series(series, progress, cancel)
+    except (LoadError, LoadCancelled):
+        raise
+    except MemoryError:
+        raise LoadError(f"Series {series.series_uid}: its images do not fit in memory; close other studies and try again") from None
+    except Exception as exc:  # a safety net: a bug or an unforeseen damage must not reach the user as a traceback
+        import traceback
+
+        name = series.instances[0].path.name
+        raise LoadError(
+            f"{name}: this image cannot be shown: {unreadable_reason(exc)} (an unexpected problem; details are in the log)",
+            detail=traceback.format_exc(),
+        ) from None
     vol.warnings.extend(n for n in series.notes if n not in vol.warnings)
     return vol
 
