@@ -43,14 +43,27 @@ MAX_SEED_BYTES = 300_000
 
 # ----------------------------------------------------------------------------------------------- seeds
 def seed_files() -> list[Path]:
-    """Real DICOM files from pydicom, pydicom-data and nibabel (small enough to mutate quickly)."""
-    from pydicom.data import get_testdata_files
+    """Real DICOM files from pydicom, pydicom-data and nibabel (small enough to mutate quickly).
 
+    The folders are listed directly: pydicom's ``get_testdata_files`` may try to download.
+    """
+    import importlib.util
+
+    import pydicom.data
+
+    roots = [Path(pydicom.data.__file__).parent / "test_files"]
+    spec = importlib.util.find_spec("data_store")  # pydicom-data
+    if spec is not None and spec.origin:
+        roots.append(Path(spec.origin).parent / "data")
     out: list[Path] = []
-    for f in get_testdata_files("*"):
-        p = Path(f)
-        if p.is_file() and p.stat().st_size <= MAX_SEED_BYTES and p.name.upper() != "DICOMDIR" and "dicomdirtests" not in p.parts:
-            head = p.read_bytes()[:132]
+    for root in roots:
+        for p in root.rglob("*"):
+            if not p.is_file() or "dicomdirtests" in p.parts or p.name.upper().startswith("DICOMDIR"):
+                continue
+            if p.stat().st_size > MAX_SEED_BYTES:
+                continue
+            with open(p, "rb") as f:
+                head = f.read(132)
             if head[128:132] == b"DICM" or p.suffix.lower() == ".dcm":
                 out.append(p)
     try:
@@ -70,10 +83,11 @@ def seed_bytes(p: Path) -> bytes:
 
 
 def dicomdir_folder() -> Path | None:
-    from pydicom.data import get_testdata_file
+    """pydicom's DICOMDIR test set (a DICOMDIR and the images it lists)."""
+    import pydicom.data
 
-    f = get_testdata_file("DICOMDIR")
-    return Path(f).parent if f else None
+    folder = Path(pydicom.data.__file__).parent / "test_files" / "dicomdirtests"
+    return folder if (folder / "DICOMDIR").is_file() else None
 
 
 # ------------------------------------------------------------------------------------------- mutations
