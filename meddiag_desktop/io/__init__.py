@@ -45,6 +45,10 @@ def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = No
             result.append(itk_series_info(f))
         except LoadError as exc:
             result.skipped.append(SkippedFile(f, str(exc)))
+        except Exception as exc:  # a scan never aborts on one bad file
+            from meddiag_desktop.io.errors import unreadable_reason
+
+            result.skipped.append(SkippedFile(f, f"not a readable image: {unreadable_reason(exc)}"))
     result.skipped.extend(SkippedFile(f, "image data of a MetaImage/NRRD header (read through the header)") for f in data)
     result.skipped.extend(links)
     return result
