@@ -220,3 +220,18 @@ def test_symbolic_links_in_a_study_folder_are_listed_not_followed(tmp_path):
     assert any("2 file(s) were skipped" in w and "symbolic links" in w for w in vol.warnings)
     # a link the user opens directly is the user's choice: it is opened
     assert load(study / "link.dcm").metadata["modality"] == "MR"
+
+
+def test_an_unexpected_exception_becomes_a_plain_load_error_with_the_detail_kept(monkeypatch):
+    from meddiag_desktop.io import dicom_volume
+
+    def broken(*a, **k):
+        raise struct.error("unpack requires a buffer of 4 bytes")
+
+    monkeypatch.setattr(dicom_volume, "_load_stack", broken)
+    with pytest.raises(LoadError) as info:
+        load(get_testdata_file("CT_small.dcm"))
+    msg = str(info.value)
+    assert msg.startswith("CT_small.dcm: this image cannot be shown: its structure is damaged")
+    assert "struct.error" not in msg and "unpack requires" not in msg
+    assert "struct.error: unpack requires a buffer of 4 bytes" in info.value.detail
