@@ -450,48 +450,6 @@ def _with_dose_units(vol: Volume, ds, dose_scale) -> Volume:
     return vol
 
 
-def _load_mosaic(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
-    """A Siemens mosaic unpacked into its slices; a series of several mosaics shows the first (with a warning)."""
-    import pydicom
-
-    from meddiag_desktop.io.dicom_pixels import _safe_bytes
-    from meddiag_desktop.io.mosaic import mosaic_geometry, unpack
-
-    insts = sorted(series.instances, key=lambda i: (i.acquisition_number or 0, i.instance_number or 0, str(i.path)))
-    h = insts[0]
-    warnings: list[str] = []
-    if len(insts) > 1:
-        warnings.append(
-            f"This series holds {len(insts)} Siemens mosaics, each a whole volume (time points of an fMRI run or "
-            f"diffusion directions): showing the first, {h.path.name}; they are not stacked into one volume. "
-            "Open another file on its own to see it."
-        )
-    try:
-        ds = pydicom.dcmread(_safe_bytes(h.path), stop_before_pixels=True, force=True)
-    except LoadError:
-        raise
-    except Exception as exc:
-        from meddiag_desktop.io.errors import unreadable_reason
-
-        raise LoadError(f"{h.path.name}: the header cannot be read: {unreadable_reason(exc)}") from None
-    g = mosaic_geometry(h, ds)
-    planes = _read_planes([h], progress, cancel)
-    if planes.ndim != 3:
-        raise LoadError(f"{h.path.name}: a colour mosaic cannot be unpacked")
-    slices = unpack(planes[0], g)
-    slices = _rescale(slices, [h.rescale_slope] * g.n, [h.rescale_intercept] * g.n)
-    r, c, normal = g.direction[:, 0], g.direction[:, 1], g.direction[:, 2]
-    origin = g.origin
-    if float(normal @ np.cross(r, c)) < 0:  # slices stored against row x column: reverse them (right-handed grid)
-        slices = slices[::-1].copy()
-        origin = origin + normal * g.spacing[2] * (g.n - 1)
-    direction = np.column_stack([r, c, np.cross(r, c)])
-    md = _metadata(series, h)
-    md["files"] = [str(h.path)]
-    md["mosaic"] = {"slices": g.n, "tiles": g.tiles, "mosaic_count": len(insts)}
-    return Volume(slices, spacing=g.spacing, origin=tuple(origin), direction=direction, metadata=md, warnings=warnings)
-
-
 def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = None) -> Volume:
     """Load a scanned DICOM series as a Volume (see :func:`meddiag_desktop.io.load`)."""
     if not series.instances:
@@ -516,7 +474,9 @@ def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = 
 
 def _load_series(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
     if all(i.is_mosaic for i in series.instances):
-        return _load_mosaic(series, progress, cancel)
+        from meddiag_desktop.io.mosaic import load_mosaic
+
+        return load_mosaic(series, progress, cancel)
     if len(series.instances) == 1 and series.instances[0].number_of_frames > 1:
         return _load_multiframe(series, progress, cancel)
     return _load_stack(series, progress, cancel)

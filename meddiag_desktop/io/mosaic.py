@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from meddiag_desktop.io.errors import LoadError
-from meddiag_desktop.io.series import InstanceHeader
+from meddiag_desktop.core.volume import Volume
+from meddiag_desktop.io.errors import LoadError, unreadable_reason
+from meddiag_desktop.io.series import InstanceHeader, SeriesInfo
 
-__all__ = ["MosaicGeometry", "mosaic_geometry", "unpack"]
+__all__ = ["MosaicGeometry", "mosaic_geometry", "unpack", "load_mosaic"]
 
 
 @dataclass
@@ -113,3 +114,43 @@ def unpack(plane: np.ndarray, g: MosaicGeometry) -> np.ndarray:
     t, r, c = g.tiles, g.rows, g.columns
     tiled = plane[: t * r, : t * c].reshape(t, r, t, c).transpose(0, 2, 1, 3).reshape(t * t, r, c)
     return np.ascontiguousarray(tiled[: g.n])
+
+
+def load_mosaic(series: SeriesInfo, progress=None, cancel=None) -> Volume:
+    """A Siemens mosaic unpacked into its slices; a series of several mosaics shows the first (with a warning)."""
+    import pydicom
+
+    from meddiag_desktop.io.dicom_pixels import _safe_bytes
+    from meddiag_desktop.io.dicom_volume import _metadata, _read_planes, _rescale
+
+    insts = sorted(series.instances, key=lambda i: (i.acquisition_number or 0, i.instance_number or 0, str(i.path)))
+    h = insts[0]
+    warnings: list[str] = []
+    if len(insts) > 1:
+        warnings.append(
+            f"This series holds {len(insts)} Siemens mosaics, each a whole volume (time points of an fMRI run or "
+            f"diffusion directions): showing the first, {h.path.name}; they are not stacked into one volume. "
+            "Open another file on its own to see it."
+        )
+    try:
+        ds = pydicom.dcmread(_safe_bytes(h.path), stop_before_pixels=True, force=True)
+    except LoadError:
+        raise
+    except Exception as exc:
+        raise LoadError(f"{h.path.name}: the header cannot be read: {unreadable_reason(exc)}") from None
+    g = mosaic_geometry(h, ds)
+    planes = _read_planes([h], progress, cancel)
+    if planes.ndim != 3:
+        raise LoadError(f"{h.path.name}: a colour mosaic cannot be unpacked")
+    slices = unpack(planes[0], g)
+    slices = _rescale(slices, [h.rescale_slope] * g.n, [h.rescale_intercept] * g.n)
+    r, c, normal = g.direction[:, 0], g.direction[:, 1], g.direction[:, 2]
+    origin = g.origin
+    if float(normal @ np.cross(r, c)) < 0:  # slices stored against row x column: reverse them (right-handed grid)
+        slices = slices[::-1].copy()
+        origin = origin + normal * g.spacing[2] * (g.n - 1)
+    direction = np.column_stack([r, c, np.cross(r, c)])
+    md = _metadata(series, h)
+    md["files"] = [str(h.path)]
+    md["mosaic"] = {"slices": g.n, "tiles": g.tiles, "mosaic_count": len(insts)}
+    return Volume(slices, spacing=g.spacing, origin=tuple(origin), direction=direction, metadata=md, warnings=warnings)
