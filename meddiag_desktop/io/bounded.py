@@ -53,6 +53,7 @@ class BudgetedBytesIO(io.BytesIO):
     def __init__(self, data: bytes, max_reads: int) -> None:
         super().__init__(data)
         self._left = max_reads
+        self.walk: WalkResult | None = None  # what the budget walk found (set by open_budgeted)
 
     def read(self, size: int | None = -1) -> bytes:  # type: ignore[override]
         self._left -= 1
@@ -280,4 +281,6 @@ def open_budgeted(buf: bytes, file_size: int | None = None) -> BudgetedBytesIO:
     plus room past a point our strict walk calls malformed (pydicom is more lenient).
     """
     data, res = _check(buf, len(buf) if file_size is None else file_size)
-    return BudgetedBytesIO(data, 6 * (res.count + (20_000 if res.malformed else 2_000)))
+    bio = BudgetedBytesIO(data, 6 * (res.count + (20_000 if res.malformed else 2_000)))
+    bio.walk = res
+    return bio

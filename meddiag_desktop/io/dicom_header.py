@@ -42,6 +42,10 @@ _PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")  #
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 
 
+class _NeedWholeFile(Exception):
+    pass
+
+
 class HeaderError(Exception):
     """This file is not a readable DICOM image header (the message says why)."""
 
@@ -103,6 +107,9 @@ def _parse(buf: bytes, force: bool, size: int) -> tuple:
 
     bio = open_budgeted(buf, size)  # deflated files come back inflated
     pbuf = bio.getvalue()
+    res = bio.walk
+    if len(buf) < size and res is not None and res.pixel_pos is None and not res.malformed:
+        raise _NeedWholeFile  # the header runs past the first bytes: do not let pydicom parse half of it
     ds = pydicom.dcmread(bio, stop_before_pixels=True, force=force)
     return ds, bio.tell(), pbuf
 

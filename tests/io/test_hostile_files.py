@@ -108,7 +108,7 @@ def test_a_million_empty_sequence_items_are_refused_quickly(tmp_path):
     path.write_bytes(meta + body[:pos] + seq + body[pos:])
     msg, seconds, peak = _timed_load(path)
     assert "elements or sequence items, far more than a file of this size can hold" in msg
-    assert seconds < 10 and peak < 128 * 2**20
+    assert seconds < 15 and peak < 128 * 2**20
 
 
 def _dicomdir_copy(tmp_path: Path) -> Path:
