@@ -221,18 +221,28 @@ def _inflate(buf: bytes, meta_end: int, elems, file_size: int) -> bytes:
     """The deflated dataset of ``buf`` inflated within budget, as an explicit VR little endian file."""
     cap = max(2**20, DEFLATE_EXPANSION * file_size)
     d = zlib.decompressobj(-zlib.MAX_WBITS)
-    try:
-        head = d.decompress(buf[meta_end:], min(cap, DEFLATE_HEADER_MAX))
-    except zlib.error:
-        raise BudgetError("its deflated data is damaged and cannot be inflated") from None
-    res = walk(head, 0, True, True, element_budget(file_size))
+    head_max = min(cap, DEFLATE_HEADER_MAX)
+    head, tail = b"", buf[meta_end:]
+    want = 2**20  # inflate the header in growing steps: a bomb is caught after 1 MB, not 16
+    while True:
+        try:
+            head += d.decompress(tail, want - len(head))
+        except zlib.error:
+            raise BudgetError("its deflated data is damaged and cannot be inflated") from None
+        tail = d.unconsumed_tail
+        res = walk(head, 0, True, True, element_budget(file_size))
+        if res.pixel_pos is not None or d.eof or not tail or res.malformed or want >= head_max:
+            break
+        want = min(want * 4, head_max)
     if res.pixel_pos is None:
-        if d.eof or not d.unconsumed_tail:
+        if d.eof or not tail:
             if res.malformed:
                 raise BudgetError("its deflated data does not hold a valid DICOM dataset (the file is damaged)")
             return _meta_bytes(elems, _EXPLICIT_LE) + head
+        if res.malformed:
+            raise BudgetError("its deflated data does not hold a valid DICOM dataset (the file is damaged)")
         raise BudgetError(
-            f"its deflated data expands to more than {_size(min(cap, DEFLATE_HEADER_MAX))} "
+            f"its deflated data expands to more than {_size(head_max)} "
             "without reaching an image (a damaged file or a decompression bomb)"
         )
     declared = _declared_pixel_bytes(res.values)
@@ -240,7 +250,7 @@ def _inflate(buf: bytes, meta_end: int, elems, file_size: int) -> bytes:
         declared = min(declared, res.pixel_length) if declared else res.pixel_length
     limit = min(cap, res.pixel_value_at + declared + 65536 + declared // 100)
     try:
-        rest = d.decompress(d.unconsumed_tail, max(limit - len(head), 0) + 1) if not d.eof else b""
+        rest = d.decompress(tail, max(limit - len(head), 0) + 1) if not d.eof else b""
     except zlib.error:
         raise BudgetError("its deflated data is damaged and cannot be inflated") from None
     if len(head) + len(rest) > limit:
