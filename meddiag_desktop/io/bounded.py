@@ -15,7 +15,6 @@ import io
 import struct
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 __all__ = ["BudgetError", "safe_dicom_bytes", "element_budget", "walk", "DEFLATED", "BudgetedBytesIO", "open_budgeted"]
 

@@ -12,7 +12,6 @@ needs to pay before its first image is on screen.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import struct

@@ -9,7 +9,6 @@ JPEG 2000, RLE, deflate, big endian) is decoded by pydicom's pixel plugins
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
