@@ -7,6 +7,8 @@ Every case either loads or raises :class:`LoadError` in plain words. The harness
 * blow-ups     - MemoryError under the ``--mem`` address-space cap, or a peak RSS over ``--rss``,
 * exceptions   - anything other than LoadError/LoadCancelled escaping ``scan`` or ``load``,
 * raw messages - a LoadError or skip reason that embeds raw exception text (``struct.error``, ``...Error:``),
+* slow cases   - over ``--slow`` seconds (listed, not counted as failures: the address-space cap can turn
+                 a decoder that would spin forever into a quick MemoryError, so a slow case deserves a look),
 
 and saves each as a reproducer (the mutated file and a ``.txt`` with what happened) under ``--out``.
 Children are long-lived (one per ``--jobs``) and restarted after a crash or hang, so a case costs
@@ -308,14 +310,16 @@ class Cases:
         return Path(f"case{k}.dcm"), self.seeds[i].name, data, what
 
 
-def run(n: int, seed: int, jobs: int, timeout: float, mem_bytes: int, rss_mb: int, out: Path, quiet: bool = False) -> dict:
+def run(n: int, seed: int, jobs: int, timeout: float, mem_bytes: int, rss_mb: int, out: Path, quiet: bool = False,
+        slow: float = 5.0) -> dict:
     """Run ``n`` cases; return the counts and write reproducers under ``out``."""
     work = out / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     dd = dicomdir_folder()
     cases = Cases(n, seed)
-    counts = {"cases": n, "ok": 0, "load_error": 0, "crash": 0, "hang": 0, "blowup": 0, "exception": 0, "raw_message": 0}
+    counts = {"cases": n, "ok": 0, "load_error": 0, "crash": 0, "hang": 0, "blowup": 0, "exception": 0, "raw_message": 0,
+              "slow": 0}
     findings: list[dict] = []
     slots = []
     for j in range(jobs):
@@ -379,6 +383,8 @@ def run(n: int, seed: int, jobs: int, timeout: float, mem_bytes: int, rss_mb: in
                         raw = [m for m in res["messages"] if RAW_TEXT.search(m)]
                         if raw:
                             record("raw_message", k, case, raw[0])
+                    if res["seconds"] > slow:
+                        record("slow", k, case, f"{res['seconds']:.1f} s ({kind}): {(res['messages'] or [''])[-1][:200]}")
                     if res["maxrss_mb"] > rss_mb:
                         record("blowup", k, case, f"peak RSS {res['maxrss_mb']} MB (> {rss_mb} MB)")
                         slot["child"].kill()
@@ -414,13 +420,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds a case may take before it counts as a hang")
     ap.add_argument("--mem", type=int, default=3072, help="address-space cap of each child, MB")
     ap.add_argument("--rss", type=int, default=1024, help="peak resident memory counted as a blow-up, MB")
+    ap.add_argument("--slow", type=float, default=5.0, help="seconds after which a case is listed as slow")
     ap.add_argument("--out", type=Path, default=Path("fuzz_out"))
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child is not None:
         child_main(args.child)
         return 0
-    counts = run(args.cases, args.seed, args.jobs, args.timeout, args.mem * 2**20, args.rss, args.out)
+    counts = run(args.cases, args.seed, args.jobs, args.timeout, args.mem * 2**20, args.rss, args.out, slow=args.slow)
     print(json.dumps(counts, indent=1))
     bad = sum(counts[k] for k in ("crash", "hang", "blowup", "exception", "raw_message"))
     return 1 if bad else 0

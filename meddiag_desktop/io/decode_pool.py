@@ -123,14 +123,39 @@ def _decode_in_child(path: str) -> np.ndarray | str:
         return unreadable_reason(exc)
 
 
-def decode_isolated(path: str, what: str) -> np.ndarray:
-    """Decode ``path`` in a worker process; raise LoadError naming ``what`` on failure or crash."""
+#: a decode may take this long plus DECODE_SECONDS_PER_MB per MB of decoded image before it counts as hung
+DECODE_SECONDS_BASE = 15.0
+DECODE_SECONDS_PER_MB = 0.25
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool whose worker hangs in native code (a damaged JPEG can make a decoder spin forever)."""
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        try:
+            proc.kill()
+        except (OSError, AttributeError):
+            pass
+    _reset_pool(pool)
+
+
+def decode_isolated(path: str, what: str, expected_bytes: int = 0) -> np.ndarray:
+    """Decode ``path`` in a worker process; raise LoadError naming ``what`` on failure, crash or hang.
+
+    ``expected_bytes`` (the decoded size the header declares) sets how long the decode may take.
+    """
+    timeout = DECODE_SECONDS_BASE + DECODE_SECONDS_PER_MB * expected_bytes / 2**20
     for attempt in (1, 2):
         pool = _get_pool()
         try:
             with _main_hidden():  # the pool spawns its workers inside submit()
                 future = pool.submit(_decode_in_child, path)
-            result = future.result()
+            result = future.result(timeout=timeout)
+        except TimeoutError:
+            _kill_pool(pool)
+            raise LoadError(
+                f"{what}: the image decoder did not finish within {timeout:.0f} s and was stopped; the compressed "
+                "data is damaged"
+            ) from None
         except (BrokenProcessPool, RuntimeError):  # RuntimeError: a pool shut down or broken while submitting
             _reset_pool(pool)
             if attempt == 2:

@@ -184,7 +184,7 @@ def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
     else:
         from meddiag_desktop.io.decode_pool import decode_isolated
 
-        arr = decode_isolated(str(h.path), h.path.name)
+        arr = decode_isolated(str(h.path), h.path.name, expected)
     if arr.shape[1:3] != (h.rows, h.columns):
         raise LoadError(f"{h.path.name}: decoded image is {arr.shape[2]}x{arr.shape[1]}, header says {h.columns}x{h.rows}")
     return arr, ds
