@@ -383,6 +383,9 @@ def run(n: int, seed: int, jobs: int, timeout: float, mem_bytes: int, rss_mb: in
                         raw = [m for m in res["messages"] if RAW_TEXT.search(m)]
                         if raw:
                             record("raw_message", k, case, raw[0])
+                        oom = [m for m in res["messages"] if "does not fit in memory" in m]
+                        if oom:  # a decoder hit the address-space cap: a blow-up the cap turned into an error
+                            record("blowup", k, case, oom[0])
                     if res["seconds"] > slow:
                         record("slow", k, case, f"{res['seconds']:.1f} s ({kind}): {(res['messages'] or [''])[-1][:200]}")
                     if res["maxrss_mb"] > rss_mb:
