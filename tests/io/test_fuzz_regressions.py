@@ -71,16 +71,17 @@ def test_misaligned_header_of_a_large_file_fails_fast():
     assert any("structure is damaged" in m for m in messages)
 
 
-def test_decoder_that_spins_forever_is_stopped(monkeypatch):
-    """SC_rgb_dcmtk_+eb+cr.dcm with one length set to 0xFFFFFFFF (fuzz case 6483 of seed 2026): pylibjpeg's
-    libjpeg decoder never returns on it. The decode worker is stopped after its time budget and the next
-    file decodes in a fresh worker."""
+@pytest.mark.parametrize("name", ["jpeg_baseline_libjpeg_spins.dcm", "j2k_codestream_decoder_spins.dcm"])
+def test_decoder_that_spins_forever_is_stopped(monkeypatch, name):
+    """Decoders that never return, found by the 10,000-case fuzz runs: SC_rgb_dcmtk_+eb+cr.dcm with one length
+    set to 0xFFFFFFFF (seed 2026, case 6483; pylibjpeg's libjpeg spins) and GDCMJ2K_TextGBR.dcm with two bytes
+    of its JPEG 2000 codestream changed (seed 2027, case 785). The decode worker is stopped after its time
+    budget and the next file decodes in a fresh worker."""
     from meddiag_desktop.io import decode_pool
 
     monkeypatch.setattr(decode_pool, "DECODE_SECONDS_BASE", 3.0)
-    path = DATA / "hanging_dicom" / "jpeg_baseline_libjpeg_spins.dcm"
     t0 = time.perf_counter()
     with pytest.raises(LoadError, match="the image decoder did not finish within 3 s and was stopped"):
-        load(path)
+        load(DATA / "hanging_dicom" / name)
     assert time.perf_counter() - t0 < 30
     assert load(get_testdata_file("SC_rgb_jpeg_dcmtk.dcm")).array.shape == (1, 100, 100, 3)
