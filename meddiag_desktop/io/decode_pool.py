@@ -26,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from meddiag_desktop.io.errors import LoadError
+from meddiag_desktop.io.errors import LoadCancelled, LoadError
 
 __all__ = ["decode_isolated", "shutdown"]
 
@@ -107,7 +107,7 @@ def _decode_in_child(path: str) -> np.ndarray | str:
     """Run in a worker process: decode all frames of ``path``; an error comes back as text."""
     from meddiag_desktop.io.dicom_pixels import decode_in_process
 
-    from meddiag_desktop.io.errors import LoadError
+    from meddiag_desktop.io.errors import LoadCancelled, LoadError
 
     try:
         return decode_in_process(path)
@@ -138,10 +138,26 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
     _reset_pool(pool)
 
 
-def decode_isolated(path: str, what: str, expected_bytes: int = 0) -> np.ndarray:
+def _wait(future, timeout: float, cancel):
+    """The future's result; TimeoutError after ``timeout`` s; LoadCancelled as soon as ``cancel()`` is true."""
+    if cancel is None:
+        return future.result(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return future.result(timeout=min(0.2, max(deadline - time.monotonic(), 0.001)))
+        except TimeoutError:
+            if cancel():
+                raise LoadCancelled() from None
+            if time.monotonic() >= deadline:
+                raise
+
+
+def decode_isolated(path: str, what: str, expected_bytes: int = 0, cancel=None) -> np.ndarray:
     """Decode ``path`` in a worker process; raise LoadError naming ``what`` on failure, crash or hang.
 
-    ``expected_bytes`` (the decoded size the header declares) sets how long the decode may take.
+    ``expected_bytes`` (the decoded size the header declares) sets how long the decode may take;
+    ``cancel()`` is polled while waiting (a cancelled decode stops the workers: one may be stuck).
     """
     timeout = DECODE_SECONDS_BASE + DECODE_SECONDS_PER_MB * expected_bytes / 2**20
     for attempt in (1, 2):
@@ -149,7 +165,11 @@ def decode_isolated(path: str, what: str, expected_bytes: int = 0) -> np.ndarray
         try:
             with _main_hidden():  # the pool spawns its workers inside submit()
                 future = pool.submit(_decode_in_child, path)
-            result = future.result(timeout=timeout)
+            result = _wait(future, timeout, cancel)
+        except LoadCancelled:
+            if not future.done():
+                _kill_pool(pool)
+            raise
         except TimeoutError:
             _kill_pool(pool)
             raise LoadError(

@@ -152,7 +152,7 @@ def decode_in_process(path: str) -> np.ndarray:
     return arr
 
 
-def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
+def decode_file(h: InstanceHeader, cancel=None) -> tuple[np.ndarray, "object"]:
     """Decode all frames of ``h``: returns (frames array (f, rows, cols[, 3]), dataset without pixels).
 
     Compressed syntaxes are decoded in a worker process (see :mod:`decode_pool`)
@@ -184,7 +184,7 @@ def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
     else:
         from meddiag_desktop.io.decode_pool import decode_isolated
 
-        arr = decode_isolated(str(h.path), h.path.name, expected)
+        arr = decode_isolated(str(h.path), h.path.name, expected, cancel)
     if arr.shape[1:3] != (h.rows, h.columns):
         raise LoadError(f"{h.path.name}: decoded image is {arr.shape[2]}x{arr.shape[1]}, header says {h.columns}x{h.rows}")
     return arr, ds

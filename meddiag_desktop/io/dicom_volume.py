@@ -124,7 +124,7 @@ def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel
             read_native_frame(insts[k], planes[k])
 
     else:
-        first, _ = decode_file(h0)
+        first, _ = decode_file(h0, cancel)
         _check_size((n,) + first.shape[1:], first.dtype.itemsize, "This series")
         planes = np.empty((n,) + first.shape[1:], first.dtype)
         planes[0] = first[0]
@@ -132,7 +132,7 @@ def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel
         def read(k: int) -> None:
             if k == 0:
                 return
-            arr, _ = decode_file(insts[k])
+            arr, _ = decode_file(insts[k], cancel)
             if arr.shape[1:] != planes.shape[1:]:
                 raise LoadError(f"{insts[k].path.name}: image size differs from the rest of the series")
             planes[k] = arr[0]
@@ -333,7 +333,7 @@ def _load_multiframe(series: SeriesInfo, progress: Progress, cancel: Cancel) -> 
     h = series.instances[0]
     if progress is not None:
         progress(0, 1)
-    frames, ds = decode_file(h)
+    frames, ds = decode_file(h, cancel)
     if cancel is not None and cancel():
         raise LoadCancelled()
     nf = len(frames)

@@ -85,3 +85,12 @@ def test_decoder_that_spins_forever_is_stopped(monkeypatch, name):
         load(DATA / "hanging_dicom" / name)
     assert time.perf_counter() - t0 < 30
     assert load(get_testdata_file("SC_rgb_jpeg_dcmtk.dcm")).array.shape == (1, 100, 100, 3)
+
+
+def test_cancel_reaches_a_decoder_that_spins():
+    from meddiag_desktop.io import LoadCancelled
+
+    t0 = time.perf_counter()
+    with pytest.raises(LoadCancelled):
+        load(DATA / "hanging_dicom" / "jpeg_baseline_libjpeg_spins.dcm", cancel=lambda: time.perf_counter() - t0 > 1.0)
+    assert time.perf_counter() - t0 < 10
