@@ -1,6 +1,6 @@
 """Budgets that keep a damaged or hostile file from costing unbounded time or memory.
 
-Before pydicom parses a buffer, :func:`safe_dicom_bytes` walks its elements once
+Before pydicom parses a buffer, :func:`open_budgeted` walks its elements once
 without allocating (pure byte offsets) and refuses a header with more elements
 or items than a file of that size can reasonably hold (1 M empty sequence items
 cost pydicom 17 s and 754 MB) or nested deeper than any real file. Deflated
@@ -16,7 +16,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-__all__ = ["BudgetError", "safe_dicom_bytes", "element_budget", "walk", "DEFLATED", "BudgetedBytesIO", "open_budgeted"]
+__all__ = ["BudgetError", "open_budgeted", "element_budget", "walk", "DEFLATED", "BudgetedBytesIO"]
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -273,14 +273,6 @@ def _check(buf: bytes, size: int) -> tuple[bytes, WalkResult]:
     # no preamble: little endian from the start, explicit VR when the first element says so
     explicit = len(buf) >= 6 and 65 <= buf[4] <= 90 and 65 <= buf[5] <= 90
     return buf, walk(buf, 0, explicit, True, element_budget(size))
-
-
-def safe_dicom_bytes(buf: bytes, file_size: int | None = None) -> bytes:
-    """``buf`` (a whole file, or its first bytes) checked against the budgets, ready for pydicom.
-
-    Deflated files come back inflated (as explicit VR little endian). Raises :class:`BudgetError`.
-    """
-    return _check(buf, len(buf) if file_size is None else file_size)[0]
 
 
 def open_budgeted(buf: bytes, file_size: int | None = None) -> BudgetedBytesIO:
