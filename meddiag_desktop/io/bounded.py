@@ -6,7 +6,9 @@ or items than a file of that size can reasonably hold (1 M empty sequence items
 cost pydicom 17 s and 754 MB) or nested deeper than any real file. Deflated
 files are inflated here, never by pydicom (which inflates everything at once):
 first the header, then at most the image size the header declares, and never
-more than :data:`DEFLATE_EXPANSION` times the file size.
+more than :data:`DEFLATE_EXPANSION` times the file size. pydicom then reads from a
+:class:`BudgetedBytesIO` that refuses more reads than the walk found elements for, so a
+stream it misreads (a misaligned header it parses as millions of tiny elements) ends too.
 """
 
 from __future__ import annotations
