@@ -34,7 +34,8 @@ def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = No
     p = Path(path)
     if not p.exists():
         raise LoadError(f"{p}: no such file or folder")
-    files = list_files(p)
+    links: list[SkippedFile] = []
+    files = list_files(p, skipped=links)  # symbolic links inside a folder are listed, not followed
     itk = [f for f in files if is_itk_file(f)]
     data = [f for f in files if f.name.lower().endswith(DATA_SUFFIXES)]
     rest = [f for f in files if f not in set(itk) | set(data)]
@@ -44,7 +45,12 @@ def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = No
             result.append(itk_series_info(f))
         except LoadError as exc:
             result.skipped.append(SkippedFile(f, str(exc)))
+        except Exception as exc:  # a scan never aborts on one bad file
+            from meddiag_desktop.io.errors import unreadable_reason
+
+            result.skipped.append(SkippedFile(f, f"not a readable image: {unreadable_reason(exc)}"))
     result.skipped.extend(SkippedFile(f, "image data of a MetaImage/NRRD header (read through the header)") for f in data)
+    result.skipped.extend(links)
     return result
 
 
@@ -136,7 +142,10 @@ def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = No
         found = scan(p, progress=progress, cancel=cancel)
         series, notes = _pick(found, p)
         if found.skipped:
-            notes.append(f"{len(found.skipped)} file(s) were skipped (not images or damaged): see the study browser.")
+            notes.append(
+                f"{len(found.skipped)} file(s) were skipped (not images, damaged, duplicates or symbolic links): "
+                "see the study browser."
+            )
     vol = load_series(series, progress, cancel) if series.path is None else load_itk(series.path)
     vol.warnings[:0] = []
     vol.warnings.extend(notes)

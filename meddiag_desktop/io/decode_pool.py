@@ -5,13 +5,20 @@ damaged file, which would take the whole viewer down. Compressed frames are
 therefore decoded in a small pool of spawned processes: a crash there costs
 one file, reported as a :class:`LoadError`, and the pool is rebuilt. The
 processes also decode in parallel, free of the GIL.
+
+The workers are spawned with the caller's ``__main__`` hidden, so they never
+re-import the main script: ``load()`` works from a script without an
+``if __name__ == "__main__":`` guard, a notebook or a frozen app (as the AI
+runner's worker in ``ai/isolation.py`` does).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing as mp
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -19,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from meddiag_desktop.io.errors import LoadError
+from meddiag_desktop.io.errors import LoadCancelled, LoadError
 
 __all__ = ["decode_isolated", "shutdown"]
 
@@ -41,6 +48,30 @@ def _exit_with_parent(parent_pid: int) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+_spawn_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_hidden():
+    """While spawning, hide ``__main__``'s file and spec so the child does not run the main script again.
+
+    The workers' code lives in this package; they need nothing from the caller's script.
+    """
+    main = sys.modules.get("__main__")
+    with _spawn_lock:
+        saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if main is not None and k in main.__dict__}
+        try:
+            if main is not None:
+                main.__dict__["__spec__"] = None
+                main.__dict__.pop("__file__", None)
+            yield
+        finally:
+            if main is not None:
+                main.__dict__.update(saved)
+                if "__spec__" not in saved:
+                    main.__dict__.pop("__spec__", None)
 
 
 def _get_pool() -> ProcessPoolExecutor:
@@ -76,7 +107,7 @@ def _decode_in_child(path: str) -> np.ndarray | str:
     """Run in a worker process: decode all frames of ``path``; an error comes back as text."""
     from meddiag_desktop.io.dicom_pixels import decode_in_process
 
-    from meddiag_desktop.io.errors import LoadError
+    from meddiag_desktop.io.errors import LoadCancelled, LoadError
 
     try:
         return decode_in_process(path)
@@ -84,17 +115,68 @@ def _decode_in_child(path: str) -> np.ndarray | str:
         raise
     except LoadError as exc:  # already a plain sentence: passed on as it is
         return f"\0{exc}"
+    except MemoryError:
+        return "the decoded image does not fit in memory"
     except BaseException as exc:
-        return f"{type(exc).__name__}: {exc}"
+        from meddiag_desktop.io.errors import unreadable_reason
+
+        return unreadable_reason(exc)
 
 
-def decode_isolated(path: str, what: str) -> np.ndarray:
-    """Decode ``path`` in a worker process; raise LoadError naming ``what`` on failure or crash."""
+#: a decode may take this long plus DECODE_SECONDS_PER_MB per MB of decoded image before it counts as hung
+DECODE_SECONDS_BASE = 15.0
+DECODE_SECONDS_PER_MB = 0.25
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool whose worker hangs in native code (a damaged JPEG can make a decoder spin forever)."""
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        try:
+            proc.kill()
+        except (OSError, AttributeError):
+            pass
+    _reset_pool(pool)
+
+
+def _wait(future, timeout: float, cancel):
+    """The future's result; TimeoutError after ``timeout`` s; LoadCancelled as soon as ``cancel()`` is true."""
+    if cancel is None:
+        return future.result(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return future.result(timeout=min(0.2, max(deadline - time.monotonic(), 0.001)))
+        except TimeoutError:
+            if cancel():
+                raise LoadCancelled() from None
+            if time.monotonic() >= deadline:
+                raise
+
+
+def decode_isolated(path: str, what: str, expected_bytes: int = 0, cancel=None) -> np.ndarray:
+    """Decode ``path`` in a worker process; raise LoadError naming ``what`` on failure, crash or hang.
+
+    ``expected_bytes`` (the decoded size the header declares) sets how long the decode may take;
+    ``cancel()`` is polled while waiting (a cancelled decode stops the workers: one may be stuck).
+    """
+    timeout = DECODE_SECONDS_BASE + DECODE_SECONDS_PER_MB * expected_bytes / 2**20
     for attempt in (1, 2):
         pool = _get_pool()
         try:
-            result = pool.submit(_decode_in_child, path).result()
-        except BrokenProcessPool:
+            with _main_hidden():  # the pool spawns its workers inside submit()
+                future = pool.submit(_decode_in_child, path)
+            result = _wait(future, timeout, cancel)
+        except LoadCancelled:
+            if not future.done():
+                _kill_pool(pool)
+            raise
+        except TimeoutError:
+            _kill_pool(pool)
+            raise LoadError(
+                f"{what}: the image decoder did not finish within {timeout:.0f} s and was stopped; the compressed "
+                "data is damaged"
+            ) from None
+        except (BrokenProcessPool, RuntimeError):  # RuntimeError: a pool shut down or broken while submitting
             _reset_pool(pool)
             if attempt == 2:
                 raise LoadError(
@@ -106,6 +188,6 @@ def decode_isolated(path: str, what: str) -> np.ndarray:
         if isinstance(result, str):
             if result.startswith("\0"):
                 raise LoadError(result[1:])
-            raise LoadError(f"{what}: the image cannot be decoded ({result})")
+            raise LoadError(f"{what}: the image cannot be decoded: {result}")
         return result
     raise AssertionError("unreachable")

@@ -12,7 +12,6 @@ needs to pay before its first image is on screen.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import struct
@@ -20,8 +19,11 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from meddiag_desktop.io.bounded import BudgetError, open_budgeted
+from meddiag_desktop.io.errors import unreadable_reason
 from meddiag_desktop.io.fast_header import parse_fast
 from meddiag_desktop.io.series import InstanceHeader
+from meddiag_desktop.io.stack_geometry import orientation_problem
 
 __all__ = ["HeaderError", "read_header", "HEAD_BYTES", "NATIVE_LE_SYNTAXES"]
 
@@ -37,6 +39,10 @@ _DEFLATED_EXPLICIT_LE = "1.2.840.10008.1.2.1.99"
 NATIVE_LE_SYNTAXES = {_EXPLICIT_LE, _IMPLICIT_LE}
 _PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")  # PixelData, Float, Double
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+
+
+class _NeedWholeFile(Exception):
+    pass
 
 
 class HeaderError(Exception):
@@ -94,20 +100,36 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def _parse(buf: bytes, force: bool) -> tuple:
+def _parse(buf: bytes, force: bool, size: int) -> tuple:
+    """pydicom's reading of ``buf`` within the budgets of :mod:`bounded`: (dataset, stop, parsed bytes)."""
     import pydicom
 
-    bio = io.BytesIO(buf)
+    bio = open_budgeted(buf, size)  # deflated files come back inflated
+    pbuf = bio.getvalue()
+    res = bio.walk
+    if len(buf) < size and res is not None and res.pixel_pos is None and not res.malformed:
+        raise _NeedWholeFile  # the header runs past the first bytes: do not let pydicom parse half of it
     ds = pydicom.dcmread(bio, stop_before_pixels=True, force=force)
-    return ds, bio.tell()
+    return ds, bio.tell(), pbuf
 
 
 def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
     """Read the header of one DICOM file; raise :class:`HeaderError` saying why it is unusable.
 
     ``fast`` tries the minimal reader of :mod:`fast_header` first (pydicom is the fallback).
+    Nothing else escapes: pydicom converts values lazily, so any access may raise on a damaged file.
     """
-    p = Path(path)
+    try:
+        return _read_header(Path(path), fast)
+    except HeaderError:
+        raise
+    except BudgetError as exc:
+        raise HeaderError(str(exc)) from None
+    except Exception as exc:
+        raise HeaderError(f"corrupt DICOM header: {unreadable_reason(exc)}") from None
+
+
+def _read_header(p: Path, fast: bool) -> InstanceHeader:
     try:
         size = p.stat().st_size
         with open(p, "rb") as f:
@@ -129,30 +151,39 @@ def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
         except HeaderError:
             raise
         except Exception as exc:
-            raise HeaderError(f"unreadable header value ({type(exc).__name__}: {exc})") from None
+            raise HeaderError(f"a header value cannot be read: {unreadable_reason(exc)}") from None
         _locate_pixels(h, head, stop)
         return h
 
     force = head[128:132] != b"DICM"
     buf = head
+    if len(buf) < size and _DEFLATED_EXPLICIT_LE.encode() in buf[:2048]:
+        buf = _read_all(p)  # the deflated dataset is inflated as a whole (within budget)
     try:
         try:
-            ds, stop = _parse(buf, force)
-            complete = stop < len(buf) or len(buf) >= size
+            ds, stop, pbuf = _parse(buf, force, size)
+            complete = stop < len(pbuf) or len(buf) >= size
+        except BudgetError:
+            raise
         except Exception:  # pydicom raises many types on corrupt input
             if len(buf) >= size:
                 raise
             complete = False  # e.g. a long waveform or overlay element cut at the end of the first bytes
         if not complete:
             # The header did not fit in the first bytes: parse the whole file.
-            with open(p, "rb") as f:
-                buf = f.read()
-            ds, stop = _parse(buf, force)
+            buf = _read_all(p)
+            ds, stop, pbuf = _parse(buf, force, size)
+    except BudgetError as exc:
+        raise HeaderError(str(exc)) from None
+    except HeaderError:
+        raise
     except Exception as exc:  # pydicom raises many types on corrupt input
-        raise HeaderError(f"corrupt DICOM header ({type(exc).__name__}: {exc})") from None
+        raise HeaderError(f"corrupt DICOM header: {unreadable_reason(exc)}") from None
 
     meta = getattr(ds, "file_meta", None)
     ts = _text(getattr(meta, "TransferSyntaxUID", "")) if meta is not None else ""
+    if pbuf is not buf:
+        ts = _DEFLATED_EXPLICIT_LE  # read from its inflated copy
     if not ts:
         ts = _IMPLICIT_LE if force else ""
     sop_class = _text(ds.get("SOPClassUID", "")) or _text(getattr(meta, "MediaStorageSOPClassUID", ""))
@@ -164,13 +195,22 @@ def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
     except HeaderError:
         raise
     except Exception as exc:
-        raise HeaderError(f"unreadable header value ({type(exc).__name__}: {exc})") from None
-    if stop < len(buf) and buf[stop : stop + 4] in _PIXEL_TAGS:
-        _locate_pixels(h, buf, stop)
-    elif stop >= len(buf) and ts != _DEFLATED_EXPLICIT_LE:
+        raise HeaderError(f"a header value cannot be read: {unreadable_reason(exc)}") from None
+    if stop < len(pbuf) and pbuf[stop : stop + 4] in _PIXEL_TAGS:
+        if ts != _DEFLATED_EXPLICIT_LE:
+            _locate_pixels(h, pbuf, stop)
+    elif stop >= len(pbuf):
         if h.rows and h.columns:
             raise HeaderError("no pixel data (the file ends before the image)")
     return h
+
+
+def _read_all(p: Path) -> bytes:
+    try:
+        with open(p, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise HeaderError(f"cannot be read: {exc.strerror or 'input/output error'}") from None
 
 
 def _locate_pixels(h: InstanceHeader, buf: bytes, stop: int) -> None:
@@ -235,6 +275,10 @@ def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds) -> Ins
         raise HeaderError(f"unsupported SamplesPerPixel {h.samples_per_pixel}")
     h.position = _floats(g("ImagePositionPatient"), 3)  # type: ignore[assignment]
     h.orientation = _floats(g("ImageOrientationPatient"), 6)  # type: ignore[assignment]
+    if h.orientation is not None:
+        problem = orientation_problem(h.orientation)
+        if problem:
+            raise HeaderError(f"ImageOrientationPatient {problem}: the image cannot be placed (the file is damaged)")
     po = g("PatientOrientation")
     if po is not None and po != "":
         vals = po if _is_sequence(po) else str(po).split("\\")
@@ -254,6 +298,10 @@ def _header_from_dataset(p: Path, size: int, ts: str, sop_class: str, ds) -> Ins
     if expl is not None:
         vals = expl if _is_sequence(expl) else [expl]
         h.window_explanations = tuple(_text(v) for v in vals)
+    it = g("ImageType")
+    if it is not None and it != "":
+        vals = it if _is_sequence(it) else str(it).split("\\")
+        h.image_type = tuple(_text(v).upper() for v in vals)
     h.is_enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
     h.lossy = _text(g("LossyImageCompression"))
     h.lossy_ratios = _floats(g("LossyImageCompressionRatio")) or ()

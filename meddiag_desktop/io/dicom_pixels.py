@@ -9,12 +9,11 @@ JPEG 2000, RLE, deflate, big endian) is decoded by pydicom's pixel plugins
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
-from meddiag_desktop.io.errors import LoadError
+from meddiag_desktop.io.errors import LoadError, unreadable_reason
 from meddiag_desktop.io.series import InstanceHeader
 
 __all__ = ["raw_dtype", "read_native_frame", "decode_file", "fix_bits"]
@@ -73,11 +72,52 @@ _SAFE_SYNTAXES = {
 }
 
 
+def _safe_bytes(path: Path):
+    """The file as a bounded file object for pydicom (see :mod:`bounded`; deflate inflated here)."""
+    from meddiag_desktop.io.bounded import BudgetError, open_budgeted
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"{path.name}: cannot be read ({exc.strerror or 'input/output error'}); check the disk or copy the study again") from None
+    try:
+        return open_budgeted(data)
+    except BudgetError as exc:
+        raise LoadError(f"{path.name}: {exc}") from None
+
+
+def _decode_failure(name: str, ds, exc: BaseException) -> str:
+    """Plain words for a pixel decoder's failure (the raw text goes to LoadError.detail)."""
+    text = str(exc)
+    ts = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) is not None else None
+    ts_name = getattr(ts, "name", "") or str(ts or "")
+    if isinstance(exc, NotImplementedError) and "Transfer Syntax" in text:
+        shown = str(ts)[:64]
+        if ts is not None and not getattr(ts, "is_transfer_syntax", False):
+            return f"{name}: its transfer syntax '{shown}' is not a DICOM encoding (the file is damaged)"
+        return f"{name}: no decoder is available for the {ts_name} encoding"
+    if "all available plugins" in text or "Unable to decode" in text:
+        # pydicom lists each decoder's complaint: say what failed, keep the details for the log
+        return (
+            f"{name}: no installed decoder can read this {ts_name or 'compressed'} image; the file is damaged or "
+            "uses a variant the decoders do not support"
+        )
+    if "encapsulated" in text or "fragment" in text or "Basic Offset Table" in text:
+        return f"{name}: the compressed pixel data is damaged (its fragments cannot be read)"
+    if "photometric" in text.lower():
+        return f"{name}: the Photometric Interpretation does not match the pixel data (the file is damaged)"
+    if "bits" in text.lower() or "samples" in text.lower() or "planar" in text.lower():
+        return f"{name}: the image description (bits, samples, planar configuration) does not match the pixel data (the file is damaged)"
+    if "size" in text.lower() or "length" in text.lower() or "shape" in text.lower() or "reshape" in text.lower():
+        return f"{name}: the pixel data does not have the size the header declares (the file is damaged)"
+    return f"{name}: the pixel data cannot be decoded: {unreadable_reason(exc)}"
+
+
 def decode_in_process(path: str) -> np.ndarray:
     """Decode every frame of ``path`` here: (frames, rows, cols[, 3]); colour as RGB uint8."""
     import pydicom
 
-    ds = pydicom.dcmread(io.BytesIO(Path(path).read_bytes()), force=True)  # force: files without the DICM preamble
+    ds = pydicom.dcmread(_safe_bytes(Path(path)), force=True)  # force: files without the DICM preamble
     if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
         # no file meta (old ACR-NEMA style): the syntax the dataset was read with
         from pydicom.dataset import FileMetaDataset
@@ -93,18 +133,10 @@ def decode_in_process(path: str) -> np.ndarray:
         raise LoadError(f"{Path(path).name}: the pixel data is missing or cut short; the file is truncated")
     try:
         arr = np.asarray(ds.pixel_array)
-    except RuntimeError as exc:
-        text = str(exc)
-        if "all available plugins" not in text:
-            raise
-        # pydicom lists each decoder's complaint: say what failed first, keep the details after
-        ts = ds.file_meta.get("TransferSyntaxUID")
-        name = getattr(ts, "name", str(ts or "this"))
-        details = "; ".join(line.strip() for line in text.splitlines()[1:] if line.strip())
-        raise LoadError(
-            f"{Path(path).name}: no installed decoder can read this {name} image; the file is damaged or uses a "
-            f"variant the decoders do not support (details: {details})"
-        ) from None
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as exc:
+        raise LoadError(_decode_failure(Path(path).name, ds, exc), detail=f"{type(exc).__name__}: {exc}") from None
     if int(ds.get("NumberOfFrames", 1) or 1) == 1:
         arr = arr[np.newaxis]
     photometric = str(ds.get("PhotometricInterpretation", "")).upper()
@@ -120,7 +152,7 @@ def decode_in_process(path: str) -> np.ndarray:
     return arr
 
 
-def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
+def decode_file(h: InstanceHeader, cancel=None) -> tuple[np.ndarray, "object"]:
     """Decode all frames of ``h``: returns (frames array (f, rows, cols[, 3]), dataset without pixels).
 
     Compressed syntaxes are decoded in a worker process (see :mod:`decode_pool`)
@@ -135,20 +167,24 @@ def decode_file(h: InstanceHeader) -> tuple[np.ndarray, "object"]:
             f"({expected / 1e6:.0f} MB), far more than a {h.file_size / 1e6:.1f} MB file can hold; the file is damaged"
         )
     try:
-        ds = pydicom.dcmread(io.BytesIO(Path(h.path).read_bytes()), stop_before_pixels=True, force=True)
+        ds = pydicom.dcmread(_safe_bytes(h.path), stop_before_pixels=True, force=True)
+    except LoadError:
+        raise
     except Exception as exc:
-        raise LoadError(f"{h.path.name}: the header cannot be read ({exc})") from None
+        raise LoadError(f"{h.path.name}: the header cannot be read: {unreadable_reason(exc)}",
+                        detail=f"{type(exc).__name__}: {exc}") from None
     if h.transfer_syntax in _SAFE_SYNTAXES:
         try:
             arr = decode_in_process(str(h.path))
         except (KeyboardInterrupt, SystemExit, LoadError):
             raise
         except BaseException as exc:
-            raise LoadError(f"{h.path.name}: the image cannot be decoded ({type(exc).__name__}: {exc})") from None
+            raise LoadError(f"{h.path.name}: the image cannot be decoded: {unreadable_reason(exc)}",
+                            detail=f"{type(exc).__name__}: {exc}") from None
     else:
         from meddiag_desktop.io.decode_pool import decode_isolated
 
-        arr = decode_isolated(str(h.path), h.path.name)
+        arr = decode_isolated(str(h.path), h.path.name, expected, cancel)
     if arr.shape[1:3] != (h.rows, h.columns):
         raise LoadError(f"{h.path.name}: decoded image is {arr.shape[2]}x{arr.shape[1]}, header says {h.columns}x{h.rows}")
     return arr, ds

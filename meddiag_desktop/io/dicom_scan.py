@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from meddiag_desktop.io.dicom_header import HeaderError, read_header
-from meddiag_desktop.io.errors import LoadCancelled
+from meddiag_desktop.io.dicomdir import read_dicomdir
+from meddiag_desktop.io.errors import LoadCancelled, unreadable_reason
 from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
 
 __all__ = ["scan_dicom", "list_files", "group_instances", "ORIENTATION_TOLERANCE"]
@@ -24,30 +25,62 @@ ORIENTATION_TOLERANCE = 1e-3
 _IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 
 
-def list_files(path: Path) -> list[Path]:
-    """Files under ``path`` (itself if a file), recursively, in a stable order, hidden ones left out."""
+def list_files(path: Path, skipped: list[SkippedFile] | None = None, follow_symlinks: bool = False) -> list[Path]:
+    """Files under ``path`` (itself if a file), recursively, in a stable order, hidden ones left out.
+
+    Symbolic links inside the folder (to files or folders) are not followed unless
+    ``follow_symlinks``: they could lead out of the study (another patient's folder, a
+    device, a loop). Each one is listed in ``skipped`` with what it points to.
+    """
     if path.is_file():
         return [path]
     out: list[Path] = []
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        out.extend(Path(root) / f for f in sorted(files) if not f.startswith(".") and f.lower() not in _IGNORED_NAMES)
+    for root, dirs, files in os.walk(path, followlinks=follow_symlinks):
+        rootp = Path(root)
+        kept_dirs = []
+        for d in sorted(dirs):
+            if d.startswith("."):
+                continue
+            if not follow_symlinks and (rootp / d).is_symlink():
+                _skip_link(rootp / d, "folder", skipped)
+                continue
+            kept_dirs.append(d)
+        dirs[:] = kept_dirs
+        for f in sorted(files):
+            if f.startswith(".") or f.lower() in _IGNORED_NAMES:
+                continue
+            fp = rootp / f
+            if not follow_symlinks and fp.is_symlink():
+                _skip_link(fp, "file", skipped)
+                continue
+            out.append(fp)
     return out
 
 
-def _dicomdir_files(dicomdir: Path) -> list[Path]:
-    """Image files referenced by a DICOMDIR (falls back to its folder on a broken index)."""
-    import pydicom
-    from pydicom.fileset import FileSet
-
+def _skip_link(link: Path, kind: str, skipped: list[SkippedFile] | None) -> None:
+    if skipped is None:
+        return
     try:
-        fs = FileSet(pydicom.dcmread(dicomdir))
-        files = [Path(inst.path) for inst in fs]
-        if files:
-            return files
-    except Exception:  # a broken DICOMDIR: scanning the folder still finds the images
-        pass
-    return [f for f in list_files(dicomdir.parent) if f != dicomdir]
+        target = os.readlink(link)
+    except OSError:
+        target = "?"
+    skipped.append(SkippedFile(link, f"symbolic link to a {kind} ({target}): not followed (links in a study folder are not opened)"))
+
+
+def _dicomdir_files(dicomdir: Path, cancel: Callable[[], bool] | None = None) -> tuple[list[Path], str]:
+    """Image files referenced by a DICOMDIR, and what is wrong with the index ("" when sound).
+
+    A damaged index (unreadable, looping links, missing files) adds its folder's files, so
+    the images are still found.
+    """
+    index = read_dicomdir(dicomdir, cancel)
+    files = list(index.files)
+    if index.problems or not files:
+        files += [f for f in list_files(dicomdir.parent) if f != dicomdir]  # links there are not followed
+    note = ""
+    if index.problems:
+        note = "; ".join(index.problems) + "; its folder was scanned instead"
+    return files, note
 
 
 def _orientation_key(h: InstanceHeader) -> tuple:
@@ -115,11 +148,15 @@ def scan_dicom(
 ) -> ScanResult:
     """Read the headers of ``files`` (threads overlap the I/O) and group them into series."""
     unique = list(files)
+    index_notes: dict[Path, str] = {}
     if any(f.name.upper() == "DICOMDIR" for f in files):
         expanded: list[Path] = []
         for f in files:
             if f.name.upper() == "DICOMDIR":
-                expanded.extend(_dicomdir_files(f))
+                listed, note = _dicomdir_files(f, cancel)
+                expanded.extend(listed)
+                if note:
+                    index_notes[f] = note
             expanded.append(f)
         seen: set[Path] = set()
         unique = []
@@ -137,6 +174,10 @@ def scan_dicom(
             return read_header(p)
         except HeaderError as exc:
             return SkippedFile(p, str(exc))
+        except MemoryError:
+            return SkippedFile(p, "the header is too large to read (the file is damaged)")
+        except Exception as exc:  # a scan never aborts on one bad file: it is skipped with a reason
+            return SkippedFile(p, unreadable_reason(exc))
 
     total = len(unique)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -149,14 +190,78 @@ def scan_dicom(
                 progress(n, total)
             if cancel is not None and n % 32 == 0 and cancel():
                 raise LoadCancelled()
-    # the same SOP instance twice (e.g. a copy in two folders) is one image
-    by_sop: dict[str, InstanceHeader] = {}
+    if index_notes:
+        skipped = [SkippedFile(s.path, f"{s.reason}: {index_notes[s.path]}") if s.path in index_notes else s for s in skipped]
+    # the same SOP instance twice (e.g. a copy in two folders) is one image; files that only share
+    # the UID (converters such as gdcmtar -U reuse it) but hold another slice are kept
+    by_sop: dict[str, list[InstanceHeader]] = {}
     unique_headers = []
+    reused: dict[str, int] = {}
     for h in headers:
-        if h.sop_instance_uid and h.sop_instance_uid in by_sop:
-            skipped.append(SkippedFile(h.path, f"duplicate of {by_sop[h.sop_instance_uid].path} (same SOPInstanceUID)"))
-            continue
-        if h.sop_instance_uid:
-            by_sop[h.sop_instance_uid] = h
+        uid = h.sop_instance_uid
+        if uid and uid in by_sop:
+            verdict, other = _compare_same_uid(h, by_sop[uid])
+            if verdict == "identical":
+                skipped.append(SkippedFile(h.path, f"duplicate of {other.path} (same SOPInstanceUID, position and pixels)"))
+                continue
+            if verdict == "conflict":
+                skipped.append(SkippedFile(
+                    h.path,
+                    f"shares its SOPInstanceUID with {other.path} at the same position but its pixels differ: "
+                    "left out (two versions of one image; check which is right)",
+                ))
+                continue
+            reused[h.series_uid] = reused.get(h.series_uid, 0) + 1
+        if uid:
+            by_sop.setdefault(uid, []).append(h)
         unique_headers.append(h)
+    series = group_instances(unique_headers)
+    for s in series:
+        n = reused.get(s.series_uid, 0)
+        if n and s.key == s.series_uid:
+            s.notes.append(
+                f"{n + 1} or more images of this series share one SOPInstanceUID but show different slices "
+                "(the UIDs are not unique, as after some converters): all were kept."
+            )
+    return ScanResult(series, skipped)
+
+
+def _pixel_digest(h: InstanceHeader) -> str:
+    """A hash of the pixel data (native: its bytes; otherwise the whole file)."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        with open(h.path, "rb") as f:
+            if h.pixel_offset is not None and h.pixel_length is not None:
+                f.seek(h.pixel_offset)
+                left = h.pixel_length
+                while left > 0:
+                    chunk = f.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    left -= len(chunk)
+            else:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+    except OSError:
+        return f"unreadable:{h.path}"
+    return digest.hexdigest()
+
+
+def _compare_same_uid(h: InstanceHeader, earlier: list[InstanceHeader]) -> tuple[str, InstanceHeader]:
+    """``identical`` (a copy), ``conflict`` (same place, other pixels) or ``distinct`` (another slice)."""
+    for o in earlier:
+        same_place = (
+            (h.rows, h.columns, h.number_of_frames, h.series_uid) == (o.rows, o.columns, o.number_of_frames, o.series_uid)
+            and h.orientation == o.orientation
+            and (h.position == o.position if h.position is not None or o.position is not None
+                 else h.instance_number == o.instance_number)
+        )
+        if same_place:
+            if _pixel_digest(h) == _pixel_digest(o):
+                return "identical", o
+            return "conflict", o
+    return "distinct", earlier[0]
     return ScanResult(group_instances(unique_headers), skipped)

@@ -9,9 +9,9 @@ import numpy as np
 
 from meddiag_desktop.core.volume import Volume, WindowPreset
 from meddiag_desktop.io.dicom_pixels import decode_file, raw_dtype, read_native_frame
-from meddiag_desktop.io.errors import LoadCancelled, LoadError
+from meddiag_desktop.io.errors import LoadCancelled, LoadError, unreadable_reason
 from meddiag_desktop.io.series import InstanceHeader, SeriesInfo
-from meddiag_desktop.io.stack_geometry import apply_plan, plan_stack
+from meddiag_desktop.io.stack_geometry import _orthonormal_frame, apply_plan, orientation_problem, plan_stack
 
 __all__ = ["load_series"]
 
@@ -134,7 +134,7 @@ def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel
             read_native_frame(insts[k], planes[k])
 
     else:
-        first, _ = decode_file(h0)
+        first, _ = decode_file(h0, cancel)
         _check_size((n,) + first.shape[1:], first.dtype.itemsize, "This series")
         planes = np.empty((n,) + first.shape[1:], first.dtype)
         planes[0] = first[0]
@@ -142,7 +142,7 @@ def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel
         def read(k: int) -> None:
             if k == 0:
                 return
-            arr, _ = decode_file(insts[k])
+            arr, _ = decode_file(insts[k], cancel)
             if arr.shape[1:] != planes.shape[1:]:
                 raise LoadError(f"{insts[k].path.name}: image size differs from the rest of the series")
             planes[k] = arr[0]
@@ -190,8 +190,9 @@ def direction_from_patient_orientation(letters: tuple[str, ...]) -> np.ndarray |
 
 def _single(series: SeriesInfo, h: InstanceHeader, planes: np.ndarray, warnings: list[str], frames_as_slices: bool) -> Volume:
     if h.orientation is not None:
-        from meddiag_desktop.io.stack_geometry import _orthonormal_frame
-
+        problem = orientation_problem(h.orientation)
+        if problem:
+            raise LoadError(f"{h.path.name}: ImageOrientationPatient {problem}; the file's geometry is damaged")
         direction = _orthonormal_frame(h.orientation)
     else:
         # projection radiographs (CR/DX/MG) carry PatientOrientation instead: with it the
@@ -283,48 +284,111 @@ def _load_stack(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volum
 
 def _fg(ds, i: int, seq: str, attr: str):
     """Attribute ``attr`` of functional group ``seq`` for frame ``i`` (per-frame, else shared)."""
-    for groups in (ds.get("PerFrameFunctionalGroupsSequence"), ds.get("SharedFunctionalGroupsSequence")):
+    per = ds.get("PerFrameFunctionalGroupsSequence")
+    for groups in (per, ds.get("SharedFunctionalGroupsSequence")):
         if not groups:
             continue
-        g = groups[i] if groups is ds.get("PerFrameFunctionalGroupsSequence") else groups[0]
+        g = groups[i] if groups is per else groups[0]
         item = g.get(seq)
         if item:
-            v = item[0].get(attr)
+            try:
+                v = item[0].get(attr)
+            except (ValueError, TypeError, OverflowError):  # pydicom converts DS/IS text on access
+                v = _raw_text(item[0], attr)
             if v is not None:
                 return v
     return None
+
+
+def _raw_text(ds, keyword: str) -> str:
+    """The stored text of an element whose value pydicom could not convert (for error messages)."""
+    from pydicom.datadict import tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    raw = ds._dict.get(tag) if tag is not None else None  # noqa: SLF001 - the raw, unconverted element
+    value = getattr(raw, "value", None)
+    if isinstance(value, bytes):
+        return value.decode("latin-1", "replace").strip("\x00 ")
+    return "" if value is None else str(value)
+
+
+def _numbers(value, n: int | None, what: str, name: str, consequence: str = "its geometry cannot be trusted") -> tuple[float, ...]:
+    """``value`` as ``n`` finite numbers (any count if ``n`` is None), else a LoadError naming ``what``."""
+    import math
+
+    from meddiag_desktop.io.dicom_header import _is_sequence
+
+    vals = list(value) if _is_sequence(value) else [value]
+    try:
+        out = tuple(float(v) for v in vals)
+    except (TypeError, ValueError, OverflowError):
+        out = None
+    if out is None or (n is not None and len(out) != n) or not all(math.isfinite(v) for v in out):
+        shown = "\\".join(str(v) for v in vals)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        want = "a number" if n == 1 else f"{n} numbers" if n else "numbers"
+        raise LoadError(f"{name}: {what} is '{shown}', not {want}; the file is damaged and {consequence}")
+    return out
+
+
+def _get(ds, keyword: str):
+    """``ds.get(keyword)``, or the stored text when pydicom cannot convert the value."""
+    try:
+        return ds.get(keyword)
+    except (ValueError, TypeError, OverflowError):
+        return _raw_text(ds, keyword)
 
 
 def _load_multiframe(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
     h = series.instances[0]
     if progress is not None:
         progress(0, 1)
-    frames, ds = decode_file(h)
+    frames, ds = decode_file(h, cancel)
     if cancel is not None and cancel():
         raise LoadCancelled()
     nf = len(frames)
+    name = h.path.name
     warnings: list[str] = []
+    per = ds.get("PerFrameFunctionalGroupsSequence")
+    if per and len(per) < nf:
+        raise LoadError(
+            f"{name}: the per-frame functional groups describe {len(per)} frame(s) but the file holds {nf}; "
+            "the file is damaged and its frames cannot be placed"
+        )
     positions, orients, slopes, intercepts = [], [], [], []
     spacing = None
     thickness = None
     for i in range(nf):
         pos = _fg(ds, i, "PlanePositionSequence", "ImagePositionPatient")
         ori = _fg(ds, i, "PlaneOrientationSequence", "ImageOrientationPatient")
-        positions.append(tuple(float(v) for v in pos) if pos is not None and len(pos) == 3 else None)
-        orients.append(tuple(float(v) for v in ori) if ori is not None and len(ori) == 6 else None)
+        where = f"frame {i + 1}'s"
+        positions.append(_numbers(pos, 3, f"{where} ImagePositionPatient", name) if pos not in (None, "") else None)
+        orients.append(_numbers(ori, 6, f"{where} ImageOrientationPatient", name) if ori not in (None, "") else None)
         s = _fg(ds, i, "PixelValueTransformationSequence", "RescaleSlope")
         c = _fg(ds, i, "PixelValueTransformationSequence", "RescaleIntercept")
-        slopes.append(float(s) if s is not None else h.rescale_slope)
-        intercepts.append(float(c) if c is not None else h.rescale_intercept)
+        slopes.append(_numbers(s, 1, f"{where} RescaleSlope", name, "its pixel values cannot be scaled")[0] if s not in (None, "") else h.rescale_slope)
+        intercepts.append(_numbers(c, 1, f"{where} RescaleIntercept", name, "its pixel values cannot be scaled")[0] if c not in (None, "") else h.rescale_intercept)
         if spacing is None:
             ps = _fg(ds, i, "PixelMeasuresSequence", "PixelSpacing")
-            if ps is not None and len(ps) == 2:
-                spacing = (float(ps[0]), float(ps[1]))
+            if ps not in (None, ""):
+                spacing = _numbers(ps, 2, "PixelSpacing (pixel measures)", name)
+                if spacing[0] <= 0 or spacing[1] <= 0:
+                    raise LoadError(f"{name}: PixelSpacing {spacing[0]:g}\\{spacing[1]:g} is not positive; the file is damaged")
             st = _fg(ds, i, "PixelMeasuresSequence", "SliceThickness")
-            thickness = float(st) if st is not None else None
-    dose_scale = ds.get("DoseGridScaling") if h.modality == "RTDOSE" else None
-    if dose_scale is not None and float(dose_scale) > 0:  # RT Dose: stored value x scaling = dose
-        slopes = [sl * float(dose_scale) for sl in slopes]
+            thickness = _numbers(st, 1, "SliceThickness (pixel measures)", name)[0] if st not in (None, "") else None
+    for i, o in enumerate(orients):
+        if o is not None:
+            problem = orientation_problem(o)
+            if problem:
+                raise LoadError(f"{name}: frame {i + 1}'s ImageOrientationPatient {problem}; the file's geometry is damaged")
+    dose_scale = _get(ds, "DoseGridScaling") if h.modality == "RTDOSE" else None
+    if dose_scale in ("",):
+        dose_scale = None
+    if dose_scale is not None:
+        dose_scale = _numbers(dose_scale, 1, "DoseGridScaling", name, "its dose values cannot be scaled")[0]
+    if dose_scale is not None and dose_scale > 0:  # RT Dose: stored value x scaling = dose
+        slopes = [sl * dose_scale for sl in slopes]
     if frames.ndim == 3 and frames.dtype.kind in "iu":
         frames = _rescale(frames, slopes, intercepts)
     if spacing is not None:
@@ -335,26 +399,27 @@ def _load_multiframe(series: SeriesInfo, progress: Progress, cancel: Cancel) -> 
     located = [i for i in range(nf) if positions[i] is not None and orients[i] is not None]
     if not located and h.position is not None and h.orientation is not None:
         # Old-style multi-frame (NM, some MR): frames stacked along the normal from one position.
-        gap = ds.get("SpacingBetweenSlices")
-        if gap is not None and float(gap) > 0:
-            from meddiag_desktop.io.stack_geometry import _orthonormal_frame
-
+        gap = _get(ds, "SpacingBetweenSlices")
+        gap = _numbers(gap, 1, "SpacingBetweenSlices", name)[0] if gap not in (None, "") else None
+        offsets = _get(ds, "GridFrameOffsetVector")
+        if gap is not None and gap > 0:
             n = _orthonormal_frame(h.orientation)[:, 2]
-            positions = [tuple(np.asarray(h.position) + n * float(gap) * i) for i in range(nf)]
+            positions = [tuple(np.asarray(h.position) + n * gap * i) for i in range(nf)]
             orients = [h.orientation] * nf
             located = list(range(nf))
-        else:
+        elif offsets not in (None, "") and nf > 1:
             # RT Dose: frames at GridFrameOffsetVector along the normal (first 0: relative to the
             # position; else absolute, the first being the position's own offset).
-            offsets = ds.get("GridFrameOffsetVector")
-            if offsets is not None and len(offsets) == nf and nf > 1:
-                from meddiag_desktop.io.stack_geometry import _orthonormal_frame
-
-                off = np.asarray([float(v) for v in offsets])
-                n = _orthonormal_frame(h.orientation)[:, 2]
-                positions = [tuple(np.asarray(h.position) + n * (o - off[0])) for o in off]
-                orients = [h.orientation] * nf
-                located = list(range(nf))
+            off = np.asarray(_numbers(offsets, None, "GridFrameOffsetVector", name))
+            if len(off) != nf:
+                raise LoadError(
+                    f"{name}: GridFrameOffsetVector gives {len(off)} offset(s) for {nf} frames; "
+                    "the frames cannot be placed (the file is damaged)"
+                )
+            n = _orthonormal_frame(h.orientation)[:, 2]
+            positions = [tuple(np.asarray(h.position) + n * (o - off[0])) for o in off]
+            orients = [h.orientation] * nf
+            located = list(range(nf))
     if len(located) < 2 or (h.pixel_spacing is None):
         if nf > 1 and located and len(located) < nf:
             warnings.append(f"Only {len(located)} of {nf} frames have a position: frames are shown as slices.")
@@ -435,6 +500,29 @@ def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = 
     """Load a scanned DICOM series as a Volume (see :func:`meddiag_desktop.io.load`)."""
     if not series.instances:
         raise LoadError(f"Series {series.series_uid} has no images to load")
+    try:
+        vol = _load_series(series, progress, cancel)
+    except (LoadError, LoadCancelled):
+        raise
+    except MemoryError:
+        raise LoadError(f"Series {series.series_uid}: its images do not fit in memory; close other studies and try again") from None
+    except Exception as exc:  # a safety net: a bug or an unforeseen damage must not reach the user as a traceback
+        import traceback
+
+        name = series.instances[0].path.name
+        raise LoadError(
+            f"{name}: this image cannot be shown: {unreadable_reason(exc)} (an unexpected problem; details are in the log)",
+            detail=traceback.format_exc(),
+        ) from None
+    vol.warnings.extend(n for n in series.notes if n not in vol.warnings)
+    return vol
+
+
+def _load_series(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
+    if all(i.is_mosaic for i in series.instances):
+        from meddiag_desktop.io.mosaic import load_mosaic
+
+        return load_mosaic(series, progress, cancel)
     if len(series.instances) == 1 and series.instances[0].number_of_frames > 1:
         return _load_multiframe(series, progress, cancel)
     return _load_stack(series, progress, cancel)

@@ -24,6 +24,7 @@ _UNDEFINED = 0xFFFFFFFF
 #: tag -> (keyword, VR) for everything the scanner and loader read from a header
 WANTED: dict[int, tuple[str, str]] = {
     0x00080005: ("SpecificCharacterSet", "CS"),
+    0x00080008: ("ImageType", "CS"),
     0x00080016: ("SOPClassUID", "UI"),
     0x00080018: ("SOPInstanceUID", "UI"),
     0x00080020: ("StudyDate", "DA"),

@@ -39,8 +39,10 @@ def _reader(path: Path):
     try:
         r.ReadImageInformation()
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
-        raise LoadError(f"{path.name}: not a readable {_kind(path)} file ({first[:200]})") from None
+        raise LoadError(
+            f"{path.name}: not a readable {_kind(path)} file (its header is damaged, or it is not a {_kind(path)} file)",
+            detail=str(exc).strip()[-500:],
+        ) from None
     return r
 
 
@@ -68,7 +70,8 @@ def _load_nifti2(path: Path) -> Volume:
         img = nib.load(str(path))
         data = np.asanyarray(img.dataobj)
     except Exception as exc:
-        raise LoadError(f"{path.name}: not a readable NIfTI-2 file ({exc})") from None
+        raise LoadError(f"{path.name}: not a readable NIfTI-2 file (its header or data is damaged)",
+                        detail=f"{type(exc).__name__}: {exc}") from None
     affine = getattr(img, "affine", None)
     if affine is None:  # CIFTI-2 (.dconn/.dtseries/.dscalar.nii): a NIfTI-2 container without a voxel grid
         kind = "a CIFTI-2 file" if "cifti" in type(img).__name__.lower() else f"a {type(img).__name__}"
@@ -149,8 +152,8 @@ def load_itk(path: Path) -> Volume:
     try:
         img = r.Execute()
     except RuntimeError as exc:
-        msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
-        raise LoadError(f"{path.name}: the image data cannot be read ({msg[:200]}); the file may be truncated") from None
+        raise LoadError(f"{path.name}: the image data cannot be read; the file may be truncated or damaged",
+                        detail=str(exc).strip()[-500:]) from None
     if img.GetDimension() == 2:
         img = sitk.JoinSeries(img)
     arr = sitk.GetArrayFromImage(img)

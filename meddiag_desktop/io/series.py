@@ -59,9 +59,16 @@ class InstanceHeader:
     lossy: str = ""
     lossy_ratios: tuple[float, ...] = ()
     lossy_methods: tuple[str, ...] = ()
+    #: ImageType (0008,0008) values, upper case (e.g. ORIGINAL, PRIMARY, ..., MOSAIC)
+    image_type: tuple[str, ...] = ()
     #: file offset of the native pixel data value, when it can be read directly
     pixel_offset: int | None = None
     pixel_length: int | None = None
+
+    @property
+    def is_mosaic(self) -> bool:
+        """A Siemens mosaic: one image tiling all slices of a volume (unpacked from its CSA header)."""
+        return "MOSAIC" in self.image_type and self.number_of_frames == 1
 
     @property
     def frame_bytes(self) -> int:
@@ -89,6 +96,8 @@ class SeriesInfo:
     instances: list[InstanceHeader] = field(default_factory=list, repr=False)
     #: set for non-DICOM image files (NIfTI, NRRD, MetaImage)
     path: Path | None = None
+    #: what scanning noticed about the series (shown as warnings when it is loaded)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:

@@ -9,11 +9,12 @@ the geometry we show is right rather than silently approximate.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["StackPlan", "plan_stack", "apply_plan"]
+__all__ = ["StackPlan", "plan_stack", "apply_plan", "orientation_problem"]
 
 
 @dataclass
@@ -43,6 +44,23 @@ class StackPlan:
     @property
     def needs_resampling(self) -> bool:
         return self.targets is not None or self.shifts is not None
+
+
+def orientation_problem(orientation) -> str | None:
+    """Why six ImageOrientationPatient values are no orientation (plain words), or None when they are one.
+
+    Pure Python (no numpy), so that header reading can call it cheaply.
+    """
+    r, c = [float(v) for v in orientation[:3]], [float(v) for v in orientation[3:6]]
+    nr, nc = math.hypot(*r), math.hypot(*c)
+    if nr < 1e-6 and nc < 1e-6:
+        return "is all zeros"
+    if nr < 1e-6 or nc < 1e-6:
+        return f"has a zero {'row' if nr < 1e-6 else 'column'} direction"
+    cos = sum(a * b for a, b in zip(r, c)) / (nr * nc)
+    if abs(cos) > 1e-2:
+        return f"has row and column directions that are not perpendicular (cos = {cos:.3f})"
+    return None
 
 
 def _orthonormal_frame(orientation) -> np.ndarray:
