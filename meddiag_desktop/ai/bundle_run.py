@@ -1,0 +1,175 @@
+"""Running a MONAI bundle the way ``python -m monai.bundle run`` does (worker process only).
+
+MONAI's ``ConfigWorkflow`` is built from the bundle's inference config and
+metadata, with MONAI's defaults (the bundle's ``configs/logging.conf``,
+``initialize``/``finalize``), and these overrides only: ``bundle_root``,
+``output_dir``, ``<dataset>#data`` (the input, whatever datalist key the bundle
+reads) and, when the user chose one, ``device``. DataLoader workers run as the
+bundle asks (the worker process is not a daemon, so it may have children).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from meddiag_desktop.ai.bundle import (
+    _inference_config,
+    bundle_config,
+    bundle_inputs,
+    check_bundle_input,
+    dataset_id,
+    workflow_id,
+)
+from meddiag_desktop.ai.manifest import PluginManifest
+
+__all__ = ["run_bundle_workflow", "write_inputs", "read_label_prediction"]
+
+_IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+
+
+def write_inputs(inputs: dict, folder: Path) -> dict:
+    """Write each key's volumes as NIfTI; the dataset item: ``{key: path}`` or ``{key: [path per channel]}``."""
+    import SimpleITK as sitk
+
+    from meddiag_desktop.ai.resample import volume_to_sitk
+
+    item: dict = {}
+    for key, volumes in inputs.items():
+        paths = []
+        for c, vol in enumerate(volumes):
+            path = folder / f"{key}_c{c}.nii.gz" if len(volumes) > 1 else folder / f"{key}.nii.gz"
+            sitk.WriteImage(volume_to_sitk(vol), str(path))
+            paths.append(str(path))
+        item[key] = paths[0] if len(paths) == 1 else paths
+    return item
+
+
+def read_label_prediction(path: Path, reference) -> np.ndarray:
+    """A saved prediction as integer labels on ``reference``'s grid (``[z, y, x]``).
+
+    Values are rounded to the nearest integer first: inverse spatial transforms
+    leave 1.9999999 where the label is 2, which a plain cast turns into 1.
+    """
+    import SimpleITK as sitk
+
+    pred = sitk.ReadImage(str(path))
+    if pred.GetNumberOfComponentsPerPixel() > 1 or pred.GetDimension() > 3:
+        raise RuntimeError(f"the bundle saved a multi-channel prediction ({path.name}); expected a label map")
+    arr = np.rint(sitk.GetArrayFromImage(pred).astype(np.float64))
+    if arr.min() < 0 or arr.max() > 65535:
+        raise RuntimeError(f"the bundle's prediction has values {arr.min():g}..{arr.max():g}, not label values")
+    img = sitk.GetImageFromArray(arr.astype(np.uint16))
+    img.CopyInformation(pred)
+    out = sitk.Resample(img, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt16)
+    labels = sitk.GetArrayFromImage(out)
+    return labels.astype(np.uint8) if labels.max() < 256 else labels
+
+
+def _tensor_list(x) -> list:
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x.detach().float().cpu().numpy().tolist()
+    return np.asarray(x, dtype=float).tolist()
+
+
+def run_bundle_workflow(folder: Path, manifest: PluginManifest, inputs: dict, device: str | None,
+                        progress, note) -> tuple[str, dict, list[dict], dict[str, float]]:
+    """Run the workflow; return ``(output_dir, dataset item, evaluator outputs, timings)`` (output_dir is temporary).
+
+    The caller reads the saved files before the temporary folder goes.
+    ``evaluator outputs``: per item ``{"pred": ..., "box": ..., "label": ..., "label_scores": ...}`` as lists.
+    """
+    import torch
+    from monai.bundle import ConfigWorkflow
+
+    config = bundle_config(folder)
+    wf = workflow_id(folder, config)
+    ds = dataset_id(config)
+    timings: dict[str, float] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="meddiag-bundle-"))
+    (tmp / "in").mkdir()
+    out_dir = tmp / "out"
+    out_dir.mkdir()
+    item = write_inputs(inputs, tmp / "in")
+    overrides = {"bundle_root": str(folder), "output_dir": str(out_dir), f"{ds}#data": [item]}
+    if device and "device" in config:
+        overrides["device"] = torch.device(device)
+    logging_conf = folder / "configs" / "logging.conf"
+    t = time.perf_counter()
+    workflow = ConfigWorkflow(
+        config_file=str(_inference_config(folder)),
+        meta_file=str(folder / "configs" / "metadata.json"),
+        logging_file=str(logging_conf) if logging_conf.is_file() else False,
+        run_id=wf,
+        workflow_type=None,
+        **overrides,
+    )
+    workflow.initialize()
+    timings["load_model_s"] = time.perf_counter() - t
+    parser = workflow.parser
+    outputs: list[dict] = []
+    counter = {"done": 0}
+    net = parser.get_parsed_content("network") if "network" in parser else None
+    if net is not None and hasattr(net, "register_forward_pre_hook"):
+        def pre_hook(_module, args):
+            counter["done"] += 1
+            if progress is not None:
+                progress(counter["done"], 0)
+
+        net.register_forward_pre_hook(pre_hook)
+    evaluator = parser.get_parsed_content("evaluator") if "evaluator" in parser else None
+    if evaluator is not None and hasattr(evaluator, "add_event_handler") and manifest.task != "segmentation":
+        from ignite.engine import Events
+
+        def capture(engine):
+            out = engine.state.output
+            for o in out if isinstance(out, list) else [out]:
+                if isinstance(o, dict):
+                    outputs.append({k: _tensor_list(v) for k, v in o.items()
+                                    if k in ("pred", "box", "label", "label_scores", "scores")})
+
+        evaluator.add_event_handler(Events.ITERATION_COMPLETED, capture)
+    t = time.perf_counter()
+    workflow.run()
+    workflow.finalize()
+    timings["infer_s"] = time.perf_counter() - t
+    return str(tmp), item, outputs, timings
+
+
+def saved_predictions(out_dir: Path) -> list[Path]:
+    return sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name.endswith(_IMAGE_SUFFIXES))
+
+
+def saved_json(out_dir: Path) -> list[dict]:
+    """JSON files a bundle wrote (detection savers write boxes this way)."""
+    found = []
+    for p in sorted(out_dir.rglob("*.json")):
+        try:
+            found.append(json.loads(p.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def inputs_for(manifest: PluginManifest, folder: Path, volume, given: dict | None) -> dict:
+    """The volumes per input key: those given, else ``volume`` for the bundle's first key; checked."""
+    from meddiag_desktop.ai.runner import InputRefused
+
+    keys = bundle_inputs(folder)
+    inputs = given or {next(iter(keys)): [volume]}
+    for key, vols in inputs.items():
+        want = keys.get(key)
+        if want is None:
+            raise InputRefused(f"{manifest.name} has no input {key!r}; its inputs are {', '.join(keys)}")
+        if len(want) > 1 and len(vols) != len(want):
+            raise InputRefused(f"{manifest.name} input {key!r} needs {len(want)} channels ({', '.join(want)}), "
+                             f"got {len(vols)}")
+        for v in vols:
+            check_bundle_input(manifest, v, folder)
+    return inputs
