@@ -115,10 +115,10 @@ def bundle_inputs(folder: str | Path) -> dict[str, list[str]]:
         spec = spec if isinstance(spec, dict) else {}
         n = int(spec.get("num_channels") or 1)
         names = spec.get("channel_def") or {}
-        chans = [str(names.get(str(i), f"channel {i}")) for i in range(n)]
-        if n == 1 or len(names) < n:  # a greyscale/RGB image described as one channel
-            chans = [str(names.get("0", key))] if n == 1 else chans
-        out[str(key)] = chans
+        if n > 1 and len(names) >= n:  # one file per named channel (BraTS: T1c, T1, T2, FLAIR)
+            out[str(key)] = [str(names.get(str(i), f"channel {i}")) for i in range(n)]
+        else:  # one image; several channels without names are its colours (an RGB mammogram)
+            out[str(key)] = [str(names.get("0", key))]
     return out
 
 

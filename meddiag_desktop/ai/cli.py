@@ -93,7 +93,11 @@ def infer(plugin: str, input_path: str | None, out_dir: str, device: str = "auto
     bundle_inputs = None
     try:
         if info.manifest.kind == "monai_bundle":
+            from meddiag_desktop.ai.bundle import _inference_config
             from meddiag_desktop.ai.bundle import bundle_inputs as bundle_keys
+            from meddiag_desktop.ai.bundle_requirements import check_requirements
+
+            check_requirements(info.path, _inference_config(info.path), info.manifest.name)  # before reading inputs
             from meddiag_desktop.ai.bundle_inputs import load_channels, map_inputs, parse_input_specs
 
             pairs = [(key, load_channels(path)) for key, path in parse_input_specs(specs)]
