@@ -114,27 +114,46 @@ def run_bundle_workflow(folder: Path, manifest: PluginManifest, inputs: dict, de
     timings["load_model_s"] = time.perf_counter() - t
     parser = workflow.parser
     outputs: list[dict] = []
-    counter = {"done": 0}
+    counter = {"done": 0, "total": 0}
     net = parser.get_parsed_content("network") if "network" in parser else None
+    inferer = parser.get_parsed_content("inferer") if "inferer" in parser else None
+    roi = getattr(inferer, "roi_size", None)
+    total_fn = None
+    if roi is not None and len(tuple(roi)) == 3 and type(inferer).__name__ == "SlidingWindowInferer":
+        from meddiag_desktop.ai.sliding_window import count_windows
+
+        def total_fn(shape):
+            return count_windows(shape, tuple(int(r) for r in roi), float(getattr(inferer, "overlap", 0.25)))
+
     if net is not None and hasattr(net, "register_forward_pre_hook"):
         def pre_hook(_module, args):
-            counter["done"] += 1
+            x = args[0] if args else None
+            counter["done"] += int(x.shape[0]) if hasattr(x, "shape") and total_fn is not None else 1
             if progress is not None:
-                progress(counter["done"], 0)
+                progress(counter["done"], max(counter["total"], counter["done"]) if counter["total"] else 0)
 
         net.register_forward_pre_hook(pre_hook)
     evaluator = parser.get_parsed_content("evaluator") if "evaluator" in parser else None
-    if evaluator is not None and hasattr(evaluator, "add_event_handler") and manifest.task != "segmentation":
+    if evaluator is not None and hasattr(evaluator, "add_event_handler"):
         from ignite.engine import Events
 
-        def capture(engine):
-            out = engine.state.output
-            for o in out if isinstance(out, list) else [out]:
-                if isinstance(o, dict):
-                    outputs.append({k: _tensor_list(v) for k, v in o.items()
-                                    if k in ("pred", "box", "label", "label_scores", "scores")})
+        if total_fn is not None:
+            def on_iter(engine):
+                batch = engine.state.batch
+                x = batch.get("image") if isinstance(batch, dict) else None
+                if hasattr(x, "shape") and len(x.shape) == 5:
+                    counter["total"] += total_fn(tuple(int(s) for s in x.shape[-3:]))
 
-        evaluator.add_event_handler(Events.ITERATION_COMPLETED, capture)
+            evaluator.add_event_handler(Events.ITERATION_STARTED, on_iter)
+        if manifest.task != "segmentation":
+            def capture(engine):
+                out = engine.state.output
+                for o in out if isinstance(out, list) else [out]:
+                    if isinstance(o, dict):
+                        outputs.append({k: _tensor_list(v) for k, v in o.items()
+                                        if k in ("pred", "box", "label", "label_scores", "scores")})
+
+            evaluator.add_event_handler(Events.ITERATION_COMPLETED, capture)
     t = time.perf_counter()
     workflow.run()
     workflow.finalize()

@@ -239,6 +239,8 @@ class PluginManifest(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> PluginManifest:
+        if self.task == "detection" and self.kind != "monai_bundle":
+            raise ValueError("task 'detection' is supported for MONAI bundles only")
         if self.kind == "native":
             if not self.entry:
                 raise ValueError("entry ('package.module:attr') is required")

@@ -126,6 +126,7 @@ def test_ventricular_2d_bundle_runs_its_evaluating_workflow_slice_by_slice(tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # SegResNet on its 240x240x160 window, twice, on the CPU
 def test_brats_four_channel_4d_input_matches_monai_runner(tmp_path):
     """One 4D NIfTI is split into the four MR channels (T1c, T1, T2, FLAIR); labels 1/2/4 named as written."""
     summary = _parity("brats_mri_segmentation", tmp_path, "3D segmentation, 4 channels", four_d=True)
