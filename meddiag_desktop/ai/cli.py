@@ -37,7 +37,16 @@ def register(subparsers) -> None:
 def list_plugins() -> list[dict]:
     from meddiag_desktop.ai.discovery import discover_plugins
 
-    return [info.to_json() for info in discover_plugins()]
+    items = []
+    for info in discover_plugins():
+        item = info.to_json()
+        if info.ok and info.manifest.kind == "monai_bundle":  # what stops a bundle here, named before any run
+            from meddiag_desktop.ai.bundle import _inference_config
+            from meddiag_desktop.ai.bundle_requirements import requirement_problems
+
+            item["cannot_run"], item["requirement_notes"] = requirement_problems(info.path, _inference_config(info.path))
+        items.append(item)
+    return items
 
 
 def _run_plugins(args: argparse.Namespace) -> int:
@@ -54,6 +63,8 @@ def _run_plugins(args: argparse.Namespace) -> int:
         ver = {True: "weights verified", False: "WEIGHTS DO NOT MATCH", None: "weights not hashed"}[it["weights_verified"]]
         print(f"{it['id']}  {it['name']} {it['version']} ({it['task']}, {it['source']}, {ver})")
         print(f"    intended use: {it['intended_use']}")
+        for problem in it.get("cannot_run") or []:
+            print(f"    cannot run here: {problem}")
     return 0
 
 

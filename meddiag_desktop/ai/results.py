@@ -141,6 +141,11 @@ class DetectionResult:
     warnings: list[str] = field(default_factory=list)
     task: str = "detection"
 
+    def finding_candidates(self) -> list[dict]:
+        """One plain record per box for reader confirmation (AI findings are proposals until a reader accepts them)."""
+        return [{"source": self.plugin_id, "kind": "detection", "point_lps": list(d.center_lps),
+                 "size_mm": list(d.size_mm), "score": d.score, "label": d.label} for d in self.detections]
+
     def summary(self) -> dict:
         return {
             "plugin": self.plugin_id,
