@@ -11,6 +11,7 @@ bundle asks (the worker process is not a daemon, so it may have children).
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -85,14 +86,23 @@ def run_bundle_workflow(folder: Path, manifest: PluginManifest, inputs: dict, de
     The caller reads the saved files before the temporary folder goes.
     ``evaluator outputs``: per item ``{"pred": ..., "box": ..., "label": ..., "label_scores": ...}`` as lists.
     """
-    import torch
-    from monai.bundle import ConfigWorkflow
-
     config = bundle_config(folder)
     wf = workflow_id(folder, config)
     ds = dataset_id(config)
     timings: dict[str, float] = {}
     tmp = Path(tempfile.mkdtemp(prefix="meddiag-bundle-"))
+    try:
+        return _run_in(tmp, folder, manifest, inputs, device, progress, config, wf, ds, timings)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _run_in(tmp: Path, folder: Path, manifest: PluginManifest, inputs: dict, device, progress, config: dict,
+            wf: str, ds: str, timings: dict):
+    import torch
+    from monai.bundle import ConfigWorkflow
+
     (tmp / "in").mkdir()
     out_dir = tmp / "out"
     out_dir.mkdir()
@@ -102,14 +112,7 @@ def run_bundle_workflow(folder: Path, manifest: PluginManifest, inputs: dict, de
         overrides["device"] = torch.device(device)
     logging_conf = folder / "configs" / "logging.conf"
     t = time.perf_counter()
-    workflow = ConfigWorkflow(
-        config_file=str(_inference_config(folder)),
-        meta_file=str(folder / "configs" / "metadata.json"),
-        logging_file=str(logging_conf) if logging_conf.is_file() else False,
-        run_id=wf,
-        workflow_type=None,
-        **overrides,
-    )
+    workflow = _build_workflow(ConfigWorkflow, folder, logging_conf, wf, overrides)
     workflow.initialize()
     timings["load_model_s"] = time.perf_counter() - t
     parser = workflow.parser
@@ -159,6 +162,18 @@ def run_bundle_workflow(folder: Path, manifest: PluginManifest, inputs: dict, de
     workflow.finalize()
     timings["infer_s"] = time.perf_counter() - t
     return str(tmp), item, outputs, timings
+
+
+def _build_workflow(workflow_cls, folder: Path, logging_conf: Path, wf: str, overrides: dict):
+    """MONAI's ConfigWorkflow with MONAI's defaults; no property checks (``workflow_type=None``), as the runner."""
+    return workflow_cls(
+        config_file=str(_inference_config(folder)),
+        meta_file=str(folder / "configs" / "metadata.json"),
+        logging_file=str(logging_conf) if logging_conf.is_file() else False,
+        run_id=wf,
+        workflow_type=None,
+        **overrides,
+    )
 
 
 def saved_predictions(out_dir: Path) -> list[Path]:

@@ -197,3 +197,19 @@ def test_worker_may_have_children_and_cancel_kills_them(plugin_factory, ct_box, 
     log = worker.log_path.read_text()
     assert "PLUGIN PRINTS TO STDOUT" in log and "PLUGIN PRINTS TO STDERR" in log
     assert worker.log_path.parent == Path(_isolated_plugin_places) / "logs"  # the user data folder's logs
+
+
+@zoo
+def test_png_is_a_one_slice_image_for_2d_bundles(tmp_path):
+    from PIL import Image
+
+    grey = (np.arange(48 * 40).reshape(40, 48) % 251).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "cine.png")
+    (vol,) = load_channels(tmp_path / "cine.png")
+    assert vol.array.shape == (1, 40, 48) and not vol.is_rgb
+    np.testing.assert_array_equal(vol.array[0], grey)
+    vent = zf.ZOO / "ventricular_short_axis_3label"
+    assert check_bundle_input(load_bundle_manifest(vent), vol, vent) == []
+    Image.fromarray(np.stack([grey] * 3, -1)).save(tmp_path / "colour.jpg")
+    (rgb,) = load_channels(tmp_path / "colour.jpg")
+    assert rgb.is_rgb and rgb.array.shape == (1, 40, 48, 3)
