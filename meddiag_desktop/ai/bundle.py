@@ -297,7 +297,15 @@ def run_bundle(folder: Path, manifest: PluginManifest, volume, options, progress
     import shutil
 
     from meddiag_desktop.ai.bundle_requirements import check_requirements
-    from meddiag_desktop.ai.bundle_run import inputs_for, read_label_prediction, run_bundle_workflow, saved_json, saved_predictions
+    from meddiag_desktop.ai.bundle_run import (
+        inputs_for,
+        read_label_prediction,
+        run_bundle_workflow,
+        saved_json,
+        saved_predictions,
+        slice_aware,
+        stack_slice_predictions,
+    )
     from meddiag_desktop.ai.resample import volume_to_sitk
     from meddiag_desktop.ai.results import ClassificationResult, DetectionResult, Finding, SegmentationResult, label_statistics
     from meddiag_desktop.ai.runner import choose_device
@@ -311,8 +319,12 @@ def run_bundle(folder: Path, manifest: PluginManifest, volume, options, progress
     warnings = check_bundle_input(manifest, reference, folder)
     verify_weights(folder, manifest)
     device = choose_device(options.device)
+    nz = reference.shape_xyz[2]
+    slices = nz if is_2d_bundle(folder) and nz > 1 and not slice_aware(bundle_config(folder)) else None
+    if slices:
+        note(f"{manifest.name} is a 2D model: run on each of the {nz} slices")
     tmp, _item, outputs, timings = run_bundle_workflow(
-        folder, manifest, inputs, None if (options.device or "auto") == "auto" else device, progress, note
+        folder, manifest, inputs, None if (options.device or "auto") == "auto" else device, progress, note, slices
     )
     try:
         t = time.perf_counter()
@@ -325,9 +337,17 @@ def run_bundle(folder: Path, manifest: PluginManifest, volume, options, progress
             classes = list(manifest.outputs.classes)
             if len(classes) != probs.size:
                 classes = [f"class {i}" for i in range(probs.size)]
-            finding = Finding(tuple(float(c) for c in reference.center_lps()),
-                              {c: float(p) for c, p in zip(classes, probs)}, "whole image")
-            return ClassificationResult(manifest.id, classes, [finding], None, manifest.intended_use, device,
+            findings = []
+            for z, pred in enumerate(preds if slices else preds[:1]):
+                p = np.asarray(pred, dtype=float).ravel()
+                if slices:
+                    ny, nx = reference.array.shape[1:3]
+                    where = tuple(float(c) for c in reference.to_lps(((nx - 1) / 2, (ny - 1) / 2, z)))
+                    source = f"slice {z + 1} of {slices}"
+                else:
+                    where, source = tuple(float(c) for c in reference.center_lps()), "whole image"
+                findings.append(Finding(where, {c: float(v) for c, v in zip(classes, p)}, source))
+            return ClassificationResult(manifest.id, classes, findings, None, manifest.intended_use, device,
                                         timings, [], warnings)
         if manifest.task == "detection":
             from meddiag_desktop.ai.detection import detections_from_outputs
@@ -336,10 +356,13 @@ def run_bundle(folder: Path, manifest: PluginManifest, volume, options, progress
             timings["resample_out_s"] = time.perf_counter() - t
             return DetectionResult(manifest.id, boxes, manifest.intended_use, device, timings, [], warnings)
         saved = saved_predictions(out_dir)
-        if not saved:
+        if saved and slices:
+            labels = stack_slice_predictions(out_dir, reference, slices)
+        elif not saved:
             raise RuntimeError(f"bundle {manifest.id} wrote no prediction into its output_dir; its postprocessing "
                                "needs a SaveImaged writing to @output_dir")
-        labels = read_label_prediction(saved[0], volume_to_sitk(reference))
+        else:
+            labels = read_label_prediction(saved[0], volume_to_sitk(reference))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     names, colors = dict(manifest.label_names()), dict(manifest.label_colors())

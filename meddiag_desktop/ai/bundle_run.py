@@ -33,18 +33,31 @@ __all__ = ["run_bundle_workflow", "write_inputs", "read_label_prediction"]
 _IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 
 
-def write_inputs(inputs: dict, folder: Path) -> dict:
-    """Write each key's volumes as NIfTI; the dataset item: ``{key: path}`` or ``{key: [path per channel]}``."""
+def slice_image(volume, z: int):
+    """Slice ``z`` of ``volume`` as a 2D SimpleITK image (in-plane spacing; a 2D model's input file)."""
+    import SimpleITK as sitk
+
+    img = sitk.GetImageFromArray(np.ascontiguousarray(volume.array[z]), isVector=volume.is_rgb)
+    img.SetSpacing(tuple(volume.spacing[:2]))
+    return img
+
+
+def write_inputs(inputs: dict, folder: Path, z: int | None = None) -> dict:
+    """Write each key's volumes as NIfTI; the dataset item: ``{key: path}`` or ``{key: [path per channel]}``.
+
+    With ``z``: only that slice, as a 2D image (``<key>_s0003.nii.gz``), for 2D models run slice by slice.
+    """
     import SimpleITK as sitk
 
     from meddiag_desktop.ai.resample import volume_to_sitk
 
     item: dict = {}
+    tag = "" if z is None else f"_s{z:04d}"
     for key, volumes in inputs.items():
         paths = []
         for c, vol in enumerate(volumes):
-            path = folder / f"{key}_c{c}.nii.gz" if len(volumes) > 1 else folder / f"{key}.nii.gz"
-            sitk.WriteImage(volume_to_sitk(vol), str(path))
+            path = folder / (f"{key}{tag}_c{c}.nii.gz" if len(volumes) > 1 else f"{key}{tag}.nii.gz")
+            sitk.WriteImage(volume_to_sitk(vol) if z is None else slice_image(vol, z), str(path))
             paths.append(str(path))
         item[key] = paths[0] if len(paths) == 1 else paths
     return item
@@ -80,10 +93,11 @@ def _tensor_list(x) -> list:
 
 
 def run_bundle_workflow(folder: Path, manifest: PluginManifest, inputs: dict, device: str | None,
-                        progress, note) -> tuple[str, dict, list[dict], dict[str, float]]:
+                        progress, note, slices: int | None = None) -> tuple[str, dict, list[dict], dict[str, float]]:
     """Run the workflow; return ``(output_dir, dataset item, evaluator outputs, timings)`` (output_dir is temporary).
 
-    The caller reads the saved files before the temporary folder goes.
+    The caller reads the saved files before the temporary folder goes. ``slices``:
+    run a 2D model on each of that many slices (one dataset item per slice, in order).
     ``evaluator outputs``: per item ``{"pred": ..., "box": ..., "label": ..., "label_scores": ...}`` as lists.
     """
     config = bundle_config(folder)
@@ -92,22 +106,26 @@ def run_bundle_workflow(folder: Path, manifest: PluginManifest, inputs: dict, de
     timings: dict[str, float] = {}
     tmp = Path(tempfile.mkdtemp(prefix="meddiag-bundle-"))
     try:
-        return _run_in(tmp, folder, manifest, inputs, device, progress, config, wf, ds, timings)
+        return _run_in(tmp, folder, manifest, inputs, device, progress, config, wf, ds, timings, slices)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
 def _run_in(tmp: Path, folder: Path, manifest: PluginManifest, inputs: dict, device, progress, config: dict,
-            wf: str, ds: str, timings: dict):
+            wf: str, ds: str, timings: dict, slices: int | None = None):
     import torch
     from monai.bundle import ConfigWorkflow
 
     (tmp / "in").mkdir()
     out_dir = tmp / "out"
     out_dir.mkdir()
-    item = write_inputs(inputs, tmp / "in")
-    overrides = {"bundle_root": str(folder), "output_dir": str(out_dir), f"{ds}#data": [item]}
+    if slices:
+        data = [write_inputs(inputs, tmp / "in", z) for z in range(slices)]
+    else:
+        data = [write_inputs(inputs, tmp / "in")]
+    item = data[0]
+    overrides = {"bundle_root": str(folder), "output_dir": str(out_dir), f"{ds}#data": data}
     if device and "device" in config:
         overrides["device"] = torch.device(device)
     logging_conf = folder / "configs" / "logging.conf"
@@ -174,6 +192,27 @@ def _build_workflow(workflow_cls, folder: Path, logging_conf: Path, wf: str, ove
         workflow_type=None,
         **overrides,
     )
+
+
+def slice_aware(config: dict) -> bool:
+    """True when the bundle's inferer runs a 2D model over the slices of a 3D image itself (``SliceInferer``)."""
+    inferer = config.get("inferer")
+    return isinstance(inferer, dict) and "SliceInferer" in str(inferer.get("_target_", ""))
+
+
+def stack_slice_predictions(out_dir: Path, reference, n: int) -> np.ndarray:
+    """Per-slice saved predictions (``..._s0003...``) stacked into one label map on ``reference``'s grid."""
+    saved = saved_predictions(out_dir)
+    labels = None
+    for z in range(n):
+        match = [p for p in saved if f"_s{z:04d}" in p.name]
+        if len(match) != 1:
+            raise RuntimeError(f"the bundle saved {len(match)} predictions for slice {z + 1}; expected one")
+        lab = read_label_prediction(match[0], slice_image(reference, z))
+        if labels is None:
+            labels = np.zeros(reference.array.shape[:3], dtype=np.uint16)
+        labels[z] = lab
+    return labels.astype(np.uint8) if labels is not None and labels.max() < 256 else labels
 
 
 def saved_predictions(out_dir: Path) -> list[Path]:

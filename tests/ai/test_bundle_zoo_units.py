@@ -213,3 +213,56 @@ def test_png_is_a_one_slice_image_for_2d_bundles(tmp_path):
     Image.fromarray(np.stack([grey] * 3, -1)).save(tmp_path / "colour.jpg")
     (rgb,) = load_channels(tmp_path / "colour.jpg")
     assert rgb.is_rgb and rgb.array.shape == (1, 40, 48, 3)
+
+
+def test_2d_model_without_slice_inferer_runs_slice_by_slice_on_a_3d_study(tmp_path):
+    """A 2D bundle whose inferer takes one image (SimpleInferer) gets each slice of a 3D study; labels stack in order.
+
+    Reference: MONAI's runner on each slice file alone.
+    """
+    import copy
+    import json
+
+    import nibabel as nib
+    import torch
+    from monai.bundle import run as monai_run
+    from monai.networks.nets import UNet
+
+    from plugin_factory import TINY_BUNDLE_INFERENCE, TINY_BUNDLE_METADATA
+    from meddiag_desktop.ai.bundle import run_bundle
+    from meddiag_desktop.ai.runner import RunOptions
+
+    cfg = copy.deepcopy(TINY_BUNDLE_INFERENCE)
+    cfg["network_def"]["spatial_dims"] = 2
+    cfg["preprocessing"]["transforms"] = [t for t in cfg["preprocessing"]["transforms"]
+                                          if t["_target_"] not in ("Orientationd", "Spacingd")]
+    cfg["inferer"] = {"_target_": "SimpleInferer"}
+    meta = copy.deepcopy(TINY_BUNDLE_METADATA)
+    meta["network_data_format"]["inputs"]["image"]["spatial_shape"] = [32, 32]
+    bundle = tmp_path / "tiny2d"
+    (bundle / "configs").mkdir(parents=True)
+    (bundle / "models").mkdir()
+    (bundle / "configs" / "inference.json").write_text(json.dumps(cfg))
+    (bundle / "configs" / "metadata.json").write_text(json.dumps(meta))
+    torch.manual_seed(3)
+    torch.save(UNet(spatial_dims=2, in_channels=1, out_channels=2, channels=(4, 8), strides=(2,),
+                    num_res_units=0).state_dict(), bundle / "models" / "model.pt")
+
+    rng = np.random.default_rng(5)
+    arr = (rng.normal(0, 400, (3, 24, 32))).astype(np.float32)  # 3 slices of 32 x 24
+    vol = Volume(arr, (0.8, 0.8, 5.0), (10.0, -5.0, 40.0), metadata={"modality": "CT"})
+    manifest = load_bundle_manifest(bundle)
+    notes = []
+    result = run_bundle(bundle, manifest, vol, RunOptions(allow_bundle_code=True), None, None, notes.append)
+    assert result.labels.shape == (3, 24, 32)
+    assert any("run on each of the 3 slices" in n for n in notes)
+    for z in (0, 2):  # first and last: the stacking order
+        src = tmp_path / f"slice{z}"
+        src.mkdir()
+        nib.save(nib.Nifti1Image(arr[z].T.copy(), np.diag([0.8, 0.8, 1.0, 1.0])), str(src / "s.nii.gz"))
+        monai_run(run_id="run", config_file=str(bundle / "configs" / "inference.json"),
+                  meta_file=str(bundle / "configs" / "metadata.json"), bundle_root=str(bundle),
+                  output_dir=str(tmp_path / f"ref{z}"), **{"dataset#data": [{"image": str(src / "s.nii.gz")}]})
+        ref = np.asarray(nib.load(str(next((tmp_path / f"ref{z}").rglob("*.nii.gz")))).dataobj)
+        np.testing.assert_array_equal(result.labels[z], np.rint(ref).astype(np.uint8).T)
+    assert 0 < result.labels.mean() < 1
