@@ -16,12 +16,23 @@ __all__ = ["root_cause", "describe_failure"]
 _WRAPPER_TEXT = ("failed to evaluate", "component to instantiate", "failed to instantiate")
 
 
+def _is_wrapper(err: BaseException) -> bool:
+    return any(w in str(err).lower() for w in _WRAPPER_TEXT)
+
+
 def root_cause(err: BaseException) -> BaseException:
-    """The innermost exception of ``err``'s chain (explicit causes first, then implicit context)."""
+    """The innermost exception of ``err``'s chain.
+
+    Explicit causes (``raise ... from e``, as MONAI wraps) are followed; an
+    implicit context only below one of MONAI's wrappers, so that an error raised
+    on purpose while handling another (a refusal inside ``except``) stays the one shown.
+    """
     seen = {id(err)}
     cur = err
     while True:
-        nxt = cur.__cause__ or (None if cur.__suppress_context__ else cur.__context__)
+        nxt = cur.__cause__
+        if nxt is None and _is_wrapper(cur) and not cur.__suppress_context__:
+            nxt = cur.__context__
         if nxt is None or id(nxt) in seen:
             return cur
         seen.add(id(nxt))
@@ -50,6 +61,4 @@ def describe_failure(err: BaseException) -> tuple[str, str]:
         return kind, f"the bundle reads {root.filename}, which does not exist ({_first_line(root.strerror or text)})"
     if "deserialize object on a cuda device" in text.lower() or "torch not compiled with cuda" in text.lower():
         return kind, f"{text} (this bundle's config asks for a CUDA GPU; it cannot run on this computer's CPU)"
-    if any(w in text.lower() for w in _WRAPPER_TEXT) and root is not err:
-        return kind, text
     return kind, text

@@ -202,6 +202,11 @@ class WorkerProcess:
             self._proc.join(0.5)
             _stop(self._proc)
             self._conn.close()
+            try:  # a spare worker that ran nothing leaves no empty log behind
+                if self.log_path.stat().st_size == 0:
+                    self.log_path.unlink()
+            except OSError:
+                pass
 
     def __del__(self) -> None:  # never leave an idle worker behind
         try:

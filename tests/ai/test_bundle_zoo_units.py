@@ -266,3 +266,15 @@ def test_2d_model_without_slice_inferer_runs_slice_by_slice_on_a_3d_study(tmp_pa
         ref = np.asarray(nib.load(str(next((tmp_path / f"ref{z}").rglob("*.nii.gz")))).dataobj)
         np.testing.assert_array_equal(result.labels[z], np.rint(ref).astype(np.uint8).T)
     assert 0 < result.labels.mean() < 1
+
+
+def test_a_refusal_raised_while_handling_another_error_stays_the_message():
+    from meddiag_desktop.ai.failures import describe_failure
+
+    try:
+        try:
+            {}["spacing"]
+        except KeyError:
+            raise InputRefused("voxel spacing is missing")
+    except InputRefused as err:
+        assert describe_failure(err) == ("InputRefused", "voxel spacing is missing")
