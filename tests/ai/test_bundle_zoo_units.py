@@ -278,3 +278,18 @@ def test_a_refusal_raised_while_handling_another_error_stays_the_message():
             raise InputRefused("voxel spacing is missing")
     except InputRefused as err:
         assert describe_failure(err) == ("InputRefused", "voxel spacing is missing")
+
+
+def test_float_labels_are_rounded_not_truncated(tmp_path):
+    """Prostate's inverse transform leaves 1.9999999 where the label is 2; a plain cast made it 1."""
+    import SimpleITK as sitk
+
+    from meddiag_desktop.ai.bundle_run import read_label_prediction
+
+    arr = np.array([[[0.0, 0.9999999, 1.9999999, 2.0000002]]], np.float32)
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((0.5, 0.5, 3.0))
+    sitk.WriteImage(img, str(tmp_path / "pred.nii.gz"))
+    ref = sitk.Image([4, 1, 1], sitk.sitkUInt8)
+    ref.SetSpacing((0.5, 0.5, 3.0))
+    assert read_label_prediction(tmp_path / "pred.nii.gz", ref).tolist() == [[[0, 1, 2, 2]]]
