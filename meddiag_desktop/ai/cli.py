@@ -19,7 +19,8 @@ def register(subparsers) -> None:
 
     q = subparsers.add_parser("infer", help="run an AI plugin on a study and write its result")
     q.add_argument("plugin", help="plugin id (see 'meddiag plugins') or a plugin / MONAI bundle folder")
-    q.add_argument("input", help="DICOM folder or file, NIfTI/NRRD/MHA file")
+    q.add_argument("input", nargs="?", default=None, help="DICOM folder or file, NIfTI/NRRD/MHA file (a 4D NIfTI "
+                   "gives a multi-channel bundle all its channels), PNG/JPEG for 2D bundles")
     q.add_argument("--out", required=True, help="folder for the result files")
     q.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     q.add_argument("--point", action="append", default=[], metavar="X,Y,Z",
@@ -27,6 +28,9 @@ def register(subparsers) -> None:
     q.add_argument("--batch", type=int, default=None, help="sliding-window batch size (default: the plugin's)")
     q.add_argument("--timeout", type=float, default=300, help="seconds without progress before the run is stopped")
     q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.add_argument("--input", dest="inputs", action="append", default=[], metavar="KEY=PATH",
+                   help="MONAI bundles: input for the bundle's key KEY (e.g. image=T1c.nii.gz), repeated once per "
+                        "channel in the order of the bundle's network_data_format (BraTS: T1c, T1, T2, FLAIR)")
     q.set_defaults(func=_run_infer)
 
 
@@ -34,7 +38,16 @@ def register(subparsers) -> None:
 def list_plugins() -> list[dict]:
     from meddiag_desktop.ai.discovery import discover_plugins
 
-    return [info.to_json() for info in discover_plugins()]
+    items = []
+    for info in discover_plugins():
+        item = info.to_json()
+        if info.ok and info.manifest.kind == "monai_bundle":  # what stops a bundle here, named before any run
+            from meddiag_desktop.ai.bundle import _inference_config
+            from meddiag_desktop.ai.bundle_requirements import requirement_problems
+
+            item["cannot_run"], item["requirement_notes"] = requirement_problems(info.path, _inference_config(info.path))
+        items.append(item)
+    return items
 
 
 def _run_plugins(args: argparse.Namespace) -> int:
@@ -52,6 +65,8 @@ def _run_plugins(args: argparse.Namespace) -> int:
         print(f"{it['id']}  {it['name']} {it['version']} ({it['task']}, {it['source']}, {ver})")
         print(f"    intended use: {it['intended_use']}")
         _print_trust(it.get("trust"))
+        for problem in it.get("cannot_run") or []:
+            print(f"    cannot run here: {problem}")
     return 0
 
 
@@ -63,9 +78,13 @@ def _parse_point(text: str) -> tuple[float, float, float]:
     return tuple(float(p) for p in parts)  # type: ignore[return-value]
 
 
-def infer(plugin: str, input_path: str, out_dir: str, device: str = "auto", points=None, batch=None,
-          timeout: float = 300, progress=None) -> dict:
-    """Run ``plugin`` on the study at ``input_path``; write results into ``out_dir``; return the JSON summary."""
+def infer(plugin: str, input_path: str | None, out_dir: str, device: str = "auto", points=None, batch=None,
+          timeout: float = 300, progress=None, inputs: list[str] | None = None) -> dict:
+    """Run ``plugin`` on the study at ``input_path``; write results into ``out_dir``; return the JSON summary.
+
+    ``inputs``: ``KEY=PATH`` strings for MONAI bundles with several inputs or channels.
+    The summary's ``log`` names the file holding the plugin's own output.
+    """
     import numpy as np
     import SimpleITK as sitk
 
@@ -80,12 +99,30 @@ def infer(plugin: str, input_path: str, out_dir: str, device: str = "auto", poin
     info = find_plugin(plugin)
     if not info.ok:
         raise ValueError(f"plugin {info.id} cannot be used: {info.error}")
+    specs = ([input_path] if input_path else []) + list(inputs or [])
+    if not specs:
+        raise ValueError("give the study to run on (INPUT or --input KEY=PATH)")
     from meddiag_desktop.ai.trust import require_trusted
 
     require_trusted(info)  # refuse before a worker starts (run_isolated checks again)
     worker = WorkerProcess(name=f"meddiag-plugin-{info.id}")  # imports torch while the study loads
+    bundle_inputs = None
     try:
-        volume = load(input_path)
+        if info.manifest.kind == "monai_bundle":
+            from meddiag_desktop.ai.bundle import _inference_config
+            from meddiag_desktop.ai.bundle import bundle_inputs as bundle_keys
+            from meddiag_desktop.ai.bundle_requirements import check_requirements
+
+            check_requirements(info.path, _inference_config(info.path), info.manifest.name)  # before reading inputs
+            from meddiag_desktop.ai.bundle_inputs import load_channels, map_inputs, parse_input_specs
+
+            pairs = [(key, load_channels(path)) for key, path in parse_input_specs(specs)]
+            bundle_inputs = map_inputs(pairs, bundle_keys(info.path))
+            volume = next(iter(bundle_inputs.values()))[0]
+        else:
+            if len(specs) > 1 or "=" in specs[0] and not Path(specs[0]).exists():
+                raise ValueError("--input KEY=PATH is for MONAI bundles; give a native plugin one INPUT")
+            volume = load(specs[0])
     except BaseException:
         worker.close()
         raise
@@ -94,7 +131,10 @@ def infer(plugin: str, input_path: str, out_dir: str, device: str = "auto", poin
     t1 = time.perf_counter()
     try:
         result = run_isolated(info, volume, options, progress=progress, stall_timeout=timeout,
-                              start_timeout=max(timeout, 120), worker=worker)
+                              start_timeout=max(timeout, 120), worker=worker, inputs=bundle_inputs)
+    except Exception as err:
+        err.log_path = str(worker.log_path)  # type: ignore[attr-defined]
+        raise
     finally:
         worker.close()  # no-op once the run used it
     t_run = time.perf_counter() - t1
@@ -108,6 +148,9 @@ def infer(plugin: str, input_path: str, out_dir: str, device: str = "auto", poin
         sitk.WriteImage(volume_to_sitk(volume, result.labels), str(path), useCompression=True)
         outputs.append(str(path))
         summary["probabilities"] = {}
+    elif summary.get("task") == "detection":
+        summary["labels"] = {}
+        summary["volumes_ml"] = {}
     else:
         if result.explanation is not None:
             path = out / f"{safe_id}_explanation.nii.gz"
@@ -117,8 +160,11 @@ def infer(plugin: str, input_path: str, out_dir: str, device: str = "auto", poin
         summary["volumes_ml"] = {}
     summary["timings"] = {"load_s": round(t_load, 3), "run_s": round(t_run, 3), **summary["timings"],
                           "total_s": round(time.perf_counter() - t0, 3)}
-    summary["input"] = str(input_path)
+    summary["input"] = str(input_path) if input_path else None
+    if inputs:
+        summary["inputs"] = list(inputs)
     summary["plugin_path"] = str(info.path)
+    summary["log"] = str(worker.log_path)  # the plugin's own output (MONAI logging, prints) and tracebacks
     json_path = out / f"{safe_id}_result.json"
     summary["outputs"] = outputs + [str(json_path)]
     json_path.write_text(json.dumps(summary, indent=2))
@@ -139,13 +185,14 @@ def _run_infer(args: argparse.Namespace) -> int:
 
     try:
         points = [_parse_point(p) for p in args.point]
-        summary = infer(args.plugin, args.input, args.out, args.device, points, args.batch, args.timeout, progress)
+        summary = infer(args.plugin, args.input, args.out, args.device, points, args.batch, args.timeout, progress,
+                        inputs=args.inputs)
     except (PluginNotFound, LoadError, InputRefused, WeightsError, PluginError, RunCancelled, ValueError, OSError) as err:
         if not args.json:
             print(file=sys.stderr)
         reason = f"{type(err).__name__}: {err}"
         if args.json:
-            print(json.dumps({"error": reason}))
+            print(json.dumps({"error": reason, "log": getattr(err, "log_path", None)}))
         print(f"meddiag infer: {reason}", file=sys.stderr)
         return 2 if isinstance(err, (PluginNotFound, LoadError, ValueError)) and not isinstance(err, InputRefused) else 1
     if args.json:
@@ -161,8 +208,13 @@ def _run_infer(args: argparse.Namespace) -> int:
     for f in summary.get("findings", []):
         probs = ", ".join(f"{k} {v:.2f}" for k, v in f["probabilities"].items())
         print(f"  at {tuple(f['point_lps'])}: {f['top_class']} ({probs})")
+    for d in summary.get("detections", []):
+        c, z = d["center_lps"], d["size_mm"]
+        print(f"  box at ({c[0]:.1f}, {c[1]:.1f}, {c[2]:.1f}) mm, size {z[0]:.1f} x {z[1]:.1f} x {z[2]:.1f} mm: "
+              f"label {d['label']}, score {d['score']:.3f}")
     for o in summary["outputs"]:
         print(f"wrote {o}")
+    print(f"plugin log: {summary['log']}")
     return 0
 
 

@@ -13,17 +13,27 @@ folder. The parent watches for:
 
 Out of GPU memory is handled in the worker (smaller batch, then CPU) and the
 steps taken come back as ``notes``.
+
+The worker is *not* a daemon process, so plugins may start their own processes
+(MONAI bundles' DataLoader workers); it leads its own process group, and cancel,
+timeouts and the app's exit end the whole group. It still dies with the app (it
+watches its parent). Its stdout, stderr and logging go to a log file in the
+user's log folder (:func:`plugin_log_dir`), never to the app's stdout; errors
+name the log, which holds the full traceback.
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
+import os
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -31,12 +41,20 @@ from pathlib import Path
 import numpy as np
 
 from meddiag_desktop.ai.discovery import PluginInfo, plugin_from_folder
-from meddiag_desktop.ai.results import ClassificationResult, Finding, LabelStats, SegmentationResult
+from meddiag_desktop.ai.results import (
+    ClassificationResult,
+    Detection,
+    DetectionResult,
+    Finding,
+    LabelStats,
+    SegmentationResult,
+)
 from meddiag_desktop.ai.runner import InputRefused, RunOptions, check_input
 from meddiag_desktop.ai.sliding_window import RunCancelled
 from meddiag_desktop.core.volume import Volume
 
-__all__ = ["PluginError", "PluginFailed", "PluginCrashed", "PluginHung", "RunCancelled", "WorkerProcess", "run_isolated"]
+__all__ = ["PluginError", "PluginFailed", "PluginCrashed", "PluginHung", "RunCancelled", "WorkerProcess", "run_isolated",
+           "plugin_log_dir"]
 
 
 class PluginError(RuntimeError):
@@ -60,8 +78,48 @@ class PluginHung(PluginError):
     """The worker made no progress for too long and was stopped."""
 
 
-_REFUSAL_KINDS = {"InputRefused", "WeightsError", "ManifestError", "PluginOutOfMemory"}
+_REFUSAL_KINDS = {"InputRefused", "WeightsError", "ManifestError", "PluginOutOfMemory", "BundleRequirementError"}
 _REFUSAL_KINDS |= {"PluginUntrusted", "UnsafePluginFile"}  # ai/trust.py: refused in the worker too
+
+_LIVE_WORKERS: weakref.WeakSet = weakref.WeakSet()
+
+
+def plugin_log_dir() -> Path:
+    """Where plugin runs write their logs: ``<user data folder>/logs`` (created on demand)."""
+    import platformdirs
+
+    from meddiag_desktop.paths import APP_DIR_NAME
+
+    path = Path(platformdirs.user_data_dir(APP_DIR_NAME)) / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _new_log_path(name: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:80]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return plugin_log_dir() / f"{safe}-{stamp}-{os.getpid()}-{next(_LOG_COUNTER)}.log"
+
+
+def _counter():
+    n = 0
+    while True:
+        n += 1
+        yield n
+
+
+_LOG_COUNTER = _counter()
+
+
+@atexit.register
+def _stop_all_workers() -> None:
+    """Non-daemon workers would keep the app waiting at exit: end them first (runs before multiprocessing's join)."""
+    for w in list(_LIVE_WORKERS):
+        try:
+            w.close()
+            _stop(w._proc)
+        except Exception:
+            pass
 
 
 def _death_reason(code: int | None) -> str:
@@ -114,10 +172,14 @@ class WorkerProcess:
 
         ctx = mp.get_context("spawn")
         self._conn, child_conn = ctx.Pipe(duplex=True)
-        self._proc = ctx.Process(target=_worker.worker_main, args=(child_conn,), daemon=True, name=name)
+        #: the run's log: the plugin's stdout, stderr and logging, and the traceback of a failure
+        self.log_path = _new_log_path(name)
+        self._proc = ctx.Process(target=_worker.worker_main, args=(child_conn, None, str(self.log_path)),
+                                 daemon=False, name=name)  # not a daemon: DataLoader workers are its children
         _start_without_main(self._proc)
         child_conn.close()
         self.used = False
+        _LIVE_WORKERS.add(self)
 
     def is_alive(self) -> bool:
         return self._proc.is_alive()
@@ -141,6 +203,11 @@ class WorkerProcess:
             self._proc.join(0.5)
             _stop(self._proc)
             self._conn.close()
+            try:  # a spare worker that ran nothing leaves no empty log behind
+                if self.log_path.stat().st_size == 0:
+                    self.log_path.unlink()
+            except OSError:
+                pass
 
     def __del__(self) -> None:  # never leave an idle worker behind
         try:
@@ -149,14 +216,33 @@ class WorkerProcess:
             pass
 
 
+def _kill_group(proc) -> None:
+    """SIGKILL the worker's process group (the worker and its DataLoader workers), if it leads one.
+
+    After the worker has exited its pid is not reused while its group has
+    members, so the group is killed only when the worker said it made one
+    (``proc._meddiag_group``, set on its first message).
+    """
+    pid = proc.pid
+    if pid is None or not hasattr(os, "killpg"):
+        return
+    try:
+        if getattr(proc, "_meddiag_group", False) or os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
 def _stop(proc) -> None:
-    """Terminate, then kill: the worker is gone within about 1.5 s."""
+    """Terminate, then kill (with its children): the worker is gone within about 1.5 s."""
     if proc.is_alive():
         proc.terminate()
         proc.join(1.0)
     if proc.is_alive():
+        _kill_group(proc)
         proc.kill()
         proc.join(1.0)
+    _kill_group(proc)  # children left behind by a worker that did exit
 
 
 def run_isolated(
@@ -172,7 +258,8 @@ def run_isolated(
     start_timeout: float = 120.0,
     threads: int | None = None,
     worker: WorkerProcess | None = None,
-) -> SegmentationResult | ClassificationResult:
+    inputs: dict[str, list[Volume]] | None = None,
+) -> SegmentationResult | ClassificationResult | DetectionResult:
     """Run ``plugin`` on ``volume`` in a worker process and return its result.
 
     Parameters
@@ -190,6 +277,9 @@ def run_isolated(
         seconds without any message from the worker once inference has started
         (first progress report) before it is declared hung; ``start_timeout``
         applies before that (torch import, model loading, resampling).
+    inputs:
+        MONAI bundles with several inputs or channels: ``{key: [volume per channel]}``
+        (BraTS: ``{"image": [t1c, t1, t2, flair]}``); the result lies on ``volume``'s grid.
     """
     info = plugin if isinstance(plugin, PluginInfo) else plugin_from_folder(Path(plugin), "explicit")
     if not info.ok:
@@ -201,9 +291,21 @@ def run_isolated(
     from dataclasses import replace
 
     options = replace(options or RunOptions(), allow_bundle_code=info.allow_bundle_code)
-    warnings = check_input(manifest, volume)  # refuse obvious misfits before starting anything
-    if manifest.kind == "monai_bundle" and not info.allow_bundle_code:
-        raise InputRefused(f"{info.path} is a MONAI bundle in the app's own folder; bundles run only from the user's folders")
+    if manifest.kind == "monai_bundle":
+        if not info.allow_bundle_code:
+            raise InputRefused(f"{info.path} is a MONAI bundle in the app's own folder; bundles run only from the user's folders")
+        from meddiag_desktop.ai.bundle import _inference_config
+        from meddiag_desktop.ai.bundle_requirements import check_requirements
+        from meddiag_desktop.ai.bundle_run import inputs_for
+
+        # refuse what cannot run before starting anything: missing packages, channels, 2D/3D misfits
+        check_requirements(Path(info.path), _inference_config(Path(info.path)), manifest.name)
+        inputs_for(manifest, Path(info.path), volume, inputs)
+        from meddiag_desktop.ai.bundle import check_bundle_input
+
+        warnings = check_bundle_input(manifest, volume, info.path)
+    else:
+        warnings = check_input(manifest, volume)  # refuse obvious misfits before starting anything
 
     candidate_source = None
     if manifest.task == "classification" and not options.points_lps and manifest.input.candidates_from:
@@ -216,6 +318,13 @@ def run_isolated(
     conn = None
     try:
         np.save(tmp / "input.npy", np.ascontiguousarray(volume.array))
+        request_inputs = {}
+        for key, vols in (inputs or {}).items():
+            request_inputs[key] = []
+            for c, v in enumerate(vols):
+                name = f"input_{len(request_inputs)}_{c}.npy"
+                np.save(tmp / name, np.ascontiguousarray(v.array))
+                request_inputs[key].append({"file": name, "geometry": _geometry(v)})
         request = {
             "tmpdir": str(tmp),
             "plugin_path": str(info.path),
@@ -227,6 +336,7 @@ def run_isolated(
             },
             "options": asdict(options),
             "threads": threads,
+            "inputs": request_inputs,
         }
         if worker is None or not worker.is_alive() or worker.used:
             if worker is not None:
@@ -264,6 +374,7 @@ def run_isolated(
                     )
                 continue
             last = time.monotonic()
+            proc._meddiag_group = True  # the worker made its process group before its first message
             kind = msg[0]
             if kind == "progress":
                 started = True
@@ -287,7 +398,8 @@ def run_isolated(
                     if exc is not None:
                         raise exc(message)
                     raise PluginFailed(message, etype, tb)
-                raise PluginFailed(f"plugin {info.id} failed: {etype}: {message}", etype, tb)
+                raise PluginFailed(f"plugin {info.id} failed: {etype}: {message} (full traceback in {worker.log_path})",
+                                   etype, tb)
             elif kind == "result":
                 _, summary, files = msg
                 proc.join(5.0)
@@ -329,7 +441,16 @@ def _find_candidates(manifest, volume, options, progress, cancel, on_stage, on_n
     return replace(options, points_lps=points), f"{label_name} found by {seg_info.id}"
 
 
+def _geometry(volume: Volume) -> dict:
+    return {"spacing": list(volume.spacing), "origin": list(volume.origin),
+            "direction": np.asarray(volume.direction).tolist(), "modality": volume.modality}
+
+
 def _rebuild(summary: dict, files: dict, tmp: Path):
+    if summary["task"] == "detection":
+        dets = [Detection(tuple(d["center_lps"]), tuple(d["size_mm"]), d["score"], d["label"]) for d in summary["detections"]]
+        return DetectionResult(summary["plugin"], dets, summary["intended_use"], summary["device"], summary["timings"],
+                               summary["notes"], summary["warnings"])
     if summary["task"] == "segmentation":
         labels = np.load(tmp / files["labels"])
         return SegmentationResult(

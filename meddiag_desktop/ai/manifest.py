@@ -172,6 +172,7 @@ PostprocessStep = Annotated[RemoveSmallComponents | KeepTouching, Field(discrimi
 class WeightFile(_Strict):
     file: str
     sha256: str | None = None
+    md5: str | None = Field(default=None, description="MONAI zoo bundles: md5 from large_files.yml (checked too)")
     format: Literal["safetensors", "torch"] | None = None
 
     @field_validator("sha256")
@@ -181,6 +182,15 @@ class WeightFile(_Strict):
             v = v.lower()
             if not _SHA_RE.match(v):
                 raise ValueError("sha256 must be 64 hexadecimal digits")
+        return v
+
+    @field_validator("md5")
+    @classmethod
+    def _md5(cls, v: str | None) -> str | None:
+        if v is not None:
+            v = v.lower()
+            if not re.match(r"^[0-9a-f]{32}$", v):
+                raise ValueError("md5 must be 32 hexadecimal digits")
         return v
 
     @field_validator("file")
@@ -202,7 +212,7 @@ class PluginManifest(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     name: str
     version: str
-    task: Literal["segmentation", "classification"]
+    task: Literal["segmentation", "classification", "detection"]
     authors: list[str] = []
     license: str = "unknown"
     intended_use: str
@@ -229,6 +239,8 @@ class PluginManifest(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> PluginManifest:
+        if self.task == "detection" and self.kind != "monai_bundle":
+            raise ValueError("task 'detection' is supported for MONAI bundles only")
         if self.kind == "native":
             if not self.entry:
                 raise ValueError("entry ('package.module:attr') is required")

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["LabelStats", "SegmentationResult", "Finding", "ClassificationResult", "label_statistics"]
+__all__ = ["LabelStats", "SegmentationResult", "Finding", "ClassificationResult", "Detection", "DetectionResult",
+           "label_statistics"]
 
 
 @dataclass
@@ -106,6 +107,51 @@ class ClassificationResult:
                 }
                 for f in self.findings
             ],
+            "device": self.device,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "notes": self.notes,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class Detection:
+    """One box: centre (LPS mm), size along x, y, z (mm), score and class label."""
+
+    center_lps: tuple[float, float, float]
+    size_mm: tuple[float, float, float]
+    score: float
+    label: int = 0
+
+    def to_json(self) -> dict:
+        return {"center_lps": [round(c, 4) for c in self.center_lps], "size_mm": [round(s, 4) for s in self.size_mm],
+                "score": round(self.score, 6), "label": self.label}
+
+
+@dataclass
+class DetectionResult:
+    """Boxes found by a detection model (MONAI RetinaNet bundles), highest score first."""
+
+    plugin_id: str
+    detections: list[Detection]
+    intended_use: str
+    device: str = "cpu"
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    task: str = "detection"
+
+    def finding_candidates(self) -> list[dict]:
+        """One plain record per box for reader confirmation (AI findings are proposals until a reader accepts them)."""
+        return [{"source": self.plugin_id, "kind": "detection", "point_lps": list(d.center_lps),
+                 "size_mm": list(d.size_mm), "score": d.score, "label": d.label} for d in self.detections]
+
+    def summary(self) -> dict:
+        return {
+            "plugin": self.plugin_id,
+            "task": self.task,
+            "intended_use": self.intended_use,
+            "detections": [d.to_json() for d in self.detections],
             "device": self.device,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "notes": self.notes,

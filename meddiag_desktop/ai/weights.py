@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from meddiag_desktop.ai.manifest import PluginManifest
 
-__all__ = ["WeightsError", "sha256_file", "check_inside", "verify_weights", "load_state_dict"]
+__all__ = ["WeightsError", "sha256_file", "md5_file", "check_inside", "verify_weights", "load_state_dict"]
 
 _HASH_CACHE: dict[tuple, str] = {}
 
@@ -35,11 +35,27 @@ def sha256_file(path: str | Path) -> str:
     return digest
 
 
+def md5_file(path: str | Path) -> str:
+    """MD5 hex digest (MONAI zoo bundles list md5 in ``large_files.yml``), cached like :func:`sha256_file`."""
+    path = Path(path)
+    st = path.stat()
+    key = ("md5:" + str(path.resolve()), st.st_size, st.st_mtime_ns)
+    digest = _HASH_CACHE.get(key)
+    if digest is None:
+        h = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        digest = _HASH_CACHE[key] = h.hexdigest()
+    return digest
+
+
 def verify_weights(folder: str | Path, manifest: PluginManifest) -> list[Path]:
     """Check every weight file against its manifest SHA-256; return their paths.
 
     Raises :class:`WeightsError` naming the file, the expected and the actual hash.
-    Files without a listed hash (MONAI bundles without one) are returned unchecked.
+    MONAI bundles' md5 (``large_files.yml``) is checked the same way. Files
+    without a listed hash are returned unchecked.
     """
     folder = Path(folder)
     paths = []
@@ -53,6 +69,14 @@ def verify_weights(folder: str | Path, manifest: PluginManifest) -> list[Path]:
             if actual != w.sha256:
                 raise WeightsError(
                     f"weight file {path} does not match its manifest: expected SHA-256 {w.sha256}, "
+                    f"actual {actual}; the file was changed or damaged, refusing to load it"
+                )
+        md5 = getattr(w, "md5", None)
+        if md5 is not None:
+            actual = md5_file(path)
+            if actual != md5:
+                raise WeightsError(
+                    f"weight file {path} does not match the bundle's large_files list: expected MD5 {md5}, "
                     f"actual {actual}; the file was changed or damaged, refusing to load it"
                 )
         paths.append(path)
