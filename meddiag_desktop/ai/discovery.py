@@ -63,7 +63,7 @@ class PluginInfo:
         return self.source in TRUSTED_SOURCES
 
     def weights_verified(self) -> bool | None:
-        """True if every weight file matches its SHA-256, False if not, None when no hash is given."""
+        """True if every weight file matches its SHA-256 (or a zoo bundle's md5), False if not, None when no hash is given."""
         if self.manifest is None:
             return False
         from meddiag_desktop.ai.weights import WeightsError, verify_weights
@@ -74,7 +74,7 @@ class PluginInfo:
             verify_weights(self.path, self.manifest)
         except (WeightsError, OSError):
             return False
-        return None if any(w.sha256 is None for w in self.manifest.weights) else True
+        return None if any(w.sha256 is None and w.md5 is None for w in self.manifest.weights) else True
 
     def trust(self):
         """Trust state and per-file verification (:func:`meddiag_desktop.ai.trust.trust_status`); hashes, imports nothing."""
