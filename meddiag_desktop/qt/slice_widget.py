@@ -105,7 +105,7 @@ class SliceViewWidget(VtkWidget):
     def _update_hover_cursor(self, p) -> None:
         """A move cursor over a handle (it can be dragged), else the tool's cursor."""
         px = self.display_pos(p.x(), p.y())
-        over = self.layer.handle_at(self.state.measurements, *px) is not None
+        over = self.layer.handle_at(self.state.measurements, *px, tool=self.state.tool) is not None
         rotate = not over and self.state.tool == "navigate" and self.over_rotate_handle(px)
         shape = (Qt.CursorShape.SizeAllCursor if over else Qt.CursorShape.OpenHandCursor if rotate else
                  Qt.CursorShape.ArrowCursor if self.state.tool == "navigate" else Qt.CursorShape.CrossCursor)
@@ -253,8 +253,8 @@ class SliceViewWidget(VtkWidget):
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
         if pl is None or not pl.active:
-            hit = self.layer.handle_at(self.state.measurements, *px)
-            if hit is not None:  # grab a handle: edit, in any tool
+            hit = self.layer.handle_at(self.state.measurements, *px, tool=self.state.tool)
+            if hit is not None:  # grab a handle: edit, in any tool (an ROI tool only grabs its own kind)
                 mid, index = hit
                 m = self.state.measurements.get(mid)
                 self._edit = (mid, index, float(np.asarray(m.points[index]) @ self.slice_view.frame[:, 2]))
