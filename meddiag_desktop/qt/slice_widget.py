@@ -63,6 +63,7 @@ class SliceViewWidget(VtkWidget):
         self._wheel_rest = 0
         self._size = (0, 0)
         self._rotating: float | None = None  # oblique MPR drag: last mouse angle (degrees) about the cursor
+        self._rotate_click: np.ndarray | None = None  # LPS of a line grab that has not turned yet
         self.oblique = ObliqueMPR()  # own until the window shares one between its views
         self.oblique.subscribe(self._on_oblique)
         state.volume_changed.connect(self._on_volume)
@@ -247,13 +248,15 @@ class SliceViewWidget(VtkWidget):
         px = self.display_pos(p.x(), p.y())
         pl = self._placement
         ctrl = bool(ev.modifiers() & Qt.KeyboardModifier.ControlModifier)
-        if (pl is None or not pl.active) and self.can_rotate() and (
-                ctrl or (self.state.tool == "navigate" and self.over_rotate_handle(px))):
-            self._rotating = self._mouse_angle(px)  # turn the crosshair (oblique MPR)
+        idle = pl is None or not pl.active
+        hit = self.layer.handle_at(self.state.measurements, *px, tool=self.state.tool) if idle else None
+        if idle and self.can_rotate() and (ctrl or (
+                hit is None and self.state.tool == "navigate" and self.over_rotate_handle(px))):
+            self._rotating = self._mouse_angle(px)  # turn the crosshair (oblique MPR); handles come first
+            self._rotate_click = None if ctrl else self._lps_at(ev)  # a plain click there still sets the cursor
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
-        if pl is None or not pl.active:
-            hit = self.layer.handle_at(self.state.measurements, *px, tool=self.state.tool)
+        if idle:
             if hit is not None:  # grab a handle: edit, in any tool (an ROI tool only grabs its own kind)
                 mid, index = hit
                 m = self.state.measurements.get(mid)
@@ -280,7 +283,10 @@ class SliceViewWidget(VtkWidget):
         if self._rotating is not None:
             angle = self._mouse_angle(self.display_pos(p.x(), p.y()))
             delta = (angle - self._rotating + 180.0) % 360.0 - 180.0
+            if delta == 0.0:
+                return
             self._rotating = angle
+            self._rotate_click = None
             self.rotate_crosshair(delta)
             return
         if self._edit is not None:
@@ -329,6 +335,11 @@ class SliceViewWidget(VtkWidget):
         if self._rotating is not None:
             self._rotating = None
             self._update_hover_cursor(ev.position())
+            click, self._rotate_click = self._rotate_click, None
+            if click is not None:  # grabbed a crosshair line but did not turn it: an ordinary click
+                self.state.select(None)
+                self.state.set_cursor(click)
+                self.point_clicked.emit(self.state.cursor.copy())
             return
         if drag is not None and drag[0] in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
             self.state.camera_changed.emit(self.view)

@@ -114,6 +114,9 @@ def test_grabbing_a_crosshair_lines_outer_part_rotates_and_double_oblique_compos
     assert not ax.over_rotate_handle(ax.display_pos(*near))
     grab = ax.widget_pos(cx + 100, cy)
     assert ax.over_rotate_handle(ax.display_pos(*grab))
+    before = win.state.cursor.copy()
+    drag_px(ax, [grab])  # a click there without turning is an ordinary click: it moves the cursor
+    assert not win.oblique.is_oblique and np.linalg.norm(win.state.cursor - before) > 10.0
     drag_px(ax, arc(ax, 100, 0.0, -20.0))  # clockwise 20 degrees, navigate tool, no modifier
     assert win.oblique.tilt_deg(vg.SAGITTAL) == pytest.approx(20.0, abs=0.6)
     n_sag = win.oblique.frame(vg.SAGITTAL)[:, 2]
