@@ -266,16 +266,36 @@ class MeasurementLayer:
                 tp.SetJustificationToLeft()
             x0 = float(np.clip(x0, 4.0, max(width - 4.0 - text_w, 4.0)))  # small views: stay inside
             y = float(np.clip(y, text_h / 2 + 2, max(height - text_h / 2 - 2, text_h / 2 + 2)))
-            for _ in range(12):  # move down past labels already placed
-                hit = next((r for r in placed if x0 < r[2] and r[0] < x0 + text_w
-                            and y - text_h / 2 < r[3] and r[1] < y + text_h / 2), None)
-                if hit is None:
-                    break
-                y = hit[1] - text_h / 2 - 2
+            if left and x0 + text_w > width - 4:  # wider than the view: its start, from the left edge
+                left = False
+                tp.SetJustificationToLeft()
+            y = self._free_y(placed, x0, y, text_w, text_h, height)
             placed.append((x0, y - text_h / 2, x0 + text_w, y + text_h / 2))
             item.text.SetDisplayPosition(int(x0 + text_w if left else x0), int(y))
             item.label_box = (x0, y - text_h / 2, x0 + text_w, y + text_h / 2)  # display px (estimated width)
             self._place_leader(item, item.label_box)
+
+    @staticmethod
+    def _free_y(placed, x0: float, y: float, text_w: float, text_h: float, height: float) -> float:
+        """``y`` moved down (or, when that leaves the view, up) past the labels already placed."""
+        def overlap(yy):
+            return next((r for r in placed if x0 < r[2] and r[0] < x0 + text_w
+                         and yy - text_h / 2 < r[3] and r[1] < yy + text_h / 2), None)
+
+        def moved(direction: int) -> float:
+            yy = y
+            for _ in range(12):
+                hit = overlap(yy)
+                if hit is None:
+                    break
+                yy = hit[1] - text_h / 2 - 2 if direction < 0 else hit[3] + text_h / 2 + 2
+            return yy
+
+        down = moved(-1)  # display y grows upwards: down first, as before
+        if down - text_h / 2 >= 0 or overlap(down) is not None:
+            return down
+        up = moved(1)
+        return up if up + text_h / 2 <= height and overlap(up) is None else down
 
     def _place_leader(self, item: _Item, box: tuple[float, float, float, float]) -> None:
         """A line from the label's box to the nearest point of its shape, when they are apart."""

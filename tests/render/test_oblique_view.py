@@ -124,3 +124,27 @@ def test_crosshair_lines_turn_with_the_planes_and_take_their_colours():
     sv.set_oblique(None)
     d = np.array(sv._vpoints.GetPoint(1)) - np.array(sv._vpoints.GetPoint(0))
     assert d[0] == 0.0  # back to exactly vertical
+
+
+def test_a_thick_slab_in_an_oblique_view_projects_along_the_oblique_normal():
+    from meddiag_desktop.core.slab import Slab
+
+    mpr = vg.ObliqueMPR()
+    mpr.rotate(vg.AXIAL, 30.0)
+    plate_normal = mpr.frame(vg.CORONAL)[:, 2]
+    vol = _plate_volume(plate_normal)
+    cor = SliceView(vg.CORONAL)
+    cor.set_volume(vol)
+    cor.set_oblique(mpr.frames())
+    c = vol.center_lps()
+    cor.set_cursor(c)
+    img, us, vs = _image(cor)
+    uc, vc, _ = vg.lps_to_view(cor.geom, c)
+    inside = (np.abs(us[None, :] - uc) < 20) & (np.abs(vs[:, None] - vc) < 20)
+    assert img[inside].max() < -900  # thin: the plate is 20 mm away
+    cor.set_slab(Slab("mip", 2 * OFFSET + 6.0))  # reaches the plate, parallel to it: all of it
+    img, _, _ = _image(cor)
+    assert "MIP" in cor.slab_label() and img[inside].min() > 300 and img[inside].mean() > 900
+    cor.set_slab(Slab("mip", 2 * OFFSET - 6.0))  # stops short of it
+    img, _, _ = _image(cor)
+    assert img[inside].max() < -900
