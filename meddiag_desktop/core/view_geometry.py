@@ -534,6 +534,32 @@ class ObliqueMPR:
         self.rotations = {v: np.eye(3) for v in VIEWS}
         self._emit()
 
+    def show_plane(self, normal: np.ndarray | tuple[float, float, float], tol: float = 1e-3) -> str:
+        """Turn the planes so one view shows the plane with ``normal`` (e.g. a measurement's); returns that view.
+
+        Nothing turns when a view already shows it. A standard plane resets the
+        MPR (exactly); otherwise the three planes turn together, by the smallest
+        rotation taking the nearest view's normal onto ``normal``, so they stay
+        perpendicular.
+        """
+        n = _unit(np.asarray(normal, float))
+        for v in VIEWS:
+            if abs(float(self.frame(v)[:, 2] @ n)) >= 1.0 - tol:
+                return v
+        for v in VIEWS:
+            if abs(float(_FRAMES[v][:, 2] @ n)) >= 1.0 - tol:
+                self.reset()
+                return v
+        view = max(VIEWS, key=lambda v: abs(float(self.frame(v)[:, 2] @ n)))
+        a = self.frame(view)[:, 2]
+        b = n if float(a @ n) >= 0 else -n
+        axis = np.cross(a, b)
+        angle = float(np.degrees(np.arctan2(np.linalg.norm(axis), float(a @ b))))
+        r = rotation_matrix(axis, angle)
+        self.rotations = {v: r @ self.rotations[v] for v in VIEWS}
+        self._emit()
+        return view
+
     def line_direction(self, view: str, other: str) -> np.ndarray:
         """Unit LPS direction of the line where ``other``'s plane cuts ``view``'s plane (a crosshair line)."""
         return _unit(np.cross(self.frame(view)[:, 2], self.frame(other)[:, 2]))

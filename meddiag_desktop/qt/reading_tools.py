@@ -214,7 +214,11 @@ class ReadingTools(QObject):
         centre = np.asarray(m.points, float).mean(axis=0) if m.kind != "ellipse" else np.asarray(m.points[0], float)
         st.set_cursor(centre)
         st.select(mid)
-        view = max(vg.VIEWS, key=lambda v: abs(float(vg.view_frame(v)[:, 2] @ np.asarray(m.normal))))
+        oblique = getattr(self.win, "oblique", None)
+        if oblique is not None and m.kind != "point" and vg.has_patient_geometry(st.volume):
+            view = oblique.show_plane(m.normal)  # a measurement drawn in an oblique plane: that plane again
+        else:
+            view = max(vg.VIEWS, key=lambda v: abs(float(vg.view_frame(v)[:, 2] @ np.asarray(m.normal))))
         if self.win.layout_name not in ("four", "1x3", view):
             self.win.set_layout("four")
 

@@ -78,3 +78,19 @@ def test_slice_stepping_follows_the_oblique_normal():
     n = vg.slice_axis(cor)
     np.testing.assert_allclose(d, n * (d @ n), atol=1e-9)  # along the oblique normal only
     assert d @ n == pytest.approx(5 * vg.slice_step(cor, vol), abs=vg.slice_step(cor, vol))
+
+
+def test_show_plane_brings_back_an_oblique_measurements_plane_and_resets_for_a_standard_one():
+    mpr = vg.ObliqueMPR()
+    mpr.rotate(vg.AXIAL, 30.0)
+    mpr.rotate(vg.SAGITTAL, -12.0)
+    drawn = mpr.frame(vg.CORONAL)[:, 2].copy()  # a distance drawn in the double-oblique coronal view
+    mpr.reset()
+    assert mpr.show_plane(drawn) == vg.CORONAL
+    np.testing.assert_allclose(abs(mpr.frame(vg.CORONAL)[:, 2] @ drawn), 1.0, atol=1e-12)
+    f = mpr.frames()
+    assert abs(f[vg.AXIAL][:, 2] @ f[vg.CORONAL][:, 2]) < 1e-12 and abs(f[vg.SAGITTAL][:, 2] @ f[vg.CORONAL][:, 2]) < 1e-12
+    before = {v: m.copy() for v, m in mpr.rotations.items()}
+    assert mpr.show_plane(-drawn) == vg.CORONAL  # already shown: nothing turns
+    assert all(np.array_equal(before[v], mpr.rotations[v]) for v in vg.VIEWS)
+    assert mpr.show_plane((0.0, 0.0, 1.0)) == vg.AXIAL and not mpr.is_oblique  # a standard plane: exact reset

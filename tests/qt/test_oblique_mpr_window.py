@@ -104,6 +104,9 @@ def test_ctrl_drag_rotates_reslices_measures_in_lps_and_o_resets(qtbot, study):
         assert np.array_equal(w.slice_view.frame, vg.view_frame(v))
         assert "Oblique" not in w.slice_view.corner_text.GetText(3)
     assert m.id not in cor.layer.visible_ids  # the oblique distance is not in the standard coronal plane
+    win.tools.jump_to(m.id)  # Measurements panel "Go to": its oblique plane comes back
+    assert abs(cor.slice_view.frame[:, 2] @ n) == pytest.approx(1.0, abs=1e-9)
+    assert m.id in cor.layer.visible_ids
 
 
 def test_grabbing_a_crosshair_lines_outer_part_rotates_and_double_oblique_composes(qtbot, study):
