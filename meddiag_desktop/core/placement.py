@@ -12,9 +12,24 @@ import numpy as np
 
 from meddiag_desktop.core.measurements import KINDS, Measurement
 
-__all__ = ["Placement", "CLICK_PX"]
+__all__ = ["Placement", "CLICK_PX", "ROI_TOOLS", "grabs_handle"]
 
 CLICK_PX = 3.0  #: a release this close to its press is a click (then the next click places the end)
+#: Tools that draw a region: a press near another kind's handle (a caliper end) starts the region.
+ROI_TOOLS = frozenset({"ellipse", "freehand"})
+
+
+def grabs_handle(tool: str, kind: str) -> bool:
+    """True when a press with ``tool`` on a handle of a ``kind`` measurement drags that handle.
+
+    Every tool edits what it grabs (Navigate, the calipers), except the ROI tools: a
+    reader drawing an ellipse or freehand region around a lesion often starts on a
+    caliper end lying on it, and means a new region, so only handles of their own
+    kind are grabbed.
+    """
+    return tool not in ROI_TOOLS or kind == tool
+
+
 _SEGMENT_STARTS = {"distance": {0}, "angle": {0}, "nodule_axes": {0, 2}, "ellipse": {0}}
 
 

@@ -79,6 +79,8 @@ __all__ = [
     "NO_GEOMETRY_TITLE",
     "has_patient_geometry",
     "NO_GEOMETRY_REASON",
+    "rotation_matrix",
+    "ObliqueMPR",
 ]
 
 AXIAL = "axial"
@@ -450,3 +452,114 @@ def has_patient_geometry(volume: "Volume") -> bool:
     view would be inventions: such an image is shown as stored, in one view.
     """
     return not bool(volume.metadata.get("no_patient_geometry", False))
+
+
+# ------------------------------------------------------------ oblique MPR
+def rotation_matrix(axis: np.ndarray | tuple[float, float, float], angle_deg: float) -> np.ndarray:
+    """3x3 rotation by ``angle_deg`` about the unit vector ``axis`` (right-hand rule, Rodrigues)."""
+    k = _unit(np.asarray(axis, float))
+    a = np.deg2rad(float(angle_deg))
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + np.sin(a) * kx + (1.0 - np.cos(a)) * (kx @ kx)
+
+
+class ObliqueMPR:
+    """The three slice planes of an oblique (double-oblique) MPR, as rotations about the crosshair point.
+
+    Each standard view ``v`` shows the plane through the cursor with frame
+    ``rotations[v] @ view_frame(v)``. Rotating the crosshair in view ``v`` by
+    ``angle`` degrees (counter-clockwise on that view's screen: about its normal,
+    which points towards the viewer) rotates the *other two* planes about ``v``'s
+    normal; ``v``'s own plane and screen stay put, as in 3D Slicer, RadiAnt and
+    Horos. The three planes stay mutually perpendicular, and rotating in a second
+    (now oblique) view composes: double-oblique. :meth:`reset` restores the exact
+    standard frames (identity rotations). Listeners (``subscribe``) are called
+    after every change with no arguments.
+    """
+
+    def __init__(self) -> None:
+        self.rotations: dict[str, np.ndarray] = {v: np.eye(3) for v in VIEWS}
+        self._listeners: list = []
+
+    def subscribe(self, fn) -> None:
+        """Call ``fn()`` after every rotation or reset."""
+        self._listeners.append(fn)
+
+    def _emit(self) -> None:
+        for fn in list(self._listeners):
+            fn()
+
+    @property
+    def is_oblique(self) -> bool:
+        """True when any plane differs from its standard orientation."""
+        return any(not np.array_equal(r, np.eye(3)) for r in self.rotations.values())
+
+    def frame(self, view: str) -> np.ndarray:
+        """Current frame of ``view`` (columns screen right, screen up, normal towards the viewer)."""
+        _check_view(view)
+        return self.rotations[view] @ _FRAMES[view]
+
+    def frames(self) -> dict[str, np.ndarray]:
+        """Current frame of every view."""
+        return {v: self.frame(v) for v in VIEWS}
+
+    def geom(self, view: str) -> ViewLike:
+        """What geometry functions should get for ``view``: its name while standard, else its frame."""
+        _check_view(view)
+        return view if np.array_equal(self.rotations[view], np.eye(3)) else self.frame(view)
+
+    def tilt_deg(self, view: str) -> float:
+        """Angle (degrees) between ``view``'s current normal and its standard normal."""
+        c = float(self.frame(view)[:, 2] @ _FRAMES[view][:, 2])
+        return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+
+    def rotate(self, view: str, angle_deg: float) -> None:
+        """Rotate the crosshair shown in ``view`` by ``angle_deg`` (counter-clockwise on its screen)."""
+        if not np.isfinite(angle_deg):
+            raise ValueError(f"rotation angle must be a finite number of degrees, not {angle_deg!r}")
+        if angle_deg == 0:
+            return
+        r = rotation_matrix(self.frame(view)[:, 2], angle_deg)
+        for other in VIEWS:
+            if other != view:
+                m = r @ self.rotations[other]
+                u, _, vt = np.linalg.svd(m)  # re-orthonormalise: many small drags must not drift
+                self.rotations[other] = u @ vt
+        self._emit()
+
+    def reset(self) -> None:
+        """Back to the standard axial, coronal and sagittal planes (exactly)."""
+        if not self.is_oblique:
+            return
+        self.rotations = {v: np.eye(3) for v in VIEWS}
+        self._emit()
+
+    def show_plane(self, normal: np.ndarray | tuple[float, float, float], tol: float = 1e-3) -> str:
+        """Turn the planes so one view shows the plane with ``normal`` (e.g. a measurement's); returns that view.
+
+        Nothing turns when a view already shows it. A standard plane resets the
+        MPR (exactly); otherwise the three planes turn together, by the smallest
+        rotation taking the nearest view's normal onto ``normal``, so they stay
+        perpendicular.
+        """
+        n = _unit(np.asarray(normal, float))
+        for v in VIEWS:
+            if abs(float(self.frame(v)[:, 2] @ n)) >= 1.0 - tol:
+                return v
+        for v in VIEWS:
+            if abs(float(_FRAMES[v][:, 2] @ n)) >= 1.0 - tol:
+                self.reset()
+                return v
+        view = max(VIEWS, key=lambda v: abs(float(self.frame(v)[:, 2] @ n)))
+        a = self.frame(view)[:, 2]
+        b = n if float(a @ n) >= 0 else -n
+        axis = np.cross(a, b)
+        angle = float(np.degrees(np.arctan2(np.linalg.norm(axis), float(a @ b))))
+        r = rotation_matrix(axis, angle)
+        self.rotations = {v: r @ self.rotations[v] for v in VIEWS}
+        self._emit()
+        return view
+
+    def line_direction(self, view: str, other: str) -> np.ndarray:
+        """Unit LPS direction of the line where ``other``'s plane cuts ``view``'s plane (a crosshair line)."""
+        return _unit(np.cross(self.frame(view)[:, 2], self.frame(other)[:, 2]))

@@ -80,6 +80,9 @@ class MainWindow(QMainWindow):
 
         # views
         self.slice_widgets = {v: SliceViewWidget(v, self.state) for v in vg.VIEWS}
+        self.oblique = vg.ObliqueMPR()  # oblique MPR: the three planes, turned by Ctrl+drag in any view
+        for w in self.slice_widgets.values():
+            w.attach_oblique(self.oblique)
         self.volume_widget = VolumeViewWidget(self.state)
         grid_host = QWidget()
         grid = QGridLayout(grid_host)

@@ -110,6 +110,7 @@ class ReadingTools(QObject):
         window.view_toolbar.addWidget(self.slab_control)
         self.slab_control.slab_changed.connect(self.set_slab)
         self._action("slab.cycle", "Thick slab: next projection", lambda _=False: self.slab_control.cycle())
+        self._action("mpr.reset_oblique", "Reset oblique MPR", lambda _=False: self.reset_oblique())
 
         # sessions and help
         self.sessions = SessionController(window)
@@ -169,6 +170,7 @@ class ReadingTools(QObject):
         v.addSeparator()
         v.addAction(self.actions["cine.play"])
         v.addAction(self.actions["slab.cycle"])
+        v.addAction(self.actions["mpr.reset_oblique"])
         v.addAction(self.history_dock.toggleViewAction())
         win.help_menu.insertAction(win.help_menu.actions()[0] if win.help_menu.actions() else None,
                                    self.actions["help.shortcuts"])
@@ -212,7 +214,11 @@ class ReadingTools(QObject):
         centre = np.asarray(m.points, float).mean(axis=0) if m.kind != "ellipse" else np.asarray(m.points[0], float)
         st.set_cursor(centre)
         st.select(mid)
-        view = max(vg.VIEWS, key=lambda v: abs(float(vg.view_frame(v)[:, 2] @ np.asarray(m.normal))))
+        oblique = getattr(self.win, "oblique", None)
+        if oblique is not None and m.kind != "point" and vg.has_patient_geometry(st.volume):
+            view = oblique.show_plane(m.normal)  # a measurement drawn in an oblique plane: that plane again
+        else:
+            view = max(vg.VIEWS, key=lambda v: abs(float(vg.view_frame(v)[:, 2] @ np.asarray(m.normal))))
         if self.win.layout_name not in ("four", "1x3", view):
             self.win.set_layout("four")
 
@@ -222,6 +228,13 @@ class ReadingTools(QObject):
             w.slice_view.set_slab(slab)
             w.request_render()
         self.win.statusBar().showMessage(f"Slab: {slab.label}" if slab is not None else "Thin slices", 3000)
+
+    def reset_oblique(self) -> None:
+        """Back to the standard axial, coronal and sagittal planes (oblique MPR reset)."""
+        oblique = getattr(self.win, "oblique", None)
+        if oblique is not None and oblique.is_oblique:
+            oblique.reset()
+            self.win.statusBar().showMessage("Oblique MPR reset: standard planes", 3000)
 
     def save_preset(self, name: str | None = None) -> None:
         """Save the current window as a named preset for this modality (asks for the name)."""

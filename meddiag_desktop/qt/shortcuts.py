@@ -46,6 +46,7 @@ DEFAULT_SHORTCUTS: dict[str, tuple[str, str]] = {
     "help.shortcuts": ("?", "This help"),
     "wl.save": ("Ctrl+Shift+W", "Save window/level as a preset"),
     "slab.cycle": ("M", "Thick slab: thin / MIP / MinIP / average"),
+    "mpr.reset_oblique": ("O", "Reset oblique MPR (standard planes)"),
 }
 #: fixed keys shown in the help (handled by the views, not configurable)
 VIEW_KEYS: list[tuple[str, str]] = [
@@ -58,6 +59,7 @@ VIEW_KEYS: list[tuple[str, str]] = [
     ("Wheel / Ctrl+wheel", "Scroll slices / zoom"),
     ("Right drag", "Window / level"),
     ("Middle drag", "Pan"),
+    ("Ctrl+drag", "Rotate the crosshair: oblique MPR (or drag a line's outer part)"),
     ("Double-click", "Maximise the view / back"),
 ]
 

@@ -9,6 +9,13 @@ PageUp/PageDown ten slices, Home/End first/last slice, R resets zoom and pan,
 Escape cancels a measurement being placed, Delete removes the selected one.
 Double-click (navigate tool) asks the window to maximise this view or restore the layout.
 With a segment editor tool chosen (:attr:`SliceViewWidget.paint_tool`), left strokes paint instead.
+
+Oblique MPR (:class:`~meddiag_desktop.core.view_geometry.ObliqueMPR`, shared by the
+three views through :meth:`SliceViewWidget.attach_oblique`): Ctrl+left drag anywhere
+in a view (any tool), or, with the navigate tool, a left drag that grabs a crosshair
+line away from its centre (the outer part, as in RadiAnt and Horos), turns the
+crosshair about the cursor and reslices the two other views; the View menu (key O)
+resets it.
 """
 
 from __future__ import annotations
@@ -22,12 +29,15 @@ from meddiag_desktop.qt.errors import guarded
 from meddiag_desktop.qt.viewer_state import ViewerState
 from meddiag_desktop.qt.vtk_widget import VtkWidget
 from meddiag_desktop.core.placement import Placement
+from meddiag_desktop.core.view_geometry import ObliqueMPR
 from meddiag_desktop.render.measurement_layer import MeasurementLayer
 from meddiag_desktop.render.slice_view import SliceView
 
 __all__ = ["SliceViewWidget", "PAGE_SLICES"]
 
 PAGE_SLICES = 10  #: slices moved by PageUp / PageDown
+ROTATE_GRAB_PX = 5.0  #: a press this close (display px) to a crosshair line ...
+ROTATE_MIN_RADIUS_PX = 40.0  #: ... and at least this far from its centre grabs the line to rotate it
 #: While another view scrolls, this one only redraws its crosshair this often (ms):
 #: every view costs a full frame on software GL, and the scrolled view must stay 30+ fps.
 LINKED_REDRAW_MS = 120
@@ -57,6 +67,10 @@ class SliceViewWidget(VtkWidget):
         #: ``drag(widget, lps)``, ``release(widget)``)
         self.paint_tool = None
         self._painting = False
+        self._rotating: float | None = None  # oblique MPR drag: last mouse angle (degrees) about the cursor
+        self._rotate_click: np.ndarray | None = None  # LPS of a line grab that has not turned yet
+        self.oblique = ObliqueMPR()  # own until the window shares one between its views
+        self.oblique.subscribe(self._on_oblique)
         state.volume_changed.connect(self._on_volume)
         state.cursor_changed.connect(self._on_cursor)
         state.window_changed.connect(self._on_window)
@@ -96,8 +110,10 @@ class SliceViewWidget(VtkWidget):
 
     def _update_hover_cursor(self, p) -> None:
         """A move cursor over a handle (it can be dragged), else the tool's cursor."""
-        over = self.layer.handle_at(self.state.measurements, *self.display_pos(p.x(), p.y())) is not None
-        shape = (Qt.CursorShape.SizeAllCursor if over else
+        px = self.display_pos(p.x(), p.y())
+        over = self.layer.handle_at(self.state.measurements, *px, tool=self.state.tool) is not None
+        rotate = not over and self.state.tool == "navigate" and self.over_rotate_handle(px)
+        shape = (Qt.CursorShape.SizeAllCursor if over else Qt.CursorShape.OpenHandCursor if rotate else
                  Qt.CursorShape.ArrowCursor if self.state.tool == "navigate" else Qt.CursorShape.CrossCursor)
         if self.cursor().shape() != shape:
             self.setCursor(shape)
@@ -124,11 +140,56 @@ class SliceViewWidget(VtkWidget):
         self.render_now()
         self.slice_view.renderer.RemoveViewProp(actor)
 
+    # ----------------------------------------------------------- oblique MPR
+    def attach_oblique(self, model: ObliqueMPR) -> None:
+        """Share ``model`` (the planes of all three views) with the other slice views."""
+        self.oblique = model
+        model.subscribe(self._on_oblique)
+        self._on_oblique()
+
+    def _on_oblique(self) -> None:
+        sv = self.slice_view
+        if sv.volume is None or sv.frame_override is not None or not sv.patient_geometry:
+            return
+        sv.set_oblique(self.oblique.frames() if self.oblique.is_oblique else None)
+        self.refresh_measurements()
+        self.request_render(0)
+
+    def can_rotate(self) -> bool:
+        """True when this view shows patient planes that can be turned (not a single image in its own plane)."""
+        sv = self.slice_view
+        return sv.volume is not None and sv.frame_override is None and sv.patient_geometry
+
+    def _mouse_angle(self, px: tuple[float, float]) -> float:
+        """Angle (degrees, counter-clockwise on screen) of display point ``px`` about the cursor."""
+        cx, cy = self.slice_view.lps_to_display(self.state.cursor)
+        return float(np.degrees(np.arctan2(px[1] - cy, px[0] - cx)))
+
+    def over_rotate_handle(self, px: tuple[float, float]) -> bool:
+        """True when display point ``px`` grabs a crosshair line to rotate it (navigate tool)."""
+        sv = self.slice_view
+        if not (self.can_rotate() and sv.crosshair_visible):
+            return False
+        c = sv.lps_to_display(self.state.cursor)
+        rel = np.asarray(px, float) - c
+        if float(np.hypot(*rel)) < ROTATE_MIN_RADIUS_PX:
+            return False
+        for d in sv._line_dirs:  # display has the same axes as (u, v), scaled
+            if abs(float(rel[0] * d[1] - rel[1] * d[0])) <= ROTATE_GRAB_PX:
+                return True
+        return False
+
+    def rotate_crosshair(self, angle_deg: float) -> None:
+        """Turn this view's crosshair by ``angle_deg`` (counter-clockwise): reslices the other two views."""
+        if self.can_rotate():
+            self.oblique.rotate(self.view, angle_deg)
+
     # ----------------------------------------------------------- subscriptions
     def set_image(self, volume, image) -> None:
         """Show ``volume`` through the shared vtkImageData ``image``."""
         self.slice_view.set_volume(volume, image)
         self.slice_view.set_window(*self.state.window)
+        self.oblique.reset()  # a new study opens in the standard planes
         self._size = (0, 0)
         self.request_render()
 
@@ -166,10 +227,11 @@ class SliceViewWidget(VtkWidget):
         self.layer.place_labels()
 
     def step_slices(self, steps: int) -> None:
-        """Move this view's slice by ``steps`` (a single image in its own plane: stays on the image)."""
+        """Move this view's slice by ``steps`` (a single image in its own plane: stays on the image;
+        an oblique plane: along its own normal)."""
         frame = self.slice_view.frame_override
         if frame is None:
-            self.state.step_slice(self.view, steps)
+            self.state.step_slice(self.slice_view.geom, steps)
         elif self.state.volume is not None:
             self.state.set_cursor(vg.step_cursor(frame, self.state.volume, self.state.cursor, steps))
 
@@ -193,9 +255,17 @@ class SliceViewWidget(VtkWidget):
             return
         px = self.display_pos(p.x(), p.y())
         pl = self._placement
-        if pl is None or not pl.active:
-            hit = self.layer.handle_at(self.state.measurements, *px)
-            if hit is not None:  # grab a handle: edit, in any tool
+        ctrl = bool(ev.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        idle = pl is None or not pl.active
+        hit = self.layer.handle_at(self.state.measurements, *px, tool=self.state.tool) if idle else None
+        if idle and self.can_rotate() and (ctrl or (
+                hit is None and self.state.tool == "navigate" and self.over_rotate_handle(px))):
+            self._rotating = self._mouse_angle(px)  # turn the crosshair (oblique MPR); handles come first
+            self._rotate_click = None if ctrl else self._lps_at(ev)  # a plain click there still sets the cursor
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if idle:
+            if hit is not None:  # grab a handle: edit, in any tool (an ROI tool only grabs its own kind)
                 mid, index = hit
                 m = self.state.measurements.get(mid)
                 self._edit = (mid, index, float(np.asarray(m.points[index]) @ self.slice_view.frame[:, 2]))
@@ -220,6 +290,15 @@ class SliceViewWidget(VtkWidget):
         self.state.hover(lps, self.view)
         if self._painting:
             self.paint_tool.drag(self, lps)
+            return
+        if self._rotating is not None:
+            angle = self._mouse_angle(self.display_pos(p.x(), p.y()))
+            delta = (angle - self._rotating + 180.0) % 360.0 - 180.0
+            if delta == 0.0:
+                return
+            self._rotating = angle
+            self._rotate_click = None
+            self.rotate_crosshair(delta)
             return
         if self._edit is not None:
             mid, index, w = self._edit
@@ -269,6 +348,15 @@ class SliceViewWidget(VtkWidget):
         if self._painting:
             self._painting = False
             self.paint_tool.release(self)
+            return
+        if self._rotating is not None:
+            self._rotating = None
+            self._update_hover_cursor(ev.position())
+            click, self._rotate_click = self._rotate_click, None
+            if click is not None:  # grabbed a crosshair line but did not turn it: an ordinary click
+                self.state.select(None)
+                self.state.set_cursor(click)
+                self.point_clicked.emit(self.state.cursor.copy())
             return
         if drag is not None and drag[0] in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
             self.state.camera_changed.emit(self.view)

@@ -3,7 +3,9 @@
 A measurement is drawn in a view when all its points lie within half a slice
 of the view's plane (:func:`in_plane`); its outline, handles and a label with
 its values (given by the caller) are placed in the view's ``(u, v)``
-coordinates, above the image, the overlay and the crosshair.
+coordinates, above the image, the overlay and the crosshair. A label pushed away
+from its shape (past other labels, or kept inside a small view) keeps a thin
+leader line to the shape's nearest point.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from __future__ import annotations
 import numpy as np
 from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
-from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkTextActor
+from vtkmodules.vtkRenderingCore import (
+    vtkActor,
+    vtkActor2D,
+    vtkCoordinate,
+    vtkPolyDataMapper,
+    vtkPolyDataMapper2D,
+    vtkTextActor,
+)
 
 from meddiag_desktop.core import view_geometry as vg
 from meddiag_desktop.core.measurements import Measurement, ellipse_polygon
@@ -25,6 +34,8 @@ COLOURS = {
 }
 _Z = 1.5  # above image (0), overlay (0.5) and crosshair (1)
 HANDLE_PX = 7.0  #: handle size on screen (pixels); also the grab radius
+LABEL_GAP_PX = 10.0  #: a label's distance from its shape
+LEADER_MIN_PX = 14.0  #: a label farther than this from its shape gets a leader line
 
 
 def outline_lps(m_kind: str, points, normal) -> list[np.ndarray]:
@@ -95,7 +106,26 @@ class _Item:
         tp.SetShadow(False)
         tp.SetVerticalJustificationToCentered()
         self.text.PickableOff()
-        for prop in (self.actor, self.handles, self.text):
+        self.leader_points = vtkPoints()  # display px: label edge -> shape
+        self.leader_points.SetNumberOfPoints(2)
+        leader_lines = vtkCellArray()
+        leader_lines.InsertNextCell(2)
+        leader_lines.InsertCellPoint(0)
+        leader_lines.InsertCellPoint(1)
+        leader_poly = vtkPolyData()
+        leader_poly.SetPoints(self.leader_points)
+        leader_poly.SetLines(leader_lines)
+        coord = vtkCoordinate()
+        coord.SetCoordinateSystemToDisplay()
+        leader_mapper = vtkPolyDataMapper2D()
+        leader_mapper.SetInputData(leader_poly)
+        leader_mapper.SetTransformCoordinate(coord)
+        self.leader = vtkActor2D()
+        self.leader.SetMapper(leader_mapper)
+        self.leader.GetProperty().SetLineWidth(1.0)
+        self.leader.PickableOff()
+        self.leader.VisibilityOff()
+        for prop in (self.actor, self.handles, self.text, self.leader):
             renderer.AddViewProp(prop)
         self.anchor = np.zeros(2)  # view (u, v) of the shape's rightmost point (label goes right of it)
         self.anchor_left = np.zeros(2)  # leftmost point (label goes left of it near the right edge)
@@ -114,9 +144,11 @@ class _Item:
     def set_visible(self, on: bool) -> None:
         for prop in (self.actor, self.handles, self.text):
             prop.SetVisibility(on)
+        if not on:
+            self.leader.VisibilityOff()
 
     def remove(self, renderer) -> None:
-        for prop in (self.actor, self.handles, self.text):
+        for prop in (self.actor, self.handles, self.text, self.leader):
             renderer.RemoveViewProp(prop)
 
     def show(self, view: vg.ViewLike, polylines: list[np.ndarray], handles: np.ndarray, text: str,
@@ -145,8 +177,10 @@ class _Item:
         self.actor.GetProperty().SetColor(*colour)
         self.handles.GetProperty().SetColor(*colour)
         self.text.GetTextProperty().SetColor(*colour)
+        self.leader.GetProperty().SetColor(*colour)
         self.text.SetInput(text)
         allp = np.vstack([vg.lps_to_view(view, line) for line in polylines]) if polylines else np.zeros((1, 3))
+        self.outline_uv = allp[:, :2].copy()  # the drawn shape (view mm): the leader goes to its nearest point
         right = int(np.argmax(allp[:, 0]))
         self.anchor = allp[right, :2].copy()
         self.anchor_left = allp[int(np.argmin(allp[:, 0])), :2].copy()
@@ -208,43 +242,92 @@ class MeasurementLayer:
         return [np.array([p - f[:, 0] * k, p + f[:, 0] * k]), np.array([p - f[:, 1] * k, p + f[:, 1] * k])]
 
     def place_labels(self) -> None:
-        """Keep labels 10 px beside their shapes at any zoom, not over each other (call before each render)."""
+        """Keep labels 10 px beside their shapes at any zoom, not over each other and inside the view;
+        a label pushed away from its shape gets a leader line to it (call before each render)."""
         sv = self.sv
-        width, _ = sv.renderer.GetSize()
+        width, height = sv.renderer.GetSize()
         placed: list[tuple[float, float, float, float]] = []
         for item in (*self._items.values(), self._preview):
             if not item.text.GetVisibility():
+                item.leader.VisibilityOff()
                 continue
             lines = (item.text.GetInput() or "").split("\n")
             text_w = 7.6 * max(len(t) for t in lines)  # 13 px bold Arial, about 7.6 px a character
             text_h = 16.0 * len(lines)
             tp = item.text.GetTextProperty()
             x, y = sv.view_to_display(*item.anchor)
-            if x + 10 + text_w > width - 4:  # no room on the right: put it left of the shape
+            left = x + LABEL_GAP_PX + text_w > width - 4  # no room on the right: put it left of the shape
+            if left:  # right-aligned: its end keeps the gap whatever the real text width
                 x, y = sv.view_to_display(*item.anchor_left)
+                x0 = x - LABEL_GAP_PX - text_w
                 tp.SetJustificationToRight()
-                x0 = x - 10 - text_w
-                x = x - 10
             else:
+                x0 = x + LABEL_GAP_PX
                 tp.SetJustificationToLeft()
-                x = x + 10
-                x0 = x
-            for _ in range(12):  # move down past labels already placed
-                hit = next((r for r in placed if x0 < r[2] and r[0] < x0 + text_w
-                            and y - text_h / 2 < r[3] and r[1] < y + text_h / 2), None)
+            x0 = float(np.clip(x0, 4.0, max(width - 4.0 - text_w, 4.0)))  # small views: stay inside
+            y = float(np.clip(y, text_h / 2 + 2, max(height - text_h / 2 - 2, text_h / 2 + 2)))
+            if left and x0 + text_w > width - 4:  # wider than the view: its start, from the left edge
+                left = False
+                tp.SetJustificationToLeft()
+            y = self._free_y(placed, x0, y, text_w, text_h, height)
+            placed.append((x0, y - text_h / 2, x0 + text_w, y + text_h / 2))
+            item.text.SetDisplayPosition(int(x0 + text_w if left else x0), int(y))
+            item.label_box = (x0, y - text_h / 2, x0 + text_w, y + text_h / 2)  # display px (estimated width)
+            self._place_leader(item, item.label_box)
+
+    @staticmethod
+    def _free_y(placed, x0: float, y: float, text_w: float, text_h: float, height: float) -> float:
+        """``y`` moved down (or, when that leaves the view, up) past the labels already placed."""
+        def overlap(yy):
+            return next((r for r in placed if x0 < r[2] and r[0] < x0 + text_w
+                         and yy - text_h / 2 < r[3] and r[1] < yy + text_h / 2), None)
+
+        def moved(direction: int) -> float:
+            yy = y
+            for _ in range(12):
+                hit = overlap(yy)
                 if hit is None:
                     break
-                y = hit[1] - text_h / 2 - 2
-            placed.append((x0, y - text_h / 2, x0 + text_w, y + text_h / 2))
-            item.text.SetDisplayPosition(int(x), int(y))
+                yy = hit[1] - text_h / 2 - 2 if direction < 0 else hit[3] + text_h / 2 + 2
+            return yy
 
-    def handle_at(self, measurements, x: float, y: float, radius: float = HANDLE_PX + 2) -> tuple[str, int] | None:
-        """``(measurement id, point index)`` of the visible handle nearest display point ``(x, y)``."""
+        down = moved(-1)  # display y grows upwards: down first, as before
+        if down - text_h / 2 >= 0 or overlap(down) is not None:
+            return down
+        up = moved(1)
+        return up if up + text_h / 2 <= height and overlap(up) is None else down
+
+    def _place_leader(self, item: _Item, box: tuple[float, float, float, float]) -> None:
+        """A line from the label's box to the nearest point of its shape, when they are apart."""
+        sv = self.sv
+        shape = np.array([sv.view_to_display(u, v) for u, v in item.outline_uv])
+        x0, y0, x1, y1 = box
+        nearest_on_box = np.stack([np.clip(shape[:, 0], x0, x1), np.clip(shape[:, 1], y0, y1)], -1)
+        gaps = np.linalg.norm(shape - nearest_on_box, axis=1)
+        i = int(np.argmin(gaps))
+        if gaps[i] <= LEADER_MIN_PX:
+            item.leader.VisibilityOff()
+            return
+        (ax, ay), (bx, by) = nearest_on_box[i], shape[i]
+        item.leader_points.SetPoint(0, float(ax), float(ay), 0.0)
+        item.leader_points.SetPoint(1, float(bx), float(by), 0.0)
+        item.leader_points.Modified()
+        item.leader.VisibilityOn()
+
+    def handle_at(self, measurements, x: float, y: float, radius: float = HANDLE_PX + 2,
+                  tool: str | None = None) -> tuple[str, int] | None:
+        """``(measurement id, point index)`` of the visible handle nearest display point ``(x, y)``.
+
+        With ``tool``, only handles that tool grabs (:func:`~meddiag_desktop.core.placement.grabs_handle`:
+        an ROI tool starts a new region on a caliper's end).
+        """
+        from meddiag_desktop.core.placement import grabs_handle
+
         best, best_d = None, radius
         by_id = {m.id: m for m in measurements}
         for mid in self.visible_ids:
             m = by_id.get(mid)
-            if m is None:
+            if m is None or (tool is not None and not grabs_handle(tool, m.kind)):
                 continue
             for i in handle_points(m):
                 dx, dy = self.sv.lps_to_display(m.points[i]) - np.array([x, y])

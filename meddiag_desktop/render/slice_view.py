@@ -15,6 +15,12 @@ that view, in the image's own plane (:func:`view_geometry.single_image_frame`):
 ``frame_override`` holds that frame and :attr:`SliceView.geom` (the view name
 or the frame) is what every geometry call gets.
 
+Oblique MPR: :meth:`SliceView.set_oblique` gives the view the current frames of
+all three planes (:class:`view_geometry.ObliqueMPR`); a rotated plane is
+resliced along its own frame (``oblique_frame``, which :attr:`SliceView.geom`
+then returns), the crosshair lines are drawn where the two other planes cut
+this one (at any angle) and the corner text says "Oblique" with the tilt.
+
 Corner texts are shortened with an ellipsis (:func:`fit_corner_lines`) so the
 left and right corners never overlap, however narrow the view.
 """
@@ -239,6 +245,8 @@ class SliceView:
         self.view = view
         self.frame = vg.view_frame(view)
         self.frame_override: np.ndarray | None = None  # a single oblique image: its own plane
+        self.oblique_frame: np.ndarray | None = None  # oblique MPR: this plane's rotated frame
+        self._mpr_frames: dict[str, np.ndarray] | None = None  # oblique MPR: every plane's frame
         self.renderer = renderer or vtkRenderer()
         self.renderer.SetBackground(*_BACKGROUND)
         self.volume: Volume | None = None
@@ -306,8 +314,11 @@ class SliceView:
     # ------------------------------------------------------------------ frame
     @property
     def geom(self) -> vg.ViewLike:
-        """What the geometry functions get: the frame override if any, else the view name."""
-        return self.view if self.frame_override is None else self.frame_override
+        """What the geometry functions get: the frame override if any, else the oblique MPR frame
+        if this plane is rotated, else the view name."""
+        if self.frame_override is not None:
+            return self.frame_override
+        return self.view if self.oblique_frame is None else self.oblique_frame
 
     @property
     def title(self) -> str:
@@ -332,6 +343,53 @@ class SliceView:
         # vertical line: the plane normal to screen right; horizontal: normal to screen up
         self._vline.GetProperty().SetColor(*VIEW_COLOURS[_plane_showing(self.frame[:, 0])])
         self._hline.GetProperty().SetColor(*VIEW_COLOURS[_plane_showing(self.frame[:, 1])])
+        self._line_dirs = (np.array([0.0, 1.0]), np.array([1.0, 0.0]))  # (u, v) of the vertical, horizontal line
+        if self._mpr_frames is not None and self.frame_override is None:
+            others = [v for v in vg.VIEWS if v != self.view]
+            # the line of the plane whose normal is nearest screen right is the "vertical" one
+            others.sort(key=lambda o: -abs(float(self._mpr_frames[o][:, 2] @ self.frame[:, 0])))
+            dirs = []
+            for line, other in zip((self._vline, self._hline), others):
+                line.GetProperty().SetColor(*VIEW_COLOURS[other])
+                d = np.cross(self.frame[:, 2], self._mpr_frames[other][:, 2])
+                uv = (self.frame.T @ d)[:2]
+                dirs.append(uv / max(float(np.linalg.norm(uv)), 1e-12))
+            self._line_dirs = (dirs[0], dirs[1])
+
+    def set_oblique(self, frames: dict[str, np.ndarray] | None) -> None:
+        """Oblique MPR: the current frames of all three planes (``None``: the standard planes).
+
+        This view reslices along its own frame when it differs from the standard
+        one, and draws the crosshair lines where the other two planes cut it. The
+        cursor keeps its place on the screen, so the image turns about it.
+        """
+        standard = frames is None or all(np.array_equal(f, vg.view_frame(v)) for v, f in frames.items())
+        self._mpr_frames = None if standard else {v: np.array(f, float) for v, f in frames.items()}
+        own = None if self._mpr_frames is None else self._mpr_frames[self.view]
+        if own is not None and np.array_equal(own, vg.view_frame(self.view)):
+            own = None
+        before = self.lps_to_display(self.cursor) if self.volume is not None else None
+        changed = not (own is None and self.oblique_frame is None) and not (
+            own is not None and self.oblique_frame is not None and np.array_equal(own, self.oblique_frame))
+        self.oblique_frame = own
+        self._apply_frame()
+        if self.volume is None:
+            return
+        if changed:
+            self._apply_geometry()
+            self._apply_camera()
+            after = self.lps_to_display(self.cursor)
+            self.pan += (after - before) * self.world_per_pixel()  # the cursor stays where it was on screen
+            self._apply_camera()
+        self._slice_w = None
+        self.set_cursor(self.cursor)
+
+    def oblique_label(self) -> str:
+        """``"Oblique 30.0°"`` (tilt from the standard plane) while this plane is rotated, else ``""``."""
+        if self.oblique_frame is None or self.frame_override is not None:
+            return ""
+        c = float(self.oblique_frame[:, 2] @ vg.view_frame(self.view)[:, 2])
+        return f"Oblique {np.degrees(np.arccos(np.clip(c, -1.0, 1.0))):.1f}\u00b0"
 
     # ------------------------------------------------------------------ data
     def set_volume(self, volume: Volume | None, image: vtkImageData | None = None) -> None:
@@ -340,6 +398,7 @@ class SliceView:
         self.brush_cursor.hide()
         self.volume = volume
         self.frame_override = None if volume is None else vg.single_image_frame(volume, self.view)
+        self.oblique_frame, self._mpr_frames = None, None  # a new study opens in the standard planes
         self._apply_frame()
         if volume is None:
             self._apply_photometric()
@@ -365,16 +424,7 @@ class SliceView:
         else:
             background = lo - 1.0
         self.reslice.SetBackgroundLevel(min(background, lo))
-        self._extent = vg.view_extent(self.geom, volume)
-        umin, umax, vmin, vmax, _, _ = self._extent
-        du, dv = vg.output_spacing(self.geom, volume, MAX_OUTPUT_PIXELS)
-        nu = int(np.floor((umax - umin) / du + 1e-6)) + 1
-        nv = int(np.floor((vmax - vmin) / dv + 1e-6)) + 1
-        self.reslice.SetOutputSpacing(du, dv, 1.0)
-        self.reslice.SetOutputOrigin(umin, vmin, 0.0)
-        self.reslice.SetOutputExtent(0, nu - 1, 0, nv - 1, 0, 0)
-        self.aligned = vg.is_aligned(self.geom, volume)
-        self._apply_interpolation()
+        self._apply_geometry()
         if volume.is_rgb:
             self.set_window(255.0, 127.5)
         self._apply_photometric()
@@ -386,6 +436,26 @@ class SliceView:
         self.pan = np.zeros(2)
         self.set_cursor(volume.center_lps())
         self.reset_camera()
+
+    def _apply_geometry(self) -> None:
+        """Output grid of the reslice (extent, spacing, interpolation) for the current plane's frame."""
+        volume = self.volume
+        self._extent = vg.view_extent(self.geom, volume)
+        umin, umax, vmin, vmax, _, _ = self._extent
+        du, dv = vg.output_spacing(self.geom, volume, MAX_OUTPUT_PIXELS)
+        nu = int(np.floor((umax - umin) / du + 1e-6)) + 1
+        nv = int(np.floor((vmax - vmin) / dv + 1e-6)) + 1
+        self.reslice.SetOutputSpacing(du, dv, 1.0)
+        self.reslice.SetOutputOrigin(umin, vmin, 0.0)
+        self.reslice.SetOutputExtent(0, nu - 1, 0, nv - 1, 0, 0)
+        if self._overlay is not None:  # the overlay shares the reslice axes: give it the same grid
+            r = self._overlay[1]
+            r.SetOutputSpacing(du, dv, 1.0)
+            r.SetOutputOrigin(umin, vmin, 0.0)
+            r.SetOutputExtent(0, nu - 1, 0, nv - 1, 0, 0)
+        self.aligned = vg.is_aligned(self.geom, volume)
+        self._apply_interpolation()
+        self._slice_w = None
 
     def _apply_photometric(self) -> None:
         """Inverted grey ramp for MONOCHROME1, the plain window/level ramp otherwise.
@@ -526,12 +596,13 @@ class SliceView:
             self._axes.Modified()
             self.reslice.Modified()
             self._slice_w = float(w)
-        umin, umax, vmin, vmax, _, _ = self._extent
         z = 1.0  # above the image (camera looks down -z)
-        self._vpoints.SetPoint(0, u, vmin - 1e4, z)
-        self._vpoints.SetPoint(1, u, vmax + 1e4, z)
-        self._hpoints.SetPoint(0, umin - 1e4, v, z)
-        self._hpoints.SetPoint(1, umax + 1e4, v, z)
+        (vu, vv), (hu, hv) = self._line_dirs  # crosshair lines through the cursor (oblique MPR: at any angle)
+        big = 1e4
+        self._vpoints.SetPoint(0, u - vu * big, v - vv * big, z)
+        self._vpoints.SetPoint(1, u + vu * big, v + vv * big, z)
+        self._hpoints.SetPoint(0, u - hu * big, v - hv * big, z)
+        self._hpoints.SetPoint(1, u + hu * big, v + hv * big, z)
         self._vpoints.Modified()
         self._hpoints.Modified()
         self._update_text()
@@ -686,7 +757,7 @@ class SliceView:
         w, lvl = self.window
         lines = self.corner_lines(
             [x for x in (patient, pid, study) if x],
-            [x for x in (self.title, self.slab_label(), lossy_text(md), series, modality) if x],
+            [x for x in (self.title, self.oblique_label(), self.slab_label(), lossy_text(md), series, modality) if x],
             [f"Im {info.index + 1}/{info.count}" + (
                 f"   {position}" if self.patient_geometry else "")] + (
                 [self._readout] if self._readout else []),
