@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "infer": "meddiag_desktop.ai.cli",
     "risk": "meddiag_desktop.risk.cli",
     "report": "meddiag_desktop.report.cli",
+    "batch": "meddiag_desktop.batch.cli",
 }
 
 
