@@ -41,3 +41,28 @@ def tiny_plugin(root: Path) -> Path:
     from plugin_factory import make_plugin
 
     return make_plugin(root, "test.threshold", spacing=(5.0, 5.0, 5.0), roi=(32, 32, 32))
+
+
+def undecodable_study(folder: Path) -> str:
+    """A small series whose headers say JPEG 2000 and whose fragments are garbage: it scans, the load fails."""
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEG2000Lossless, generate_uid
+
+    from meddiag_desktop.io.dicom_write import write_series
+
+    uid = generate_uid()
+    write_series(np.zeros((8, 16, 16), np.int16), folder, study_uid=uid, patient_id="BROKEN")
+    for f in sorted(folder.iterdir()):
+        ds = pydicom.dcmread(f)
+        ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
+        ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"garbage" * 20])
+        ds["PixelData"].VR = "OB"
+        ds.save_as(f, enforce_file_format=True)
+    return uid
+
+
+def audit_events(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
