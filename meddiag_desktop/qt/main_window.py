@@ -181,6 +181,9 @@ class MainWindow(QMainWindow):
         act.triggered.connect(lambda _=False: self.export_report())
         m.addAction(act)
         self.export_action = act
+        act = QAction("&Batch AI over studies...", self)
+        act.triggered.connect(lambda _=False: self.open_batch_dialog())
+        m.addAction(act)
         m.addSeparator()
         act = QAction("&Quit", self)
         act.setShortcut(QKeySequence.StandardKey.Quit)
@@ -231,6 +234,16 @@ class MainWindow(QMainWindow):
         act = QAction("&About MedDiag Desktop", self)
         act.triggered.connect(lambda _=False: self.show_about())
         h.addAction(act)
+
+    def open_batch_dialog(self):
+        """Show the batch dialog (one per window; it runs the batch off the UI thread)."""
+        from meddiag_desktop.qt.batch_dialog import BatchDialog
+
+        if getattr(self, "batch_dialog", None) is None:
+            self.batch_dialog = BatchDialog(self)
+        self.batch_dialog.show()
+        self.batch_dialog.raise_()
+        return self.batch_dialog
 
     # ------------------------------------------------------------- reporting
     def show_error(self, message: str) -> None:
@@ -525,6 +538,8 @@ class MainWindow(QMainWindow):
             self.sessions.close_current()
         for task in list(self._tasks):
             task.wait()
+        if getattr(self, "batch_dialog", None) is not None:
+            self.batch_dialog.close()  # cancels a running batch and waits for its workers to stop
         for w in (*self.slice_widgets.values(), self.volume_widget, *filter(None, [self.compare.widget])):
             w.Finalize()
         super().closeEvent(ev)
