@@ -207,7 +207,11 @@ def run_batch(config: BatchConfig, on_progress: Callable[[BatchProgress], None] 
     second otherwise; ``cancel()`` returning True stops submitting, cancels what
     has not finished and writes the tables of what has.
     """
-    from distributed import wait
+    try:
+        from distributed import wait
+    except ImportError:
+        raise BatchInputError("meddiag batch needs Dask distributed, which is not installed: "
+                              "pip install 'meddiag-desktop[batch]' (or: pip install distributed)") from None
 
     from meddiag_desktop.report.audit import audit
 

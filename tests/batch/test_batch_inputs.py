@@ -138,3 +138,10 @@ def test_the_batch_package_imports_no_qt_and_no_dask_until_a_batch_runs():
             "print(' '.join(m for m in ('distributed', 'dask', 'torch', 'PySide6') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def test_without_dask_the_error_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    (tmp_path / "in" / "s").mkdir(parents=True)
+    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--risk", "brock"]) == 2
+    assert "pip install 'meddiag-desktop[batch]'" in capsys.readouterr().err
