@@ -15,6 +15,9 @@ The engine's overhead per study is ``batch(1 worker) wall / N - median(report lo
 (cluster start, header scan, staging, marker, SR read back, tables, spread over the
 studies) and, without the start-up, ``median(batch study time) - median(report loop)``.
 The scaling ratio is ``studies/min with 2 workers / studies/min with 1 worker``.
+Wall times depend on whatever else the machine runs (the load average is recorded);
+CPU seconds of each command's whole process tree do not, so the overhead is also
+given in CPU seconds per study (batch CPU / N - median report CPU).
 Prints one JSON object (``--json FILE`` also writes it).
 """
 
@@ -24,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,16 +56,29 @@ def _make_studies(root: Path, n: int, matrix: int, slices: int) -> list[Path]:
     return out
 
 
+CPU: list[float] = []  #: CPU seconds (user + system) of the last command's whole process tree
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def _run(cmd: list[str]) -> float:
+    """Wall seconds of ``cmd``; its CPU seconds (every descendant reaped: workers, report and plugin processes)
+    go to :data:`CPU`, a figure that other load on the machine does not inflate."""
+    cpu = _children_cpu()
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:6])}... failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    CPU.append(_children_cpu() - cpu)
+    return wall
 
 
-def _loop(kind: str, studies: list[Path], plugin: str, tmp: Path) -> list[float]:
-    times = []
+def _loop(kind: str, studies: list[Path], plugin: str, tmp: Path) -> tuple[list[float], list[float]]:
+    times, cpu = [], []
     for i, s in enumerate(studies):
         out = tmp / f"{kind}-{i}"
         if kind == "infer":
@@ -70,7 +87,8 @@ def _loop(kind: str, studies: list[Path], plugin: str, tmp: Path) -> list[float]
             cmd = [sys.executable, "-m", "meddiag_desktop", "report", str(s), "--out", str(out), "--plugin", plugin,
                    "--device", "cpu"]
         times.append(_run(cmd))
-    return times
+        cpu.append(CPU[-1])
+    return times, cpu
 
 
 def _batch(root: Path, plugin: str, workers: int, tmp: Path) -> dict:
@@ -82,7 +100,8 @@ def _batch(root: Path, plugin: str, workers: int, tmp: Path) -> dict:
     done = [float(r["seconds"]) for r in rows if r["status"] == "done"]
     return {"workers": workers, "wall_s": round(wall, 2), "studies": len(done),
             "studies_per_min": round(60 * len(done) / wall, 2),
-            "median_study_s": round(statistics.median(done), 2)}
+            "median_study_s": round(statistics.median(done), 2),
+            "cpu_s_per_study": round(CPU[-1] / max(len(done), 1), 2), "load_average_1min": round(os.getloadavg()[0], 2)}
 
 
 def main() -> None:
@@ -98,8 +117,8 @@ def main() -> None:
         tmp = Path(tmp_s)
         os.environ.setdefault("MEDDIAG_AUDIT_LOG", str(tmp / "audit.log"))
         studies = _make_studies(tmp / "studies", args.studies, args.matrix, args.slices)
-        infer = _loop("infer", studies, args.plugin, tmp)
-        report = _loop("report", studies, args.plugin, tmp)
+        infer, infer_cpu = _loop("infer", studies, args.plugin, tmp)
+        report, report_cpu = _loop("report", studies, args.plugin, tmp)
         one = _batch(tmp / "studies", args.plugin, 1, tmp)
         two = _batch(tmp / "studies", args.plugin, 2, tmp)
     med_report = statistics.median(report)
@@ -107,12 +126,16 @@ def main() -> None:
         "studies": args.studies, "plugin": args.plugin, "study_shape_zyx": [args.slices, args.matrix, args.matrix],
         "cpu_cores": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
         "infer_loop_median_s": round(statistics.median(infer), 2),
+        "infer_loop_median_cpu_s": round(statistics.median(infer_cpu), 2),
         "report_loop_median_s": round(med_report, 2),
+        "report_loop_median_cpu_s": round(statistics.median(report_cpu), 2),
         "report_loop_studies_per_min": round(60 / med_report, 2),
         "batch_1_worker": one, "batch_2_workers": two,
         "scaling_ratio_2_vs_1": round(two["studies_per_min"] / one["studies_per_min"], 2),
         "overhead_per_study_s_incl_start": round(one["wall_s"] / args.studies - med_report, 2),
         "overhead_per_study_s_excl_start": round(one["median_study_s"] - med_report, 2),
+        "overhead_per_study_cpu_s_1_worker": round(one["cpu_s_per_study"] - statistics.median(report_cpu), 2),
+        "overhead_per_study_cpu_s_2_workers": round(two["cpu_s_per_study"] - statistics.median(report_cpu), 2),
     }
     text = json.dumps(result, indent=1)
     print(text)
