@@ -43,3 +43,26 @@ def test_batch_dialog_runs_a_batch_and_shows_progress(qtbot, archive, plugin, tm
     assert any("truncated" in t and "FAILED" in t for t in items)
     assert "Dask dashboard" in dialog.dashboard.text()
     assert (tmp_path / "out" / uid / "batch-done.json").exists() and dialog.start_button.isEnabled()
+
+
+@pytest.mark.gui
+def test_the_file_menu_opens_the_batch_dialog(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("MEDDIAG_SESSION_DIR", str(tmp_path / "sessions"))
+    monkeypatch.setenv("MEDDIAG_AI_PREWARM", "0")
+    from meddiag_desktop.qt.batch_dialog import BatchDialog
+    from meddiag_desktop.qt.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    (action,) = [a for a in win.file_menu.actions() if a.text() == "&Batch AI over studies..."]
+    action.trigger()
+    dialog = win.batch_dialog
+    assert isinstance(dialog, BatchDialog) and dialog.isVisible()
+    ids = [dialog.plugins.item(i).data(0x0100) for i in range(dialog.plugins.count())]
+    assert "meddiag.chest-ct-seg" in ids  # the bundled plugins are offered
+    action.trigger()
+    assert win.batch_dialog is dialog  # one dialog per window
+    win.close()
+    assert not dialog.isVisible()
