@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "db": "meddiag_desktop.db.cli",
     "pacs": "meddiag_desktop.pacs.cli",
     "listen": "meddiag_desktop.pacs.cli",
+    "batch": "meddiag_desktop.batch.cli",
 }
 
 

@@ -39,5 +39,5 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # CPU build of PyTorch: a plain 'torch' would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[ai,test]"
+.venv/bin/python -m pip install -q -e ".[ai,test,batch]"
 echo "setup: done ($(.venv/bin/python -c 'import meddiag_desktop as m; print("meddiag-desktop", m.__version__)'))"

@@ -203,6 +203,9 @@ class MainWindow(QMainWindow):
         act.setShortcut(QKeySequence("Ctrl+Shift+Q"))
         act.triggered.connect(lambda _=False: self.show_pacs_dialog())
         m.addAction(act)
+        act = QAction("&Batch AI over studies...", self)
+        act.triggered.connect(lambda _=False: self.open_batch_dialog())
+        m.addAction(act)
         m.addSeparator()
         act = QAction("&Quit", self)
         act.setShortcut(QKeySequence.StandardKey.Quit)
@@ -253,6 +256,16 @@ class MainWindow(QMainWindow):
         act = QAction("&About MedDiag Desktop", self)
         act.triggered.connect(lambda _=False: self.show_about())
         h.addAction(act)
+
+    def open_batch_dialog(self):
+        """Show the batch dialog (one per window; it runs the batch off the UI thread)."""
+        from meddiag_desktop.qt.batch_dialog import BatchDialog
+
+        if getattr(self, "batch_dialog", None) is None:
+            self.batch_dialog = BatchDialog(self)
+        self.batch_dialog.show()
+        self.batch_dialog.raise_()
+        return self.batch_dialog
 
     # ------------------------------------------------------------- reporting
     def show_error(self, message: str) -> None:
@@ -593,6 +606,8 @@ class MainWindow(QMainWindow):
         for task in list(self._tasks):
             task.wait()
         self.db_browser.close_database()
+        if getattr(self, "batch_dialog", None) is not None:
+            self.batch_dialog.close()  # cancels a running batch and waits for its workers to stop
         for w in (*self.slice_widgets.values(), self.volume_widget, *filter(None, [self.compare.widget])):
             w.Finalize()
         super().closeEvent(ev)

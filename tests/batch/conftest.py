@@ -1,0 +1,42 @@
+"""Fixtures for the batch tests: small generated studies, the tiny plugin, a private audit log."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from batch_helpers import corrupt_study, undecodable_study, tiny_plugin, write_study  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _private_places(tmp_path_factory, monkeypatch):
+    """Audit log and user folders in a temporary folder (workers and report children inherit the variables)."""
+    user = tmp_path_factory.mktemp("user-data")
+    monkeypatch.setenv("MEDDIAG_AUDIT_LOG", str(user / "audit.log"))
+    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(user / "config"))
+    monkeypatch.delenv("MEDDIAG_PLUGIN_PATH", raising=False)
+    yield user
+
+
+@pytest.fixture
+def audit_log(_private_places) -> Path:
+    return Path(_private_places) / "audit.log"
+
+
+@pytest.fixture(scope="session")
+def plugin(tmp_path_factory) -> Path:
+    return tiny_plugin(tmp_path_factory.mktemp("plugins"))
+
+
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory) -> dict:
+    """A folder of 3 good studies, one with truncated pixel data and one whose images cannot be decoded."""
+    root = tmp_path_factory.mktemp("archive")
+    uids = {f"study{i}": write_study(root / f"study{i}", seed=i + 1) for i in range(3)}
+    truncated = corrupt_study(root / "truncated", seed=7)
+    undecodable = undecodable_study(root / "undecodable")
+    return {"root": root, "good": uids, "truncated": truncated, "undecodable": undecodable}
