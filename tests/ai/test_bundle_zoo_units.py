@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from plugin_factory import trust_for_tests
 
 import zoo_factory as zf
 from meddiag_desktop.ai.bundle import (
@@ -172,6 +173,7 @@ def test_worker_may_have_children_and_cancel_kills_them(plugin_factory, ct_box, 
     pid_file = tmp_path / "child.pid"
     folder = plugin_factory()
     (folder / "tinyplugin" / "model.py").write_text(CHILD_MODEL.format(pid_file=str(pid_file)))
+    trust_for_tests(folder)  # the model changed after the factory trusted it
     worker = WorkerProcess()
     flag = {"cancel": False}
 

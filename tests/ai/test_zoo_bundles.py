@@ -49,7 +49,13 @@ def run_monai(bundle: Path, data: list[dict], out: Path, tmp: Path, run_id: str 
 
 
 def run_ours(bundle: Path, args: list[str], out: Path, tmp: Path):
-    """``meddiag infer BUNDLE ARGS --out OUT --json``: (returncode, seconds, the one JSON object on stdout)."""
+    """``meddiag infer BUNDLE ARGS --out OUT --json``: (returncode, seconds, the one JSON object on stdout).
+
+    The bundle is trusted first with ``meddiag plugins trust --yes``, as a user would after reviewing it.
+    """
+    trust = subprocess.run([sys.executable, "-m", "meddiag_desktop", "plugins", "trust", str(bundle), "--yes"],
+                           capture_output=True, text=True, env=_env(tmp), timeout=300)
+    assert trust.returncode == 0, trust.stdout + trust.stderr
     cmd = [sys.executable, "-m", "meddiag_desktop", "infer", str(bundle), *args, "--out", str(out), "--json",
            "--device", "cpu"]
     t = time.perf_counter()
