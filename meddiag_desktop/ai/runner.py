@@ -331,17 +331,11 @@ def _segment(folder, manifest, volume, options, progress, cancel, note, notes) -
 
 def points_from_labels(labels: np.ndarray, volume: Volume, value: int, min_voxels: int = 3) -> list[tuple]:
     """LPS centroids of the connected components of ``labels == value`` (largest first)."""
-    import SimpleITK as sitk
+    from meddiag_desktop.core.label_geometry import label_components
 
-    img = sitk.GetImageFromArray((labels == value).astype(np.uint8))
-    cc = sitk.RelabelComponent(sitk.ConnectedComponent(img), minimumObjectSize=min_voxels)
-    stats = sitk.LabelShapeStatisticsImageFilter()
-    stats.Execute(cc)
-    points = []
-    for lab in stats.GetLabels():
-        cx, cy, cz = stats.GetCentroid(lab)  # index space because the image has unit geometry
-        points.append(tuple(float(v) for v in volume.to_lps((cx, cy, cz))))
-    return points
+    comps = [c for c in label_components(volume, labels, value, diameters=False) if c.voxels >= min_voxels]
+    comps.sort(key=lambda c: (-c.voxels, c.index))
+    return [tuple(float(v) for v in c.centroid_lps) for c in comps]
 
 
 def _patch_grid(point: tuple[float, float, float], spec: InputSpec, volume: Volume) -> Grid:
