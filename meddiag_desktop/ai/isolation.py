@@ -197,7 +197,7 @@ def run_isolated(
     from dataclasses import replace
 
     options = replace(options or RunOptions(), allow_bundle_code=info.allow_bundle_code)
-    warnings = check_input(manifest, volume)  # refuse obvious misfits before starting anything
+    warnings = check_input(manifest, volume, options.force, info.path)  # refuse misfits (and out-of-domain studies) first
     if manifest.kind == "monai_bundle" and not info.allow_bundle_code:
         raise InputRefused(f"{info.path} is a MONAI bundle in the app's own folder; bundles run only from the user's folders")
 
@@ -313,7 +313,7 @@ def _find_candidates(manifest, volume, options, progress, cancel, on_stage, on_n
     seg_info = find_plugin(manifest.input.candidates_from)
     if on_stage is not None:
         on_stage(f"finding candidates with {seg_info.manifest.name if seg_info.manifest else seg_info.id}")
-    seg = run_isolated(seg_info, volume, RunOptions(device=options.device), progress, cancel, on_stage=on_stage,
+    seg = run_isolated(seg_info, volume, RunOptions(device=options.device, force=options.force), progress, cancel, on_stage=on_stage,
                        on_note=on_note, stall_timeout=stall, start_timeout=start, threads=threads)
     points = points_from_labels(seg.labels, volume, manifest.input.candidates_label)
     label_name = seg.label_names.get(manifest.input.candidates_label, f"label {manifest.input.candidates_label}")

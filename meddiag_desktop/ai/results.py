@@ -39,6 +39,7 @@ class SegmentationResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     task: str = "segmentation"
+    outside_intended_use: str = ""  #: the mismatch, when the reader ran it anyway outside the intended use
 
     def summary(self) -> dict:
         """JSON-ready description (no arrays)."""
@@ -54,6 +55,7 @@ class SegmentationResult:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "notes": self.notes,
             "warnings": self.warnings,
+            "outside_intended_use": self.outside_intended_use,
         }
 
 
@@ -84,6 +86,7 @@ class ClassificationResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     task: str = "classification"
+    outside_intended_use: str = ""  #: the mismatch, when the reader ran it anyway outside the intended use
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -110,6 +113,7 @@ class ClassificationResult:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "notes": self.notes,
             "warnings": self.warnings,
+            "outside_intended_use": self.outside_intended_use,
         }
 
 
