@@ -187,12 +187,17 @@ def check_domain(manifest: Any, volume: Any, folder: str | Path | None = None,
     if (d.value_range or d.values_reach) and not getattr(volume, "is_rgb", False):
         lo, hi = volume.value_range()
         unit = f" {d.value_unit}" if d.value_unit else ""
-        what = f"{expects} in {d.value_unit}" if expects and d.value_unit else (expects or "its value range")
+        unit_name = "Hounsfield units (HU)" if d.value_unit.upper() == "HU" else d.value_unit
+        what = f"{expects} in {unit_name}" if expects and d.value_unit else (expects or "its value range")
         if d.values_reach and (lo > d.values_reach[0] or hi < d.values_reach[1]):
-            out.append(f"values {_fmt(lo)} to {_fmt(hi)} do not reach {_fmt(d.values_reach[0])}{unit} "
-                       f"and {_fmt(d.values_reach[1])}{unit}; this plugin expects {what}")
+            never = []
+            if lo > d.values_reach[0]:
+                never.append(f"never below {_fmt(d.values_reach[0])}{unit}")
+            if hi < d.values_reach[1]:
+                never.append(f"never above {_fmt(d.values_reach[1])}{unit}")
+            out.append(f"values range {_fmt(lo)} to {_fmt(hi)}, {' and '.join(never)}; this plugin expects {what}")
         elif d.value_range and (lo < d.value_range[0] or hi > d.value_range[1]):
-            out.append(f"values {_fmt(lo)} to {_fmt(hi)} leave the range {_fmt(d.value_range[0])} to "
+            out.append(f"values range {_fmt(lo)} to {_fmt(hi)}, outside {_fmt(d.value_range[0])} to "
                        f"{_fmt(d.value_range[1])}{unit}; this plugin expects {what}")
     if d.spacing_mm:
         a, b = d.spacing_mm
