@@ -38,6 +38,7 @@ class AIRun:
     provenance: Any
     findings: list[AIFinding] = field(default_factory=list)
     outside_intended_use: str = ""  # the mismatch, when the reader ran it anyway
+    sizes: dict[str, Any] = field(default_factory=dict)  # finding key -> core.label_geometry.Component
 
     @property
     def forced(self) -> bool:
@@ -51,9 +52,10 @@ def check_plugin(info: Any, volume: Any):
     return check_domain(info.manifest, volume, getattr(info, "path", None))
 
 
-def findings_from_result(result: Any, provenance: Any, volume: Any) -> list[AIFinding]:
+def findings_from_result(result: Any, provenance: Any, volume: Any, sizes: dict | None = None) -> list[AIFinding]:
     """The findings of a result: one per present label, one per component of a lesion label,
-    one per classified location."""
+    one per classified location. ``sizes``, when given, is filled with each lesion component's
+    :class:`~meddiag_desktop.core.label_geometry.Component` (volume and Fleischner diameters)."""
     from meddiag_desktop.core.label_geometry import label_components
 
     pid = getattr(provenance, "plugin_id", "") or result.plugin_id
@@ -67,7 +69,9 @@ def findings_from_result(result: Any, provenance: Any, volume: Any) -> list[AIFi
             if value <= 0 or value >= len(counts) or counts[value] == 0:
                 continue
             if is_lesion(name):
-                for c in label_components(volume, labels, value, diameters=False):
+                for c in label_components(volume, labels, value, diameters=sizes is not None):
+                    if sizes is not None:
+                        sizes[segment_key(pid, value, c.index)] = c
                     out.append(AIFinding(segment_key(pid, value, c.index), "component", str(name), int(value), c.index,
                                          c.centroid_lps, pid, version, forced))
             else:
@@ -75,7 +79,8 @@ def findings_from_result(result: Any, provenance: Any, volume: Any) -> list[AIFi
                                      pid, version, forced))
     else:
         for i, f in enumerate(result.findings, start=1):
-            out.append(AIFinding(classification_key(pid, i), "classification", f.top_class, None, None,
+            top = getattr(f, "top_class", None) or max(f.probabilities, key=f.probabilities.get)
+            out.append(AIFinding(classification_key(pid, i), "classification", str(top), None, None,
                                  tuple(float(c) for c in f.point_lps), pid, version, forced))
     return out
 
@@ -149,7 +154,8 @@ def run_ai(
         if note not in result.warnings:
             result.warnings = [note, *result.warnings]
     prov = Provenance.from_plugin(info, device=result.device, run_at=started, outside_intended_use=sentence)
-    findings = findings_from_result(result, prov, volume)
+    sizes: dict[str, Any] = {}
+    findings = findings_from_result(result, prov, volume, sizes)
     _audit("ai_run", study, "ok", plugin=info.id, version=version, device=result.device, via=via,
            findings=len(findings), warnings=len(result.warnings), **forced_kw)
-    return AIRun(result, info, prov, findings, sentence)
+    return AIRun(result, info, prov, findings, sentence, sizes)
