@@ -212,10 +212,11 @@ def _run(args: argparse.Namespace) -> int:
         _JSON["warnings"] += list(result.warnings)
         if result.anonymized:
             _JSON["pseudonym"] = result.pseudonym
+    human = sys.stderr if _JSON is not None else sys.stdout  # --json: stdout holds the one JSON object only
     for r in risks:
-        print(f"{r.title}: {r.probability * 100:.1f} % ({r.category})")
+        print(f"{r.title}: {r.probability * 100:.1f} % ({r.category})", file=human)
     for kind, path in result.paths.items():
-        print(f"wrote {path}")
+        print(f"wrote {path}", file=human)
     if result.anonymized:
-        print(f"pseudonym: {result.pseudonym}")
+        print(f"pseudonym: {result.pseudonym}", file=human)
     return 0

@@ -209,6 +209,8 @@ def _findings(report: Report, width: float, st: _Styles) -> list:
         ai = any(x.provenance is not None for x in confirmed)
         flow.append(_p("Segmented structures" + (" (AI, confirmed by the reader)" if ai else ""), st.h3))
         flow += [_segment_table(confirmed, width, st), Spacer(1, 4)]
+    if report.confirmed_by:
+        flow.append(_p(f"AI findings confirmed by: {', '.join(report.confirmed_by)}.", st.small))
     if proposals:
         flow.append(_p(f"AI proposals: unconfirmed, not reviewed by a reader ({len(proposals)})", st.h3))
         flow += [_segment_table(proposals, width, st), Spacer(1, 4)]
@@ -235,8 +237,7 @@ def _status_text(f) -> str:
         return "reader"
     if not f.confirmed:
         return UNCONFIRMED
-    verb = "edited" if f.status == "edited" else "confirmed"
-    return f"{verb} by {f.decided_by}" if f.decided_by else verb
+    return "edited by reader" if f.status == "edited" else "confirmed"
 
 
 def _segment_table(segments, width: float, st: _Styles):
@@ -248,7 +249,7 @@ def _segment_table(segments, width: float, st: _Styles):
         rows.append([("\u2003" if x.component else "") + x.display_name, _fmt(x.volume_ml, 2), _fmt(x.mean_hu, 0),
                      format_mm(x.longest_diameter_mm), format_mm(x.short_axis_mm), format_mm(x.mean_diameter_mm),
                      src, _status_text(x)])
-    return _table(rows, [width - 412, 50, 44, 46, 46, 56, 90, 80], st, align_right=(1, 2, 3, 4, 5))
+    return _table(rows, [width - 416, 48, 42, 44, 44, 52, 112, 74], st, align_right=(1, 2, 3, 4, 5))
 
 
 def _outside_use_box(report: Report, width: float, st: _Styles) -> list:

@@ -13,7 +13,10 @@ from meddiag_desktop.ai.manifest import ManifestError, load_manifest, parse_mani
 from meddiag_desktop.cli import main
 from meddiag_desktop.paths import bundled_plugins_dir
 
-ZOO = Path(__file__).resolve().parents[2].parent / "shared" / "zoo_bundles"
+_ROOT = Path(__file__).resolve().parents[2]
+# the shared folder beside the checkout (a worktree sits one level deeper)
+ZOO = next((p / "shared" / "zoo_bundles" for p in (_ROOT.parent, _ROOT.parent.parent)
+            if (p / "shared" / "zoo_bundles").is_dir()), _ROOT.parent / "shared" / "zoo_bundles")
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +90,11 @@ def test_plausibility_checks_warn_and_are_validated(chest):
                         "implausible result: heart volume 0 mL, expected 200 to 1500 mL"]
     data = {"id": "x", "name": "x", "version": "1", "task": "segmentation", "intended_use": "t", "entry": "a.b:c",
             "weights": [{"file": "w.safetensors", "sha256": "0" * 64}], "outputs": {"labels": [{"value": 1, "name": "a"}]},
-            "plausibility": [{"labels": [2], "max_ml": 5}], "domain": {"spacing_mm": [5, 1]}}
-    with pytest.raises(ManifestError) as err:
+            "plausibility": [{"labels": [2], "max_ml": 5}]}
+    with pytest.raises(ManifestError, match=r"plausibility check 1 names labels \[2\]"):
         parse_manifest(data)
-    assert "spacing_mm must be [low, high]" in str(err.value) and "names labels [2]" in str(err.value)
+    with pytest.raises(ManifestError, match=r"domain.spacing_mm: .*must be \[low, high\] with low < high"):
+        parse_manifest({**data, "plausibility": [], "domain": {"spacing_mm": [5, 1]}})
 
 
 def test_infer_refuses_outside_intended_use_with_valid_json(mr_small, tmp_path, capsys):

@@ -99,15 +99,20 @@ def test_reader_rejects_a_false_positive_and_risk_overlay_and_report_follow(qtbo
     qtbot.waitUntil(lambda: panels.risk.proposals.get("nodule_count") is not None, timeout=20000)
     assert panels.risk.proposals["nodule_count"].value == 2 and "nodule_count" not in panels.risk.derived
 
-    review.select("test.seg:seg:7:2")  # selecting a finding takes the views to it
-    assert np.allclose(win.state.cursor, run.findings[2].point_lps)
+    fp_lps = vol.to_lps((50, 40, 2))
+    fp = next(f for f in run.findings if f.point_lps is not None and np.allclose(f.point_lps, fp_lps))
+    assert fp.key == "test.seg:seg:7:1"  # components are numbered in raster order: the false positive comes first
+    review.select(fp.key)  # selecting a finding takes the views to it
+    assert np.allclose(win.state.cursor, fp_lps)
     review.reject_button.click()
     review.accept_all_button.click()
-    assert [f.status for f in panels.findings] == ["accepted", "accepted", "rejected"]
+    assert {f.key: f.status for f in panels.findings} == {"test.seg:seg:1": "accepted", "test.seg:seg:7:1": "rejected",
+                                                          "test.seg:seg:7:2": "accepted"}
     assert all(f.decided_by == READER for f in panels.findings)
     qtbot.waitUntil(lambda: "nodule_count" in panels.risk.derived, timeout=20000)
     assert panels.risk.derived["nodule_count"].value == 1 and not panels.risk.proposals_label.isVisible()
     qtbot.waitUntil(lambda: panels.ai.overlay.labels[2, 40, 50] == 0, timeout=20000)  # the rejected one is hidden
+    assert not win.error_banner.isVisible()
     assert panels.ai.overlay.labels[10, 15, 15] == 7
 
     for name, value in (("family_history", False), ("emphysema", False), ("spiculation", False),

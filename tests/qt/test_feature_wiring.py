@@ -44,7 +44,11 @@ def test_ai_results_reach_overlay_risk_report_and_session(qtbot, main_window, ct
                                                     probabilities={"solid": 0.1, "part_solid": 0.8, "non_solid": 0.1})],
                           probabilities={"solid": 0.1, "part_solid": 0.8, "non_solid": 0.1}, explanation=None,
                           intended_use="testing", device="cpu", timings={}, notes=[], warnings=[])
-    panels.ai._on_result(cls)
+    from meddiag_desktop.workflow import findings_from_result
+
+    panels.findings.extend(findings_from_result(cls, None, vol))  # a classifier run's proposals...
+    panels._on_result(cls)  # ...and its result (the segmentation overlay stays)
+    assert "nodule_type" not in panels.risk.derived
     panels.findings.accept_all("Dr Test")
     qtbot.waitUntil(lambda: "nodule_type" in panels.risk.derived, timeout=20000)
     assert panels.risk.derived["nodule_type"].value == "part_solid"

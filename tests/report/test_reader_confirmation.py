@@ -100,7 +100,8 @@ def test_rejecting_the_false_positive_follows_to_risk_seg_sr_and_pdf(study, tmp_
     assert [v for n, v in items if n == "AI finding status"] == ["Confirmed by reader"] * 3
     assert sum(1 for n, v in items if n == "Tracking Identifier" and str(v).startswith("nodule")) == 1
     text = " ".join(pdf_text(result.paths["pdf"]).split())
-    assert "confirmed by Dr Rita Reader" in text and "unconfirmed" not in text and "nodule 2" not in text
+    assert "AI findings confirmed by: Dr Rita Reader." in text
+    assert "unconfirmed" not in text and "nodule 2" not in text
     assert dciodvfy(result.paths["sr"]) == []
 
 
@@ -142,7 +143,7 @@ def test_headless_report_marks_every_ai_finding_unconfirmed_unless_accept_ai(stu
 
 def test_one_nodule_has_one_size_in_table_risk_pdf_and_sr(study, tmp_path):
     """The phantom's 10 mm ball: the measurements table, the risk inputs, the PDF and the SR agree."""
-    from meddiag_desktop.core.label_geometry import SIZE_NAMES
+    from meddiag_desktop.core.label_geometry import SIZE_NAMES, axial_diameters
     from meddiag_desktop.qt.measurements_panel import segment_rows  # Qt import only; no widget is made
 
     _, volume, labels = study
@@ -157,14 +158,24 @@ def test_one_nodule_has_one_size_in_table_risk_pdf_and_sr(study, tmp_path):
     assert 9.0 <= mean_mm <= 11.0
     assert risk["diameter_mm"].value == long_mm and risk["nodule_size_mm"].value == mean_mm
     assert SIZE_NAMES["mean_diameter_mm"].lower() in risk["nodule_size_mm"].detail
-    pdf = " ".join(pdf_text(result.paths["pdf"]).split())
-    assert f"{SIZE_NAMES['long_axis_mm']} (mm)" in pdf and f"{SIZE_NAMES['mean_diameter_mm']} (mm)" in pdf
-    row = pdf[pdf.index("nodule", pdf.index("left lung")):][:160]
-    assert f"{long_mm:.1f}" in row and f"{mean_mm:.1f}" in row
+    pdf_text(result.paths["pdf"])  # skips without poppler
+    import subprocess
+
+    lines = subprocess.run(["pdftotext", "-layout", str(result.paths["pdf"]), "-"], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.split()[:1] == ["Structure"])
+    header_words = " ".join(lines[head:head + 3]).split()  # the column titles wrap over three lines
+    for name in ("long_axis_mm", "short_axis_mm", "mean_diameter_mm"):
+        assert all(w in header_words for w in SIZE_NAMES[name].split())
+    row = next(ln for ln in lines if ln.split()[:1] == ["nodule"]).split()
+    short_mm = axial_diameters(volume, labels == 3).short_axis_mm
+    assert f"short axis {short_mm:.1f} mm" in risk["nodule_size_mm"].detail
+    assert row[1:6] == [f"{table['volume_ml']:.2f}", "30", f"{long_mm:.1f}", f"{short_mm:.1f}", f"{mean_mm:.1f}"]
     items = _sr_items(pydicom.dcmread(result.paths["sr"]))
     start = items.index(("Tracking Identifier", "nodule"))
-    group = items[start:start + 12]
-    assert ("Long Axis", long_mm) in group and ("Diameter", mean_mm) in group
+    end = next((i for i in range(start + 1, len(items)) if items[i][0] == "Tracking Identifier"), len(items))
+    group = items[start:end]
+    assert ("Long Axis", long_mm) in group and ("Short Axis", short_mm) in group and ("Diameter", mean_mm) in group
 
 
 def test_forced_run_says_outside_intended_use_in_seg_sr_and_pdf(study, tmp_path):
