@@ -407,6 +407,7 @@ class AIPanel(QWidget):
     def _on_plugin_changed(self, index: int) -> None:
         info = self.current_plugin
         self.card.show_plugin(info)
+        self.card.details.show()
         self.point.setVisible(bool(info and info.ok and info.manifest.task == "classification"))
         self._update_buttons()
 
@@ -469,6 +470,7 @@ class AIPanel(QWidget):
             self.result_use.setText(f"Intended use: {result.intended_use}")
             self.result_use.setStyleSheet(_INTENDED)
         self.result_use.show()
+        self.card.details.hide()  # room for the results and the review; back when another plugin is chosen
         extra = result.warnings + result.notes
         secs = sum(v for k, v in result.timings.items() if k.endswith("_s"))
         self.status.setText(f"Done on {result.device} in {secs:.1f} s." + ("\n" + "\n".join(extra) if extra else ""))

@@ -69,6 +69,7 @@ class FeaturePanels(QObject):
         self.nodule_measurement = None  #: NoduleMeasurement from the reader's calipers
         self._derive_task = None  # the running derivation of risk inputs (off the UI thread)
         self._derive_again = False
+        self._shown_rejections = False  # the overlay and table currently leave rejected findings out
         self._risk_timer = QTimer(self)  # calipers being dragged: re-derive once they rest
         self._risk_timer.setSingleShot(True)
         self._risk_timer.setInterval(200)
@@ -307,6 +308,9 @@ class FeaturePanels(QObject):
         self._risk.set_context(volume.metadata, inputs.derived, inputs.proposals, inputs.unconfirmed)
         if shown is not None and self._ai is not None and self._ai.result is seg:
             self._ai.show_labels(shown)
+            if shown is not seg.labels or self._shown_rejections:  # the table follows the reader's rejections
+                self._shown_rejections = shown is not seg.labels
+                self.show_segment_statistics(shown, dict(seg.label_names))
 
     def _on_derive_finished(self) -> None:
         task, self._derive_task = self._derive_task, None

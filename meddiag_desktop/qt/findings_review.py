@@ -63,8 +63,10 @@ class FindingsReview(QWidget):
         self.title = QLabel("AI findings: proposals until you accept them")
         self.title.setStyleSheet("font-weight: 600;")
         self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Finding", f"{SIZE_NAMES['mean_diameter_mm']} / volume", "Status"])
+        self.table.setHorizontalHeaderLabels(["Finding", "Size", "Status"])
+        self.table.horizontalHeaderItem(1).setToolTip(f"{SIZE_NAMES['mean_diameter_mm']} (Fleischner 2017) and volume")
         self.table.verticalHeader().hide()
+        self.table.setMinimumHeight(150)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -105,7 +107,8 @@ class FindingsReview(QWidget):
             name.setToolTip(f"{f.plugin_id} {f.plugin_version}")
             self.table.setItem(row, 0, name)
             self.table.setItem(row, 1, QTableWidgetItem(self._size_text(f)))
-            status = QTableWidgetItem(f.status_text)
+            status = QTableWidgetItem("proposal" if f.status == PROPOSED else f.status)
+            status.setToolTip(f.status_text + (f" at {f.decided_at}" if f.decided_at else ""))
             status.setForeground(QColor(_STATUS_COLORS.get(f.status, "#000000")))
             self.table.setItem(row, 2, status)
         if selected in self._keys:
@@ -122,7 +125,7 @@ class FindingsReview(QWidget):
         if c is None:
             return ""
         if c.diameters is not None:
-            return f"{format_mm(c.diameters.mean_diameter_mm)} mm · {c.volume_ml:.2f} mL"
+            return f"{format_mm(c.diameters.mean_diameter_mm)} mm, {c.volume_ml:.2f} mL"
         return f"{c.volume_ml:.2f} mL"
 
     def selected_key(self) -> str | None:

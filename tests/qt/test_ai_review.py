@@ -95,7 +95,7 @@ def test_reader_rejects_a_false_positive_and_risk_overlay_and_report_follow(qtbo
     panels.ai._on_result(run)
     review = panels.ai.review
     assert review.table.rowCount() == 3 and review.title.text().startswith("AI findings: 3 proposal(s)")
-    assert review.table.item(1, 1).text().endswith("mL") and " mm · " in review.table.item(1, 1).text()
+    assert review.table.item(1, 1).text().endswith("mL") and " mm, " in review.table.item(1, 1).text()
     qtbot.waitUntil(lambda: panels.risk.proposals.get("nodule_count") is not None, timeout=20000)
     assert panels.risk.proposals["nodule_count"].value == 2 and "nodule_count" not in panels.risk.derived
 
