@@ -144,6 +144,17 @@ class FindingSet:
         f = self._items.get(segment_key(plugin_id, label_value, component))
         return f.status if f is not None else None
 
+    def edited_by(self, plugin_id: str, label_value: int) -> str | None:
+        """Who edited the segment ``label_value`` of ``plugin_id`` (None when nobody did).
+
+        An edited label is the reader's: components the edit created or renumbered have
+        no finding of their own and count as edited too.
+        """
+        for f in self._items.values():
+            if f.plugin_id == plugin_id and f.label_value == int(label_value) and f.status == EDITED:
+                return f.decided_by
+        return None
+
     # ---------------------------------------------------------------- changes
     def subscribe(self, callback: Callable[[AIFinding], None]) -> Callable[[], None]:
         """Call ``callback(finding)`` after every decision; returns a function that unsubscribes."""

@@ -66,7 +66,8 @@ def _status(findings: Any, prov: Provenance | None, value: int, component: int |
         return PROPOSED, ""
     key = segment_key(prov.plugin_id, value, component)
     if key not in findings:
-        return PROPOSED, ""
+        editor = findings.edited_by(prov.plugin_id, value)  # a reader-edited label is the reader's
+        return ("edited", editor) if editor is not None else (PROPOSED, "")
     f = findings.get(key)
     return f.status, f.decided_by
 
@@ -121,7 +122,7 @@ def segment_findings(volume: Volume, label_map: LabelMap, findings: Any = None) 
         union = np.isin(comp, [i for i, _, _ in kept])
         n, ml, mean, _ = _size(volume, np.argwhere(union) + offset, vals[union] if vals is not None else None, False)
         statuses = {r.status for r in rows}
-        whole = "accepted" if statuses <= {"accepted", "edited"} else PROPOSED
+        whole = ("edited" if "edited" in statuses else "accepted") if statuses <= {"accepted", "edited"} else PROPOSED
         out.append(_finding(value, name, n, ml, mean, None, color, prov, None, whole,
                             ", ".join(dict.fromkeys(r.decided_by for r in rows if r.decided_by))))
         out.extend(rows)

@@ -44,6 +44,8 @@ def confirmed_labels(labels: np.ndarray, names: Mapping[int, str], plugin_id: st
         value = int(value)
         if value <= 0:
             continue
+        if findings.edited_by(plugin_id, value) is not None:
+            continue  # the reader edited this label: all of it is the reader's (new components included)
         if not is_lesion(name):
             key = segment_key(plugin_id, value)
             if not (key in findings and findings.get(key).confirmed):

@@ -47,6 +47,7 @@ def test_an_edited_label_is_confirmed_by_the_edit_but_a_rejection_stands():
     assert fs.status_of("meddiag.chest-ct-seg", 7, 1) == "edited" and fs.get(changed[0].key).confirmed
     assert fs.status_of("meddiag.chest-ct-seg", 7, 2) == "rejected"
     assert fs.status_of("meddiag.chest-ct-seg", 1) == "proposed"
+    assert fs.edited_by("meddiag.chest-ct-seg", 7) == "R" and fs.edited_by("meddiag.chest-ct-seg", 1) is None
 
 
 def test_a_new_run_of_a_plugin_replaces_its_findings_only():

@@ -193,3 +193,17 @@ def test_forced_run_says_outside_intended_use_in_seg_sr_and_pdf(study, tmp_path)
     assert ("Outside intended use", "Yes") in _sr_items(sr)
     text = " ".join(pdf_text(result.paths["pdf"]).split())
     assert "OUTSIDE INTENDED USE" in text and sentence in text
+
+
+def test_a_reader_edited_label_is_the_readers_in_risk_and_report(study):
+    """The segmentation editor's hook: after mark_label_edited, new components of the label count as edited."""
+    _, volume, labels = study
+    findings = FindingSet(findings_from_result(_Seg(labels, NAMES), _prov(), volume))
+    findings.accept_all(READER)
+    edited = _with_false_positive(volume, labels)  # the reader paints a second 'nodule'
+    findings.mark_label_edited(3, by=READER)
+    lm = LabelMap(edited, NAMES, COLORS, _prov())
+    assert image_risk_inputs(volume, [lm], findings=findings)["nodule_count"].value == 2
+    report = build_report(volume, label_maps=[lm], findings=findings, key_images=[])
+    nodules = [s for s in report.segments if s.name == "nodule"]
+    assert [s.status for s in nodules] == ["edited"] * 3 and all(s.decided_by == READER for s in nodules)
