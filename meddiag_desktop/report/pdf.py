@@ -406,8 +406,12 @@ def render_pdf(report: Report, pagesize: str = "A4") -> bytes:
                 self.line(margin, 12 * mm, size[0] - margin, 12 * mm)
                 self.drawString(margin, 8.5 * mm,
                                 f"MedDiag Desktop {report.app_version} · created {report.created_at.replace('T', ' ')}"
-                                " · AI results are not for clinical use on their own"
-                                + (f" · AI run {OUTSIDE_INTENDED_USE}" if report.outside_intended_use else ""))
+                                " · AI results are not for clinical use on their own")
+                if report.outside_intended_use:  # on every page, its own line
+                    self.setFillColor("#b03a2e")
+                    self.drawString(margin, 5 * mm, f"AI run {OUTSIDE_INTENDED_USE.upper()}: its results are not "
+                                                    "valid for this study")
+                    self.setFillColor(_MUTED)
                 self.drawRightString(size[0] - margin, 8.5 * mm, f"Page {self._pageNumber} of {total}")
                 super().showPage()
             super().save()
