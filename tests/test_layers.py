@@ -12,7 +12,7 @@ import pytest
 PKG = Path(__file__).resolve().parent.parent / "meddiag_desktop"
 QT_VTK = ("PySide6", "vtk", "vtkmodules", "shiboken6")
 #: packages that must stay importable without a display
-PURE = ["core", "io", "demo", "risk", "ai", "report"]
+PURE = ["core", "io", "demo", "risk", "ai", "report", "workflow"]
 
 
 def _imports(path: Path) -> set[str]:

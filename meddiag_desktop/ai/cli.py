@@ -31,6 +31,8 @@ def register(subparsers) -> None:
     q.add_argument("--input", dest="inputs", action="append", default=[], metavar="KEY=PATH",
                    help="MONAI bundles: input for the bundle's key KEY (e.g. image=T1c.nii.gz), repeated once per "
                         "channel in the order of the bundle's network_data_format (BraTS: T1c, T1, T2, FLAIR)")
+    q.add_argument("--force", action="store_true",
+                   help="run even on a study outside the plugin's intended use; the result says 'outside intended use'")
     q.set_defaults(func=_run_infer)
 
 
@@ -79,21 +81,22 @@ def _parse_point(text: str) -> tuple[float, float, float]:
 
 
 def infer(plugin: str, input_path: str | None, out_dir: str, device: str = "auto", points=None, batch=None,
-          timeout: float = 300, progress=None, inputs: list[str] | None = None) -> dict:
+          timeout: float = 300, progress=None, inputs: list[str] | None = None, force: bool = False) -> dict:
     """Run ``plugin`` on the study at ``input_path``; write results into ``out_dir``; return the JSON summary.
 
     ``inputs``: ``KEY=PATH`` strings for MONAI bundles with several inputs or channels.
+    ``force``: run even outside the plugin's intended use (every output says so).
     The summary's ``log`` names the file holding the plugin's own output.
     """
     import numpy as np
     import SimpleITK as sitk
 
     from meddiag_desktop.ai.discovery import find_plugin
-    from meddiag_desktop.ai.isolation import WorkerProcess, run_isolated
+    from meddiag_desktop.ai.isolation import WorkerProcess
     from meddiag_desktop.ai.resample import volume_to_sitk
     from meddiag_desktop.ai.results import SegmentationResult
-    from meddiag_desktop.ai.runner import RunOptions
     from meddiag_desktop.io import load
+    from meddiag_desktop.workflow import run_ai
 
     t0 = time.perf_counter()
     info = find_plugin(plugin)
@@ -127,20 +130,24 @@ def infer(plugin: str, input_path: str | None, out_dir: str, device: str = "auto
         worker.close()
         raise
     t_load = time.perf_counter() - t0
-    options = RunOptions(device=device, sw_batch_size=batch, points_lps=points or None)
     t1 = time.perf_counter()
-    try:
-        result = run_isolated(info, volume, options, progress=progress, stall_timeout=timeout,
-                              start_timeout=max(timeout, 120), worker=worker, inputs=bundle_inputs)
+    try:  # the shared workflow: intended-use gate, worker process, audit, findings
+        run = run_ai(info, volume, force=force, via="cli", device=device, points=points, progress=progress,
+                     stall_timeout=timeout, start_timeout=max(timeout, 120), worker=worker, batch=batch,
+                     inputs=bundle_inputs)
     except Exception as err:
         err.log_path = str(worker.log_path)  # type: ignore[attr-defined]
         raise
     finally:
         worker.close()  # no-op once the run used it
+    result = run.result
     t_run = time.perf_counter() - t1
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = result.summary()
+    summary["outside_intended_use"] = run.outside_intended_use
+    summary["findings_status"] = [{"key": f.key, "name": f.display_name, "status": f.status,
+                                   "outside_intended_use": f.forced} for f in run.findings]
     outputs = []
     safe_id = info.id.replace("/", "_")
     if isinstance(result, SegmentationResult):
@@ -186,13 +193,16 @@ def _run_infer(args: argparse.Namespace) -> int:
     try:
         points = [_parse_point(p) for p in args.point]
         summary = infer(args.plugin, args.input, args.out, args.device, points, args.batch, args.timeout, progress,
-                        inputs=args.inputs)
+                        inputs=args.inputs, force=args.force)
     except (PluginNotFound, LoadError, InputRefused, WeightsError, PluginError, RunCancelled, ValueError, OSError) as err:
         if not args.json:
             print(file=sys.stderr)
         reason = f"{type(err).__name__}: {err}"
         if args.json:
-            print(json.dumps({"error": reason, "log": getattr(err, "log_path", None)}))
+            check = getattr(err, "check", None)  # OutsideIntendedUse: the mismatch in one sentence
+            print(json.dumps({"error": reason, "refused": "outside intended use" if check is not None else None,
+                              "mismatch": check.sentence if check is not None else None,
+                              "log": getattr(err, "log_path", None)}))
         print(f"meddiag infer: {reason}", file=sys.stderr)
         return 2 if isinstance(err, (PluginNotFound, LoadError, ValueError)) and not isinstance(err, InputRefused) else 1
     if args.json:
@@ -201,6 +211,8 @@ def _run_infer(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     print(f"{summary['plugin']} on {summary['device']} in {summary['timings']['total_s']:.1f} s")
     print(f"intended use: {summary['intended_use']}")
+    if summary.get("outside_intended_use"):
+        print(f"OUTSIDE INTENDED USE (run with --force): {summary['outside_intended_use']}")
     for w in summary["warnings"] + summary["notes"]:
         print(f"note: {w}")
     for name, ml in summary.get("volumes_ml", {}).items():

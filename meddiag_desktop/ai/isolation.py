@@ -302,10 +302,13 @@ def run_isolated(
         check_requirements(Path(info.path), _inference_config(Path(info.path)), manifest.name)
         inputs_for(manifest, Path(info.path), volume, inputs)
         from meddiag_desktop.ai.bundle import check_bundle_input
+        from meddiag_desktop.ai.intended_use import gate
 
-        warnings = check_bundle_input(manifest, volume, info.path)
+        # the intended-use gate first (channels are the bundle's input mapping's to check)
+        warnings = gate(manifest, volume, info.path, options.force)
+        warnings += check_bundle_input(manifest, volume, info.path)
     else:
-        warnings = check_input(manifest, volume)  # refuse obvious misfits before starting anything
+        warnings = check_input(manifest, volume, options.force, info.path)  # refuse misfits (and out-of-domain studies) first
 
     candidate_source = None
     if manifest.task == "classification" and not options.points_lps and manifest.input.candidates_from:
@@ -429,7 +432,7 @@ def _find_candidates(manifest, volume, options, progress, cancel, on_stage, on_n
     seg_info = find_plugin(manifest.input.candidates_from)
     if on_stage is not None:
         on_stage(f"finding candidates with {seg_info.manifest.name if seg_info.manifest else seg_info.id}")
-    seg = run_isolated(seg_info, volume, RunOptions(device=options.device), progress, cancel, on_stage=on_stage,
+    seg = run_isolated(seg_info, volume, RunOptions(device=options.device, force=options.force), progress, cancel, on_stage=on_stage,
                        on_note=on_note, stall_timeout=stall, start_timeout=start, threads=threads)
     points = points_from_labels(seg.labels, volume, manifest.input.candidates_label)
     label_name = seg.label_names.get(manifest.input.candidates_label, f"label {manifest.input.candidates_label}")

@@ -29,6 +29,8 @@ __all__ = [
     "OutputSpec",
     "WeightFile",
     "PostprocessStep",
+    "DomainSpec",
+    "PlausibilityCheck",
     "RemoveSmallComponents",
     "KeepTouching",
     "load_manifest",
@@ -169,6 +171,51 @@ class KeepTouching(_PostStep):
 PostprocessStep = Annotated[RemoveSmallComponents | KeepTouching, Field(discriminator="op")]
 
 
+def _range(v: tuple[float, float] | None, what: str) -> tuple[float, float] | None:
+    if v is not None and not v[0] < v[1]:
+        raise ValueError(f"{what} must be [low, high] with low < high, got {list(v)}")
+    return v
+
+
+class DomainSpec(_Strict):
+    """The input domain the plugin was built for (``[domain]``): a study outside it is refused
+    unless the reader runs it anyway, and then every output says "outside intended use"."""
+
+    modalities: list[str] = Field(default_factory=list, description="DICOM modalities, e.g. ['CT']; empty: any")
+    body_regions: list[str] = Field(default_factory=list,
+                                    description="DICOM BodyPartExamined values, e.g. ['CHEST']; checked when the study says")
+    spacing_mm: tuple[float, float] | None = Field(default=None, description="acceptable voxel size on every axis, mm")
+    value_range: tuple[float, float] | None = Field(default=None, description="the study's values must lie within it")
+    values_reach: tuple[float, float] | None = Field(
+        default=None, description="the study's values must reach at or below the first and at or above the second "
+                                  "(e.g. air and soft tissue in HU)")
+    value_unit: str = Field(default="", description="unit named in messages, e.g. HU")
+    channels: int | None = Field(default=None, ge=1, le=16)
+
+    @field_validator("spacing_mm", "value_range", "values_reach")
+    @classmethod
+    def _ordered(cls, v, info):
+        return _range(v, info.field_name)
+
+
+class PlausibilityCheck(_Strict):
+    """An output check (``[[plausibility]]``) on a segmentation: it warns, it never refuses."""
+
+    labels: list[int] = Field(min_length=1, description="label values, summed")
+    name: str = Field(default="", description="what to call them in the warning; default: the label names")
+    min_ml: float | None = Field(default=None, ge=0)
+    max_ml: float | None = Field(default=None, gt=0)
+    max_components: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _something(self) -> PlausibilityCheck:
+        if self.min_ml is None and self.max_ml is None and self.max_components is None:
+            raise ValueError("a plausibility check gives min_ml, max_ml or max_components")
+        if self.min_ml is not None and self.max_ml is not None and not self.min_ml < self.max_ml:
+            raise ValueError("plausibility min_ml must be below max_ml")
+        return self
+
+
 class WeightFile(_Strict):
     file: str
     sha256: str | None = None
@@ -229,6 +276,8 @@ class PluginManifest(_Strict):
     )
     metrics: dict[str, int | float | str] = {}
     training_data: str = ""
+    domain: DomainSpec | None = Field(default=None, description="input domain; outside it the runner refuses")
+    plausibility: list[PlausibilityCheck] = Field(default_factory=list, description="output checks that warn")
 
     @field_validator("entry")
     @classmethod
@@ -262,6 +311,14 @@ class PluginManifest(_Strict):
                 if unknown:
                     raise ValueError(f"postprocess step {i + 1} ({step.op}) names labels {unknown} "
                                      "that outputs.labels does not list")
+        if self.plausibility:
+            if self.task != "segmentation":
+                raise ValueError("plausibility checks apply to segmentation plugins only")
+            known = {lab.value for lab in self.outputs.labels}
+            for i, c in enumerate(self.plausibility):
+                unknown = sorted(set(c.labels) - known)
+                if unknown:
+                    raise ValueError(f"plausibility check {i + 1} names labels {unknown} that outputs.labels does not list")
         if self.task == "classification":
             if len(self.outputs.classes) < 2:
                 raise ValueError("a classification plugin lists at least two outputs.classes")
@@ -290,6 +347,14 @@ class PluginManifest(_Strict):
             lines.append("Labels: " + ", ".join(f"{lab.value} {lab.name}" for lab in self.outputs.labels))
         if self.outputs.classes:
             lines.append("Classes: " + ", ".join(self.outputs.classes))
+        if self.domain is not None:
+            d = self.domain
+            parts = [" or ".join(d.modalities) or "any modality"]
+            if d.body_regions:
+                parts.append(" or ".join(d.body_regions).lower())
+            if d.spacing_mm:
+                parts.append(f"voxels {d.spacing_mm[0]:g} to {d.spacing_mm[1]:g} mm")
+            lines.append("Intended input: " + ", ".join(parts))
         if self.metrics:
             lines.append("Metrics: " + ", ".join(f"{k} {v}" for k, v in self.metrics.items()))
         lines.append(f"Authors: {', '.join(self.authors) or 'unknown'}; licence: {self.license}")

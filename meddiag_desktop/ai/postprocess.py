@@ -19,8 +19,8 @@ or background (``fill = "background"``).
 The runner applies the steps in order on the model's grid, before the labels are
 resampled back to the study: the grid is isotropic with the spacing the model was
 trained at, so a volume in mm^3 means the same for every study, and it is smaller
-than most source grids, so the step is cheap. Connected components use SimpleITK
-(a core dependency); border counts use numpy.
+than most source grids, so the step is cheap. Connected components come from
+:mod:`meddiag_desktop.core.label_geometry`; border counts use numpy.
 """
 
 from __future__ import annotations
@@ -36,17 +36,13 @@ _FACES = ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))
 
 
 def components(mask: np.ndarray, connectivity: int = 6) -> tuple[np.ndarray, int]:
-    """Connected components of a boolean ``[z, y, x]`` mask (6: faces, 26: faces, edges, corners)."""
-    import SimpleITK as sitk
+    """Connected components of a boolean ``[z, y, x]`` mask (6: faces, 26: faces, edges, corners).
 
-    if connectivity not in (6, 26):
-        raise ValueError(f"connectivity must be 6 or 26, got {connectivity}")
-    if not mask.any():
-        return np.zeros(mask.shape, np.int32), 0
-    img = sitk.GetImageFromArray(np.ascontiguousarray(mask, dtype=np.uint8))
-    cc = sitk.ConnectedComponent(img, connectivity == 26)
-    comp = sitk.GetArrayFromImage(cc).astype(np.int32, copy=False)
-    return comp, int(comp.max())
+    The one implementation is :func:`meddiag_desktop.core.label_geometry.connected_components`.
+    """
+    from meddiag_desktop.core.label_geometry import connected_components
+
+    return connected_components(mask, connectivity)
 
 
 def border_label_counts(comp: np.ndarray, n: int, labels: np.ndarray, values: Iterable[int]) -> np.ndarray:

@@ -40,6 +40,7 @@ class SegmentationResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     task: str = "segmentation"
+    outside_intended_use: str = ""  #: the mismatch, when the reader ran it anyway outside the intended use
 
     def summary(self) -> dict:
         """JSON-ready description (no arrays)."""
@@ -55,6 +56,7 @@ class SegmentationResult:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "notes": self.notes,
             "warnings": self.warnings,
+            "outside_intended_use": self.outside_intended_use,
         }
 
 
@@ -85,6 +87,7 @@ class ClassificationResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     task: str = "classification"
+    outside_intended_use: str = ""  #: the mismatch, when the reader ran it anyway outside the intended use
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -111,6 +114,7 @@ class ClassificationResult:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "notes": self.notes,
             "warnings": self.warnings,
+            "outside_intended_use": self.outside_intended_use,
         }
 
 

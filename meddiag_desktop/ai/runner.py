@@ -11,6 +11,7 @@ resample back to the source grid.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import sys
 import time
@@ -64,6 +65,8 @@ class RunOptions:
     return_confidence: bool = False
     allow_bundle_code: bool = False
     extra: dict = field(default_factory=dict)
+    #: run even outside the plugin's intended use (the reader chose "Run anyway" / --force); recorded
+    force: bool = False
 
 
 # ------------------------------------------------------------------ devices
@@ -124,9 +127,23 @@ def _is_oom(err: BaseException) -> bool:
 
 
 # --------------------------------------------------------------- validation
-def check_input(manifest: PluginManifest, volume: Volume) -> list[str]:
-    """Refuse volumes the model cannot handle; return warnings for doubtful ones."""
-    warnings: list[str] = []
+#: set while a forced run is under way in this context (reaches checks that are not given ``force``)
+_FORCED: contextvars.ContextVar[bool] = contextvars.ContextVar("meddiag_forced_run", default=False)
+
+
+def check_input(manifest: PluginManifest, volume: Volume, force: bool | None = None,
+                folder: str | Path | None = None) -> list[str]:
+    """Refuse volumes the model cannot handle; return warnings for doubtful ones.
+
+    First the intended-use gate (:mod:`meddiag_desktop.ai.intended_use`): a study outside
+    the declared domain raises :class:`~meddiag_desktop.ai.intended_use.OutsideIntendedUse`
+    naming the mismatch, unless ``force`` (then the first warning starts with
+    "Outside intended use").
+    """
+    from meddiag_desktop.ai.intended_use import domain_of, gate
+
+    force = _FORCED.get() if force is None else force
+    warnings: list[str] = gate(manifest, volume, folder, force)
     if volume.is_rgb:
         raise InputRefused(f"{manifest.name} needs a greyscale {manifest.input.modality} volume, not an RGB image")
     if any(not (0.01 <= s <= 50) for s in volume.spacing):
@@ -138,10 +155,8 @@ def check_input(manifest: PluginManifest, volume: Volume) -> list[str]:
             f"{volume.shape_xyz[2]} voxels ({' x '.join(f'{e:.0f}' for e in extent)} mm), too thin to be a 3D study"
         )
     want = manifest.input.modality.upper()
-    have = volume.modality.upper()
-    if have and want and have != want:
-        warnings.append(f"model expects {want} but the study is {have}; results may be meaningless")
-    if want == "CT":
+    domain = domain_of(manifest, folder)
+    if want == "CT" and not (domain.values_reach or domain.value_range):
         lo, hi = volume.value_range()
         if lo > -200 or hi < 50:
             warnings.append(
@@ -261,24 +276,36 @@ def run_plugin(
         if note is not None:
             note(text)
 
-    if manifest.kind == "monai_bundle":
-        from meddiag_desktop.ai.bundle import run_bundle
+    token = _FORCED.set(bool(options.force))  # the bundle runner's own check_input sees it too
+    try:
+        if manifest.kind == "monai_bundle":
+            from meddiag_desktop.ai.bundle import run_bundle
 
-        if not options.allow_bundle_code:
-            raise InputRefused(
-                f"{folder} is a MONAI bundle whose config can run code; only bundles you installed "
-                "(user plugin folder, MEDDIAG_PLUGIN_PATH, or a folder given explicitly) are run"
-            )
-        return run_bundle(folder, manifest, volume, options, progress, cancel, _note)
-    if manifest.task == "segmentation":
-        return _segment(folder, manifest, volume, options, progress, cancel, _note, notes)
-    return _classify(folder, manifest, volume, options, progress, cancel, _note, notes)
+            if not options.allow_bundle_code:
+                raise InputRefused(
+                    f"{folder} is a MONAI bundle whose config can run code; only bundles you installed "
+                    "(user plugin folder, MEDDIAG_PLUGIN_PATH, or a folder given explicitly) are run"
+                )
+            check_input(manifest, volume, options.force, folder)  # the gate reads the bundle's metadata
+            result = run_bundle(folder, manifest, volume, options, progress, cancel, _note)
+        elif manifest.task == "segmentation":
+            result = _segment(folder, manifest, volume, options, progress, cancel, _note, notes)
+        else:
+            result = _classify(folder, manifest, volume, options, progress, cancel, _note, notes)
+    finally:
+        _FORCED.reset(token)
+    if manifest.task == "segmentation" and getattr(result, "labels", None) is not None:
+        from meddiag_desktop.ai.intended_use import plausibility_warnings
+
+        result.warnings = list(result.warnings) + plausibility_warnings(manifest, result.labels, volume.spacing,
+                                                                        volume.direction)
+    return result
 
 
 def _prepare(folder, manifest, volume, options) -> tuple[list, str, object, dict[str, float]]:
     """What both tasks do first: check the input, choose the device, build the model (timed)."""
     t = time.perf_counter()
-    warnings = check_input(manifest, volume)
+    warnings = check_input(manifest, volume, options.force, folder)
     device = choose_device(options.device)
     model = build_model(folder, manifest)
     return warnings, device, model, {"load_model_s": time.perf_counter() - t}
@@ -334,17 +361,11 @@ def _segment(folder, manifest, volume, options, progress, cancel, note, notes) -
 
 def points_from_labels(labels: np.ndarray, volume: Volume, value: int, min_voxels: int = 3) -> list[tuple]:
     """LPS centroids of the connected components of ``labels == value`` (largest first)."""
-    import SimpleITK as sitk
+    from meddiag_desktop.core.label_geometry import label_components
 
-    img = sitk.GetImageFromArray((labels == value).astype(np.uint8))
-    cc = sitk.RelabelComponent(sitk.ConnectedComponent(img), minimumObjectSize=min_voxels)
-    stats = sitk.LabelShapeStatisticsImageFilter()
-    stats.Execute(cc)
-    points = []
-    for lab in stats.GetLabels():
-        cx, cy, cz = stats.GetCentroid(lab)  # index space because the image has unit geometry
-        points.append(tuple(float(v) for v in volume.to_lps((cx, cy, cz))))
-    return points
+    comps = [c for c in label_components(volume, labels, value, diameters=False) if c.voxels >= min_voxels]
+    comps.sort(key=lambda c: (-c.voxels, c.index))
+    return [tuple(float(v) for v in c.centroid_lps) for c in comps]
 
 
 def _patch_grid(point: tuple[float, float, float], spec: InputSpec, volume: Volume) -> Grid:

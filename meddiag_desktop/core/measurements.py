@@ -293,6 +293,10 @@ def measurement_text(volume: "Volume | None", m: Measurement) -> str:
 def longest_diameter_mm(volume: "Volume", mask: np.ndarray, max_points: int = 3000) -> float:
     """Largest distance (mm) between two voxel centres of ``mask`` (``[z, y, x]`` on the volume's grid).
 
+    A 3D chord, not a nodule size: nodule long/short axis and mean diameter (Fleischner
+    2017), as the table, the risk inputs, the PDF and the SR show them, come from
+    :func:`meddiag_desktop.core.label_geometry.axial_diameters`.
+
     Only boundary voxels can be the ends of the longest chord, so those are used
     (subsampled evenly beyond ``max_points``: the error is then at most the sampling gap).
     """

@@ -9,13 +9,22 @@ torch is never imported here. Results leave the panel as signals:
   (segmentation) or :class:`~meddiag_desktop.ai.overlay.HeatOverlay`
   (classification explanation), aligned with the source volume, re-emitted on every
   toggle / opacity change; ``None`` when cleared (new run, cancel, new volume);
-* ``resultReady(object)``: the raw Segmentation/ClassificationResult (e.g. for the risk panel).
+* ``resultReady(object)``: the raw Segmentation/ClassificationResult (e.g. for the risk panel);
+* ``runReady(object)``: the workflow's :class:`~meddiag_desktop.workflow.AIRun` (provenance, findings).
+
+Runs go through :func:`meddiag_desktop.workflow.run_ai`, the same workflow as the CLI:
+the intended-use gate, the audit entry and the provenance. A study outside the
+plugin's intended use is refused with one sentence naming the mismatch; the
+"Run anyway" dialog (:attr:`AIPanel.force_dialog`) lets the reader override, and the
+result then says "outside intended use" everywhere. Every finding is a proposal
+until the reader accepts it in :class:`~meddiag_desktop.qt.findings_review.FindingsReview`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
+from types import SimpleNamespace
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor
@@ -27,6 +36,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSlider,
@@ -38,8 +48,10 @@ from PySide6.QtWidgets import (
 
 from meddiag_desktop.ai.discovery import PluginInfo, discover_plugins
 from meddiag_desktop.ai.overlay import HeatOverlay, LabelOverlay
+from meddiag_desktop.core.findings import FindingSet
 from meddiag_desktop.qt.background import BackgroundTask
 from meddiag_desktop.qt.error_banner import ErrorBanner
+from meddiag_desktop.qt.findings_review import FindingsReview
 
 __all__ = ["AIPanel", "ModelCard", "ResultsTable"]
 
@@ -163,6 +175,7 @@ class AIPanel(QWidget):
 
     overlayChanged = Signal(object)  # LabelOverlay | HeatOverlay | None
     resultReady = Signal(object)  # SegmentationResult | ClassificationResult
+    runReady = Signal(object)  # workflow.AIRun
     runningChanged = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None,
@@ -179,6 +192,9 @@ class AIPanel(QWidget):
         self._prewarm = prewarm
         self._spare = None  # a WorkerProcess importing torch ahead of the next run
         self.result = None
+        self.run_record = None  #: the last workflow.AIRun
+        self.findings = FindingSet()  #: every AI finding of the study, with the reader's decisions
+        self.force_dialog: QMessageBox | None = None  #: the "Run anyway" question after a refusal
 
         self.banner = ErrorBanner(self)
         self.combo = QComboBox()
@@ -207,6 +223,7 @@ class AIPanel(QWidget):
         self.result_use.setWordWrap(True)
         self.result_use.setStyleSheet(_INTENDED)
         self.result_use.hide()
+        self.review = FindingsReview(self.findings)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Plugin"))
@@ -228,6 +245,7 @@ class AIPanel(QWidget):
         lay.addWidget(self.result_use)
         lay.addWidget(self.table, 1)
         lay.addLayout(op)
+        lay.addWidget(self.review, 1)
         self.refresh_plugins()
 
     # ------------------------------------------------------------ public API
@@ -256,6 +274,8 @@ class AIPanel(QWidget):
         """The study to run on; a new study clears the previous result."""
         self.cancel()
         self._volume = volume
+        self.findings.clear()
+        self.review.set_sizes({})
         self.clear_result()
         self._update_buttons()
         self._warm_up()
@@ -282,8 +302,11 @@ class AIPanel(QWidget):
     def is_busy(self) -> bool:
         return self._task is not None and self._task.running
 
-    def run(self) -> None:
-        """Start the current plugin on the volume in the background (worker process)."""
+    def run(self, force: bool = False) -> None:
+        """Start the current plugin on the volume in the background (worker process).
+
+        ``force`` runs it outside its intended use (after the reader's "Run anyway").
+        """
         info = self.current_plugin
         if self.is_busy() or info is None:
             return
@@ -302,25 +325,24 @@ class AIPanel(QWidget):
 
         if not confirm_trust(self, info, self.show_error):  # consent before its code first runs
             return
-        from meddiag_desktop.ai.isolation import run_isolated
-        from meddiag_desktop.ai.runner import RunOptions
+        from meddiag_desktop.workflow import run_ai
 
         self.banner.hide()
         self.clear_result()
         volume, kw = self._volume, dict(self._run_kw)
         kw["worker"], self._spare = self._spare, None
-        options = RunOptions(device=kw.pop("device", "auto"), points_lps=points)
+        device = kw.pop("device", "auto")
         relay = _Relay(self)
         relay.text.connect(self.status.setText)
 
-        def job(progress, cancel):
-            return run_isolated(info, volume, options, progress, cancel,
-                                on_stage=relay.text.emit, on_note=relay.text.emit, **kw)
+        def job(progress, cancel):  # gate, run, audit, findings: the workflow the CLI uses too
+            return run_ai(info, volume, force=force, via="gui", device=device, points=points, progress=progress,
+                          cancel=cancel, on_stage=relay.text.emit, on_note=relay.text.emit, **kw)
 
         task = BackgroundTask(job, name=f"ai-{info.id}", parent=self)
         task.progress.connect(self._on_progress)
         task.succeeded.connect(self._on_result)
-        task.failed.connect(lambda msg, exc: self.show_error(f"{info.manifest.name}: {msg}"))
+        task.failed.connect(lambda msg, exc: self._on_failed(info, msg, exc))
         task.cancelled.connect(lambda: self.status.setText("Cancelled; nothing was added to the views."))
         task.finished.connect(self._on_finished)
         self._task = task
@@ -389,6 +411,7 @@ class AIPanel(QWidget):
     def _on_plugin_changed(self, index: int) -> None:
         info = self.current_plugin
         self.card.show_plugin(info)
+        self.card.details.show()
         self.point.setVisible(bool(info and info.ok and info.manifest.task == "classification"))
         self._update_buttons()
 
@@ -406,27 +429,91 @@ class AIPanel(QWidget):
             if done:
                 self.status.setText(f"Running: {done} of {total} windows")
 
-    def _on_result(self, result) -> None:
+    def _on_failed(self, info, message: str, exc) -> None:
+        """A refusal outside the intended use asks "Run anyway?"; anything else is shown as an error."""
+        from meddiag_desktop.ai.intended_use import OutsideIntendedUse
+
+        if not isinstance(exc, OutsideIntendedUse):
+            self.show_error(f"{info.manifest.name}: {message}")
+            return
+        self.status.setText(f"Not run: {exc.check.sentence}")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Outside intended use",
+                          f"{info.manifest.name} was not run: {exc.check.sentence}", parent=self)
+        box.setInformativeText("Its results would not be valid for this study. If you run it anyway, every result, "
+                               "overlay, report and the audit log will say \"outside intended use\".")
+        box.setObjectName("RunAnywayDialog")
+        self.run_anyway_button = box.addButton("Run anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+
+        def done(_code: int) -> None:
+            if box.clickedButton() is self.run_anyway_button:
+                self.select_plugin(info.id)
+                self.run(force=True)
+            self.force_dialog = None
+
+        box.finished.connect(done)
+        self.force_dialog = box
+        box.open()
+
+    def _on_result(self, run) -> None:
+        if not hasattr(run, "result"):  # a bare result (restored session, tests): its findings are proposals
+            run = self._as_run(run)
+        result = run.result
         self.result = result
+        self.run_record = run
+        self.findings.replace_plugin(run.info.id, run.findings)
+        self.review.set_sizes({**self.review._sizes, **run.sizes})
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
-        self.result_use.setText(f"Intended use: {result.intended_use}")
+        if run.outside_intended_use:
+            self.result_use.setText(f"OUTSIDE INTENDED USE (run anyway): {run.outside_intended_use}\n"
+                                    f"Intended use: {result.intended_use}")
+            self.result_use.setStyleSheet(_INTENDED.replace("#fff4e5", "#fde0dc").replace("#7a3e00", "#b00020"))
+        else:
+            self.result_use.setText(f"Intended use: {result.intended_use}")
+            self.result_use.setStyleSheet(_INTENDED)
         self.result_use.show()
+        self.card.details.hide()  # room for the results and the review; back when another plugin is chosen
         extra = result.warnings + result.notes
         secs = sum(v for k, v in result.timings.items() if k.endswith("_s"))
         self.status.setText(f"Done on {result.device} in {secs:.1f} s." + ("\n" + "\n".join(extra) if extra else ""))
         if result.task == "segmentation":
             self.table.show_segmentation(result)
+            use = f"OUTSIDE INTENDED USE: {run.outside_intended_use}" if run.outside_intended_use \
+                else result.intended_use
             self._overlay = LabelOverlay(result.plugin_id, result.labels, dict(result.label_names),
                                          dict(result.label_colors), set(result.label_names),
-                                         self.opacity.value() / 100, result.intended_use)
+                                         self.opacity.value() / 100, use)
         else:
             self.table.show_classification(result)
             self._overlay = None
             if result.explanation is not None and result.explanation.max() > 0:
                 self._overlay = HeatOverlay(result.plugin_id, result.explanation, self.opacity.value() / 100)
+        self.runReady.emit(run)
         self.resultReady.emit(result)
         self.overlayChanged.emit(self._overlay)
+
+    def _as_run(self, result):
+        from meddiag_desktop.workflow import AIRun, findings_from_result
+
+        info = next((p for p in self._plugins if p.id == getattr(result, "plugin_id", None)), None)
+        prov = None
+        if info is not None and getattr(info, "manifest", None) is not None:
+            from meddiag_desktop.report.model import Provenance
+
+            prov = Provenance.from_plugin(info, device=getattr(result, "device", ""),
+                                          outside_intended_use=getattr(result, "outside_intended_use", ""))
+        sizes: dict = {}
+        findings = findings_from_result(result, prov, self._volume, sizes) if self._volume is not None else []
+        return AIRun(result, info or SimpleNamespace(id=result.plugin_id), prov, findings,
+                     getattr(result, "outside_intended_use", ""), sizes)
+
+    def show_labels(self, labels) -> None:
+        """Draw ``labels`` in place of the result's (e.g. without the components the reader rejected)."""
+        if isinstance(self._overlay, LabelOverlay) and labels is not None:
+            self._overlay.labels = labels
+            self.overlayChanged.emit(self._overlay)
 
     def _on_finished(self) -> None:
         if self.result is None:

@@ -67,6 +67,9 @@ class FeaturePanels(QObject):
         self.classification = None  #: last ClassificationResult
         self.provenances: dict[int, Any] = {}  #: id(result) -> report Provenance
         self.nodule_measurement = None  #: NoduleMeasurement from the reader's calipers
+        self._derive_task = None  # the running derivation of risk inputs (off the UI thread)
+        self._derive_again = False
+        self._shown_rejections = False  # the overlay and table currently leave rejected findings out
         self._risk_timer = QTimer(self)  # calipers being dragged: re-derive once they rest
         self._risk_timer.setSingleShot(True)
         self._risk_timer.setInterval(200)
@@ -158,6 +161,9 @@ class FeaturePanels(QObject):
         self._install("AI", self._ai)
         self._ai.overlayChanged.connect(self.win.set_overlay)
         self._ai.resultReady.connect(self._on_result)
+        self._ai.runReady.connect(self._on_run)
+        self._ai.review.findingActivated.connect(self._go_to)
+        self._ai.findings.subscribe(lambda _finding: self._risk_timer.start())  # a decision: re-derive, re-draw
 
     # ----------------------------------------------------------------- events
     @guarded("Feature panels")
@@ -185,18 +191,34 @@ class FeaturePanels(QObject):
         if self.ai is not None:
             self.ai.set_point(lps)
 
+    @property
+    def findings(self):
+        """The AI findings of the study with the reader's decisions (``None`` before the AI panel exists)."""
+        return self._ai.findings if self._ai is not None else None
+
+    @guarded("AI result")
+    def _on_run(self, run) -> None:
+        """The workflow's record of a run: its provenance (forced runs say so) goes with the result."""
+        if run.provenance is not None:
+            self.provenances[id(run.result)] = run.provenance
+
+    @guarded("Go to finding")
+    def _go_to(self, lps) -> None:
+        self.win.state.set_cursor(tuple(float(c) for c in lps))
+
     @guarded("AI result")
     def _on_result(self, result) -> None:
-        prov = None
-        try:
-            from meddiag_desktop.report.model import Provenance
+        if id(result) not in self.provenances:  # a result that did not come through the workflow
+            prov = None
+            try:
+                from meddiag_desktop.report.model import Provenance
 
-            info = self.ai.current_plugin if self.ai is not None else None
-            if info is not None and getattr(info, "manifest", None) is not None:
-                prov = Provenance.from_plugin(info, device=getattr(result, "device", ""))
-        except Exception:  # noqa: BLE001 - provenance is best effort; the result still counts
-            log.exception("no provenance for %s", getattr(result, "plugin_id", "?"))
-        self.provenances[id(result)] = prov
+                info = self.ai.current_plugin if self.ai is not None else None
+                if info is not None and getattr(info, "manifest", None) is not None:
+                    prov = Provenance.from_plugin(info, device=getattr(result, "device", ""))
+            except Exception:  # noqa: BLE001 - provenance is best effort; the result still counts
+                log.exception("no provenance for %s", getattr(result, "plugin_id", "?"))
+            self.provenances[id(result)] = prov
         if getattr(result, "task", "") == "segmentation":
             self.segmentation = result
         else:
@@ -233,19 +255,70 @@ class FeaturePanels(QObject):
         self._update_risk()
 
     def _update_risk(self) -> None:
+        """Derive the risk inputs from the confirmed findings in a worker thread, then fill the risk panel.
+
+        The same derivation (:func:`meddiag_desktop.workflow.image_inputs`) as ``meddiag report``;
+        proposals are shown apart. The overlay drops the components the reader rejected.
+        """
         volume = self.win.state.volume
         if self._risk is None or volume is None:
             return
-        labels = None
-        if self.segmentation is not None and getattr(self.segmentation, "labels", None) is not None:
-            if self.segmentation.labels.shape[:3] == volume.array.shape[:3]:
-                labels = self.segmentation.labels
-        options: dict[str, Any] = {}
-        if self.nodule_measurement is not None:
-            options["measurement"] = self.nodule_measurement
-        if self.classification is not None and getattr(self.classification, "probabilities", None):
-            options["nodule_type"] = self.classification
-        self._risk.set_image_context(volume, labels, **options)
+        if self._derive_task is not None and self._derive_task.running:
+            self._derive_again = True  # one more pass when this one ends, with the newest state
+            return
+        seg = self.segmentation
+        labels = names = None
+        pid = ""
+        if seg is not None and getattr(seg, "labels", None) is not None and seg.labels.shape[:3] == volume.array.shape[:3]:
+            labels, names, pid = seg.labels, dict(seg.label_names), seg.plugin_id
+        findings = self.findings
+        measurement = self.nodule_measurement
+        classification = self.classification if getattr(self.classification, "probabilities", None) else None
+        prov = self.provenances.get(id(seg)) if seg is not None else None
+
+        def derive(progress, cancel):
+            from meddiag_desktop.report.build import without_rejected
+            from meddiag_desktop.report.model import LabelMap
+            from meddiag_desktop.workflow import image_inputs
+
+            inputs = image_inputs(volume, labels, names, plugin_id=pid, findings=findings if pid else None,
+                                  classification=classification, measurement=measurement)
+            shown = None
+            if labels is not None and prov is not None and findings is not None:
+                shown = without_rejected(LabelMap(labels, names or {}, {}, prov), findings).array
+            return inputs, shown, seg
+
+        from meddiag_desktop.qt.background import BackgroundTask
+
+        task = BackgroundTask(derive, "risk-inputs", self)
+        task.succeeded.connect(self._on_derived)
+        task.failed.connect(lambda msg, _exc: self.win.show_error(f"Risk inputs: {msg}"))
+        task.finished.connect(self._on_derive_finished)
+        self.win._tasks.append(task)  # the window waits for it on close
+        task.finished.connect(lambda: task in self.win._tasks and self.win._tasks.remove(task))
+        self._derive_task = task
+        task.start()
+
+    @guarded("Risk inputs")
+    def _on_derived(self, payload) -> None:
+        inputs, shown, seg = payload
+        volume = self.win.state.volume
+        if self._risk is None or volume is None or seg is not self.segmentation:
+            return  # a newer study or result: its own pass follows
+        self._risk.set_context(volume.metadata, inputs.derived, inputs.proposals, inputs.unconfirmed)
+        if shown is not None and self._ai is not None and self._ai.result is seg:
+            self._ai.show_labels(shown)
+            if shown is not seg.labels or self._shown_rejections:  # the table follows the reader's rejections
+                self._shown_rejections = shown is not seg.labels
+                self.show_segment_statistics(shown, dict(seg.label_names))
+
+    def _on_derive_finished(self) -> None:
+        task, self._derive_task = self._derive_task, None
+        if task is not None:
+            task.deleteLater()
+        if self._derive_again:
+            self._derive_again = False
+            self._update_risk_guarded()
 
     # ------------------------------------------------------ about and report
     @guarded("About")

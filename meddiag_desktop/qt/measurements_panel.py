@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from meddiag_desktop.core.label_geometry import DIAMETER_DEFINITION, SIZE_NAMES, format_mm
 from meddiag_desktop.core.measurements import KINDS
 from meddiag_desktop.qt.errors import guarded
 from meddiag_desktop.qt.tool_icons import tool_icon
@@ -24,25 +25,38 @@ __all__ = ["MeasurementsPanel", "segment_rows"]
 
 
 def segment_rows(volume, labels: np.ndarray, names: dict, stats=None) -> list[dict]:
-    """Per-label volume (mL), mean value and longest diameter (mm); reuses the AI result's ``stats``."""
-    from meddiag_desktop.core.measurements import longest_diameter_mm
+    """Per-label volume (mL), mean value, and Fleischner long axis / mean diameter (mm), one row per
+    component of a lesion label too: core.label_geometry's numbers, the same as the risk inputs, PDF and SR."""
+    from meddiag_desktop.core import label_geometry as lg
 
-    by_value = {s.value: s for s in (stats or [])}
-    voxel_ml = float(abs(np.linalg.det(volume.direction)) * np.prod(volume.spacing)) / 1000.0
+    lesion = ("nodule", "lesion", "tumour", "tumor", "mass")
+    image = None if volume.is_rgb else np.asarray(volume.array)
     rows = []
     for value, name in sorted(names.items()):
         if int(value) == 0:
             continue
         mask = labels == int(value)
-        s = by_value.get(int(value))
-        n = int(s.voxels) if s is not None else int(mask.sum())
-        if n == 0:
+        box = lg.bounding_box(mask)
+        if box is None:
             continue
-        mean = s.mean if s is not None and s.mean is not None else (
-            None if volume.is_rgb else float(np.asarray(volume.array)[mask].mean()))
-        rows.append({"value": int(value), "name": name, "voxels": n,
-                     "volume_ml": float(s.volume_ml) if s is not None else n * voxel_ml,
-                     "mean": mean, "longest_mm": longest_diameter_mm(volume, mask)})
+        offset = np.array([b.start for b in box])
+        crop = mask[box]
+        parts = [(None, crop)]
+        if any(w in str(name).lower() for w in lesion):
+            comp, n = lg.connected_components(crop)
+            if n > 1:
+                parts += [(i, comp == i) for i in range(1, n + 1)]
+        for component, m in parts:
+            zyx = np.argwhere(m) + offset
+            whole = component is None and len(parts) > 1
+            d = None if whole else lg.axial_diameters_of_points(volume, zyx)
+            vals = image[box][m] if image is not None else None
+            rows.append({"value": int(value), "name": f"{name} {component}" if component else name,
+                         "component": component, "voxels": int(len(zyx)),
+                         "volume_ml": len(zyx) * lg.voxel_volume_mm3(volume) / 1000.0,
+                         "mean": float(vals.mean()) if vals is not None and len(vals) else None,
+                         "long_axis_mm": d.long_axis_mm if d else None,
+                         "mean_diameter_mm": d.mean_diameter_mm if d else None})
     return rows
 
 
@@ -90,8 +104,10 @@ class MeasurementsPanel(QWidget):
         buttons = QHBoxLayout()
         for b in (self.jump_button, self.rename_button, self.delete_button):
             buttons.addWidget(b)
-        self.segments = QTableWidget(0, 4)
-        self.segments.setHorizontalHeaderLabels(["Segment", "Volume mL", "Mean", "Longest mm"])
+        self.segments = QTableWidget(0, 5)
+        self.segments.setHorizontalHeaderLabels(["Segment", "Volume mL", "Mean", f"{SIZE_NAMES['long_axis_mm']} mm",
+                                                  f"{SIZE_NAMES['mean_diameter_mm']} mm"])
+        self.segments.setToolTip(DIAMETER_DEFINITION)
         self.segments.verticalHeader().hide()
         self.segments.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.segments.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -148,7 +164,8 @@ class MeasurementsPanel(QWidget):
             self.segments.setItem(r, 1, _item(f"{row['volume_ml']:.2f}", align_right=True))
             mean = row.get("mean")
             self.segments.setItem(r, 2, _item("–" if mean is None else f"{mean:.0f} {units}".strip(), align_right=True))
-            self.segments.setItem(r, 3, _item(f"{row['longest_mm']:.1f}", align_right=True))
+            self.segments.setItem(r, 3, _item(format_mm(row.get("long_axis_mm")), align_right=True))
+            self.segments.setItem(r, 4, _item(format_mm(row.get("mean_diameter_mm")), align_right=True))
         self.segments_title.setText("Segment statistics" if rows else "Segment statistics (run an AI segmentation)")
 
     def selected_id(self) -> str | None:

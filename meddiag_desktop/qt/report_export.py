@@ -73,6 +73,7 @@ def session_report(window):
         raise ValueError("Open a study first: the report describes the open study")
     panels = window.panels
     label_maps, classifications, risks = [], [], []
+    findings = getattr(panels, "findings", None) if panels is not None else None  # the reader's decisions
     if panels is not None:
         if panels.segmentation is not None:
             label_maps.append(label_map_from_result(panels.segmentation, panels.provenances.get(id(panels.segmentation))))
@@ -81,7 +82,7 @@ def session_report(window):
                 label_maps[-1].edited = editor.edited_for(panels.segmentation.labels)
         if panels.classification is not None:
             classifications += classification_findings(panels.classification,
-                                                       panels.provenances.get(id(panels.classification)))
+                                                       panels.provenances.get(id(panels.classification)), findings)
         risk = panels.risk
         if risk is not None and risk.result is not None:
             risks.append(risk_finding(risk.result, risk.derived, risk.model))
@@ -93,7 +94,8 @@ def session_report(window):
         where = f", image {info.index + 1}/{info.count}" if info is not None else ""
         key_images.append(KeyImage(view_png(w), f"{view.capitalize()}{where}"))
     return build_report(volume, label_maps=label_maps, classifications=classifications, risks=risks,
-                        measurements=report_measurements(volume, window.measurements), key_images=key_images)
+                        measurements=report_measurements(volume, window.measurements), key_images=key_images,
+                        findings=findings)
 
 
 def burned_in_reason(volume) -> str | None:

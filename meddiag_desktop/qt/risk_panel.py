@@ -267,6 +267,9 @@ class RiskPanel(QWidget):
         self._entered: dict[str, Any] = {}  # raw values by input name, kept across model switches
         self._fields: dict[str, InputField] = {}
         self._result: RiskResult | None = None
+        self._study_uid = ""
+        self._last_audited: tuple | None = None
+        self.proposals: dict[str, Any] = {}
         self._build()
         if self._models:
             self.set_model(default_model if default_model in self._models else next(iter(self._models)))
@@ -302,6 +305,12 @@ class RiskPanel(QWidget):
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.form.setVerticalSpacing(5)
         self._body.addWidget(self.inputs_box)
+        self.proposals_label = self._text_label(
+            "QLabel { background: #fff8e1; color: #6d4c00; border: 1px dashed #e0b000; border-radius: 4px;"
+            " padding: 4px; }")
+        self.proposals_label.setObjectName("RiskProposals")
+        self.proposals_label.setVisible(False)
+        self._body.addWidget(self.proposals_label)
         self._body.addWidget(self._build_result())
         self._body.addStretch(1)
         scroll.setWidget(body)
@@ -387,13 +396,20 @@ class RiskPanel(QWidget):
             self._fields[spec.name] = field
         self._guard(self._recompute)
 
-    def set_context(self, metadata: Mapping[str, Any] | None, derived: Mapping[str, Any] | None = None) -> None:
-        """New patient or nodule: clear entries, prefill age/sex from ``metadata`` and the ``derived`` values."""
+    def set_context(self, metadata: Mapping[str, Any] | None, derived: Mapping[str, Any] | None = None,
+                    proposals: Mapping[str, Any] | None = None, unconfirmed: int = 0) -> None:
+        """New patient or nodule: clear entries, prefill age/sex from ``metadata`` and the ``derived`` values.
+
+        ``derived`` come from confirmed findings only; ``proposals`` (what unconfirmed AI findings
+        would give) are shown apart, as proposals, and never fill an input.
+        """
         merged: dict[str, DerivedValue] = dict(patient_inputs(metadata or {}))
         for name, value in (derived or {}).items():
             merged[name] = value if isinstance(value, DerivedValue) else DerivedValue(value, "segmentation")
         self._derived = merged
         self._entered = {}
+        self._study_uid = str((metadata or {}).get("study_uid", "") or "")
+        self._show_proposals(proposals or {}, unconfirmed)
         for name, field in self._fields.items():
             field.set_derived(merged.get(name))
             if name not in merged:
@@ -413,6 +429,27 @@ class RiskPanel(QWidget):
             self.set_context(volume.metadata, derive_nodule_inputs(volume, labels, **derive_options))
 
         self._guard(derive)
+
+    def _show_proposals(self, proposals: Mapping[str, Any], unconfirmed: int) -> None:
+        self.proposals = dict(proposals)
+        if not unconfirmed:
+            self.proposals_label.setVisible(False)
+            return
+        model = self.model
+        specs = {i.name: i for i in model.spec.inputs} if model is not None else {}
+        parts = []
+        for name, d in proposals.items():
+            if specs and name not in specs:
+                continue
+            value = getattr(d, "value", d)
+            shown = ("yes" if value else "no") if isinstance(value, bool) else (
+                f"{value:g}" if isinstance(value, float) else str(value).replace("_", " "))
+            label = specs[name].display_label if name in specs else name.replace("_", " ")
+            parts.append(f"{label} {shown} {getattr(specs.get(name), 'unit', '') or ''}".strip())
+        text = (f"{unconfirmed} AI finding(s) await your review in the AI panel and are not used here."
+                + (" If accepted: " + "; ".join(parts) + "." if parts else ""))
+        self.proposals_label.setText(text)
+        self.proposals_label.setVisible(True)
 
     def set_value(self, name: str, value: Any) -> None:
         """Enter ``value`` for input ``name`` as the user would (overrides a derived value)."""
@@ -455,7 +492,20 @@ class RiskPanel(QWidget):
                 text += " — and correct the highlighted inputs."
             self._show_result(None, text)
             return
-        self._show_result(model.evaluate(raw))
+        self._show_result(self._evaluate(model, raw))
+
+    def _evaluate(self, model: RiskModel, raw: dict[str, Any]) -> RiskResult:
+        """Evaluate through the shared workflow, which audits it (once per distinct set of inputs)."""
+        key = (model.name, tuple(sorted((k, repr(v)) for k, v in raw.items())))
+        if key == self._last_audited:
+            return model.evaluate(raw)
+        from meddiag_desktop.workflow import evaluate_risk
+
+        entered = [n for n, f in self._fields.items() if n in self._entered or f.is_overridden()]
+        result = evaluate_risk(model, raw, study_uid=self._study_uid, via="gui", derived=self._derived,
+                               entered=entered)
+        self._last_audited = key
+        return result
 
     def _show_result(self, result: RiskResult | None, status: str = "") -> None:
         self._result = result

@@ -1,8 +1,10 @@
 """Turn a session's results (AI runs, risk evaluations, measurements) into a :class:`Report`.
 
 The GUI calls :func:`build_report` with what it has in memory; the CLI does the
-same after running plugins itself. Sizes are measured here, on the source grid,
-so the PDF and the SR always show the same numbers.
+same after running plugins itself. Sizes come from
+:mod:`meddiag_desktop.core.label_geometry` (Fleischner 2017 long axis, short axis,
+mean diameter), on the source grid, so the table, the risk inputs, the PDF and the
+SR show the same numbers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from dataclasses import replace
+
+from meddiag_desktop.core import label_geometry
+from meddiag_desktop.core.findings import PROPOSED, REJECTED, classification_key, segment_key
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.report.model import (
     ClassificationFinding,
@@ -28,6 +34,7 @@ from meddiag_desktop.report.model import (
 
 __all__ = [
     "build_report",
+    "without_rejected",
     "label_map_from_result",
     "segment_findings",
     "classification_findings",
@@ -42,45 +49,112 @@ def _is_lesion(name: str) -> bool:
     return any(w in name.lower() for w in LESION_WORDS)
 
 
-def _measure(volume: Volume, mask: np.ndarray) -> tuple[int, float, float | None, float | None]:
-    """Voxels, volume (mL), mean value and axial long-axis diameter (mm) of ``mask``."""
-    from meddiag_desktop.risk.image_inputs import axial_diameters
-
-    n = int(mask.sum())
-    voxel_ml = float(abs(np.linalg.det(volume.direction)) * np.prod(volume.spacing)) / 1000.0
-    if n == 0:
-        return 0, 0.0, None, None
-    mean = float(np.asarray(volume.array)[mask].mean()) if not volume.is_rgb else None
-    # measure on the bounding box only: same geometry, a fraction of the voxels
-    nz = [np.flatnonzero(mask.any(axis=axes)) for axes in ((1, 2), (0, 2), (0, 1))]
-    (k0, k1), (j0, j1), (i0, i1) = [(int(a[0]), int(a[-1]) + 1) for a in nz]
-    crop = mask[k0:k1, j0:j1, i0:i1]
-    box = Volume(crop.view(np.uint8), volume.spacing, tuple(volume.to_lps((i0, j0, k0))), volume.direction)
-    long_mm = axial_diameters(box, crop)[0]
-    return n, n * voxel_ml, mean, long_mm
+def _size(volume: Volume, zyx: np.ndarray, values: np.ndarray | None, diameters: bool):
+    """Voxels, volume (mL), mean value and Fleischner diameters of the voxels at ``zyx`` (label_geometry)."""
+    n = len(zyx)
+    ml = n * label_geometry.voxel_volume_mm3(volume) / 1000.0
+    mean = float(values.mean()) if values is not None and len(values) else None
+    d = label_geometry.axial_diameters_of_points(volume, zyx) if diameters and n else None
+    return n, ml, mean, d
 
 
-def segment_findings(volume: Volume, label_map: LabelMap) -> list[SegmentFinding]:
-    """One finding per present label, plus one per connected component of lesion labels."""
-    from meddiag_desktop.risk.image_inputs import connected_components
+def _status(findings: Any, prov: Provenance | None, value: int, component: int | None = None) -> tuple[str, str]:
+    """(status, decided_by) of a segment finding: '' for a reader's own map, 'proposed' when nobody decided."""
+    if prov is None:
+        return "", ""
+    if findings is None:
+        return PROPOSED, ""
+    key = segment_key(prov.plugin_id, value, component)
+    if key not in findings:
+        editor = findings.edited_by(prov.plugin_id, value)  # a reader-edited label is the reader's
+        return ("edited", editor) if editor is not None else (PROPOSED, "")
+    f = findings.get(key)
+    return f.status, f.decided_by
 
+
+def segment_findings(volume: Volume, label_map: LabelMap, findings: Any = None) -> list[SegmentFinding]:
+    """One finding per present label, plus one per connected component of lesion labels.
+
+    Sizes come from :mod:`meddiag_desktop.core.label_geometry` (the one definition). With
+    ``findings`` (a :class:`~meddiag_desktop.core.findings.FindingSet`), each AI finding
+    carries the reader's decision and rejected ones are left out; without it, every AI
+    finding is an unconfirmed proposal.
+    """
     arr = np.asarray(label_map.array)
     if arr.shape[:3] != volume.array.shape[:3]:
         raise ValueError(f"label map shape {arr.shape} does not match the volume {volume.array.shape[:3]}")
+    prov = label_map.provenance
+    image = None if volume.is_rgb else np.asarray(volume.array)
     out: list[SegmentFinding] = []
     for value in label_map.present():
         name = label_map.names[value]
         color = label_map.colors.get(value, "#ff0000")
         mask = arr == value
-        n, ml, mean, long_mm = _measure(volume, mask)
-        out.append(SegmentFinding(value, name, ml, n, mean, long_mm, color, label_map.provenance))
-        if _is_lesion(name):
-            comp, count = connected_components(mask)
-            if count > 1:
-                for i in range(1, count + 1):
-                    n, ml, mean, long_mm = _measure(volume, comp == i)
-                    out.append(SegmentFinding(value, name, ml, n, mean, long_mm, color, label_map.provenance, i))
+        box = label_geometry.bounding_box(mask)
+        if box is None:
+            continue
+        offset = np.array([b.start for b in box])
+        crop = mask[box]
+        vals = image[box] if image is not None else None
+        if not _is_lesion(name):
+            status, by = _status(findings, prov, value)
+            if status == REJECTED:
+                continue
+            n, ml, mean, d = _size(volume, np.argwhere(crop) + offset, vals[crop] if vals is not None else None, True)
+            out.append(_finding(value, name, n, ml, mean, d, color, prov, None, status, by))
+            continue
+        comp, count = label_geometry.connected_components(crop)
+        kept = []
+        for i in range(1, count + 1):
+            status, by = _status(findings, prov, value, i)
+            if status != REJECTED:
+                kept.append((i, status, by))
+        if not kept:
+            continue
+        rows = []
+        for i, status, by in kept:
+            m = comp == i
+            n, ml, mean, d = _size(volume, np.argwhere(m) + offset, vals[m] if vals is not None else None, True)
+            rows.append(_finding(value, name, n, ml, mean, d, color, prov, i, status, by))
+        if len(rows) == 1:
+            out.append(replace(rows[0], component=None))
+            continue
+        union = np.isin(comp, [i for i, _, _ in kept])
+        n, ml, mean, _ = _size(volume, np.argwhere(union) + offset, vals[union] if vals is not None else None, False)
+        statuses = {r.status for r in rows}
+        whole = ("edited" if "edited" in statuses else "accepted") if statuses <= {"accepted", "edited"} else PROPOSED
+        out.append(_finding(value, name, n, ml, mean, None, color, prov, None, whole,
+                            ", ".join(dict.fromkeys(r.decided_by for r in rows if r.decided_by))))
+        out.extend(rows)
     return out
+
+
+def _finding(value, name, n, ml, mean, d, color, prov, component, status, by) -> SegmentFinding:
+    return SegmentFinding(value, name, ml, n, mean, d.long_axis_mm if d else None, color, prov, component,
+                          short_axis_mm=d.short_axis_mm if d else None,
+                          mean_diameter_mm=d.mean_diameter_mm if d else None, status=status, decided_by=by)
+
+
+def without_rejected(label_map: LabelMap, findings: Any) -> LabelMap:
+    """``label_map`` with the segments and lesion components the reader rejected set to background."""
+    prov = label_map.provenance
+    if prov is None or findings is None:
+        return label_map
+    rejected = [f for f in findings.of_plugin(prov.plugin_id) if f.status == REJECTED and f.label_value is not None]
+    if not rejected:
+        return label_map
+    arr = np.array(label_map.array, copy=True)
+    for f in rejected:
+        if f.component is None:
+            arr[arr == f.label_value] = 0
+            continue
+        original = np.asarray(label_map.array)  # component numbers are those of the AI's map
+        box = label_geometry.bounding_box(original == f.label_value)
+        if box is None:
+            continue
+        comp, _ = label_geometry.connected_components(original[box] == f.label_value)
+        arr[box][comp == f.component] = 0
+    return replace(label_map, array=arr)
 
 
 def label_map_from_result(result: Any, provenance: Provenance | None = None) -> LabelMap:
@@ -88,13 +162,22 @@ def label_map_from_result(result: Any, provenance: Provenance | None = None) -> 
     return LabelMap(np.asarray(result.labels), dict(result.label_names), dict(result.label_colors), provenance)
 
 
-def classification_findings(result: Any, provenance: Provenance | None = None) -> list[ClassificationFinding]:
-    """Findings from an AI :class:`~meddiag_desktop.ai.ClassificationResult`."""
-    return [
-        ClassificationFinding({k: float(v) for k, v in f.probabilities.items()},
-                              tuple(float(c) for c in f.point_lps), provenance)
-        for f in result.findings
-    ]
+def classification_findings(result: Any, provenance: Provenance | None = None,
+                            findings: Any = None) -> list[ClassificationFinding]:
+    """Findings from an AI :class:`~meddiag_desktop.ai.ClassificationResult`, with the reader's decisions
+    from ``findings`` (rejected ones left out; without it every finding is an unconfirmed proposal)."""
+    out = []
+    pid = provenance.plugin_id if provenance is not None else getattr(result, "plugin_id", "")
+    for i, f in enumerate(result.findings, start=1):
+        status, by = PROPOSED, ""
+        key = classification_key(pid, i)
+        if findings is not None and key in findings:
+            status, by = findings.get(key).status, findings.get(key).decided_by
+        if status == REJECTED:
+            continue
+        out.append(ClassificationFinding({k: float(v) for k, v in f.probabilities.items()},
+                                         tuple(float(c) for c in f.point_lps), provenance, status, by))
+    return out
 
 
 def risk_finding(result: Any, derived: Mapping[str, Any] | None = None, model: Any = None) -> RiskFinding:
@@ -155,16 +238,21 @@ def build_report(
     reader_name: str = "",
     institution: str = "",
     notes: Sequence[str] = (),
+    findings: Any = None,
 ) -> Report:
     """The report of ``volume`` and the session's results.
 
     ``key_images=None`` renders one axial key image per label map (largest lesion,
     else the largest structure); pass ``[]`` for none, or the GUI's own views.
+    ``findings`` (a :class:`~meddiag_desktop.core.findings.FindingSet`) holds the reader's
+    decisions: rejected segments and components leave the findings and the label maps
+    (so the SEG too); without it every AI finding is an unconfirmed proposal.
     """
-    maps = list(label_maps)
+    originals = list(label_maps)
     segments: list[SegmentFinding] = []
-    for lm in maps:
-        segments.extend(segment_findings(volume, lm))
+    for lm in originals:
+        segments.extend(segment_findings(volume, lm, findings))
+    maps = [without_rejected(lm, findings) for lm in originals]
     if key_images is None:
         from meddiag_desktop.report.key_images import default_key_images
 

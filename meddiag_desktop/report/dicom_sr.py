@@ -17,6 +17,13 @@ Content:
   class names are private codes ``99MEDDIAG CLS:<name>`` and their probabilities
   ``99MEDDIAG P:<name>`` (a plugin's classes have no standard code); the plugin is
   the algorithm identification;
+* every AI group carries the reader's decision as a qualitative evaluation
+  ``99MEDDIAG STATUS`` = ``CONFIRMED`` / ``UNCONFIRMED`` ("AI proposal, unconfirmed"),
+  and ``99MEDDIAG OUTSIDEUSE`` = SCT Yes when the run was forced outside the plugin's
+  intended use; the observer context names the device, and the person only when a
+  person confirmed findings or measured (TID 1500 has no per-group observer);
+* sizes are core.label_geometry's: Long Axis (SCT 103339001), Short Axis (SCT
+  103340004) and Diameter (SCT 81827009) with derivation Mean, Fleischner 2017;
 * one TID 1501 group per reader measurement of length (SCT 410668003, mm) with its
   3D polyline in the source frame of reference.
 
@@ -85,7 +92,7 @@ def _classification_group(hd, c: ClassificationFinding, index: int, frame_of_ref
     what = (prov.name if prov is not None else "") or "AI classification"
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=_uid(), identifier=f"{what} {index}"[:64]),
-        algorithm_id=algo, measurements=measurements, qualitative_evaluations=[finding],
+        algorithm_id=algo, measurements=measurements, qualitative_evaluations=[finding, *_review(hd, c)],
     )
 
 
@@ -95,16 +102,43 @@ def _uid() -> str:
     return generate_uid()
 
 
-def _size_measurements(hd, volume_ml, mean_hu, long_mm, algo, sites):
+#: the reader's decision on an AI finding, as a qualitative evaluation of its group (private codes)
+STATUS_CONCEPT = ("STATUS", "99MEDDIAG", "AI finding status")
+CONFIRMED_CODE = ("CONFIRMED", "99MEDDIAG", "Confirmed by reader")
+UNCONFIRMED_CODE = ("UNCONFIRMED", "99MEDDIAG", "AI proposal, unconfirmed")
+OUTSIDE_USE_CONCEPT = ("OUTSIDEUSE", "99MEDDIAG", "Outside intended use")
+_YES = ("373066001", "SCT", "Yes")
+
+
+def _review(hd, finding) -> list:
+    """Qualitative evaluations of an AI finding: confirmed or not, and outside intended use when forced."""
+    prov = getattr(finding, "provenance", None)
+    if prov is None:
+        return []
+    items = [hd.sr.QualitativeEvaluation(name=_code(STATUS_CONCEPT),
+                                         value=_code(CONFIRMED_CODE if finding.confirmed else UNCONFIRMED_CODE))]
+    if prov.outside_intended_use:
+        items.append(hd.sr.QualitativeEvaluation(name=_code(OUTSIDE_USE_CONCEPT), value=_code(_YES)))
+    return items
+
+
+def _size_measurements(hd, volume_ml, mean_hu, long_mm, algo, sites, short_mm=None, mean_mm=None):
     items = [hd.sr.Measurement(name=_code(("118565006", "SCT", "Volume")), value=round(volume_ml, 3),
                                unit=_code(_ML), algorithm_id=algo, finding_sites=sites)]
     if mean_hu is not None:
         items.append(hd.sr.Measurement(name=_code(("112031", "DCM", "Attenuation Coefficient")), value=round(mean_hu, 1),
                                        unit=_code(_HU), derivation=_code(("373098007", "SCT", "Mean")),
                                        algorithm_id=algo, finding_sites=sites))
-    if long_mm is not None:
+    if long_mm is not None:  # Fleischner 2017 diameters from core.label_geometry, already rounded to 0.1 mm
         items.append(hd.sr.Measurement(name=_code(("103339001", "SCT", "Long Axis")), value=round(long_mm, 1),
                                        unit=_code(_MM), algorithm_id=algo, finding_sites=sites))
+    if short_mm is not None:
+        items.append(hd.sr.Measurement(name=_code(("103340004", "SCT", "Short Axis")), value=round(short_mm, 1),
+                                       unit=_code(_MM), algorithm_id=algo, finding_sites=sites))
+    if mean_mm is not None:
+        items.append(hd.sr.Measurement(name=_code(("81827009", "SCT", "Diameter")), value=round(mean_mm, 1),
+                                       unit=_code(_MM), derivation=_code(("373098007", "SCT", "Mean")),
+                                       algorithm_id=algo, finding_sites=sites))
     return items
 
 
@@ -130,20 +164,22 @@ def build_sr(report: Report, volume: Volume, sources: Sequence, seg, refs: Seque
             sites = [hd.sr.FindingSite(_code(code.region))] if code.region else None
             label = f"{s.name} {s.component}" if s.component else s.name
             tracking = hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=label[:64])
-            measurements = _size_measurements(hd, s.volume_ml, s.mean_hu, s.longest_diameter_mm, algo, sites)
+            measurements = _size_measurements(hd, s.volume_ml, s.mean_hu, s.longest_diameter_mm, algo, sites,
+                                              s.short_axis_mm, s.mean_diameter_mm)
+            review = _review(hd, s) or None
             if s.component is None:
                 groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
                     tracking_identifier=tracking,
                     referenced_segment=hd.sr.ReferencedSegment(seg.SOPClassUID, seg.SOPInstanceUID, ref.segment_number,
                                                                source_series=seg_series),
                     finding_type=_code(code.type), finding_category=_code(code.category), algorithm_id=algo,
-                    finding_sites=sites, measurements=measurements,
+                    finding_sites=sites, measurements=measurements, qualitative_evaluations=review,
                 ))
             else:
                 groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
                     tracking_identifier=tracking, finding_type=_code(code.type),
                     finding_category=_code(code.category), algorithm_id=algo, finding_sites=sites,
-                    measurements=measurements,
+                    measurements=measurements, qualitative_evaluations=review,
                 ))
     for risk in report.risks:
         algo = hd.sr.AlgorithmIdentification(name=risk.title[:64], version=risk.model_version or "unknown")
@@ -183,11 +219,15 @@ def build_sr(report: Report, volume: Volume, sources: Sequence, seg, refs: Seque
             uid=DEVICE_UID, name=MODEL_NAME, manufacturer_name=MANUFACTURER, model_name=MODEL_NAME,
         ),
     )
+    # the person observes only what a person did: confirmed AI findings, own measurements, own segments;
+    # a report of unconfirmed AI proposals names the device alone
     person = None
-    if report.reader_name:
+    observer = (report.confirmed_by or [""])[0] or report.reader_name
+    people_content = report.confirmed_by or report.measurements or any(s.provenance is None for s in report.segments)
+    if observer and people_content:
         person = hd.sr.ObserverContext(
             observer_type=_code(("121006", "DCM", "Person")),
-            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=_pn(report.reader_name)),
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=_pn(observer)),
         )
     context = hd.sr.ObservationContext(observer_person_context=person, observer_device_context=device)
     modality = str(src0.get("Modality", "")).upper()
@@ -209,8 +249,18 @@ def build_sr(report: Report, volume: Volume, sources: Sequence, seg, refs: Seque
         is_complete=True,
         is_final=False,
         is_verified=False,
-        series_description="MedDiag measurement report",
+        series_description=_series_description(report),
     )
+
+
+def _series_description(report: Report) -> str:
+    """'MedDiag measurement report', plus what a reader must know first (64 characters at most)."""
+    text = "MedDiag measurement report"
+    if report.outside_intended_use:
+        text += " (AI outside intended use)"
+    elif report.unconfirmed:
+        text += " (AI unconfirmed)"
+    return text[:64]
 
 
 def _pn(name: str) -> str:

@@ -16,6 +16,8 @@ import numpy as np
 
 __all__ = [
     "AI_STATEMENT",
+    "OUTSIDE_INTENDED_USE",
+    "UNCONFIRMED",
     "PatientStudy",
     "Provenance",
     "Measurement",
@@ -27,6 +29,11 @@ __all__ = [
     "LabelMap",
     "Report",
 ]
+
+#: the words every output of a run forced outside a plugin's intended use carries
+OUTSIDE_INTENDED_USE = "outside intended use"
+#: how an unconfirmed AI finding is marked in the PDF and the SR
+UNCONFIRMED = "AI proposal, unconfirmed"
 
 #: printed on every report and written into the SR; fixed text, not configurable
 AI_STATEMENT = (
@@ -151,20 +158,31 @@ class Provenance:
     device: str = ""
     run_at: str = ""  # ISO 8601, local time with offset
     intended_use: str = ""
+    outside_intended_use: str = ""  # the mismatch of a run the reader forced outside the intended use
 
     @classmethod
-    def from_plugin(cls, info: Any, device: str = "", run_at: _dt.datetime | None = None) -> Provenance:
-        """From a :class:`meddiag_desktop.ai.PluginInfo` (or anything with a ``manifest``)."""
+    def from_plugin(cls, info: Any, device: str = "", run_at: _dt.datetime | None = None,
+                    outside_intended_use: str = "") -> Provenance:
+        """From a :class:`meddiag_desktop.ai.PluginInfo` (or anything with a ``manifest``).
+
+        A forced run's name ends with "(outside intended use)", so every output naming the
+        algorithm (SEG algorithm identification, SR, PDF) says so.
+        """
         m = getattr(info, "manifest", info)
         when = (run_at or _dt.datetime.now().astimezone()).isoformat(timespec="seconds")
+        name = m.name
+        if outside_intended_use:
+            suffix = f" ({OUTSIDE_INTENDED_USE})"
+            name = name[: 64 - len(suffix)] + suffix
         return cls(
             plugin_id=m.id,
-            name=m.name,
+            name=name,
             version=m.version,
             weights_sha256=tuple(w.sha256 or "not recorded" for w in m.weights),
             device=device,
             run_at=when,
             intended_use=m.intended_use,
+            outside_intended_use=outside_intended_use,
         )
 
 
@@ -192,6 +210,19 @@ class SegmentFinding:
     color: str = "#ff0000"
     provenance: Provenance | None = None
     component: int | None = None  # set for one connected component of a label (e.g. nodule 2)
+    short_axis_mm: float | None = None  # Fleischner 2017, with longest_diameter_mm (the long axis)
+    mean_diameter_mm: float | None = None
+    status: str = ""  # AI findings: proposed / accepted / edited (rejected ones are left out); '' manual
+    decided_by: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        """A reader's own structure, or an AI finding the reader accepted or edited."""
+        return self.provenance is None or self.status in ("accepted", "edited")
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} {self.component}" if self.component else self.name
 
 
 @dataclass(frozen=True)
@@ -201,6 +232,12 @@ class ClassificationFinding:
     probabilities: Mapping[str, float]
     point_lps: tuple[float, float, float] | None = None
     provenance: Provenance | None = None
+    status: str = "proposed"  # proposed / accepted / edited (rejected ones are left out)
+    decided_by: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return self.status in ("accepted", "edited")
 
     @property
     def top_class(self) -> str:
@@ -308,3 +345,22 @@ class Report:
     @property
     def has_ai(self) -> bool:
         return bool(self.provenances)
+
+    @property
+    def outside_intended_use(self) -> list[Provenance]:
+        """Provenances of runs the reader forced outside the plugin's intended use."""
+        return [p for p in self.provenances if p.outside_intended_use]
+
+    @property
+    def unconfirmed(self) -> list:
+        """AI findings no reader has confirmed (shown as proposals)."""
+        return [s for s in self.segments if not s.confirmed] + [c for c in self.classifications if not c.confirmed]
+
+    @property
+    def confirmed_by(self) -> list[str]:
+        """Readers who confirmed AI findings, in first-seen order."""
+        seen: dict[str, None] = {}
+        for f in [*self.segments, *self.classifications]:
+            if f.confirmed and f.decided_by:
+                seen.setdefault(f.decided_by, None)
+        return list(seen)

@@ -12,7 +12,8 @@ import io
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from meddiag_desktop.report.model import Report, RiskFinding
+from meddiag_desktop.core.label_geometry import DIAMETER_DEFINITION, SIZE_NAMES, format_mm
+from meddiag_desktop.report.model import OUTSIDE_INTENDED_USE, UNCONFIRMED, Report, RiskFinding
 
 __all__ = ["render_pdf"]
 
@@ -202,31 +203,69 @@ def _findings(report: Report, width: float, st: _Styles) -> list:
             pts = "; ".join("(" + ", ".join(f"{c:.1f}" for c in p) + ")" for p in m.points_lps)
             rows.append([m.name + (f" – {m.description}" if m.description else ""), f"{m.value:.1f} {m.unit}", pts])
         flow += [_table(rows, [170, 70, width - 240], st, align_right=(1,)), Spacer(1, 4)]
+    confirmed = [x for x in report.segments if x.confirmed]
+    proposals = [x for x in report.segments if not x.confirmed]
+    if confirmed:
+        ai = any(x.provenance is not None for x in confirmed)
+        flow.append(_p("Segmented structures" + (" (AI, confirmed by the reader)" if ai else ""), st.h3))
+        flow += [_segment_table(confirmed, width, st), Spacer(1, 4)]
+    if report.confirmed_by:
+        flow.append(_p(f"AI findings confirmed by: {', '.join(report.confirmed_by)}.", st.small))
+    if proposals:
+        flow.append(_p(f"AI proposals: unconfirmed, not reviewed by a reader ({len(proposals)})", st.h3))
+        flow += [_segment_table(proposals, width, st), Spacer(1, 4)]
     if report.segments:
-        ai = any(s.provenance is not None for s in report.segments)
-        flow.append(_p("Segmented structures" + (" (AI)" if ai else ""), st.h3))
-        rows = [["Structure", "Volume (mL)", "Mean (HU)", "Long axis (mm)", "Source"]]
-        for s in report.segments:
-            name = f"{s.name} {s.component}" if s.component else s.name
-            src = f"{s.provenance.plugin_id} {s.provenance.version}" if s.provenance else "manual"
-            rows.append([("\u2003" if s.component else "") + name, _fmt(s.volume_ml, 2), _fmt(s.mean_hu, 0),
-                         _fmt(s.longest_diameter_mm, 1), src])
-        flow += [_table(rows, [width - 330, 62, 58, 70, 140], st, align_right=(1, 2, 3)), Spacer(1, 4)]
-        flow.append(_p("Long axis: largest caliper diameter in the axial slice with the largest cross-section.",
-                       st.small))
+        flow.append(_p(DIAMETER_DEFINITION, st.small))
     if report.classifications:
         flow.append(_p("Classification (AI)", st.h3))
-        rows = [["Location (LPS mm)", "Most probable", "Probabilities", "Source"]]
+        rows = [["Location (LPS mm)", "Most probable", "Probabilities", "Source", "Status"]]
         for c in report.classifications:
             loc = "(" + ", ".join(f"{v:.1f}" for v in c.point_lps) + ")" if c.point_lps else "–"
             probs = ", ".join(f"{k.replace('_', ' ')} {v * 100:.0f} %" for k, v in
                               sorted(c.probabilities.items(), key=lambda kv: -kv[1]))
             src = f"{c.provenance.plugin_id} {c.provenance.version}" if c.provenance else ""
-            rows.append([loc, c.top_class.replace("_", " "), probs, src])
-        flow.append(_table(rows, [110, 80, width - 320, 130], st))
+            rows.append([loc, c.top_class.replace("_", " "), probs, src, _status_text(c)])
+        flow.append(_table(rows, [96, 70, width - 366, 110, 90], st))
     for note in report.notes:
         flow.append(_p(f"Note: {note}", st.small))
     return flow
+
+
+def _status_text(f) -> str:
+    """'confirmed by Dr X' / 'AI proposal, unconfirmed' / 'reader' for a finding of the report."""
+    if getattr(f, "provenance", None) is None:
+        return "reader"
+    if not f.confirmed:
+        return UNCONFIRMED
+    return "edited by reader" if f.status == "edited" else "confirmed"
+
+
+def _segment_table(segments, width: float, st: _Styles):
+    names = SIZE_NAMES
+    rows = [["Structure", "Volume (mL)", "Mean (HU)", f"{names['long_axis_mm']} (mm)",
+             f"{names['short_axis_mm']} (mm)", f"{names['mean_diameter_mm']} (mm)", "Source", "Status"]]
+    for x in segments:
+        src = f"{x.provenance.plugin_id} {x.provenance.version}" if x.provenance else "manual"
+        rows.append([("\u2003" if x.component else "") + x.display_name, _fmt(x.volume_ml, 2), _fmt(x.mean_hu, 0),
+                     format_mm(x.longest_diameter_mm), format_mm(x.short_axis_mm), format_mm(x.mean_diameter_mm),
+                     src, _status_text(x)])
+    return _table(rows, [width - 416, 48, 42, 44, 44, 52, 112, 74], st, align_right=(1, 2, 3, 4, 5))
+
+
+def _outside_use_box(report: Report, width: float, st: _Styles) -> list:
+    """A red box first on the page when an AI plugin was run outside its intended use."""
+    from reportlab.platypus import Spacer, Table, TableStyle
+
+    items = report.outside_intended_use
+    if not items:
+        return []
+    lines = [f"{p.plugin_id} {p.version} was run {OUTSIDE_INTENDED_USE.upper()} by the reader's choice: "
+             f"{p.outside_intended_use} Its results are not valid for this study." for p in items]
+    box = Table([[_p("\n".join(lines), st.cell_bold)]], colWidths=[width], hAlign="LEFT")
+    box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 1.2, "#b03a2e"), ("BACKGROUND", (0, 0), (-1, -1), "#fbeeee"),
+                             ("LEFTPADDING", (0, 0), (-1, -1), 6), ("TOPPADDING", (0, 0), (-1, -1), 5),
+                             ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
+    return [box, Spacer(1, 6)]
 
 
 def _key_images(report: Report, width: float, st: _Styles) -> list:
@@ -368,6 +407,11 @@ def render_pdf(report: Report, pagesize: str = "A4") -> bytes:
                 self.drawString(margin, 8.5 * mm,
                                 f"MedDiag Desktop {report.app_version} · created {report.created_at.replace('T', ' ')}"
                                 " · AI results are not for clinical use on their own")
+                if report.outside_intended_use:  # on every page, its own line
+                    self.setFillColor("#b03a2e")
+                    self.drawString(margin, 5 * mm, f"AI run {OUTSIDE_INTENDED_USE.upper()}: its results are not "
+                                                    "valid for this study")
+                    self.setFillColor(_MUTED)
                 self.drawRightString(size[0] - margin, 8.5 * mm, f"Page {self._pageNumber} of {total}")
                 super().showPage()
             super().save()
@@ -380,7 +424,7 @@ def render_pdf(report: Report, pagesize: str = "A4") -> bytes:
                   rightPadding=0, topPadding=0, bottomPadding=0)
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=draw_header)])
 
-    flow: list = [_p("Impression", st.h2)]
+    flow: list = _outside_use_box(report, width, st) + [_p("Impression", st.h2)]
     flow.append(_p(report.impression or "No impression has been entered.", st.body))
     flow += _findings(report, width, st)
     if report.risks:

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meddiag_desktop.core.findings import FindingSet
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.report.model import ClassificationFinding, LabelMap, Provenance, RiskFinding
 
-__all__ = ["SessionResults", "run_plugins", "evaluate_risk", "read_inputs", "image_risk_inputs"]
+__all__ = ["SessionResults", "run_plugins", "accept_all", "evaluate_risk", "read_inputs", "image_risk_inputs"]
 
 
 @dataclass
@@ -27,60 +28,78 @@ class SessionResults:
     raw_classifications: list[Any] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)  #: plugins that refused the study, with the reason
+    findings: FindingSet = field(default_factory=FindingSet)  #: every AI finding, proposed until accepted
+    runs: list[Any] = field(default_factory=list)  #: the workflow's AIRun of each plugin that ran
+    warnings: list[str] = field(default_factory=list)  #: outside intended use, implausible results
 
 
 def run_plugins(volume: Volume, plugin_ids: Sequence[str], device: str = "auto",
-                progress: Callable[[str, int, int], None] | None = None, timeout: float = 300) -> SessionResults:
-    """Run each plugin (isolated worker process) on ``volume``; every run is audited.
+                progress: Callable[[str, int, int], None] | None = None, timeout: float = 300,
+                force: bool = False) -> SessionResults:
+    """Run each plugin (isolated worker process) on ``volume`` through the shared workflow; every run is audited.
 
-    A plugin that refuses the study (wrong modality, nothing to classify...) is listed in
-    ``not_run`` and the others still run; any other failure raises.
+    A plugin that refuses the study (outside its intended use, nothing to classify...) is
+    listed in ``not_run`` and the others still run; any other failure raises. ``force``
+    runs plugins outside their intended use (recorded in every output). The findings are
+    proposals until :meth:`SessionResults.findings` records a decision.
     """
-    import datetime as _dt
-
     from meddiag_desktop.ai.discovery import find_plugin
-    from meddiag_desktop.ai.isolation import run_isolated
-    from meddiag_desktop.ai.results import SegmentationResult
     from meddiag_desktop.ai.isolation import PluginFailed
-    from meddiag_desktop.ai.runner import InputRefused, RunOptions
-    from meddiag_desktop.report.audit import audit
+    from meddiag_desktop.ai.results import SegmentationResult
+    from meddiag_desktop.ai.runner import InputRefused
     from meddiag_desktop.report.build import classification_findings, label_map_from_result
+    from meddiag_desktop.workflow import run_ai
 
     out = SessionResults()
-    study = str(volume.metadata.get("study_uid", ""))
     for pid in plugin_ids:
         info = find_plugin(pid)
         if not info.ok:
             raise ValueError(f"plugin {info.id} cannot be used: {info.error}")
-        started = _dt.datetime.now().astimezone()
 
         def on_progress(done: int, total: int, _pid: str = info.id) -> None:
             if progress is not None:
                 progress(_pid, done, total)
 
         try:
-            result = run_isolated(info, volume, RunOptions(device=device), progress=on_progress,
-                                  stall_timeout=timeout, start_timeout=max(timeout, 120))
+            run = run_ai(info, volume, force=force, via="cli", device=device, progress=on_progress,
+                         stall_timeout=timeout, start_timeout=max(timeout, 120))
         except (InputRefused, PluginFailed) as exc:
             refused = isinstance(exc, InputRefused) or getattr(exc, "kind", "") == "InputRefused"
-            audit("ai_run", study, "refused" if refused else "failed", plugin=info.id, device=device,
-                  error=type(exc).__name__)
             if not refused:
                 raise
             out.not_run.append(f"AI plugin {info.id} was not run on this study: {exc}")
             continue
-        except BaseException as exc:
-            audit("ai_run", study, "failed", plugin=info.id, device=device, error=type(exc).__name__)
-            raise
-        audit("ai_run", study, "ok", plugin=info.id, version=info.manifest.version, device=result.device)
-        prov = Provenance.from_plugin(info, device=result.device, run_at=started)
+        result = run.result
+        out.runs.append(run)
+        out.findings.extend(run.findings)
         out.notes += [f"{info.id}: {w}" for w in (*result.warnings, *result.notes)]
+        out.warnings += [f"{info.id}: {w}" for w in result.warnings
+                         if w.lower().startswith(("outside intended use", "implausible"))]
         if isinstance(result, SegmentationResult):
-            out.label_maps.append(label_map_from_result(result, prov))
+            out.label_maps.append(label_map_from_result(result, run.provenance))
         else:
-            out.classifications += classification_findings(result, prov)
             out.raw_classifications.append(result)
+            out.classifications += classification_findings(result, run.provenance)
     return out
+
+
+def accept_all(session: SessionResults, by: str, study_uid: str | None = None) -> int:
+    """``--accept-ai``: the person running the report accepts every AI finding; audited. Returns how many."""
+    from meddiag_desktop.report.audit import audit
+    from meddiag_desktop.report.build import classification_findings
+
+    decided = session.findings.accept_all(by)
+    audit("ai_run", study_uid, "accepted", via="cli --accept-ai", findings=len(decided),
+          plugins=sorted({f.plugin_id for f in decided}))
+    session.classifications = [c for r, run in _classification_runs(session)
+                               for c in classification_findings(r, run.provenance, session.findings)]
+    return len(decided)
+
+
+def _classification_runs(session: SessionResults):
+    for run in session.runs:
+        if getattr(run.result, "task", "") != "segmentation":
+            yield run.result, run
 
 
 def read_inputs(text: str | None) -> dict[str, Any]:
@@ -115,43 +134,35 @@ def _find(label_maps: Sequence[LabelMap], word: str) -> tuple[LabelMap | None, l
     return None, []
 
 
-def image_risk_inputs(volume: Volume, label_maps: Sequence[LabelMap], classifications: Sequence[Any] = ()) -> dict:
-    """Inputs found in the image: age and sex (DICOM), nodule size, count, lobe (segmentation), type (AI)."""
-    from meddiag_desktop.risk.image_inputs import derive_nodule_inputs
+def image_risk_inputs(volume: Volume, label_maps: Sequence[LabelMap], classifications: Sequence[Any] = (),
+                      findings: FindingSet | None = None) -> dict:
+    """Inputs found in the image: age and sex (DICOM), nodule size, count, lobe (segmentation), type (AI).
 
-    lm, nodule_values = _find(label_maps, "nodule")
-    lungs: list[int] = []
-    if lm is not None:
-        lungs = [v for v in lm.present() if "lung" in str(lm.names[v]).lower()]
-    nodule_type = classifications[0] if classifications else None
-    try:
-        return derive_nodule_inputs(volume, lm.array if lm is not None else None,
-                                    nodule_label=nodule_values[0] if nodule_values else 7,
-                                    lung_labels=tuple(lungs) or (1, 2), nodule_type=nodule_type)
-    except ValueError:  # e.g. a classifier whose classes are not nodule types
-        return derive_nodule_inputs(volume, lm.array if lm is not None else None,
-                                    nodule_label=nodule_values[0] if nodule_values else 7,
-                                    lung_labels=tuple(lungs) or (1, 2))
+    With ``findings``, only the AI findings a reader confirmed count (the shared workflow's rule).
+    """
+    from meddiag_desktop.workflow import image_inputs
+
+    lm, _ = _find(label_maps, "nodule")
+    pid = lm.provenance.plugin_id if lm is not None and lm.provenance is not None else ""
+    return image_inputs(volume, lm.array if lm is not None else None, lm.names if lm is not None else {},
+                        plugin_id=pid, findings=findings if pid else None,
+                        classification=classifications[0] if classifications else None).derived
 
 
 def evaluate_risk(volume: Volume, model_name: str, entered: Mapping[str, Any], label_maps: Sequence[LabelMap] = (),
-                  classifications: Sequence[Any] = ()) -> RiskFinding:
-    """Evaluate ``model_name`` on entered inputs merged over image-derived ones (entered values win)."""
-    from meddiag_desktop.report.audit import audit
+                  classifications: Sequence[Any] = (), findings: FindingSet | None = None,
+                  via: str = "cli") -> RiskFinding:
+    """Evaluate ``model_name`` on entered inputs merged over image-derived ones (entered values win); audited."""
     from meddiag_desktop.report.build import risk_finding
     from meddiag_desktop.risk.registry import get_model
+    from meddiag_desktop.workflow import evaluate_risk as evaluate
 
     model = get_model(model_name)
     names = {i.name for i in model.spec.inputs}
-    derived = {k: v for k, v in image_risk_inputs(volume, label_maps, classifications).items() if k in names}
+    derived = {k: v for k, v in image_risk_inputs(volume, label_maps, classifications, findings).items() if k in names}
     values = {k: v.value for k, v in derived.items()}
     values.update(entered)
     study = str(volume.metadata.get("study_uid", ""))
-    try:
-        result = model.evaluate(values)
-    except Exception as exc:
-        audit("risk", study, "failed", model=model.name, error=type(exc).__name__)
-        raise
-    audit("risk", study, "ok", model=model.name, version=model.spec.version)
+    result = evaluate(model, values, study_uid=study, via=via, derived=derived, entered=list(entered))
     used = {k: v for k, v in derived.items() if k not in entered}  # an entered value is "entered", even if equal
     return risk_finding(result, used, model)

@@ -1,15 +1,10 @@
 """Risk model inputs derived from the image, its segmentation and its DICOM header.
 
-Nodule size follows the usual reading practice: in the axial slice where the
-nodule's cross-section is largest, the long axis is the maximum Feret (caliper)
-diameter and the short axis the caliper diameter perpendicular to it; the size
-is their mean (mm). A caliper is the span of the voxel centres plus one voxel
-along that direction, so a nodule ``n`` voxels across measures ``n x spacing``;
-pixel spacing and the volume direction are honoured (the "axial" plane is the
-LPS x-y plane).
-
-Connected components use 26-connectivity and are numbered 1..N in raster
-order (z, y, x) of their first voxel, like SimpleITK's ``ConnectedComponent``.
+Nodule size is the Fleischner 2017 mean diameter (average of the long and short
+axis on the axial slice of greatest cross-section) and ``diameter_mm`` its long
+axis; components, volumes and diameters all come from
+:mod:`meddiag_desktop.core.label_geometry`, the one definition the measurements
+table, the PDF and the SR use too.
 """
 
 from __future__ import annotations
@@ -23,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from meddiag_desktop.core import label_geometry
 from meddiag_desktop.core.lung_anatomy import in_upper_lobe, lung_extent
 from meddiag_desktop.core.volume import Volume
 
@@ -39,7 +35,6 @@ __all__ = [
 ]
 
 Source = Literal["segmentation", "measurement", "classification", "dicom"]
-_ANGLES = np.deg2rad(np.arange(0.0, 180.0, 0.5))  # caliper directions; index + 180 is perpendicular
 _NODULE_TYPES = {"solid": "solid", "part_solid": "part_solid", "partsolid": "part_solid", "non_solid": "non_solid",
                  "nonsolid": "non_solid", "ground_glass": "non_solid", "ggo": "non_solid", "ggn": "non_solid"}
 
@@ -72,41 +67,11 @@ class NoduleComponent:
 
 
 def connected_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Label the 26-connected components of a boolean 3D ``mask``: (labels int32, count)."""
-    mask = np.asarray(mask, bool)
-    out = np.zeros(mask.shape, np.int32)
-    idx = np.flatnonzero(mask)
-    if idx.size == 0:
-        return out, 0
-    coords = np.stack(np.unravel_index(idx, mask.shape), axis=1)
-    shape = np.asarray(mask.shape)
-    src, dst = [], []
-    for dz in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                if (dz, dy, dx) <= (0, 0, 0):  # half of the 26 neighbours: each edge once
-                    continue
-                nb = coords + (dz, dy, dx)
-                ok = np.all((nb >= 0) & (nb < shape), axis=1)
-                lin = np.ravel_multi_index(tuple(nb[ok].T), mask.shape)
-                pos = np.minimum(np.searchsorted(idx, lin), idx.size - 1)
-                hit = idx[pos] == lin
-                src.append(np.flatnonzero(ok)[hit])
-                dst.append(pos[hit])
-    a, b = np.concatenate(src), np.concatenate(dst)
-    label = np.arange(idx.size)
-    while True:  # min-label propagation with pointer jumping
-        new = label.copy()
-        m = np.minimum(label[a], label[b])
-        np.minimum.at(new, a, m)
-        np.minimum.at(new, b, m)
-        new = new[new]
-        if np.array_equal(new, label):
-            break
-        label = new
-    _, compact = np.unique(label, return_inverse=True)  # roots are first voxels: raster order
-    out.flat[idx] = compact.astype(np.int32) + 1
-    return out, int(compact.max()) + 1
+    """Label the 26-connected components of a boolean 3D ``mask``: (labels int32, count).
+
+    Kept for callers of this module; the one implementation is :func:`meddiag_desktop.core.label_geometry.connected_components`.
+    """
+    return label_geometry.connected_components(mask)
 
 
 def _label_array(volume: Volume, labels: Volume | np.ndarray) -> np.ndarray:
@@ -122,48 +87,19 @@ def _voxel_lps(volume: Volume, zyx: np.ndarray) -> np.ndarray:
 
 def nodule_components(volume: Volume, labels: Volume | np.ndarray, nodule_label: int = 7) -> list[NoduleComponent]:
     """The connected components of ``nodule_label`` with their size and centroid."""
-    comp, n = connected_components(_label_array(volume, labels) == nodule_label)
-    voxel_mm3 = float(abs(np.linalg.det(volume.direction)) * np.prod(volume.spacing))
-    result = []
-    for i in range(1, n + 1):
-        zyx = np.argwhere(comp == i)
-        c = _voxel_lps(volume, zyx).mean(axis=0)
-        result.append(NoduleComponent(i, len(zyx), len(zyx) * voxel_mm3, (float(c[0]), float(c[1]), float(c[2]))))
-    return result
+    comps = label_geometry.label_components(volume, _label_array(volume, labels), nodule_label, diameters=False)
+    return [NoduleComponent(c.index, c.voxels, c.volume_mm3, c.centroid_lps) for c in comps]
 
 
 def axial_diameters(volume: Volume, mask: np.ndarray) -> tuple[float, float, int]:
-    """(long axis mm, short axis mm, slice index) of ``mask`` in its largest axial cross-section."""
-    zyx = np.argwhere(mask)
-    if len(zyx) == 0:
-        raise ValueError("the nodule mask is empty")
-    xyz = zyx[:, ::-1]
-    axis = int(np.argmax(np.abs(volume.direction[2, :])))  # index axis closest to superior-inferior
-    in_plane = [ax for ax in range(3) if ax != axis]
-    steps = [volume.direction[:2, ax] * volume.spacing[ax] for ax in in_plane]  # LPS x-y of one voxel step
-    u = np.stack([np.cos(_ANGLES), np.sin(_ANGLES)])  # 2 x n directions in the LPS x-y plane
-    # one voxel's extent along each direction, as the norm of its steps projected on it: adding it to
-    # the span of voxel centres gives an unbiased length along any direction (a box-shaped
-    # footprint would favour the diagonals and tilt the long axis)
-    footprint = np.hypot(steps[0] @ u, steps[1] @ u)
-    slices, counts = np.unique(xyz[:, axis], return_counts=True)
-    best: tuple[float, float, int] | None = None
-    for s in slices[counts == counts.max()]:
-        pts = _voxel_lps(volume, zyx[xyz[:, axis] == s])[:, :2]
-        proj = pts @ u
-        widths = proj.max(axis=0) - proj.min(axis=0) + footprint
-        i = int(np.argmax(widths))
-        long_mm, short_mm = float(widths[i]), float(widths[(i + len(_ANGLES) // 2) % len(_ANGLES)])
-        if best is None or long_mm > best[0]:
-            best = (long_mm, short_mm, int(s))
-    assert best is not None
-    return best
+    """(long axis mm, short axis mm, slice index) of ``mask``: see :func:`meddiag_desktop.core.label_geometry.axial_diameters`."""
+    d = label_geometry.axial_diameters(volume, mask)
+    return d.long_axis_mm, d.short_axis_mm, d.axial_slice
 
 
-def _lung_for_nodule(volume: Volume, arr: np.ndarray, mask: np.ndarray, lung_labels: tuple[int, ...]) -> int | None:
-    """The lung label with most voxels around the nodule (searching up to 30 mm away)."""
-    zyx = np.argwhere(mask)
-    lo, hi = zyx.min(axis=0), zyx.max(axis=0)
+def _lung_for_nodule(volume: Volume, arr: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     lung_labels: tuple[int, ...]) -> int | None:
+    """The lung label with most voxels around the nodule (voxels ``lo..hi``, ``[z, y, x]``), up to 30 mm away."""
     spacing_zyx = np.asarray(volume.spacing[::-1])
     for margin_mm in (5.0, 15.0, 30.0):
         m = np.ceil(margin_mm / spacing_zyx).astype(int)
@@ -180,12 +116,16 @@ def _lung_extent_points(volume: Volume, lung: np.ndarray) -> np.ndarray:
 
     The LPS coordinates are linear in the index, so along a row they are extreme at its ends.
     """
+    box = label_geometry.bounding_box(lung)
+    if box is None:
+        return np.zeros((0, 3))
+    lung = lung[box]
     rows = lung.any(axis=2)
     z, y = np.nonzero(rows)
     first = np.argmax(lung[z, y, :], axis=1)
     last = lung.shape[2] - 1 - np.argmax(lung[z, y, ::-1], axis=1)
     zyx = np.concatenate([np.stack([z, y, first], 1), np.stack([z, y, last], 1)])
-    return _voxel_lps(volume, zyx)
+    return _voxel_lps(volume, zyx + np.array([b.start for b in box]))
 
 
 _AGE_RE = re.compile(r"^\s*(\d{1,3})\s*([DWMY]?)\s*$", re.IGNORECASE)
@@ -324,30 +264,36 @@ def derive_nodule_inputs(
     mask = None
     if labels is not None:
         arr = _label_array(volume, labels)
-        comp, n = connected_components(arr == nodule_label)
+        comps = label_geometry.label_components(volume, arr, nodule_label, diameters=False)
+        n = len(comps)
         if n:
             out["nodule_count"] = DerivedValue(n, "segmentation", f"{n} connected component(s) of label {nodule_label}")
             if component is None:
-                sizes = np.bincount(comp.ravel())[1:]
-                component = int(np.argmax(sizes)) + 1
+                component = max(comps, key=lambda c: (c.voxels, -c.index)).index
             if not 1 <= component <= n:
                 raise ValueError(f"component {component} does not exist: label {nodule_label} has {n} component(s)")
-            mask = comp == component
-            long_mm, short_mm, s = axial_diameters(volume, mask)
+            chosen = comps[component - 1]
+            box = label_geometry.bounding_box(arr == nodule_label)
+            sub, _ = label_geometry.connected_components(arr[box] == nodule_label)
+            zyx = np.argwhere(sub == component) + np.array([b.start for b in box])
+            d = label_geometry.axial_diameters_of_points(volume, zyx)
+            names = label_geometry.SIZE_NAMES
             out["nodule_size_mm"] = DerivedValue(
-                round((long_mm + short_mm) / 2, 2), "segmentation",
-                f"component {component}: mean of long {long_mm:.1f} mm and short {short_mm:.1f} mm axes (axial slice {s})",
+                d.mean_diameter_mm, "segmentation",
+                f"nodule {component}: {names['mean_diameter_mm'].lower()} of {names['long_axis_mm'].lower()} "
+                f"{d.long_axis_mm:.1f} mm and {names['short_axis_mm'].lower()} {d.short_axis_mm:.1f} mm "
+                f"(Fleischner 2017, axial slice {d.axial_slice})",
             )
-            out["diameter_mm"] = DerivedValue(round(long_mm, 2), "segmentation",
-                                              f"component {component}: long axis in axial slice {s}")
-            lung = _lung_for_nodule(volume, arr, mask, tuple(lung_labels))
+            out["diameter_mm"] = DerivedValue(d.long_axis_mm, "segmentation",
+                                              f"nodule {component}: {names['long_axis_mm'].lower()} "
+                                              f"(Fleischner 2017, axial slice {d.axial_slice})")
+            lung = _lung_for_nodule(volume, arr, zyx.min(axis=0), zyx.max(axis=0), tuple(lung_labels))
             if lung is not None:
                 extent = lung_extent(_lung_extent_points(volume, arr == lung))
-                centroid = _voxel_lps(volume, np.argwhere(mask)).mean(axis=0)
-                upper = in_upper_lobe(centroid, extent)
+                upper = in_upper_lobe(np.asarray(chosen.centroid_lps), extent)
                 out["upper_lobe"] = DerivedValue(
                     upper, "segmentation",
-                    f"component {component} centroid {'above' if upper else 'below'} the modelled oblique fissure of lung label {lung}",
+                    f"nodule {component} centroid {'above' if upper else 'below'} the modelled oblique fissure of lung label {lung}",
                 )
     if measurement is not None:
         long_mm, size_mm, detail = _measurement_size(measurement)

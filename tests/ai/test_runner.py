@@ -121,8 +121,10 @@ def test_unfit_inputs_are_refused_or_warned(plugin_factory):
         run_plugin(folder, absurd)
     mr = box_volume()
     mr.metadata["modality"] = "MR"
-    res = run_plugin(folder, mr)
-    assert any("expects CT" in w for w in res.warnings)
+    with pytest.raises(InputRefused, match=r"^MR study; this plugin expects CT\."):
+        run_plugin(folder, mr)  # outside the intended use (the [input] modality when no [domain] is declared)
+    res = run_plugin(folder, mr, RunOptions(force=True))
+    assert res.warnings[0].startswith("Outside intended use: MR study; this plugin expects CT.")
 
 
 def test_oom_plan():

@@ -30,16 +30,27 @@ def test_ai_results_reach_overlay_risk_report_and_session(qtbot, main_window, ct
     seg = _segmentation(vol)
     panels.ai._on_result(seg)  # as the AI panel does when a run finishes
     assert all(w.slice_view._overlay is not None for w in win.slice_widgets.values())
+    assert [f.status for f in panels.findings] == ["proposed", "proposed"]  # proposals feed no risk input
+    qtbot.waitUntil(lambda: panels.risk.proposals.get("nodule_count") is not None, timeout=20000)
+    assert "nodule_count" not in panels.risk.derived and panels.risk.proposals_label.isVisible()
+    panels.findings.accept_all("Dr Test")
+    qtbot.waitUntil(lambda: "nodule_count" in panels.risk.derived, timeout=20000)
     derived = panels.risk.derived
     assert derived["nodule_count"].value == 1
     seg_rows = win.tools.measurements_panel.segments
     qtbot.waitUntil(lambda: seg_rows.rowCount() == 2, timeout=20000)
     cls = SimpleNamespace(task="classification", plugin_id="test_cls", classes=["solid", "part_solid", "non_solid"],
-                          findings=[SimpleNamespace(point_lps=(0.0, 0.0, 0.0),
+                          findings=[SimpleNamespace(point_lps=(0.0, 0.0, 0.0), top_class="part_solid", source="user",
                                                     probabilities={"solid": 0.1, "part_solid": 0.8, "non_solid": 0.1})],
                           probabilities={"solid": 0.1, "part_solid": 0.8, "non_solid": 0.1}, explanation=None,
                           intended_use="testing", device="cpu", timings={}, notes=[], warnings=[])
-    panels._on_result(cls)
+    from meddiag_desktop.workflow import findings_from_result
+
+    panels.findings.extend(findings_from_result(cls, None, vol))  # a classifier run's proposals...
+    panels._on_result(cls)  # ...and its result (the segmentation overlay stays)
+    assert "nodule_type" not in panels.risk.derived
+    panels.findings.accept_all("Dr Test")
+    qtbot.waitUntil(lambda: "nodule_type" in panels.risk.derived, timeout=20000)
     assert panels.risk.derived["nodule_type"].value == "part_solid"
 
     # the report holds the session: measurements, AI label map, key images without patient text

@@ -1,0 +1,165 @@
+"""Run an AI plugin on a study the one way the GUI and the CLI both use: gate, run, audit, provenance, findings.
+
+:func:`run_ai` checks the plugin's intended use first (a study outside it is
+refused with one sentence naming the mismatch, unless ``force``), runs the plugin
+in its worker process, writes the audit entry (refused, failed, cancelled or ok,
+with ``forced`` and the mismatch when the reader ran it anyway), and returns an
+:class:`AIRun`: the result, its report :class:`~meddiag_desktop.report.model.Provenance`
+and its findings, all *proposed* until a reader decides.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from meddiag_desktop.core.findings import AIFinding, classification_key, segment_key
+
+__all__ = ["AIRun", "check_plugin", "run_ai", "findings_from_result", "LESION_WORDS", "is_lesion"]
+
+#: labels whose connected components are findings one by one (each nodule is a finding)
+LESION_WORDS = ("nodule", "lesion", "tumour", "tumor", "mass")
+
+
+def is_lesion(name: str) -> bool:
+    return any(w in str(name).lower() for w in LESION_WORDS)
+
+
+@dataclass
+class AIRun:
+    """One plugin run: the result, where it came from, and its findings (proposed)."""
+
+    result: Any
+    info: Any
+    provenance: Any
+    findings: list[AIFinding] = field(default_factory=list)
+    outside_intended_use: str = ""  # the mismatch, when the reader ran it anyway
+    sizes: dict[str, Any] = field(default_factory=dict)  # finding key -> core.label_geometry.Component
+
+    @property
+    def forced(self) -> bool:
+        return bool(self.outside_intended_use)
+
+
+def check_plugin(info: Any, volume: Any):
+    """The intended-use check of ``info`` (a PluginInfo) on ``volume``: a :class:`DomainCheck` (fast, no torch)."""
+    from meddiag_desktop.ai.intended_use import check_domain, run_domain
+
+    folder = getattr(info, "path", None)
+    return check_domain(info.manifest, volume, folder, domain=run_domain(info.manifest, folder))
+
+
+def findings_from_result(result: Any, provenance: Any, volume: Any, sizes: dict | None = None) -> list[AIFinding]:
+    """The findings of a result: one per present label, one per component of a lesion label,
+    one per classified location. ``sizes``, when given, is filled with each lesion component's
+    :class:`~meddiag_desktop.core.label_geometry.Component` (volume and Fleischner diameters)."""
+    from meddiag_desktop.core.label_geometry import label_components
+
+    pid = getattr(provenance, "plugin_id", "") or result.plugin_id
+    version = getattr(provenance, "version", "")
+    forced = bool(getattr(provenance, "outside_intended_use", "") or getattr(result, "outside_intended_use", ""))
+    out: list[AIFinding] = []
+    if getattr(result, "task", "") == "segmentation":
+        labels = np.asarray(result.labels)
+        counts = np.bincount(labels.ravel().astype(np.int64), minlength=1)
+        for value, name in sorted(result.label_names.items()):
+            if value <= 0 or value >= len(counts) or counts[value] == 0:
+                continue
+            if is_lesion(name):
+                for c in label_components(volume, labels, value, diameters=sizes is not None):
+                    if sizes is not None:
+                        sizes[segment_key(pid, value, c.index)] = c
+                    out.append(AIFinding(segment_key(pid, value, c.index), "component", str(name), int(value), c.index,
+                                         c.centroid_lps, pid, version, forced))
+            else:
+                out.append(AIFinding(segment_key(pid, value), "segment", str(name), int(value), None, None,
+                                     pid, version, forced))
+    else:
+        for i, f in enumerate(result.findings, start=1):
+            top = getattr(f, "top_class", None) or max(f.probabilities, key=f.probabilities.get)
+            out.append(AIFinding(classification_key(pid, i), "classification", str(top), None, None,
+                                 tuple(float(c) for c in f.point_lps), pid, version, forced))
+    return out
+
+
+def _audit(*args, **kw) -> None:
+    from meddiag_desktop.report.audit import audit
+
+    audit(*args, **kw)
+
+
+def run_ai(
+    info: Any,
+    volume: Any,
+    *,
+    force: bool = False,
+    via: str = "gui",
+    device: str = "auto",
+    points: list[tuple[float, float, float]] | None = None,
+    batch: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+    worker: Any = None,
+    inputs: Any = None,
+    stall_timeout: float = 180.0,
+    start_timeout: float = 120.0,
+) -> AIRun:
+    """Gate, run (worker process), audit and describe one plugin run on ``volume``.
+
+    Raises :class:`~meddiag_desktop.ai.intended_use.OutsideIntendedUse` (an ``InputRefused``)
+    when the study is outside the plugin's intended use and ``force`` is false; other
+    refusals, failures and cancellations propagate after their audit entry.
+    """
+    from meddiag_desktop.ai.intended_use import OutsideIntendedUse, forced_note
+    from meddiag_desktop.ai.isolation import PluginFailed, run_isolated
+    from meddiag_desktop.ai.runner import InputRefused, RunOptions
+    from meddiag_desktop.ai.sliding_window import RunCancelled
+    from meddiag_desktop.report.model import Provenance
+
+    study = str(volume.metadata.get("study_uid", "") or "")
+    version = info.manifest.version if getattr(info, "manifest", None) is not None else ""
+    check = check_plugin(info, volume)
+    if not check.ok and not force:
+        _audit("ai_run", study, "refused", plugin=info.id, version=version, via=via,
+               reason="outside intended use", mismatch=check.sentence)
+        raise OutsideIntendedUse(info.id, check)
+    sentence = check.sentence if not check.ok else ""
+    started = _dt.datetime.now().astimezone()
+    options = RunOptions(device=device, sw_batch_size=batch, points_lps=points or None, force=bool(force))
+    kw = dict(on_stage=on_stage, on_note=on_note, stall_timeout=stall_timeout, start_timeout=start_timeout)
+    if worker is not None:
+        kw["worker"] = worker
+    if inputs is not None:
+        kw["inputs"] = inputs  # a MONAI bundle's inputs by key (ai/bundle_inputs.py)
+    forced_kw = {"forced": True, "outside_intended_use": sentence} if sentence else {}
+    try:
+        result = run_isolated(info, volume, options, progress, cancel, **kw)
+    except RunCancelled:
+        _audit("ai_run", study, "cancelled", plugin=info.id, version=version, via=via, **forced_kw)
+        raise
+    except (InputRefused, PluginFailed) as exc:
+        refused = isinstance(exc, InputRefused) or getattr(exc, "kind", "") == "InputRefused"
+        _audit("ai_run", study, "refused" if refused else "failed", plugin=info.id, version=version, via=via,
+               device=device, error=type(exc).__name__, **forced_kw)
+        raise
+    except BaseException as exc:
+        _audit("ai_run", study, "failed", plugin=info.id, version=version, via=via, device=device,
+               error=type(exc).__name__, **forced_kw)
+        raise
+    if sentence:
+        result.outside_intended_use = sentence
+        note = forced_note(check)
+        if note not in result.warnings:
+            result.warnings = [note, *result.warnings]
+    prov = Provenance.from_plugin(info, device=result.device, run_at=started, outside_intended_use=sentence)
+    sizes: dict[str, Any] = {}
+    findings = findings_from_result(result, prov, volume, sizes)
+    _audit("ai_run", study, "ok", plugin=info.id, version=version, device=result.device, via=via,
+           findings=len(findings), warnings=len(result.warnings), **forced_kw)
+    return AIRun(result, info, prov, findings, sentence, sizes)
