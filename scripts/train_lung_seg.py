@@ -37,6 +37,7 @@ nodule under ~5 mm). The post-processing thresholds were chosen on those validat
 
 from __future__ import annotations
 
+from plugin_domain import CHEST_CT_DOMAIN, CHEST_SEG_PLAUSIBILITY, relock
 import argparse
 import hashlib
 import json
@@ -247,7 +248,7 @@ spacing_mm = [{spacing}, {spacing}, {spacing}]
 orientation = "LPS"
 pad_value = -1000
 normalization = {{ kind = "window", min = {WINDOW[0]}, max = {WINDOW[1]}, out_min = 0.0, out_max = 1.0 }}
-
+{CHEST_CT_DOMAIN}
 [inference]
 roi_size = {list(roi)}
 overlap = 0.25
@@ -266,11 +267,12 @@ explanation = "none"
 [[weights]]
 file = "weights.safetensors"
 sha256 = "{sha}"
-{post}
+{post}{CHEST_SEG_PLAUSIBILITY}
 [metrics]
 {metric_lines}
 '''
     (PLUGIN / "plugin.toml").write_text(text)
+    relock()
 
 
 def evaluate(args) -> dict:
@@ -405,6 +407,7 @@ case's own grid as users run the plugin; `demo_*` rows are the bundled demo stud
 |---|---|
 {rows}
 """)
+    relock()  # the lock covers the model card too
 
 
 def main() -> None:

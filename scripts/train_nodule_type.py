@@ -13,6 +13,7 @@ Usage::
 
 from __future__ import annotations
 
+from plugin_domain import CHEST_CT_DOMAIN, relock
 import argparse
 import hashlib
 import json
@@ -151,7 +152,7 @@ patch_size = [{PATCH}, {PATCH}, {PATCH}]
 normalization = {{ kind = "window", min = {WINDOW[0]}, max = {WINDOW[1]}, out_min = 0.0, out_max = 1.0 }}
 candidates_from = "meddiag.chest-ct-seg"
 candidates_label = 7
-
+{CHEST_CT_DOMAIN}
 [inference]
 sw_batch_size = 16
 
@@ -170,6 +171,7 @@ sha256 = "{sha}"
 [metrics]
 {metric_lines}
 ''')
+    relock()
     rows = "\n".join(f"| {k} | {v} |" for k, v in metrics.items())
     conf_rows = "\n".join(f"| {CLASSES[i]} | " + " | ".join(str(v) for v in confusion[i]) + " |" for i in range(3))
     (PLUGIN / "MODEL_CARD.md").write_text(f"""# Lung nodule type (synthetic) — model card
@@ -204,6 +206,7 @@ Confusion (rows: true type, columns: predicted):
 |---|---|---|---|
 {conf_rows}
 """)
+    relock()  # the lock covers the model card too
     print(f"wrote {wpath} ({wpath.stat().st_size / 1e6:.2f} MB)")
 
 
