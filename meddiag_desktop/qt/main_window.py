@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         from meddiag_desktop.qt.segment_editor import SegmentEditor
 
         self.segment_editor = SegmentEditor(self)  #: paint/erase/islands/fill; emits segment_edited(label)
+        self.segment_editor.segment_edited.connect(self._on_segment_edited)
 
     # ------------------------------------------------------------------ menus
     def _make_menus(self) -> None:
@@ -381,6 +382,15 @@ class MainWindow(QMainWindow):
         return dock
 
     @guarded("Overlay")
+    def _on_segment_edited(self, label: int) -> None:
+        """A reader's edit makes that segment's AI findings the reader's own (status ``edited``):
+        the risk inputs and the report then count them as confirmed, by this reader."""
+        findings = self.panels.findings
+        if findings is not None:
+            from meddiag_desktop.qt.findings_review import current_reader
+
+            findings.mark_label_edited(int(label), current_reader())
+
     def set_overlay(self, overlay) -> None:
         """Show an AI result over the slices in its own layer: a ``LabelOverlay`` (segmentation) or a
         ``HeatOverlay`` (classification map), shown together; ``None`` clears the layer of the AI

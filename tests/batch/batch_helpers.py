@@ -35,12 +35,12 @@ def corrupt_study(folder: Path, seed: int) -> str:
     return uid
 
 
-def tiny_plugin(root: Path) -> Path:
+def tiny_plugin(root: Path, trust: bool = True) -> Path:
     """The tests' thresholding plugin at the studies' 5 mm grid (a few sliding-window steps)."""
     sys.path.insert(0, str(AI_TESTS))
     from plugin_factory import make_plugin
 
-    return make_plugin(root, "test.threshold", spacing=(5.0, 5.0, 5.0), roi=(32, 32, 32))
+    return make_plugin(root, "test.threshold", spacing=(5.0, 5.0, 5.0), roi=(32, 32, 32), trust=trust)
 
 
 def undecodable_study(folder: Path) -> str:

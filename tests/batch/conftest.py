@@ -28,8 +28,16 @@ def audit_log(_private_places) -> Path:
 
 
 @pytest.fixture(scope="session")
-def plugin(tmp_path_factory) -> Path:
-    return tiny_plugin(tmp_path_factory.mktemp("plugins"))
+def _plugin_folder(tmp_path_factory) -> Path:
+    return tiny_plugin(tmp_path_factory.mktemp("plugins"), trust=False)
+
+
+@pytest.fixture
+def plugin(_plugin_folder, _private_places) -> Path:
+    """The tiny plugin, trusted in this test's own settings folder (as ``meddiag plugins trust`` would)."""
+    from plugin_factory import trust_for_tests
+
+    return trust_for_tests(_plugin_folder)
 
 
 @pytest.fixture(scope="session")
