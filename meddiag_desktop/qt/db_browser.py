@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -111,9 +112,9 @@ class DatabaseBrowser(QWidget):
         info = QHBoxLayout()
         info.addWidget(self.thumb)
         info.addWidget(self.details, 1)
-        buttons = QHBoxLayout()
-        for b in (self.open_button, self.import_button, self.delete_button, self.pacs_button):
-            buttons.addWidget(b)
+        buttons = QGridLayout()  # two rows: four buttons in one row widened the Studies dock and narrowed the views
+        for n, b in enumerate((self.open_button, self.import_button, self.delete_button, self.pacs_button)):
+            buttons.addWidget(b, n // 2, n % 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(filters)
