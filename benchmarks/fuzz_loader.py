@@ -234,9 +234,26 @@ def child_main(mem_bytes: int) -> None:
             res["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
             res["where"] = traceback.format_exc()[-1500:]
         res["seconds"] = round(time.perf_counter() - t0, 3)
-        res["maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        res["maxrss_mb"] = _peak_rss_mb()
         out.write(json.dumps(res) + "\n")
         out.flush()
+
+
+def _peak_rss_mb() -> int:
+    """This process's peak resident memory since it started, MB.
+
+    ``VmHWM`` belongs to the process image, so it starts afresh at ``exec``; ``ru_maxrss``
+    does not: a child forked from a large parent (pytest with torch loaded) inherits the
+    parent's resident size as its high-water mark and would count every case as a blow-up.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 class Child:

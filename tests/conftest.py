@@ -10,6 +10,14 @@ import pytest
 os.environ.setdefault("MEDDIAG_NO_USER_DATA", "")
 
 
+@pytest.fixture(autouse=True)
+def _private_settings_folder(tmp_path_factory, monkeypatch):
+    """Every test gets its own settings folder (trust store, presets, recent studies, PACS nodes):
+    nothing a test writes reaches the user's, and plugin trust never leaks between tests.
+    Fixtures of a test package may point it elsewhere; they run after this one."""
+    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path_factory.mktemp("settings")))
+
+
 def rotation(axis: str, degrees: float) -> np.ndarray:
     """Rotation matrix about LPS axis ``axis`` ('x', 'y' or 'z')."""
     t = np.radians(degrees)

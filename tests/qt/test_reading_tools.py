@@ -321,8 +321,12 @@ def test_segment_statistics_volume_mean_and_longest_diameter(qtbot, study):
     n = 4 * 10 * 12
     assert seg.item(0, 1).text() == f"{n * 0.8 * 0.9 * 2.0 / 1000:.2f}"
     assert seg.item(0, 2).text() == f"{hu[5:9, 10:20, 30:42].mean():.0f} HU"
-    diag = math.sqrt((11 * 0.8) ** 2 + (9 * 0.9) ** 2 + (3 * 2.0) ** 2)  # corner to corner voxel centres
-    assert seg.item(0, 3).text() == f"{diag:.1f}"
+    # Fleischner long axis on the axial slice (core/label_geometry): the greatest caliper over directions
+    # in the x-y plane, the span of voxel centres plus one voxel's projected extent, every 0.5 degrees
+    t = np.deg2rad(np.arange(0.0, 180.0, 0.5))
+    widths = np.abs(11 * 0.8 * np.cos(t)) + np.abs(9 * 0.9 * np.sin(t)) + np.hypot(0.8 * np.cos(t), 0.9 * np.sin(t))
+    assert seg.horizontalHeaderItem(3).text().startswith("Long axis")
+    assert seg.item(0, 3).text() == f"{widths.max():.1f}"
 
 
 def test_escape_cancels_a_measurement_being_placed_then_leaves_the_tool(qtbot, study):
