@@ -180,16 +180,21 @@ def scan_dicom(
             return SkippedFile(p, unreadable_reason(exc))
 
     total = len(unique)
+    # batches of 16 files per task: a future per file costs more than reading a header
+    batches = [unique[i : i + 16] for i in range(0, total, 16)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for n, result in enumerate(pool.map(one, unique, chunksize=16), 1):
-            if isinstance(result, SkippedFile):
-                skipped.append(result)
-            else:
-                headers.append(result)
-            if progress is not None and (n % 32 == 0 or n == total):
-                progress(n, total)
-            if cancel is not None and n % 32 == 0 and cancel():
-                raise LoadCancelled()
+        n = 0
+        for batch in pool.map(lambda b: [one(p) for p in b], batches):
+            for result in batch:
+                n += 1
+                if isinstance(result, SkippedFile):
+                    skipped.append(result)
+                else:
+                    headers.append(result)
+                if progress is not None and (n % 32 == 0 or n == total):
+                    progress(n, total)
+                if cancel is not None and n % 32 == 0 and cancel():
+                    raise LoadCancelled()
     if index_notes:
         skipped = [SkippedFile(s.path, f"{s.reason}: {index_notes[s.path]}") if s.path in index_notes else s for s in skipped]
     # the same SOP instance twice (e.g. a copy in two folders) is one image; files that only share

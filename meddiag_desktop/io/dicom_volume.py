@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from meddiag_desktop.core.volume import Volume, WindowPreset
-from meddiag_desktop.io.dicom_pixels import decode_file, raw_dtype, read_native_frame
+from meddiag_desktop.io.dicom_pixels import decode_file, fix_bits, raw_dtype, read_native_frame
 from meddiag_desktop.io.errors import LoadCancelled, LoadError, unreadable_reason
 from meddiag_desktop.io.series import InstanceHeader, SeriesInfo
 from meddiag_desktop.io.stack_geometry import _orthonormal_frame, apply_plan, orientation_problem, plan_stack
@@ -160,6 +160,137 @@ def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel
     return planes
 
 
+def _io_threads() -> int:
+    import os
+
+    return max(2, min(4, os.cpu_count() or 1))
+
+
+def _stored_range(h: InstanceHeader) -> tuple[int, int]:
+    """The range of ``h``'s int16 stored values after :func:`fix_bits` (from BitsStored alone)."""
+    bs, ba = h.bits_stored, h.bits_allocated
+    if 0 < bs < ba:
+        return (-(1 << (bs - 1)), (1 << (bs - 1)) - 1) if h.pixel_representation else (0, (1 << bs) - 1)
+    return -32768, 32767
+
+
+def _fused_ok(insts: list[InstanceHeader]) -> bool:
+    """Whether :func:`_read_native_rescaled` applies: native int16 greyscale, slope 1, integral intercepts."""
+    return all(
+        i.pixel_offset is not None and i.samples_per_pixel == 1 and i.photometric.startswith("MONOCHROME")
+        and i.bits_allocated == 16 and raw_dtype(i) == np.int16
+        and i.rescale_slope == 1.0 and float(i.rescale_intercept).is_integer() and -32768 <= i.rescale_intercept <= 32767
+        for i in insts
+    )
+
+
+def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cancel: Cancel,
+                          order: list[int] | None = None, on_plane: Callable[[int], None] | None = None) -> np.ndarray:
+    """``_rescale(_read_planes(insts))`` for :func:`_fused_ok` series, in one pass over the volume.
+
+    Each file's pixels are read (one ``preadv`` from the recorded offset) into a small per-thread
+    buffer that stays in the CPU cache; the bits are fixed there and the intercept is added on the
+    way into the volume, so the volume's memory is written once (the old path read it into the
+    volume, then scanned it for min/max, then added the intercept: three passes). The int16 range
+    check of :func:`_rescale` is decided from BitsStored when that suffices, else from per-plane
+    min/max taken on the cached buffer. If the check fails (values would overflow int16) the
+    intercepts are subtracted again (int16 wraps, so this restores the stored values exactly) and
+    :func:`_rescale` takes its float32 path: the result is bit-identical to the old one.
+
+    ``order`` is the order in which planes are read (e.g. the viewer's current slice first);
+    ``on_plane(k)`` is called (from a reading thread) once plane ``k`` is in the volume.
+    """
+    import os
+    import threading
+
+    h0 = insts[0]
+    n = len(insts)
+    rows, cols = h0.rows, h0.columns
+    _check_size((n, rows, cols), 2, "This series")
+    planes = np.empty((n, rows, cols), np.int16)
+    intercepts = [int(i.rescale_intercept) for i in insts]
+    ic_lo, ic_hi = min(intercepts), max(intercepts)
+    ranges = [_stored_range(i) for i in insts]
+    need_range = not (min(r[0] for r in ranges) + ic_lo >= -32768 and max(r[1] for r in ranges) + ic_hi <= 32767)
+    lo_hi: list[tuple[int, int] | None] = [None] * n
+    todo = iter(order if order is not None else range(n))
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    done = [0]
+    nbytes = rows * cols * 2
+
+    def work(report: bool) -> None:
+        buf = np.empty((rows, cols), np.int16)
+        mv = memoryview(buf).cast("B")
+        while not stop.is_set():
+            with lock:
+                k = next(todo, None)
+            if k is None:
+                return
+            h = insts[k]
+            try:
+                fd = os.open(h.path, os.O_RDONLY)
+                try:
+                    got = os.preadv(fd, [mv], h.pixel_offset)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise LoadError(f"{h.path}: cannot be read ({exc.strerror or exc}); check the disk or copy the study again") from None
+            if got != nbytes:
+                raise LoadError(f"{h.path}: pixel data is truncated ({got} of {nbytes} bytes); the file is damaged")
+            fix_bits(buf, h)
+            if need_range:
+                lo_hi[k] = (int(buf.min()), int(buf.max()))
+            if intercepts[k]:
+                np.add(buf, intercepts[k], out=planes[k], casting="unsafe")
+            else:
+                np.copyto(planes[k], buf)
+            if on_plane is not None:
+                on_plane(k)
+            with lock:
+                done[0] += 1
+                count = done[0]
+            if report:
+                if progress is not None and (count % 8 == 0 or count == n):
+                    progress(count, n)
+                if cancel is not None and count % 8 == 0 and cancel():
+                    stop.set()
+                    raise LoadCancelled()
+
+    def helper() -> None:
+        try:
+            work(False)
+        except BaseException as exc:  # handed to the calling thread
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=helper, name=f"dicom-read-{t}", daemon=True) for t in range(_io_threads() - 1)]
+    for t in threads:
+        t.start()
+    try:
+        work(True)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+    if progress is not None and done[0] % 8:
+        progress(n, n)  # the helpers read the last planes
+    if need_range:
+        lo = min(v[0] for v in lo_hi)  # type: ignore[index]
+        hi = max(v[1] for v in lo_hi)  # type: ignore[index]
+        if not (lo + ic_lo >= -32768 and hi + ic_hi <= 32767):
+            for k, ic in enumerate(intercepts):  # undo: _rescale decides on the stored values
+                if ic:
+                    np.subtract(planes[k], ic, out=planes[k], casting="unsafe")
+            return _rescale(planes, [1.0] * n, [float(ic) for ic in intercepts])
+    return planes
+
+
 #: LPS unit vector of each PatientOrientation letter
 _LETTERS = {"L": (1, 0, 0), "R": (-1, 0, 0), "P": (0, 1, 0), "A": (0, -1, 0), "H": (0, 0, 1), "F": (0, 0, -1)}
 
@@ -271,9 +402,12 @@ def _load_stack(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volum
         raise LoadError(f"Series {series.series_uid}: {exc}; the geometry cannot be trusted") from None
     warnings.extend(plan.warnings)
     kept = [insts[k] for k in plan.order]
-    planes = _read_planes(kept, progress, cancel)
-    if h0.samples_per_pixel == 1:
-        planes = _rescale(planes, [i.rescale_slope for i in kept], [i.rescale_intercept for i in kept])
+    if _fused_ok(kept):
+        planes = _read_native_rescaled(kept, progress, cancel)
+    else:
+        planes = _read_planes(kept, progress, cancel)
+        if h0.samples_per_pixel == 1:
+            planes = _rescale(planes, [i.rescale_slope for i in kept], [i.rescale_intercept for i in kept])
     if plan.needs_resampling:
         fill = float(planes.min()) if planes.size else 0.0
         planes = apply_plan(plan, planes, fill)
