@@ -188,13 +188,14 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
                           order: list[int] | None = None, on_plane: Callable[[int], None] | None = None) -> np.ndarray:
     """``_rescale(_read_planes(insts))`` for :func:`_fused_ok` series, in one pass over the volume.
 
-    Each file's pixels are read (one ``preadv`` from the recorded offset) into a small per-thread
-    buffer that stays in the CPU cache; the bits are fixed there and the intercept is added on the
-    way into the volume, so the volume's memory is written once (the old path read it into the
-    volume, then scanned it for min/max, then added the intercept: three passes). The int16 range
-    check of :func:`_rescale` is decided from BitsStored when that suffices, else from per-plane
-    min/max taken on the cached buffer. If the check fails (values would overflow int16) the
-    intercepts are subtracted again (int16 wraps, so this restores the stored values exactly) and
+    Each file's pixels are read (one ``preadv`` from the recorded offset) straight into their
+    plane of the volume; the bits are fixed and the intercept added right after, while the plane is
+    still in the CPU cache, so the volume's memory is swept once (the old path read every plane,
+    then scanned the whole volume for min/max, then added the intercept: three sweeps). The int16
+    range check of :func:`_rescale` is decided from BitsStored when that suffices, else from
+    per-plane min/max taken while the plane is cached. If the check fails (values would overflow
+    int16) the intercepts are subtracted again (int16 wraps, so this restores the stored values
+    exactly) and
     :func:`_rescale` takes its float32 path: the result is bit-identical to the old one.
 
     ``order`` is the order in which planes are read (e.g. the viewer's current slice first);
@@ -221,14 +222,14 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
     nbytes = rows * cols * 2
 
     def work(report: bool) -> None:
-        buf = np.empty((rows, cols), np.int16)
-        mv = memoryview(buf).cast("B")
         while not stop.is_set():
             with lock:
                 k = next(todo, None)
             if k is None:
                 return
             h = insts[k]
+            buf = planes[k]
+            mv = memoryview(buf).cast("B")
             try:
                 fd = os.open(h.path, os.O_RDONLY)
                 try:
@@ -243,9 +244,7 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
             if need_range:
                 lo_hi[k] = (int(buf.min()), int(buf.max()))
             if intercepts[k]:
-                np.add(buf, intercepts[k], out=planes[k], casting="unsafe")
-            else:
-                np.copyto(planes[k], buf)
+                np.add(buf, intercepts[k], out=buf, casting="unsafe")
             if on_plane is not None:
                 on_plane(k)
             with lock:
