@@ -10,6 +10,7 @@ import numpy as np
 from meddiag_desktop.core.volume import Volume, WindowPreset
 from meddiag_desktop.io.dicom_pixels import decode_file, fix_bits, raw_dtype, read_native_frame
 from meddiag_desktop.io.errors import LoadCancelled, LoadError, unreadable_reason
+from meddiag_desktop.io.io_threads import share_work
 from meddiag_desktop.io.series import InstanceHeader, SeriesInfo
 from meddiag_desktop.io.stack_geometry import _orthonormal_frame, apply_plan, orientation_problem, plan_stack
 
@@ -160,28 +161,25 @@ def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel
     return planes
 
 
-def _io_threads() -> int:
-    import os
-
-    return max(2, min(4, os.cpu_count() or 1))
-
-
 def _stored_range(h: InstanceHeader) -> tuple[int, int]:
-    """The range of ``h``'s int16 stored values after :func:`fix_bits` (from BitsStored alone)."""
+    """The range of ``h``'s 16-bit stored values after :func:`fix_bits` (from BitsStored alone)."""
     bs, ba = h.bits_stored, h.bits_allocated
     if 0 < bs < ba:
         return (-(1 << (bs - 1)), (1 << (bs - 1)) - 1) if h.pixel_representation else (0, (1 << bs) - 1)
-    return -32768, 32767
+    return (0, 65535) if raw_dtype(h) == np.uint16 else (-32768, 32767)
 
 
 def _fused_ok(insts: list[InstanceHeader]) -> bool:
-    """Whether :func:`_read_native_rescaled` applies: native int16 greyscale, slope 1, integral intercepts."""
-    return all(
-        i.pixel_offset is not None and i.samples_per_pixel == 1 and i.photometric.startswith("MONOCHROME")
-        and i.bits_allocated == 16 and raw_dtype(i) == np.int16
-        and i.rescale_slope == 1.0 and float(i.rescale_intercept).is_integer() and -32768 <= i.rescale_intercept <= 32767
-        for i in insts
-    )
+    """Whether :func:`_read_native_rescaled` applies: native 16-bit greyscale of one stored type,
+    slope 1, integral intercepts."""
+    dtypes = set()
+    for i in insts:
+        if not (i.pixel_offset is not None and i.samples_per_pixel == 1 and i.photometric.startswith("MONOCHROME")
+                and i.bits_allocated == 16 and i.rescale_slope == 1.0 and float(i.rescale_intercept).is_integer()
+                and -32768 <= i.rescale_intercept <= 32767):
+            return False
+        dtypes.add(raw_dtype(i))
+    return len(dtypes) == 1
 
 
 def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cancel: Cancel,
@@ -209,6 +207,8 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
     rows, cols = h0.rows, h0.columns
     _check_size((n, rows, cols), 2, "This series")
     planes = np.empty((n, rows, cols), np.int16)
+    # the stored values: int16, or uint16 (16 bits stored) read through a view of the same memory
+    stored = planes.view(raw_dtype(h0))
     intercepts = [int(i.rescale_intercept) for i in insts]
     ic_lo, ic_hi = min(intercepts), max(intercepts)
     ranges = [_stored_range(i) for i in insts]
@@ -217,7 +217,6 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
     todo = iter(order if order is not None else range(n))
     lock = threading.Lock()
     stop = threading.Event()
-    errors: list[BaseException] = []
     done = [0]
     nbytes = rows * cols * 2
 
@@ -228,7 +227,7 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
             if k is None:
                 return
             h = insts[k]
-            buf = planes[k]
+            buf = stored[k]
             mv = memoryview(buf).cast("B")
             try:
                 fd = os.open(h.path, os.O_RDONLY)
@@ -243,8 +242,8 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
             fix_bits(buf, h)
             if need_range:
                 lo_hi[k] = (int(buf.min()), int(buf.max()))
-            if intercepts[k]:
-                np.add(buf, intercepts[k], out=buf, casting="unsafe")
+            if intercepts[k]:  # in int16, wrapping: exact whenever the range check below passes
+                np.add(planes[k], intercepts[k], out=planes[k], casting="unsafe")
             if on_plane is not None:
                 on_plane(k)
             with lock:
@@ -257,26 +256,7 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
                     stop.set()
                     raise LoadCancelled()
 
-    def helper() -> None:
-        try:
-            work(False)
-        except BaseException as exc:  # handed to the calling thread
-            errors.append(exc)
-            stop.set()
-
-    threads = [threading.Thread(target=helper, name=f"dicom-read-{t}", daemon=True) for t in range(_io_threads() - 1)]
-    for t in threads:
-        t.start()
-    try:
-        work(True)
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        for t in threads:
-            t.join()
-    if errors:
-        raise errors[0]
+    share_work(work, stop)
     if progress is not None and done[0] % 8:
         progress(n, n)  # the helpers read the last planes
     if need_range:
@@ -286,7 +266,7 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
             for k, ic in enumerate(intercepts):  # undo: _rescale decides on the stored values
                 if ic:
                     np.subtract(planes[k], ic, out=planes[k], casting="unsafe")
-            return _rescale(planes, [1.0] * n, [float(ic) for ic in intercepts])
+            return _rescale(stored, [1.0] * n, [float(ic) for ic in intercepts])
     return planes
 
 

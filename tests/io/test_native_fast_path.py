@@ -75,3 +75,13 @@ def test_progress_ends_at_the_total_and_cancel_stops(tmp_path):
     assert seen[-1] == (20, 20)
     with pytest.raises(LoadCancelled):
         load(tmp_path, cancel=lambda: True)
+
+
+@pytest.mark.parametrize("top, intercept, dtype", [(30000, -1024, np.int16), (40000, -1024, np.float32),
+                                                   (65535, -32768, np.int16), (40000, 0, np.float32)])
+def test_unsigned_16_bit_stored(tmp_path, monkeypatch, top, intercept, dtype):
+    stored = np.linspace(0, top, 4 * 6 * 5).astype(np.uint16).reshape(4, 6, 5)
+    write_series(stored, tmp_path, rescale_intercept=intercept, spacing=(1, 1, 2))
+    vol = _old_and_new(tmp_path, monkeypatch)
+    assert vol.array.dtype == dtype
+    np.testing.assert_array_equal(vol.array, stored.astype(np.int64) + intercept)
