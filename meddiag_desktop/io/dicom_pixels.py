@@ -152,27 +152,31 @@ def decode_in_process(path: str) -> np.ndarray:
     return arr
 
 
-def decode_file(h: InstanceHeader, cancel=None) -> tuple[np.ndarray, "object"]:
+def decode_file(h: InstanceHeader, cancel=None, dataset: bool = True) -> tuple[np.ndarray, "object"]:
     """Decode all frames of ``h``: returns (frames array (f, rows, cols[, 3]), dataset without pixels).
 
     Compressed syntaxes are decoded in a worker process (see :mod:`decode_pool`)
     so that a decoder crash on a damaged file cannot take the viewer down.
+    ``dataset=False`` (slices of a stack, whose headers are already read) skips
+    reading the header with pydicom here and returns ``None`` for it.
     """
-    import pydicom
-
     expected = h.rows * h.columns * h.samples_per_pixel * h.number_of_frames * max(h.bits_allocated // 8, 1)
     if expected > max(MIN_DECODE_BUDGET, MAX_EXPANSION * h.file_size):
         raise LoadError(
             f"{h.path.name}: declares {h.number_of_frames} frame(s) of {h.columns}x{h.rows} pixels "
             f"({expected / 1e6:.0f} MB), far more than a {h.file_size / 1e6:.1f} MB file can hold; the file is damaged"
         )
-    try:
-        ds = pydicom.dcmread(_safe_bytes(h.path), stop_before_pixels=True, force=True)
-    except LoadError:
-        raise
-    except Exception as exc:
-        raise LoadError(f"{h.path.name}: the header cannot be read: {unreadable_reason(exc)}",
-                        detail=f"{type(exc).__name__}: {exc}") from None
+    ds = None
+    if dataset or h.transfer_syntax in _SAFE_SYNTAXES:
+        import pydicom
+
+        try:
+            ds = pydicom.dcmread(_safe_bytes(h.path), stop_before_pixels=True, force=True)
+        except LoadError:
+            raise
+        except Exception as exc:
+            raise LoadError(f"{h.path.name}: the header cannot be read: {unreadable_reason(exc)}",
+                            detail=f"{type(exc).__name__}: {exc}") from None
     if h.transfer_syntax in _SAFE_SYNTAXES:
         try:
             arr = decode_in_process(str(h.path))

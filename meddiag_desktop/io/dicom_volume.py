@@ -14,7 +14,7 @@ from meddiag_desktop.io.io_threads import share_work
 from meddiag_desktop.io.series import InstanceHeader, SeriesInfo
 from meddiag_desktop.io.stack_geometry import _orthonormal_frame, apply_plan, orientation_problem, plan_stack
 
-__all__ = ["load_series"]
+__all__ = ["load_series", "decode_order"]
 
 Progress = Callable[[int, int], None] | None
 Cancel = Callable[[], bool] | None
@@ -113,8 +113,27 @@ def _rescale(planes: np.ndarray, slopes: list[float], intercepts: list[float]) -
     return out
 
 
-def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel) -> np.ndarray:
-    """Pixels of single-frame ``insts`` in that order, as (n, rows, cols[, 3])."""
+def decode_order(n: int, focus: float = 0.5) -> list[int]:
+    """Plane indices from the one at ``focus`` (0: first, 1: last) outwards, alternating sides."""
+    if n <= 0:
+        return []
+    k0 = min(n - 1, max(0, int(round(focus * (n - 1)))))
+    order = [k0]
+    for d in range(1, n):
+        if k0 + d < n:
+            order.append(k0 + d)
+        if k0 - d >= 0:
+            order.append(k0 - d)
+    return order
+
+
+def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel,
+                 order: list[int] | None = None, on_plane: Callable[[np.ndarray, int], None] | None = None) -> np.ndarray:
+    """Pixels of single-frame ``insts`` in that order, as (n, rows, cols[, 3]).
+
+    Compressed planes are decoded in ``order`` (default: first to last) and ``on_plane(planes, k)``
+    is called on this thread as each plane ``k`` lands (the first one before any other is decoded).
+    """
     h0 = insts[0]
     n = len(insts)
     native = all(
@@ -134,31 +153,138 @@ def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel
         def read(k: int) -> None:
             read_native_frame(insts[k], planes[k])
 
-    else:
-        first, _ = decode_file(h0, cancel)
-        _check_size((n,) + first.shape[1:], first.dtype.itemsize, "This series")
-        planes = np.empty((n,) + first.shape[1:], first.dtype)
-        planes[0] = first[0]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [pool.submit(read, k) for k in range(n)]
+            for done, fut in enumerate(futures, 1):
+                fut.result()
+                if progress is not None and (done % 8 == 0 or done == n):
+                    progress(done, n)
+                if cancel is not None and done % 8 == 0 and cancel():
+                    for f in futures:
+                        f.cancel()
+                    raise LoadCancelled()
+        return planes
 
-        def read(k: int) -> None:
-            if k == 0:
-                return
-            arr, _ = decode_file(insts[k], cancel)
-            if arr.shape[1:] != planes.shape[1:]:
-                raise LoadError(f"{insts[k].path.name}: image size differs from the rest of the series")
-            planes[k] = arr[0]
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [pool.submit(read, k) for k in range(n)]
-        for done, fut in enumerate(futures, 1):
-            fut.result()
-            if progress is not None and (done % 8 == 0 or done == n):
-                progress(done, n)
-            if cancel is not None and done % 8 == 0 and cancel():
-                for f in futures:
-                    f.cancel()
-                raise LoadCancelled()
+    from meddiag_desktop.io.decode_pool import pool_size
+
+    order = list(order) if order is not None else list(range(n))
+    k0 = order[0]
+    first, _ = decode_file(insts[k0], cancel, dataset=False)
+    _check_size((n,) + first.shape[1:], first.dtype.itemsize, "This series")
+    planes = np.empty((n,) + first.shape[1:], first.dtype)
+    planes[k0] = first[0]
+    del first
+    if on_plane is not None:
+        on_plane(planes, k0)
+
+    def read(k: int) -> int:
+        arr, _ = decode_file(insts[k], cancel, dataset=False)
+        if arr.shape[1:] != planes.shape[1:]:
+            raise LoadError(f"{insts[k].path.name}: image size differs from the rest of the series")
+        planes[k] = arr[0]
+        return k
+
+    # two files in flight per decode process keep every core busy; the order is the submission order
+    with ThreadPoolExecutor(max_workers=max(4, 2 * pool_size())) as pool:
+        pending = {pool.submit(read, k) for k in order[1:]}
+        done = 1
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    k = fut.result()
+                    done += 1
+                    if on_plane is not None:
+                        on_plane(planes, k)
+                if progress is not None:
+                    progress(done, n)
+                if cancel is not None and cancel():
+                    raise LoadCancelled()
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+    if progress is not None and n == 1:
+        progress(1, 1)
     return planes
+
+
+class _Progressive:
+    """Shows a compressed stack while it decodes: a Volume over the planes decoded so far.
+
+    ``on_partial(volume, filled)`` is called on the loading thread when the first plane is in
+    and then at most every :attr:`EVERY` seconds; ``volume.array`` is the array the final volume
+    will hold (filled in place; planes not decoded yet hold the first plane's minimum) and
+    ``filled`` a bool per plane. Greyscale 16-bit planes get their intercept as they land (int16,
+    as :func:`_rescale` would); if the series' values turn out not to fit int16, :meth:`finish`
+    undoes that and the final volume is :func:`_rescale`'s float32 one instead (a new array).
+    """
+
+    EVERY = 0.2
+
+    def __init__(self, kept: list[InstanceHeader], make_volume: Callable[[np.ndarray], Volume], on_partial) -> None:
+        self.kept = kept
+        self.make_volume = make_volume
+        self.on_partial = on_partial
+        self.intercepts = [i.rescale_intercept for i in kept]
+        self.integral = all(i.rescale_slope == 1.0 and float(i.rescale_intercept).is_integer()
+                            and -32768 <= i.rescale_intercept <= 32767 for i in kept)
+        self.mode = ""  # "int16": intercept added in place; "raw": shown as decoded; "off": not shown early
+        self.volume: Volume | None = None
+        self.filled = np.zeros(len(kept), bool)
+        self.lo_hi: dict[int, tuple[int, int]] = {}
+        self.last = 0.0
+
+    def __call__(self, planes: np.ndarray, k: int) -> None:
+        import time
+
+        if not self.mode:
+            grey = self.kept[0].samples_per_pixel == 1 and planes.ndim == 3
+            if not grey or planes.dtype.kind not in "iu":
+                self.mode = "raw"  # _rescale leaves these as they are
+            elif planes.dtype.itemsize == 2 and self.integral:
+                self.mode = "int16"
+            else:
+                self.mode = "off"
+                return
+        if self.mode == "off":
+            return
+        if self.mode == "int16":
+            self.lo_hi[k] = (int(planes[k].min()), int(planes[k].max()))
+            ic = int(self.intercepts[k])
+            if ic:
+                view = planes.view(np.int16)
+                np.add(view[k], ic, out=view[k], casting="unsafe")
+        self.filled[k] = True
+        now = time.perf_counter()
+        if self.volume is None:
+            shown = planes.view(np.int16) if self.mode == "int16" else planes
+            shown[~self.filled] = shown[k].min()  # not decoded yet: the darkest value of the first plane
+            self.volume = self.make_volume(shown)
+        elif now - self.last < self.EVERY:
+            return
+        self.volume.metadata.pop("_value_range", None)  # cached from fewer planes
+        self.last = now
+        self.on_partial(self.volume, self.filled.copy())
+
+    def finish(self, planes: np.ndarray, final: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The final array: the shown one when the in-place intercepts were right, else ``final(raw planes)``."""
+        if self.volume is None:  # "off", or nothing decoded
+            return final(planes)
+        if self.mode == "int16":
+            lo = min(v[0] for v in self.lo_hi.values())
+            hi = max(v[1] for v in self.lo_hi.values())
+            ic = [int(i) for i in self.intercepts]
+            if lo + min(ic) >= -32768 and hi + max(ic) <= 32767:
+                return self.volume.array  # what _rescale returns for these values, bit for bit
+            view = planes.view(np.int16)
+            for k, c in enumerate(ic):
+                if c:
+                    np.subtract(view[k], c, out=view[k], casting="unsafe")
+            return final(planes)
+        return self.volume.array  # "raw": _rescale would return the planes as they are
 
 
 def _stored_range(h: InstanceHeader) -> tuple[int, int]:
@@ -333,7 +459,7 @@ def _single(series: SeriesInfo, h: InstanceHeader, planes: np.ndarray, warnings:
     return Volume(planes, spacing=(sx, sy, sz), origin=origin, direction=direction, metadata=md, warnings=warnings)
 
 
-def _load_stack(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
+def _load_stack(series: SeriesInfo, progress: Progress, cancel: Cancel, on_partial=None, focus: float = 0.5) -> Volume:
     insts = list(series.instances)
     h0 = insts[0]
     warnings: list[str] = []
@@ -381,18 +507,39 @@ def _load_stack(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volum
         raise LoadError(f"Series {series.series_uid}: {exc}; the geometry cannot be trusted") from None
     warnings.extend(plan.warnings)
     kept = [insts[k] for k in plan.order]
+
+    def make_volume(planes: np.ndarray) -> Volume:
+        md = _metadata(series, h0)
+        md["files"] = [str(i.path) for i in kept]
+        return Volume(planes, spacing=plan.spacing, origin=plan.origin, direction=plan.direction, metadata=md,
+                      warnings=list(warnings))
+
+    def rescale(planes: np.ndarray) -> np.ndarray:
+        if h0.samples_per_pixel != 1:
+            return planes
+        return _rescale(planes, [i.rescale_slope for i in kept], [i.rescale_intercept for i in kept])
+
+    shown = None
     if _fused_ok(kept):
-        planes = _read_native_rescaled(kept, progress, cancel)
+        planes = _read_native_rescaled(kept, progress, cancel)  # fast enough to show whole
+    elif on_partial is not None and not plan.needs_resampling:
+        shown = _Progressive(kept, make_volume, on_partial)
+        planes = _read_planes(kept, progress, cancel, order=decode_order(len(kept), focus), on_plane=shown)
+        planes = shown.finish(planes, rescale)
     else:
-        planes = _read_planes(kept, progress, cancel)
-        if h0.samples_per_pixel == 1:
-            planes = _rescale(planes, [i.rescale_slope for i in kept], [i.rescale_intercept for i in kept])
+        planes = rescale(_read_planes(kept, progress, cancel, order=decode_order(len(kept), focus)))
     if plan.needs_resampling:
         fill = float(planes.min()) if planes.size else 0.0
         planes = apply_plan(plan, planes, fill)
-    md = _metadata(series, h0)
-    md["files"] = [str(i.path) for i in kept]
-    return Volume(planes, spacing=plan.spacing, origin=plan.origin, direction=plan.direction, metadata=md, warnings=warnings)
+    vol = make_volume(planes)
+    if shown is not None and shown.volume is not None and shown.volume.array is planes:
+        # the volume shown while decoding becomes the result (same object, every field as loaded)
+        import dataclasses
+
+        for f in dataclasses.fields(vol):
+            setattr(shown.volume, f.name, getattr(vol, f.name))
+        return shown.volume
+    return vol
 
 
 def _fg(ds, i: int, seq: str, attr: str):
@@ -609,12 +756,13 @@ def _frame_windows(vol: Volume, ds) -> None:
         vol.metadata["window_presets"] = found + [p for p in vol.window_presets if p not in found]
 
 
-def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = None) -> Volume:
+def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = None, on_partial=None,
+                focus: float = 0.5) -> Volume:
     """Load a scanned DICOM series as a Volume (see :func:`meddiag_desktop.io.load`)."""
     if not series.instances:
         raise LoadError(f"Series {series.series_uid} has no images to load")
     try:
-        vol = _load_series(series, progress, cancel)
+        vol = _load_series(series, progress, cancel, on_partial, focus)
     except (LoadError, LoadCancelled):
         raise
     except MemoryError:
@@ -631,11 +779,11 @@ def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = 
     return vol
 
 
-def _load_series(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
+def _load_series(series: SeriesInfo, progress: Progress, cancel: Cancel, on_partial=None, focus: float = 0.5) -> Volume:
     if all(i.is_mosaic for i in series.instances):
         from meddiag_desktop.io.mosaic import load_mosaic
 
         return load_mosaic(series, progress, cancel)
     if len(series.instances) == 1 and series.instances[0].number_of_frames > 1:
         return _load_multiframe(series, progress, cancel)
-    return _load_stack(series, progress, cancel)
+    return _load_stack(series, progress, cancel, on_partial, focus)
