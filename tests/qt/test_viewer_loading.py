@@ -160,11 +160,15 @@ def test_compressed_series_shows_while_it_decodes_and_ends_complete(qtbot, main_
         ds = pydicom.dcmread(p)
         ds.compress(JPEG2000Lossless)
         ds.save_as(p)
-    seen = []
+    seen, messages = [], []
     main_window.state.volume_changed.connect(lambda v: seen.append((v, main_window.is_busy())))
+    main_window.statusBar().messageChanged.connect(lambda m: messages.append((m, len(seen))))
     with qtbot.waitSignal(main_window.volume_shown, timeout=60000):
         main_window.open_path(str(tmp_path / "j2k"))
     assert seen and seen[0][0] is not None and seen[0][1], "nothing was shown while the series was decoding"
+    decoding = [m for m in messages if m[0].startswith("Decoding")]
+    # shown when the first slice (the middle one, where the views open) was in, not at the end
+    assert decoding and decoding[0] == ("Decoding: 1 of 8 slices", 1), messages
     vol = main_window.state.volume
     assert vol is seen[0][0] and len(seen) == 1  # shown once, then filled in place
     np.testing.assert_array_equal(vol.array, load(tmp_path / "j2k").array)
