@@ -38,7 +38,8 @@ def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = No
     files = list_files(p, skipped=links)  # symbolic links inside a folder are listed, not followed
     itk = [f for f in files if is_itk_file(f)]
     data = [f for f in files if f.name.lower().endswith(DATA_SUFFIXES)]
-    rest = [f for f in files if f not in set(itk) | set(data)]
+    not_dicom = set(itk) | set(data)
+    rest = [f for f in files if f not in not_dicom]
     result = scan_dicom(rest, progress=progress, cancel=cancel)
     for f in itk:
         try:
