@@ -134,7 +134,17 @@ def breakdown(folder: Path, repeats: int = 5) -> list[tuple[str, float]]:
             read_native_frame(i, planes[k])
         return planes
 
-    planes = t("pixels: open + seek + readinto the volume (old path)", pixels)
+    planes = t("pixels: open + seek + readinto the volume (old path, before rescale)", pixels)
+    try:
+        from meddiag_desktop.io.dicom_volume import _read_native_rescaled
+    except ImportError:  # the code before issue 18
+        pass
+    else:
+        t("pixels: one pass, read + intercept per cached plane (new path, incl. rescale)",
+          lambda: _read_native_rescaled(insts, None, None))
+    from meddiag_desktop.io import scan
+
+    t("scan: list + every header + group (as load(folder) does)", lambda: scan(folder))
     t("copy of the volume (memcpy bandwidth)", lambda: planes.copy())
     t("min + max of the volume (old rescale's range check)", lambda: (planes.min(), planes.max()))
     t("rescale: copy + _rescale (range check + intercept)", lambda: _rescale(planes.copy(), [1.0] * len(insts), [-1024.0] * len(insts)))
