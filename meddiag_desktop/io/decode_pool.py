@@ -136,7 +136,7 @@ def _decode_in_child(path: str) -> np.ndarray | str:
     from meddiag_desktop.io.errors import LoadCancelled, LoadError
 
     try:
-        return decode_in_process(path)
+        return decode_in_process(path, single_threaded=_workers() > 1)
     except (KeyboardInterrupt, SystemExit):
         raise
     except LoadError as exc:  # already a plain sentence: passed on as it is
