@@ -338,7 +338,10 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
     intercepts = [int(i.rescale_intercept) for i in insts]
     ic_lo, ic_hi = min(intercepts), max(intercepts)
     ranges = [_stored_range(i) for i in insts]
-    need_range = not (min(r[0] for r in ranges) + ic_lo >= -32768 and max(r[1] for r in ranges) + ic_hi <= 32767)
+    bound_lo, bound_hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    need_lo = bound_lo + ic_lo < -32768  # only the side(s) BitsStored cannot settle are measured
+    need_hi = bound_hi + ic_hi > 32767
+    need_range = need_lo or need_hi
     lo_hi: list[tuple[int, int] | None] = [None] * n
     todo = iter(order if order is not None else range(n))
     lock = threading.Lock()
@@ -367,7 +370,7 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cance
                 raise LoadError(f"{h.path}: pixel data is truncated ({got} of {nbytes} bytes); the file is damaged")
             fix_bits(buf, h)
             if need_range:
-                lo_hi[k] = (int(buf.min()), int(buf.max()))
+                lo_hi[k] = (int(buf.min()) if need_lo else bound_lo, int(buf.max()) if need_hi else bound_hi)
             if intercepts[k]:  # in int16, wrapping: exact whenever the range check below passes
                 np.add(planes[k], intercepts[k], out=planes[k], casting="unsafe")
             if on_plane is not None:
