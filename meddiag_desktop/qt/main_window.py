@@ -490,8 +490,11 @@ class MainWindow(QMainWindow):
             self._partial = (task, volume)
             task.cancelled.connect(lambda: self._drop_partial(task))
             task.failed.connect(lambda _m, _e: self._drop_partial(task))
-        else:
+        elif time.perf_counter() - getattr(self, "_refreshed_at", 0.0) >= 0.5:  # the decoders need the cores more
             self._refresh_voxels()
+        else:
+            return
+        self._refreshed_at = time.perf_counter()
         self.statusBar().showMessage(f"Decoding: {int(filled.sum())} of {len(filled)} slices", 2000)
 
     def _refresh_voxels(self) -> None:
@@ -581,7 +584,15 @@ class MainWindow(QMainWindow):
             title = self.frames[v].findChild(QLabel, "view_title")
             if title is not None:  # "Image plane" for a single oblique image, else the view's name
                 title.setText(w.slice_view.title)
-        self.state.set_volume(volume, source)
+        if partial:  # the 3D view waits for the complete voxels (rendering it now would only delay the slices)
+            self.state.volume_changed.disconnect(self.volume_widget._on_volume)
+            try:
+                self.state.set_volume(volume, source)
+            finally:
+                self.state.volume_changed.connect(self.volume_widget._on_volume)
+            self.volume_widget._on_volume(None)
+        else:
+            self.state.set_volume(volume, source)
         default = self.tools.default_window(volume) if getattr(self, "tools", None) is not None else None
         if default is not None and not volume.is_rgb:
             self.state.set_window(*default)
