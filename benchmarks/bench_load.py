@@ -1,10 +1,15 @@
 """Load speed and memory of a 512x512xN uncompressed CT series: ours vs SimpleITK (GDCM).
 
-    python benchmarks/bench_load.py [--slices 600] [--repeats 5]
+    python benchmarks/bench_load.py [--slices 300] [--repeats 7] [--breakdown] [--skip-memory]
 
 Writes a synthetic series (once, into a temporary folder), warms the page
-cache, then alternates our loader and SimpleITK's ImageSeriesReader in the same
-process, printing each run, the medians and the ratio. Peak extra memory is
+cache, then alternates our loader, SimpleITK's ImageSeriesReader and the raw
+read of the same files' bytes (open + read of every file in Python, once in
+this process and once in a fresh one) in the same run, printing each run, the
+medians and the ratios (issue 18's target: ours <= 2x the raw read).
+``--breakdown`` times each stage of a load alone, on one thread (where the
+time goes: listing, open, header read and parse, allocation, pixel copies,
+rescale). Peak extra memory is
 measured per loader in a fresh subprocess (ru_maxrss minus the baseline after
 imports) and compared with the size of the int16 volume.
 """
@@ -44,6 +49,106 @@ def make_series(folder: Path, slices: int) -> None:
                      frame_of_reference_uid="1.2.826.0.1.3680043.8.498.3",
                      file_names=[f"IM{start + k:05d}.dcm" for k in range(n)])
     (folder / "done").write_text("ok")
+
+
+def dicom_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix == ".dcm")
+
+
+def raw_read(files: list[Path]) -> int:
+    """Open and read every file's bytes, dropping each (the reference of issue 18)."""
+    n = 0
+    for f in files:
+        with open(f, "rb") as fh:
+            n += len(fh.read())
+    return n
+
+
+def raw_read_kept(files: list[Path]) -> list[bytes]:
+    """The same, keeping every file's bytes (fresh memory, as any loader needs)."""
+    out = []
+    for f in files:
+        with open(f, "rb") as fh:
+            out.append(fh.read())
+    return out
+
+
+_RAW_FRESH = r"""
+import sys, time
+from pathlib import Path
+files = sorted(p for p in Path({folder!r}).iterdir() if p.suffix == ".dcm")
+t = time.perf_counter()
+for f in files:
+    with open(f, "rb") as fh:
+        fh.read()
+print(time.perf_counter() - t)
+"""
+
+
+def raw_read_fresh(folder: Path) -> float:
+    """Seconds the raw read takes in a fresh Python process (timed inside it, start-up excluded)."""
+    out = subprocess.run([sys.executable, "-c", _RAW_FRESH.format(folder=str(folder))], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def breakdown(folder: Path, repeats: int = 5) -> list[tuple[str, float]]:
+    """Median seconds of each stage of a load, each timed alone on one thread."""
+    from meddiag_desktop.io.dicom_header import HEAD_BYTES, read_header
+    from meddiag_desktop.io.dicom_pixels import read_native_frame
+    from meddiag_desktop.io.dicom_scan import group_instances, list_files
+    from meddiag_desktop.io.dicom_volume import _rescale
+    from meddiag_desktop.io.fast_header import parse_fast
+
+    files = dicom_files(folder)
+    rows: list[tuple[str, float]] = []
+
+    def t(name, fn):
+        ts = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = fn()
+            ts.append(time.perf_counter() - start)
+        rows.append((name, statistics.median(ts)))
+        return out
+
+    def open_close():
+        for f in files:
+            with open(f, "rb"):
+                pass
+
+    t("raw read: open + read every file (reference)", lambda: raw_read(files))
+    t("list the folder (os.walk, Path objects)", lambda: list_files(folder))
+    t("open + close only", open_close)
+    heads = t(f"open + read the first {HEAD_BYTES // 1024} KiB (old scan read)", lambda: [open(f, "rb").read(HEAD_BYTES) for f in files])
+    t("open + read the first 8 KiB", lambda: [open(f, "rb").read(8192) for f in files])
+    t("header parse (fast_header.parse_fast)", lambda: [parse_fast(h) for h in heads])
+    hs = t("read_header: read + parse + InstanceHeader", lambda: [read_header(f) for f in files])
+    insts = group_instances(hs)[0].instances
+    shape = (len(insts), insts[0].rows, insts[0].columns)
+    t("allocate the volume (np.empty)", lambda: np.empty(shape, np.int16))
+    t("allocate + first touch of every page (page faults)", lambda: np.ones(shape, np.int16))
+
+    def pixels():
+        planes = np.empty(shape, np.int16)
+        for k, i in enumerate(insts):
+            read_native_frame(i, planes[k])
+        return planes
+
+    planes = t("pixels: open + seek + readinto the volume (old path, before rescale)", pixels)
+    try:
+        from meddiag_desktop.io.dicom_volume import _read_native_rescaled
+    except ImportError:  # the code before issue 18
+        pass
+    else:
+        t("pixels: one pass, read + intercept per cached plane (new path, incl. rescale)",
+          lambda: _read_native_rescaled(insts, None, None))
+    from meddiag_desktop.io import scan
+
+    t("scan: list + every header + group (as load(folder) does)", lambda: scan(folder))
+    t("copy of the volume (memcpy bandwidth)", lambda: planes.copy())
+    t("min + max of the volume (old rescale's range check)", lambda: (planes.min(), planes.max()))
+    t("rescale: copy + _rescale (range check + intercept)", lambda: _rescale(planes.copy(), [1.0] * len(insts), [-1024.0] * len(insts)))
+    return rows
 
 
 def ours(folder: Path) -> np.ndarray:
@@ -90,8 +195,10 @@ def peak_memory(which: str, folder: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--slices", type=int, default=600)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--slices", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--breakdown", action="store_true", help="time each stage of a load alone")
+    ap.add_argument("--skip-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--folder", default=str(Path(tempfile.gettempdir()) / "meddiag_bench_ct"))
     args = ap.parse_args()
     folder = Path(args.folder) / f"s{args.slices}"
@@ -104,17 +211,34 @@ def main() -> None:
     a, img = ours(folder), simpleitk(folder)  # warm the page cache, and check they agree
     assert np.array_equal(a, sitk.GetArrayViewFromImage(img)), "our volume differs from SimpleITK's"
     del a, img
-    times = {"ours": [], "simpleitk": []}
+    import os
+
+    files = dicom_files(folder)
+    raw_read(files)
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} CPU(s)")
+    times: dict[str, list[float]] = {"ours": [], "simpleitk": [], "raw": [], "raw kept": [], "raw fresh": []}
     for _ in range(args.repeats):
-        for name, fn in (("ours", ours), ("simpleitk", simpleitk)):
+        for name, fn in (("ours", ours), ("simpleitk", simpleitk), ("raw", raw_read), ("raw kept", raw_read_kept)):
+            arg = files if name.startswith("raw") else folder
             t = time.perf_counter()
-            arr = fn(folder)
+            arr = fn(arg)
             times[name].append(time.perf_counter() - t)
             del arr
+        times["raw fresh"].append(raw_read_fresh(folder))
     for name, ts in times.items():
-        print(f"{name:>10}: " + " ".join(f"{x:.2f}" for x in ts) + f"  median {statistics.median(ts):.2f} s")
-    ratio = statistics.median(times["simpleitk"]) / statistics.median(times["ours"])
-    print(f"speed-up vs SimpleITK (median): {ratio:.2f}x  (target >= 2x)")
+        print(f"{name:>10}: " + " ".join(f"{x:.3f}" for x in ts) + f"  median {statistics.median(ts):.3f} s")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"speed-up vs SimpleITK (median): {med['simpleitk'] / med['ours']:.2f}x  (target >= 2x)")
+    print(f"ours / raw read, same process (median): {med['ours'] / med['raw']:.2f}x  (target <= 2x)")
+    print(f"ours / raw read, fresh process (median): {med['ours'] / med['raw fresh']:.2f}x")
+    print(f"ours / raw read keeping the bytes (median): {med['ours'] / med['raw kept']:.2f}x")
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.breakdown:
+        print("breakdown (each stage alone, one thread, medians):")
+        for name, sec in breakdown(folder):
+            print(f"  {sec * 1000:7.1f} ms  {name}")
+    if args.skip_memory:
+        return
     for which in ("ours", "simpleitk"):
         m = peak_memory(which, folder)
         print(f"{which:>10}: peak extra memory {m['extra'] / 2**20:.0f} MiB = {m['extra'] / m['nbytes']:.2f}x the int16 volume "

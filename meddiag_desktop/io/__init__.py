@@ -38,7 +38,8 @@ def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = No
     files = list_files(p, skipped=links)  # symbolic links inside a folder are listed, not followed
     itk = [f for f in files if is_itk_file(f)]
     data = [f for f in files if f.name.lower().endswith(DATA_SUFFIXES)]
-    rest = [f for f in files if f not in set(itk) | set(data)]
+    not_dicom = set(itk) | set(data)
+    rest = [f for f in files if f not in not_dicom]
     result = scan_dicom(rest, progress=progress, cancel=cancel)
     for f in itk:
         try:
@@ -110,12 +111,20 @@ def _pick(series: ScanResult, where: Path) -> tuple[SeriesInfo, list[str]]:
     return best, notes
 
 
-def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = None, cancel: Cancel = None) -> Volume:
+def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = None, cancel: Cancel = None,
+         on_partial: Callable | None = None, focus: float = 0.5) -> Volume:
     """Load a folder, a file (DICOM, DICOMDIR, NIfTI, NRRD, MHA/MHD) or a scanned series as a Volume.
 
     ``progress(done, total)`` is called as slices are read and ``cancel()`` is
     polled; a cancelled load raises :class:`LoadCancelled`. Anything that cannot
     be shown raises :class:`LoadError` whose message says what is wrong.
+
+    ``on_partial(volume, filled)``, for a compressed stack, is called on the loading thread
+    as soon as the slice at ``focus`` (0: first slice, 0.5: the middle one, where a viewer
+    opens, 1: last) is decoded, and then as more slices arrive (every 0.2 s at most): its
+    ``volume`` has the final geometry and fills in place, ``filled`` flags the slices in.
+    Decoding runs outwards from ``focus``. The Volume returned is usually that same object,
+    complete; it is a new one when the values needed another type (see ``dicom_volume``).
     """
     from meddiag_desktop.io.dicom_header import HeaderError, read_header
     from meddiag_desktop.io.dicom_scan import group_instances
@@ -124,7 +133,7 @@ def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = No
 
     if isinstance(path_or_series, SeriesInfo):
         s = path_or_series
-        vol = load_itk(s.path) if s.path is not None else load_series(s, progress, cancel)
+        vol = load_itk(s.path) if s.path is not None else load_series(s, progress, cancel, on_partial, focus)
         return vol
     p = Path(path_or_series)
     if not p.exists():
@@ -146,7 +155,7 @@ def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = No
                 f"{len(found.skipped)} file(s) were skipped (not images, damaged, duplicates or symbolic links): "
                 "see the study browser."
             )
-    vol = load_series(series, progress, cancel) if series.path is None else load_itk(series.path)
+    vol = load_series(series, progress, cancel, on_partial, focus) if series.path is None else load_itk(series.path)
     vol.warnings[:0] = []
     vol.warnings.extend(notes)
     return vol

@@ -28,14 +28,40 @@ import numpy as np
 
 from meddiag_desktop.io.errors import LoadCancelled, LoadError
 
-__all__ = ["decode_isolated", "shutdown"]
+__all__ = ["decode_isolated", "shutdown", "warm", "pool_size"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
 
 def _workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """One decode process per core (decoding is CPU-bound and each process has its own GIL)."""
+    return max(1, min(16, os.cpu_count() or 1))
+
+
+def pool_size() -> int:
+    """How many decode processes the pool runs."""
+    return _workers()
+
+
+def _warm_child() -> int:
+    """Run in a worker: import pydicom and its pixel decoders now, not on the first image."""
+    import pydicom.pixels  # noqa: F401
+
+    from meddiag_desktop.io import dicom_pixels  # noqa: F401
+
+    return os.getpid()
+
+
+def warm() -> None:
+    """Start the decode processes now (in the background) so that the first compressed image does not wait for them."""
+    pool = _get_pool()
+    try:
+        with _main_hidden():
+            for _ in range(_workers()):
+                pool.submit(_warm_child)
+    except RuntimeError:  # shut down meanwhile
+        pass
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -110,7 +136,7 @@ def _decode_in_child(path: str) -> np.ndarray | str:
     from meddiag_desktop.io.errors import LoadCancelled, LoadError
 
     try:
-        return decode_in_process(path)
+        return decode_in_process(path, single_threaded=_workers() > 1)
     except (KeyboardInterrupt, SystemExit):
         raise
     except LoadError as exc:  # already a plain sentence: passed on as it is

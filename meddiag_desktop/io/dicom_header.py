@@ -33,6 +33,8 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$
 
 #: bytes read for a first attempt at the header; most headers are a few kB
 HEAD_BYTES = 64 * 1024
+#: the fast reader first tries this many bytes (one small read); HEAD_BYTES when the header is longer
+FIRST_BYTES = 8 * 1024
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 _DEFLATED_EXPLICIT_LE = "1.2.840.10008.1.2.1.99"
@@ -77,6 +79,9 @@ def _floats(value, n: int | None = None) -> tuple[float, ...] | None:
 
 def _is_sequence(value) -> bool:
     """A list, tuple or pydicom MultiValue (a MutableSequence), not a string."""
+    kind = type(value)
+    if kind is str or kind is list or kind is tuple:  # the fast reader's values: skip the ABC check
+        return kind is not str
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
@@ -131,16 +136,22 @@ def read_header(path: str | os.PathLike, fast: bool = True) -> InstanceHeader:
 
 def _read_header(p: Path, fast: bool) -> InstanceHeader:
     try:
-        size = p.stat().st_size
         with open(p, "rb") as f:
-            head = f.read(min(size, HEAD_BYTES))
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(min(size, FIRST_BYTES if fast else HEAD_BYTES))
+            quick = parse_fast(head) if fast and _looks_like_dicom(head) else None
+            if len(head) < min(size, HEAD_BYTES) and (quick is None or quick[2] + 16 > len(head)):
+                # the header (or the pixel data element's own header) runs past the first bytes
+                head += f.read(min(size, HEAD_BYTES) - len(head))
+                quick = None
     except OSError as exc:
         raise HeaderError(f"cannot be read: {exc.strerror or exc}") from None
     if size == 0:
         raise HeaderError("empty file")
     if not _looks_like_dicom(head):
         raise HeaderError("not a DICOM file")
-    quick = parse_fast(head) if fast else None
+    if fast and quick is None:
+        quick = parse_fast(head)
     if quick is not None:
         ts, values, stop = quick
         if values.get("DirectoryRecordSequence"):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from pathlib import Path
 
 from meddiag_desktop.io.dicom_header import HeaderError, read_header
 from meddiag_desktop.io.dicomdir import read_dicomdir
 from meddiag_desktop.io.errors import LoadCancelled, unreadable_reason
+from meddiag_desktop.io.io_threads import share_work
 from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
 
 __all__ = ["scan_dicom", "list_files", "group_instances", "ORIENTATION_TOLERANCE"]
@@ -180,16 +181,40 @@ def scan_dicom(
             return SkippedFile(p, unreadable_reason(exc))
 
     total = len(unique)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for n, result in enumerate(pool.map(one, unique, chunksize=16), 1):
+    # batches of 16 files per step, pulled by this thread and pooled ones (see io_threads)
+    batches = [unique[i : i + 16] for i in range(0, total, 16)]
+    results: list[list | None] = [None] * len(batches)
+    todo = iter(range(len(batches)))
+    lock = threading.Lock()
+    stop = threading.Event()
+    done = [0]
+
+    def work(report: bool) -> None:
+        while not stop.is_set():
+            with lock:
+                b = next(todo, None)
+            if b is None:
+                return
+            results[b] = [one(p) for p in batches[b]]
+            with lock:
+                done[0] += len(batches[b])
+                count = done[0]
+            if report:
+                if progress is not None and count < total:
+                    progress(count, total)
+                if cancel is not None and cancel():
+                    stop.set()
+                    raise LoadCancelled()
+
+    share_work(work, stop, helpers=min(len(batches) - 1, max(0, workers - 1)))
+    for batch in results:
+        for result in batch or ():
             if isinstance(result, SkippedFile):
                 skipped.append(result)
             else:
                 headers.append(result)
-            if progress is not None and (n % 32 == 0 or n == total):
-                progress(n, total)
-            if cancel is not None and n % 32 == 0 and cancel():
-                raise LoadCancelled()
+    if progress is not None and total:
+        progress(total, total)
     if index_notes:
         skipped = [SkippedFile(s.path, f"{s.reason}: {index_notes[s.path]}") if s.path in index_notes else s for s in skipped]
     # the same SOP instance twice (e.g. a copy in two folders) is one image; files that only share

@@ -8,12 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from meddiag_desktop.core.volume import Volume, WindowPreset
-from meddiag_desktop.io.dicom_pixels import decode_file, raw_dtype, read_native_frame
+from meddiag_desktop.io.dicom_pixels import decode_file, fix_bits, raw_dtype, read_native_frame
 from meddiag_desktop.io.errors import LoadCancelled, LoadError, unreadable_reason
+from meddiag_desktop.io.io_threads import share_work
 from meddiag_desktop.io.series import InstanceHeader, SeriesInfo
 from meddiag_desktop.io.stack_geometry import _orthonormal_frame, apply_plan, orientation_problem, plan_stack
 
-__all__ = ["load_series"]
+__all__ = ["load_series", "decode_order"]
 
 Progress = Callable[[int, int], None] | None
 Cancel = Callable[[], bool] | None
@@ -112,8 +113,27 @@ def _rescale(planes: np.ndarray, slopes: list[float], intercepts: list[float]) -
     return out
 
 
-def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel) -> np.ndarray:
-    """Pixels of single-frame ``insts`` in that order, as (n, rows, cols[, 3])."""
+def decode_order(n: int, focus: float = 0.5) -> list[int]:
+    """Plane indices from the one at ``focus`` (0: first, 1: last) outwards, alternating sides."""
+    if n <= 0:
+        return []
+    k0 = min(n - 1, max(0, int(round(focus * (n - 1)))))
+    order = [k0]
+    for d in range(1, n):
+        if k0 + d < n:
+            order.append(k0 + d)
+        if k0 - d >= 0:
+            order.append(k0 - d)
+    return order
+
+
+def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel,
+                 order: list[int] | None = None, on_plane: Callable[[np.ndarray, int], None] | None = None) -> np.ndarray:
+    """Pixels of single-frame ``insts`` in that order, as (n, rows, cols[, 3]).
+
+    Compressed planes are decoded in ``order`` (default: first to last) and ``on_plane(planes, k)``
+    is called on this thread as each plane ``k`` lands (the first one before any other is decoded).
+    """
     h0 = insts[0]
     n = len(insts)
     native = all(
@@ -133,30 +153,249 @@ def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel
         def read(k: int) -> None:
             read_native_frame(insts[k], planes[k])
 
-    else:
-        first, _ = decode_file(h0, cancel)
-        _check_size((n,) + first.shape[1:], first.dtype.itemsize, "This series")
-        planes = np.empty((n,) + first.shape[1:], first.dtype)
-        planes[0] = first[0]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [pool.submit(read, k) for k in range(n)]
+            for done, fut in enumerate(futures, 1):
+                fut.result()
+                if progress is not None and (done % 8 == 0 or done == n):
+                    progress(done, n)
+                if cancel is not None and done % 8 == 0 and cancel():
+                    for f in futures:
+                        f.cancel()
+                    raise LoadCancelled()
+        return planes
 
-        def read(k: int) -> None:
-            if k == 0:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from meddiag_desktop.io.decode_pool import pool_size
+
+    order = list(order) if order is not None else list(range(n))
+    k0 = order[0]
+    first, _ = decode_file(insts[k0], cancel, dataset=False)
+    _check_size((n,) + first.shape[1:], first.dtype.itemsize, "This series")
+    planes = np.empty((n,) + first.shape[1:], first.dtype)
+    planes[k0] = first[0]
+    del first
+    if on_plane is not None:
+        on_plane(planes, k0)
+
+    def read(k: int) -> int:
+        arr, _ = decode_file(insts[k], cancel, dataset=False)
+        if arr.shape[1:] != planes.shape[1:]:
+            raise LoadError(f"{insts[k].path.name}: image size differs from the rest of the series")
+        planes[k] = arr[0]
+        return k
+
+    # two files in flight per decode process keep every core busy; the order is the submission order
+    with ThreadPoolExecutor(max_workers=max(4, 2 * pool_size())) as pool:
+        pending = {pool.submit(read, k) for k in order[1:]}
+        done = 1
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    k = fut.result()
+                    done += 1
+                    if on_plane is not None:
+                        on_plane(planes, k)
+                if progress is not None:
+                    progress(done, n)
+                if cancel is not None and cancel():
+                    raise LoadCancelled()
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+    if progress is not None and n == 1:
+        progress(1, 1)
+    return planes
+
+
+class _Progressive:
+    """Shows a compressed stack while it decodes: a Volume over the planes decoded so far.
+
+    ``on_partial(volume, filled)`` is called on the loading thread when the first plane is in
+    and then at most every :attr:`EVERY` seconds; ``volume.array`` is the array the final volume
+    will hold (filled in place; planes not decoded yet hold the first plane's minimum) and
+    ``filled`` a bool per plane. Greyscale 16-bit planes get their intercept as they land (int16,
+    as :func:`_rescale` would); if the series' values turn out not to fit int16, :meth:`finish`
+    undoes that and the final volume is :func:`_rescale`'s float32 one instead (a new array).
+    """
+
+    EVERY = 0.2
+
+    def __init__(self, kept: list[InstanceHeader], make_volume: Callable[[np.ndarray], Volume], on_partial) -> None:
+        self.kept = kept
+        self.make_volume = make_volume
+        self.on_partial = on_partial
+        self.intercepts = [i.rescale_intercept for i in kept]
+        self.integral = all(i.rescale_slope == 1.0 and float(i.rescale_intercept).is_integer()
+                            and -32768 <= i.rescale_intercept <= 32767 for i in kept)
+        self.mode = ""  # "int16": intercept added in place; "raw": shown as decoded; "off": not shown early
+        self.volume: Volume | None = None
+        self.filled = np.zeros(len(kept), bool)
+        self.lo_hi: dict[int, tuple[int, int]] = {}
+        self.last = 0.0
+
+    def __call__(self, planes: np.ndarray, k: int) -> None:
+        import time
+
+        if not self.mode:
+            grey = self.kept[0].samples_per_pixel == 1 and planes.ndim == 3
+            if not grey or planes.dtype.kind not in "iu":
+                self.mode = "raw"  # _rescale leaves these as they are
+            elif planes.dtype.itemsize == 2 and self.integral:
+                self.mode = "int16"
+            else:
+                self.mode = "off"
                 return
-            arr, _ = decode_file(insts[k], cancel)
-            if arr.shape[1:] != planes.shape[1:]:
-                raise LoadError(f"{insts[k].path.name}: image size differs from the rest of the series")
-            planes[k] = arr[0]
+        if self.mode == "off":
+            return
+        if self.mode == "int16":
+            self.lo_hi[k] = (int(planes[k].min()), int(planes[k].max()))
+            ic = int(self.intercepts[k])
+            if ic:
+                view = planes.view(np.int16)
+                np.add(view[k], ic, out=view[k], casting="unsafe")
+        self.filled[k] = True
+        now = time.perf_counter()
+        if self.volume is None:
+            shown = planes.view(np.int16) if self.mode == "int16" else planes
+            shown[~self.filled] = shown[k].min()  # not decoded yet: the darkest value of the first plane
+            self.volume = self.make_volume(shown)
+        elif now - self.last < self.EVERY:
+            return
+        self.volume.metadata.pop("_value_range", None)  # cached from fewer planes
+        self.last = now
+        self.on_partial(self.volume, self.filled.copy())
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [pool.submit(read, k) for k in range(n)]
-        for done, fut in enumerate(futures, 1):
-            fut.result()
-            if progress is not None and (done % 8 == 0 or done == n):
-                progress(done, n)
-            if cancel is not None and done % 8 == 0 and cancel():
-                for f in futures:
-                    f.cancel()
-                raise LoadCancelled()
+    def finish(self, planes: np.ndarray, final: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The final array: the shown one when the in-place intercepts were right, else ``final(raw planes)``."""
+        if self.volume is None:  # "off", or nothing decoded
+            return final(planes)
+        if self.mode == "int16":
+            lo = min(v[0] for v in self.lo_hi.values())
+            hi = max(v[1] for v in self.lo_hi.values())
+            ic = [int(i) for i in self.intercepts]
+            if lo + min(ic) >= -32768 and hi + max(ic) <= 32767:
+                return self.volume.array  # what _rescale returns for these values, bit for bit
+            view = planes.view(np.int16)
+            for k, c in enumerate(ic):
+                if c:
+                    np.subtract(view[k], c, out=view[k], casting="unsafe")
+            return final(planes)
+        return self.volume.array  # "raw": _rescale would return the planes as they are
+
+
+def _stored_range(h: InstanceHeader) -> tuple[int, int]:
+    """The range of ``h``'s 16-bit stored values after :func:`fix_bits` (from BitsStored alone)."""
+    bs, ba = h.bits_stored, h.bits_allocated
+    if 0 < bs < ba:
+        return (-(1 << (bs - 1)), (1 << (bs - 1)) - 1) if h.pixel_representation else (0, (1 << bs) - 1)
+    return (0, 65535) if raw_dtype(h) == np.uint16 else (-32768, 32767)
+
+
+def _fused_ok(insts: list[InstanceHeader]) -> bool:
+    """Whether :func:`_read_native_rescaled` applies: native 16-bit greyscale of one stored type,
+    slope 1, integral intercepts."""
+    dtypes = set()
+    for i in insts:
+        if not (i.pixel_offset is not None and i.samples_per_pixel == 1 and i.photometric.startswith("MONOCHROME")
+                and i.bits_allocated == 16 and i.rescale_slope == 1.0 and float(i.rescale_intercept).is_integer()
+                and -32768 <= i.rescale_intercept <= 32767):
+            return False
+        dtypes.add(raw_dtype(i))
+    return len(dtypes) == 1
+
+
+def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cancel: Cancel,
+                          order: list[int] | None = None, on_plane: Callable[[int], None] | None = None) -> np.ndarray:
+    """``_rescale(_read_planes(insts))`` for :func:`_fused_ok` series, in one pass over the volume.
+
+    Each file's pixels are read (one ``preadv`` from the recorded offset) straight into their
+    plane of the volume; the bits are fixed and the intercept added right after, while the plane is
+    still in the CPU cache, so the volume's memory is swept once (the old path read every plane,
+    then scanned the whole volume for min/max, then added the intercept: three sweeps). The int16
+    range check of :func:`_rescale` is decided from BitsStored when that suffices, else from
+    per-plane min/max taken while the plane is cached. If the check fails (values would overflow
+    int16) the intercepts are subtracted again (int16 wraps, so this restores the stored values
+    exactly) and
+    :func:`_rescale` takes its float32 path: the result is bit-identical to the old one.
+
+    ``order`` is the order in which planes are read (e.g. the viewer's current slice first);
+    ``on_plane(k)`` is called (from a reading thread) once plane ``k`` is in the volume.
+    """
+    import os
+    import threading
+
+    h0 = insts[0]
+    n = len(insts)
+    rows, cols = h0.rows, h0.columns
+    _check_size((n, rows, cols), 2, "This series")
+    planes = np.empty((n, rows, cols), np.int16)
+    # the stored values: int16, or uint16 (16 bits stored) read through a view of the same memory
+    stored = planes.view(raw_dtype(h0))
+    intercepts = [int(i.rescale_intercept) for i in insts]
+    ic_lo, ic_hi = min(intercepts), max(intercepts)
+    ranges = [_stored_range(i) for i in insts]
+    bound_lo, bound_hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    need_lo = bound_lo + ic_lo < -32768  # only the side(s) BitsStored cannot settle are measured
+    need_hi = bound_hi + ic_hi > 32767
+    need_range = need_lo or need_hi
+    lo_hi: list[tuple[int, int] | None] = [None] * n
+    todo = iter(order if order is not None else range(n))
+    lock = threading.Lock()
+    stop = threading.Event()
+    done = [0]
+    nbytes = rows * cols * 2
+
+    def work(report: bool) -> None:
+        while not stop.is_set():
+            with lock:
+                k = next(todo, None)
+            if k is None:
+                return
+            h = insts[k]
+            buf = stored[k]
+            mv = memoryview(buf).cast("B")
+            try:
+                fd = os.open(h.path, os.O_RDONLY)
+                try:
+                    got = os.preadv(fd, [mv], h.pixel_offset)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise LoadError(f"{h.path}: cannot be read ({exc.strerror or exc}); check the disk or copy the study again") from None
+            if got != nbytes:
+                raise LoadError(f"{h.path}: pixel data is truncated ({got} of {nbytes} bytes); the file is damaged")
+            fix_bits(buf, h)
+            if need_range:
+                lo_hi[k] = (int(buf.min()) if need_lo else bound_lo, int(buf.max()) if need_hi else bound_hi)
+            if intercepts[k]:  # in int16, wrapping: exact whenever the range check below passes
+                np.add(planes[k], intercepts[k], out=planes[k], casting="unsafe")
+            if on_plane is not None:
+                on_plane(k)
+            with lock:
+                done[0] += 1
+                count = done[0]
+            if report:
+                if progress is not None and (count % 8 == 0 or count == n):
+                    progress(count, n)
+                if cancel is not None and count % 8 == 0 and cancel():
+                    stop.set()
+                    raise LoadCancelled()
+
+    share_work(work, stop)
+    if progress is not None and done[0] % 8:
+        progress(n, n)  # the helpers read the last planes
+    if need_range:
+        lo = min(v[0] for v in lo_hi)  # type: ignore[index]
+        hi = max(v[1] for v in lo_hi)  # type: ignore[index]
+        if not (lo + ic_lo >= -32768 and hi + ic_hi <= 32767):
+            for k, ic in enumerate(intercepts):  # undo: _rescale decides on the stored values
+                if ic:
+                    np.subtract(planes[k], ic, out=planes[k], casting="unsafe")
+            return _rescale(stored, [1.0] * n, [float(ic) for ic in intercepts])
     return planes
 
 
@@ -223,7 +462,7 @@ def _single(series: SeriesInfo, h: InstanceHeader, planes: np.ndarray, warnings:
     return Volume(planes, spacing=(sx, sy, sz), origin=origin, direction=direction, metadata=md, warnings=warnings)
 
 
-def _load_stack(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
+def _load_stack(series: SeriesInfo, progress: Progress, cancel: Cancel, on_partial=None, focus: float = 0.5) -> Volume:
     insts = list(series.instances)
     h0 = insts[0]
     warnings: list[str] = []
@@ -271,15 +510,39 @@ def _load_stack(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volum
         raise LoadError(f"Series {series.series_uid}: {exc}; the geometry cannot be trusted") from None
     warnings.extend(plan.warnings)
     kept = [insts[k] for k in plan.order]
-    planes = _read_planes(kept, progress, cancel)
-    if h0.samples_per_pixel == 1:
-        planes = _rescale(planes, [i.rescale_slope for i in kept], [i.rescale_intercept for i in kept])
+
+    def make_volume(planes: np.ndarray) -> Volume:
+        md = _metadata(series, h0)
+        md["files"] = [str(i.path) for i in kept]
+        return Volume(planes, spacing=plan.spacing, origin=plan.origin, direction=plan.direction, metadata=md,
+                      warnings=list(warnings))
+
+    def rescale(planes: np.ndarray) -> np.ndarray:
+        if h0.samples_per_pixel != 1:
+            return planes
+        return _rescale(planes, [i.rescale_slope for i in kept], [i.rescale_intercept for i in kept])
+
+    shown = None
+    if _fused_ok(kept):
+        planes = _read_native_rescaled(kept, progress, cancel)  # fast enough to show whole
+    elif on_partial is not None and not plan.needs_resampling:
+        shown = _Progressive(kept, make_volume, on_partial)
+        planes = _read_planes(kept, progress, cancel, order=decode_order(len(kept), focus), on_plane=shown)
+        planes = shown.finish(planes, rescale)
+    else:
+        planes = rescale(_read_planes(kept, progress, cancel, order=decode_order(len(kept), focus)))
     if plan.needs_resampling:
         fill = float(planes.min()) if planes.size else 0.0
         planes = apply_plan(plan, planes, fill)
-    md = _metadata(series, h0)
-    md["files"] = [str(i.path) for i in kept]
-    return Volume(planes, spacing=plan.spacing, origin=plan.origin, direction=plan.direction, metadata=md, warnings=warnings)
+    vol = make_volume(planes)
+    if shown is not None and shown.volume is not None and shown.volume.array is planes:
+        # the volume shown while decoding becomes the result (same object, every field as loaded)
+        import dataclasses
+
+        for f in dataclasses.fields(vol):
+            setattr(shown.volume, f.name, getattr(vol, f.name))
+        return shown.volume
+    return vol
 
 
 def _fg(ds, i: int, seq: str, attr: str):
@@ -496,12 +759,13 @@ def _frame_windows(vol: Volume, ds) -> None:
         vol.metadata["window_presets"] = found + [p for p in vol.window_presets if p not in found]
 
 
-def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = None) -> Volume:
+def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = None, on_partial=None,
+                focus: float = 0.5) -> Volume:
     """Load a scanned DICOM series as a Volume (see :func:`meddiag_desktop.io.load`)."""
     if not series.instances:
         raise LoadError(f"Series {series.series_uid} has no images to load")
     try:
-        vol = _load_series(series, progress, cancel)
+        vol = _load_series(series, progress, cancel, on_partial, focus)
     except (LoadError, LoadCancelled):
         raise
     except MemoryError:
@@ -518,11 +782,11 @@ def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = 
     return vol
 
 
-def _load_series(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
+def _load_series(series: SeriesInfo, progress: Progress, cancel: Cancel, on_partial=None, focus: float = 0.5) -> Volume:
     if all(i.is_mosaic for i in series.instances):
         from meddiag_desktop.io.mosaic import load_mosaic
 
         return load_mosaic(series, progress, cancel)
     if len(series.instances) == 1 and series.instances[0].number_of_frames > 1:
         return _load_multiframe(series, progress, cancel)
-    return _load_stack(series, progress, cancel)
+    return _load_stack(series, progress, cancel, on_partial, focus)

@@ -67,6 +67,7 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00282112: ("LossyImageCompressionRatio", "DS"),
     0x00282114: ("LossyImageCompressionMethod", "CS"),
 }
+_VR_OF = {kw: vr for kw, vr in WANTED.values()}
 #: top-level sequences whose presence matters (enhanced multi-frame, DICOMDIR)
 _MARKERS = {0x52009229: "SharedFunctionalGroupsSequence", 0x52009230: "PerFrameFunctionalGroupsSequence",
             0x00041220: "DirectoryRecordSequence"}
@@ -75,6 +76,8 @@ _ENCODINGS = {"": "ascii", "ISO_IR 6": "ascii", "ISO_IR 100": "latin-1", "ISO_IR
 _u16 = struct.Struct("<H").unpack_from
 _u32 = struct.Struct("<I").unpack_from
 _tag = struct.Struct("<HH").unpack_from
+#: group, element, VR (2 bytes) and the short (explicit VR) length of an element, in one call
+_explicit_head = struct.Struct("<HH2sH").unpack_from
 
 
 class _Bad(Exception):
@@ -105,28 +108,27 @@ def _skip_undefined(buf: bytes, pos: int, explicit: bool, depth: int = 0) -> int
 def _walk(buf: bytes, pos: int, explicit: bool, out: dict | None, depth: int = 0) -> int:
     """Walk elements from ``pos``; top level (``out`` set) stops at pixel data, items at their delimiter."""
     n = len(buf)
+    head, u32, long_vrs, wanted, markers = _explicit_head, _u32, _LONG_VRS, WANTED, _MARKERS
     while pos + 8 <= n:
-        g, e = _tag(buf, pos)
+        g, e, vr, length = head(buf, pos)
         t = (g << 16) | e
         if t == _ITEM_END:
             return pos + 8
         if t == _PIXEL_DATA and out is not None:
             return pos
         if explicit and g != 0xFFFE:
-            vr = buf[pos + 4 : pos + 6]
-            if vr in _LONG_VRS:
+            if vr in long_vrs:
                 if pos + 12 > n:
                     raise _Bad("truncated element")
-                length = _u32(buf, pos + 8)[0]
+                length = u32(buf, pos + 8)[0]
                 start = pos + 12
             else:
                 if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
                     raise _Bad("not an explicit VR")
-                length = _u16(buf, pos + 6)[0]
                 start = pos + 8
         else:
             vr = None
-            length = _u32(buf, pos + 4)[0]
+            length = u32(buf, pos + 4)[0]
             start = pos + 8
         if length == _UNDEFINED:
             if out is not None and t in _MARKERS:
@@ -138,10 +140,10 @@ def _walk(buf: bytes, pos: int, explicit: bool, out: dict | None, depth: int = 0
         if end > n:
             raise _Bad("element runs past the end of the header")
         if out is not None:
-            if t in WANTED:
-                out[WANTED[t][0]] = buf[start:end]
-            elif t in _MARKERS:
-                out[_MARKERS[t]] = True
+            if t in wanted:
+                out[wanted[t][0]] = buf[start:end]
+            elif t in markers:
+                out[markers[t]] = True
         pos = end
     if out is None:
         raise _Bad("item runs past the end")
@@ -183,10 +185,10 @@ def parse_fast(buf: bytes) -> tuple[str, dict[str, object], int] | None:
         values: dict[str, object] = {}
         if "MediaStorageSOPClassUID" not in raw and 0x0002 in meta:
             values["MediaStorageSOPClassUID"] = meta[0x0002].rstrip(b"\x00 ").decode("ascii", "replace")
-        for tag, (kw, vr) in WANTED.items():
-            b = raw.get(kw)
-            if b is None or not isinstance(b, bytes):
+        for kw, b in raw.items():  # only the elements present (most of WANTED is absent from a file)
+            if not isinstance(b, bytes):
                 continue
+            vr = _VR_OF[kw]
             if vr == "US":
                 if len(b) < 2:
                     return None

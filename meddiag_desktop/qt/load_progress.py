@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-__all__ = ["LoadProgress"]
+__all__ = ["LoadProgress", "PartialVolumes"]
+
+
+class PartialVolumes(QObject):
+    """Carries ``io.load``'s ``on_partial(volume, filled)`` calls from the loading thread to the UI thread.
+
+    Make it on the UI thread and pass :meth:`__call__` as ``on_partial``; :attr:`arrived` is then
+    delivered (queued) on the UI thread with the volume filling in and the flags of the slices in.
+    """
+
+    arrived = Signal(object, object)
+
+    def __call__(self, volume, filled) -> None:
+        self.arrived.emit(volume, filled)
 
 
 class LoadProgress(QWidget):

@@ -33,7 +33,7 @@ from meddiag_desktop.qt._trace import trace
 from meddiag_desktop.qt.background import BackgroundTask
 from meddiag_desktop.qt.error_banner import ErrorBanner
 from meddiag_desktop.qt.errors import guarded
-from meddiag_desktop.qt.load_progress import LoadProgress
+from meddiag_desktop.qt.load_progress import LoadProgress, PartialVolumes
 from meddiag_desktop.qt.opening import DEMO, open_study
 from meddiag_desktop.qt.recent_studies import RecentMenu, RecentStudies
 from meddiag_desktop.qt.slice_widget import SliceViewWidget
@@ -54,7 +54,10 @@ log = logging.getLogger(__name__)
 
 def start_open_task(target: str, parent=None) -> BackgroundTask:
     """Start scanning+loading ``target`` (path or :data:`~meddiag_desktop.qt.opening.DEMO`) now."""
-    task = BackgroundTask(partial(open_study, target), "open", parent)
+    relay = PartialVolumes()  # made here, on the UI thread: a compressed series shows while it decodes
+    task = BackgroundTask(partial(open_study, target, on_partial=relay), "open", parent)
+    relay.setParent(task)
+    task.partial_volumes = relay
     task.start()
     return task
 
@@ -472,6 +475,8 @@ class MainWindow(QMainWindow):
         task.setParent(self)
         self._watch(task, text)
         task.succeeded.connect(self._opened)
+        if getattr(task, "partial_volumes", None) is not None:
+            task.partial_volumes.arrived.connect(lambda vol, filled: self._show_partial(task, vol, filled))
         if self.state.volume is None:  # use the wait to make the GL contexts and compile the views' shaders
             for w in self.slice_widgets.values():
                 QTimer.singleShot(0, w.prewarm)
@@ -490,13 +495,50 @@ class MainWindow(QMainWindow):
         self._start_load(series, f"Loading {series.description or series.series_uid}", source=source or "")
 
     def _start_load(self, what, text: str, source: str) -> None:
+        relay = PartialVolumes(self)
+
         def do_load(progress, cancel):
             from meddiag_desktop import io
 
-            return io.load(what, progress=progress, cancel=cancel)
+            return io.load(what, progress=progress, cancel=cancel, on_partial=relay)
 
         task = self._run(do_load, text, "load")
+        relay.arrived.connect(lambda vol, filled: self._show_partial(task, vol, filled))
         task.succeeded.connect(lambda vol: self.show_volume(vol, what, source))
+        task.finished.connect(relay.deleteLater)
+
+    def _show_partial(self, task, volume, filled) -> None:
+        """A compressed series while it decodes: shown at its first slice, refreshed as slices land."""
+        if task is not self._task or not task.running:
+            return  # replaced or cancelled meanwhile
+        if self.state.volume is not volume:
+            self.show_volume(volume, partial=True)
+            self._partial = (task, volume)
+            task.cancelled.connect(lambda: self._drop_partial(task))
+            task.failed.connect(lambda _m, _e: self._drop_partial(task))
+        elif time.perf_counter() - getattr(self, "_refreshed_at", 0.0) >= 0.5:  # the decoders need the cores more
+            self._refresh_voxels()
+        else:
+            return
+        self._refreshed_at = time.perf_counter()
+        self.statusBar().showMessage(f"Decoding: {int(filled.sum())} of {len(filled)} slices", 2000)
+
+    def _refresh_voxels(self) -> None:
+        """The shown volume's voxels changed in place (a series filling in): redraw the slice views."""
+        image = getattr(self, "_shown_image", None)
+        if image is not None:
+            image.GetPointData().GetScalars().Modified()
+            image.Modified()
+        for w in self.slice_widgets.values():
+            w.request_render()
+
+    def _drop_partial(self, task) -> None:
+        """A load that showed slices early failed or was cancelled: do not leave a half-decoded series up."""
+        shown = getattr(self, "_partial", None)
+        if shown is not None and shown[0] is task:
+            self._partial = None
+            if self.state.volume is shown[1]:
+                self.state.set_volume(None)
 
     def _run(self, fn, text: str, name: str) -> BackgroundTask:
         task = BackgroundTask(fn, name, self)
@@ -531,24 +573,52 @@ class MainWindow(QMainWindow):
         self.load_failed.emit(message)
 
     @guarded("Show volume")
-    def show_volume(self, volume, what=None, source: str = "") -> None:
-        """Show a loaded Volume in every view (``what``: the SeriesInfo it came from, if any)."""
+    def show_volume(self, volume, what=None, source: str = "", partial: bool = False) -> None:
+        """Show a loaded Volume in every view (``what``: the SeriesInfo it came from, if any).
+
+        ``partial``: a series still decoding (see :meth:`_show_partial`); when it completes, the
+        same Volume comes back here and the views are refreshed, not rebuilt.
+        """
         from meddiag_desktop.render.image_data import image_from_volume
 
+        shown = getattr(self, "_partial", None)
+        if not partial and shown is not None and shown[1] is volume and self.state.volume is volume:
+            self._partial = None
+            t0 = getattr(self, "_t0", None)
+            self.load_seconds = time.perf_counter() - t0 if t0 is not None else 0.0
+            self._t0 = None
+            self._refresh_voxels()
+            self.volume_widget._on_volume(volume)  # the 3D view samples the complete voxels
+            partial_window = getattr(self, "_partial_window", None)
+            if partial_window is not None and tuple(self.state.window) == partial_window and not volume.is_rgb:
+                default = self.tools.default_window(volume) if getattr(self, "tools", None) is not None else None
+                self.state.set_window(*(default or (vg.default_window(volume).width, vg.default_window(volume).level)))
+            no_geometry = not vg.has_patient_geometry(volume)
+            self.warnings.set_volume_warnings(volume.warnings + ([vg.NO_GEOMETRY_REASON] if no_geometry else []))
+            return self._shown(volume, what, source)
         t0 = getattr(self, "_t0", None)
-        self.load_seconds = time.perf_counter() - t0 if t0 is not None else 0.0
-        self._t0 = None
-        trace(f"loaded {volume!r}")
+        if not partial:
+            self.load_seconds = time.perf_counter() - t0 if t0 is not None else 0.0
+            self._t0 = None
+        trace(f"{'first slice of' if partial else 'loaded'} {volume!r}")
         self.error_banner.hide()
         if getattr(self, "sessions", None) is not None:
             self.sessions.close_current()  # saves the previous study's session before the views change
-        image = image_from_volume(volume)
+        image = self._shown_image = image_from_volume(volume)
         for v, w in self.slice_widgets.items():
             w.set_image(volume, image)
             title = self.frames[v].findChild(QLabel, "view_title")
             if title is not None:  # "Image plane" for a single oblique image, else the view's name
                 title.setText(w.slice_view.title)
-        self.state.set_volume(volume, source)
+        if partial:  # the 3D view waits for the complete voxels (rendering it now would only delay the slices)
+            self.state.volume_changed.disconnect(self.volume_widget._on_volume)
+            try:
+                self.state.set_volume(volume, source)
+            finally:
+                self.state.volume_changed.connect(self.volume_widget._on_volume)
+            self.volume_widget._on_volume(None)
+        else:
+            self.state.set_volume(volume, source)
         default = self.tools.default_window(volume) if getattr(self, "tools", None) is not None else None
         if default is not None and not volume.is_rgb:
             self.state.set_window(*default)
@@ -565,6 +635,13 @@ class MainWindow(QMainWindow):
         elif getattr(self, "_auto_layout", False):  # back to four views after a single image
             self.set_layout("four")
             self._auto_layout = False
+        self._partial_window = tuple(self.state.window) if partial else None
+        if partial:
+            return
+        self._shown(volume, what, source)
+
+    def _shown(self, volume, what, source: str) -> None:
+        """The last steps of :meth:`show_volume`, once the volume is complete."""
         self.browser.mark_open(getattr(what, "key", None))
         md = volume.metadata
         name = str(md.get("patient_name", "") or "").replace("^", " ")

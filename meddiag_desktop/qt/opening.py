@@ -35,8 +35,11 @@ def demo_folder() -> Path:
     return root / "dicom" if (root / "dicom").is_dir() else root
 
 
-def open_study(target: str, progress=None, cancel=None) -> OpenedStudy:
-    """Scan ``target`` (a path, or :data:`DEMO`) and load its largest series."""
+def open_study(target: str, progress=None, cancel=None, on_partial=None) -> OpenedStudy:
+    """Scan ``target`` (a path, or :data:`DEMO`) and load its largest series.
+
+    ``on_partial(volume, filled)`` is passed to ``io.load``: a compressed series shows while it decodes.
+    """
     from meddiag_desktop import io
 
     p = demo_folder() if target == DEMO else Path(target)
@@ -52,12 +55,12 @@ def open_study(target: str, progress=None, cancel=None) -> OpenedStudy:
         found = io.scan(p.parent, progress=progress, cancel=cancel)
         mine = [s for s in found if any(Path(i.path) == p for i in getattr(s, "instances", []))]
         if mine:
-            volume = io.load(mine[0], progress=progress, cancel=cancel)
+            volume = io.load(mine[0], progress=progress, cancel=cancel, on_partial=on_partial)
             return OpenedStudy(volume, str(p), mine[0], list(found), list(found.skipped))
     found = io.scan(p, progress=progress, cancel=cancel)
     if not len(found):
         io.load(p)  # nothing displayable: load() raises LoadError saying why
         raise io.LoadError(f"No image found in {p}.")
     best = max(found, key=lambda s: (s.image_count, s.rows * s.columns))
-    volume = io.load(best, progress=progress, cancel=cancel)
+    volume = io.load(best, progress=progress, cancel=cancel, on_partial=on_partial)
     return OpenedStudy(volume, str(p), best, list(found), list(found.skipped))

@@ -50,7 +50,7 @@ def test_browser_lists_series_and_double_click_opens_another(qtbot, main_window,
 def test_cancel_stops_a_running_load(qtbot, main_window, monkeypatch):
     started = threading.Event()
 
-    def slow_open(target, progress=None, cancel=None):
+    def slow_open(target, progress=None, cancel=None, on_partial=None):
         started.set()
         for i in range(500):
             progress(i, 500)
@@ -144,3 +144,32 @@ def test_a_nifti_file_gets_its_own_entry_in_the_study_browser(qtbot, main_window
     items = main_window.browser.series_items()
     assert [i.text(0) for i in items] == ["research scan.nii.gz"]
     assert items[0].text(2) == "6" and items[0].font(0).bold()  # its slices, and it is the open one
+
+
+def test_compressed_series_shows_while_it_decodes_and_ends_complete(qtbot, main_window, tmp_path):
+    """A JPEG 2000 series is on screen from its first decoded slice; the same volume then fills in."""
+    import pydicom
+    from pydicom.uid import JPEG2000Lossless
+
+    from meddiag_desktop.io import load
+    from meddiag_desktop.io.dicom_write import write_series
+
+    rng = np.random.default_rng(5)
+    stored = rng.integers(0, 1500, size=(8, 64, 64)).astype(np.int16)
+    for p in write_series(stored, tmp_path / "j2k", spacing=(0.8, 0.8, 2.0), rescale_intercept=-1024):
+        ds = pydicom.dcmread(p)
+        ds.compress(JPEG2000Lossless)
+        ds.save_as(p)
+    seen, messages = [], []
+    main_window.state.volume_changed.connect(lambda v: seen.append((v, main_window.is_busy())))
+    main_window.statusBar().messageChanged.connect(lambda m: messages.append((m, len(seen))))
+    with qtbot.waitSignal(main_window.volume_shown, timeout=60000):
+        main_window.open_path(str(tmp_path / "j2k"))
+    assert seen and seen[0][0] is not None and seen[0][1], "nothing was shown while the series was decoding"
+    decoding = [m for m in messages if m[0].startswith("Decoding")]
+    # shown when the first slice (the middle one, where the views open) was in, not at the end
+    assert decoding and decoding[0] == ("Decoding: 1 of 8 slices", 1), messages
+    vol = main_window.state.volume
+    assert vol is seen[0][0] and len(seen) == 1  # shown once, then filled in place
+    np.testing.assert_array_equal(vol.array, load(tmp_path / "j2k").array)
+    assert main_window.statusBar().currentMessage().startswith("Loaded 64x64x8")

@@ -1,0 +1,87 @@
+"""The one-pass native reader (read, fix bits, add intercept in place) must equal the old path bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+
+import meddiag_desktop.io.dicom_volume as dv
+from meddiag_desktop.io import load
+from meddiag_desktop.io.dicom_write import write_series
+
+
+def _old_and_new(folder, monkeypatch):
+    new = load(folder)
+    with monkeypatch.context() as m:
+        m.setattr(dv, "_fused_ok", lambda insts: False)
+        old = load(folder)
+    assert new.array.dtype == old.array.dtype
+    np.testing.assert_array_equal(new.array, old.array)
+    return new
+
+
+def _sitk(folder) -> np.ndarray:
+    r = sitk.ImageSeriesReader()
+    r.SetFileNames(r.GetGDCMSeriesFileNames(str(folder)))
+    return sitk.GetArrayFromImage(r.Execute())
+
+
+def test_signed_values_that_overflow_int16_fall_back_to_float32(tmp_path, monkeypatch):
+    arr = np.full((4, 6, 5), 100, np.int16)
+    arr[2, 1, 1] = -32768 + 5  # -32763 - 1024 does not fit int16
+    write_series(arr, tmp_path, rescale_intercept=-1024, spacing=(1, 1, 2))
+    vol = _old_and_new(tmp_path, monkeypatch)
+    assert vol.array.dtype == np.float32
+    assert vol.array[2, 1, 1] == -32763 - 1024 and vol.array[0, 0, 0] == 100 - 1024
+
+
+def test_signed_16_bit_values_that_fit_stay_int16(tmp_path, monkeypatch):
+    arr = np.linspace(-31000, 31000, 4 * 6 * 5).astype(np.int16).reshape(4, 6, 5)
+    write_series(arr, tmp_path, rescale_intercept=-1024, spacing=(1, 1, 2))
+    vol = _old_and_new(tmp_path, monkeypatch)
+    assert vol.array.dtype == np.int16
+    np.testing.assert_array_equal(vol.array, arr.astype(np.int32) - 1024)
+    np.testing.assert_array_equal(vol.array, _sitk(tmp_path))
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_bits_above_bits_stored_are_ignored_and_intercepts_per_slice(tmp_path, monkeypatch, signed):
+    rng = np.random.default_rng(3)
+    stored = rng.integers(0, 65536, size=(5, 8, 7)).astype(np.uint16)  # garbage in bits 12-15
+    arr = stored.view(np.int16) if signed else stored
+    paths = write_series(arr, tmp_path, rescale_intercept=-1024, spacing=(1, 1, 2), extra={"BitsStored": 12, "HighBit": 11})
+    ds = pydicom.dcmread(paths[3])
+    ds.RescaleIntercept = "-1000"
+    ds.save_as(paths[3])
+    vol = _old_and_new(tmp_path, monkeypatch)
+    assert vol.array.dtype == np.int16
+    low = (stored & 0x0FFF).astype(np.int32)
+    if signed:
+        low = np.where(low >= 2048, low - 4096, low)
+    expect = low - 1024
+    expect[3] += 24
+    np.testing.assert_array_equal(vol.array, expect)
+
+
+def test_progress_ends_at_the_total_and_cancel_stops(tmp_path):
+    from meddiag_desktop.io import LoadCancelled
+
+    arr = np.zeros((20, 4, 4), np.int16)
+    write_series(arr, tmp_path, rescale_intercept=-1024)
+    seen = []
+    load(tmp_path, progress=lambda d, n: seen.append((d, n)))
+    assert seen[-1] == (20, 20)
+    with pytest.raises(LoadCancelled):
+        load(tmp_path, cancel=lambda: True)
+
+
+@pytest.mark.parametrize("top, intercept, dtype", [(30000, -1024, np.int16), (40000, -1024, np.float32),
+                                                   (65535, -32768, np.int16), (40000, 0, np.float32)])
+def test_unsigned_16_bit_stored(tmp_path, monkeypatch, top, intercept, dtype):
+    stored = np.linspace(0, top, 4 * 6 * 5).astype(np.uint16).reshape(4, 6, 5)
+    write_series(stored, tmp_path, rescale_intercept=intercept, spacing=(1, 1, 2))
+    vol = _old_and_new(tmp_path, monkeypatch)
+    assert vol.array.dtype == dtype
+    np.testing.assert_array_equal(vol.array, stored.astype(np.int64) + intercept)
