@@ -9,7 +9,9 @@ torch is never imported here. Results leave the panel as signals:
   (segmentation) or :class:`~meddiag_desktop.ai.overlay.HeatOverlay`
   (classification explanation), aligned with the source volume, re-emitted on every
   toggle / opacity change; ``None`` when cleared (new run, cancel, new volume);
-* ``resultReady(object)``: the raw Segmentation/ClassificationResult (e.g. for the risk panel);
+* ``resultReady(object)``: the raw Segmentation/Classification/DetectionResult (e.g. for the risk panel);
+* ``detectionsChanged(object)``: a :class:`~meddiag_desktop.ai.results.DetectionResult` whose boxes
+  the views draw (styled by the reader's decisions in :attr:`AIPanel.findings`);
 * ``runReady(object)``: the workflow's :class:`~meddiag_desktop.workflow.AIRun` (provenance, findings).
 
 Runs go through :func:`meddiag_desktop.workflow.run_ai`, the same workflow as the CLI:
@@ -156,6 +158,25 @@ class ResultsTable(QTableWidget):
         self._fit()
         self._filling = False
 
+    def show_detection(self, result, class_names: dict[int, str]) -> None:
+        """One row per box: class, score, centre and size (LPS mm), highest score first."""
+        self._filling = True
+        self.clear()
+        cols = ["Box", "Score", "Centre (LPS mm)", "Size x, y, z (mm)"]
+        self.setColumnCount(len(cols))
+        self.setHorizontalHeaderLabels(cols)
+        self.setRowCount(len(result.detections))
+        for row, d in enumerate(result.detections):
+            self.setItem(row, 0, QTableWidgetItem(f"{class_names.get(int(d.label), f'class {d.label}')} {row + 1}"))
+            texts = [f"{d.score:.2f}", ", ".join(f"{c:.1f}" for c in d.center_lps),
+                     " × ".join(f"{v:.1f}" for v in d.size_mm)]
+            for col, text in enumerate(texts, start=1):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(row, col, item)
+        self._fit()
+        self._filling = False
+
     def _fit(self) -> None:
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -174,7 +195,8 @@ class AIPanel(QWidget):
     """Plugin list + model card, Run/Cancel with progress, results table, overlay toggles and opacity."""
 
     overlayChanged = Signal(object)  # LabelOverlay | HeatOverlay | None
-    resultReady = Signal(object)  # SegmentationResult | ClassificationResult
+    resultReady = Signal(object)  # SegmentationResult | ClassificationResult | DetectionResult
+    detectionsChanged = Signal(object)  # DetectionResult | None
     runReady = Signal(object)  # workflow.AIRun
     runningChanged = Signal(bool)
 
@@ -374,7 +396,7 @@ class AIPanel(QWidget):
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
         self.result_use.hide()
-        self.overlayChanged.emit(None)
+        self.overlayChanged.emit(None)  # clears the layer of the chosen plugin's task (the boxes for a detector)
 
     def show_error(self, text: str) -> None:
         self.banner.show_message(text)
@@ -478,7 +500,16 @@ class AIPanel(QWidget):
         extra = result.warnings + result.notes
         secs = sum(v for k, v in result.timings.items() if k.endswith("_s"))
         self.status.setText(f"Done on {result.device} in {secs:.1f} s." + ("\n" + "\n".join(extra) if extra else ""))
-        if result.task == "segmentation":
+        detections = None
+        if result.task == "detection":
+            from meddiag_desktop.workflow.ai_run import detection_class_names
+
+            self.table.show_detection(result, detection_class_names(result))
+            self._overlay = None
+            detections = result
+            if not result.detections:
+                self.status.setText(self.status.text() + "\nNo boxes found.")
+        elif result.task == "segmentation":
             self.table.show_segmentation(result)
             use = f"OUTSIDE INTENDED USE: {run.outside_intended_use}" if run.outside_intended_use \
                 else result.intended_use
@@ -493,6 +524,8 @@ class AIPanel(QWidget):
         self.runReady.emit(run)
         self.resultReady.emit(result)
         self.overlayChanged.emit(self._overlay)
+        if detections is not None:
+            self.detectionsChanged.emit(detections)  # after overlayChanged(None), which clears the old boxes
 
     def _as_run(self, result):
         from meddiag_desktop.workflow import AIRun, findings_from_result

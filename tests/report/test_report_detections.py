@@ -1,0 +1,80 @@
+"""Detection boxes in the report: one finding per box (centre, size, score), the reader's decisions followed,
+accepted boxes listed as findings in the PDF and the SR (centre as a 3D point, size along x, y, z),
+unconfirmed ones marked as proposals, rejected ones left out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+from report_helpers import dciodvfy, pdf_text
+
+from meddiag_desktop.ai.results import Detection, DetectionResult
+from meddiag_desktop.core.findings import FindingSet
+from meddiag_desktop.report import Provenance, build_report
+from meddiag_desktop.report.build import detection_findings
+from meddiag_desktop.report.export import export_report
+from meddiag_desktop.workflow import findings_from_result
+
+PID = "lung_nodule_ct_detection"
+READER = "Dr Rita Reader"
+
+
+def _walk(seq, out):
+    for item in seq:
+        name = item.ConceptNameCodeSequence[0].CodeMeaning if "ConceptNameCodeSequence" in item else ""
+        if "ConceptCodeSequence" in item:
+            out.append((name, item.ConceptCodeSequence[0].CodeMeaning))
+        elif "MeasuredValueSequence" in item:
+            out.append((name, float(item.MeasuredValueSequence[0].NumericValue)))
+        elif "TextValue" in item:
+            out.append((name, item.TextValue))
+        elif "PersonName" in item:
+            out.append((name, str(item.PersonName)))
+        elif "GraphicData" in item:
+            out.append((name, tuple(float(v) for v in item.GraphicData)))
+        if "ContentSequence" in item:
+            _walk(item.ContentSequence, out)
+    return out
+
+
+def test_accepted_boxes_are_findings_proposals_are_marked_rejected_are_gone(study, tmp_path):
+    _, volume, _ = study
+    c1 = tuple(float(v) for v in volume.to_lps((20, 24, 10)))
+    c2 = tuple(float(v) for v in volume.to_lps((40, 40, 5)))
+    c3 = tuple(float(v) for v in volume.to_lps((10, 12, 14)))
+    result = DetectionResult(PID, [Detection(c1, (6.0, 8.0, 4.0), 0.9, 0), Detection(c2, (3.0, 3.0, 3.0), 0.4, 0),
+                                   Detection(c3, (5.0, 5.0, 5.0), 0.25, 0)], "research only")
+    prov = Provenance(PID, "Lung nodule detection", "0.6.9", ("0" * 64,), "cpu", "2026-11-29T10:00:00+00:00",
+                      "research only")
+    findings = FindingSet(findings_from_result(result, prov, volume))
+    f1 = findings.get(f"{PID}:det:1")
+    assert (f1.kind, f1.name, f1.point_lps, f1.size_mm, f1.score) == ("detection", "nodule", c1, (6.0, 8.0, 4.0), 0.9)
+    assert [f.key for f in findings] == [f"{PID}:det:{i}" for i in (1, 2, 3)]
+    assert all(f.status == "proposed" for f in findings)
+    findings.accept(f"{PID}:det:1", READER)
+    findings.reject(f"{PID}:det:2", READER)  # the false positive
+
+    dets = detection_findings(result, prov, findings)
+    assert [(d.display_name, d.status) for d in dets] == [("nodule 1", "accepted"), ("nodule 3", "proposed")]
+    report = build_report(volume, detections=dets, findings=findings, key_images=[], reader_name=READER)
+    assert report.confirmed_by == [READER] and [d.display_name for d in report.unconfirmed] == ["nodule 3"]
+    assert report.provenances == [prov]
+    out = export_report(report, volume, tmp_path / "out")
+    assert set(out.paths) == {"pdf", "sr"}
+
+    items = _walk(pydicom.dcmread(out.paths["sr"]).ContentSequence, [])
+    tracking = [v for n, v in items if n == "Tracking Identifier"]
+    assert "nodule 1" in tracking and "nodule 3" in tracking and "nodule 2" not in tracking
+    assert [v for n, v in items if n.startswith("Box size along")] == [6.0, 8.0, 4.0, 5.0, 5.0, 5.0]
+    assert [v for n, v in items if n == "Detection score"] == [0.9, 0.25]
+    points = [v for _, v in items if isinstance(v, tuple)]
+    assert np.allclose(points[0], c1, atol=1e-3) and np.allclose(points[-1], c3, atol=1e-3)
+    assert [v for n, v in items if n == "AI finding status"] == ["Confirmed by reader", "AI proposal, unconfirmed"]
+    assert ("Person Observer Name", "Reader^Rita^^Dr") in items
+    assert dciodvfy(out.paths["sr"]) == []
+
+    text = " ".join(pdf_text(out.paths["pdf"]).split())
+    assert "Detected findings (AI, confirmed by the reader)" in text
+    assert "AI detection proposals: unconfirmed, not reviewed by a reader (1)" in text
+    assert "nodule 1" in text and "nodule 3" in text and "nodule 2" not in text
+    assert "6.0 × 8.0 × 4.0" in text and "0.90" in text
