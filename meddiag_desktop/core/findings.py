@@ -62,7 +62,8 @@ class AIFinding:
     kind: Literal["segment", "component", "classification", "detection"]
     name: str  # "right lung", "nodule" (with ``component``), or the top class of a classification
     label_value: int | None = None
-    component: int | None = None  # 1-based component (raster order, core.label_geometry) of ``label_value``
+    component: int | None = None  # 1-based component (raster order, core.label_geometry) of ``label_value``;
+    # for a detection: the box's 1-based rank (highest score first)
     point_lps: tuple[float, float, float] | None = None
     plugin_id: str = ""
     plugin_version: str = ""

@@ -109,7 +109,7 @@ class OverlayDisplay(QObject):
         if result is not None and findings is not None:
             self._det_unsubscribe = findings.subscribe(lambda _f: self.apply_detections())
         self.apply_detections()
-        self.changed.emit()
+        self.apply()  # the legend
 
     def detection_styles(self) -> list:
         """One :class:`~meddiag_desktop.render.detection_layer.BoxStyle` (``None``: hidden) per shown box."""

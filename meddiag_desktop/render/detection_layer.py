@@ -110,12 +110,19 @@ class DetectionLayer:
         self.place_labels()
 
     def place_labels(self) -> None:
-        """Scores 8 px right of each drawn box (call again after zooming or panning)."""
+        """Scores 8 px right of each drawn box, or left of it in the right third of the view
+        (call again after zooming or panning)."""
+        width = self.sv.renderer.GetSize()[0] or 1
         for i in self.visible:
             item = self._items[i]
             x, y = self.sv.view_to_display(*item.anchor)
-            item.text.GetTextProperty().SetJustificationToLeft()
-            item.text.SetDisplayPosition(int(x + 8), int(y))
+            if x > 0.7 * width:
+                x, y = self.sv.view_to_display(*item.anchor_left)
+                item.text.GetTextProperty().SetJustificationToRight()
+                item.text.SetDisplayPosition(int(x - 8), int(y))
+            else:
+                item.text.GetTextProperty().SetJustificationToLeft()
+                item.text.SetDisplayPosition(int(x + 8), int(y))
 
     def clear(self) -> None:
         self.update([])

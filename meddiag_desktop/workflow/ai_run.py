@@ -84,7 +84,7 @@ def findings_from_result(result: Any, provenance: Any, volume: Any, sizes: dict 
         names = detection_class_names(result)
         for i, d in enumerate(result.detections, start=1):
             out.append(AIFinding(detection_key(pid, i), "detection", names.get(int(d.label), f"class {d.label}"),
-                                 int(d.label), None, tuple(float(c) for c in d.center_lps), pid, version, forced,
+                                 None, i, tuple(float(c) for c in d.center_lps), pid, version, forced,
                                  size_mm=tuple(float(s) for s in d.size_mm), score=float(d.score)))
     else:
         for i, f in enumerate(result.findings, start=1):

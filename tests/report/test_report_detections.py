@@ -48,6 +48,7 @@ def test_accepted_boxes_are_findings_proposals_are_marked_rejected_are_gone(stud
                       "research only")
     findings = FindingSet(findings_from_result(result, prov, volume))
     f1 = findings.get(f"{PID}:det:1")
+    assert f1.display_name == "nodule 1" and f1.label_value is None
     assert (f1.kind, f1.name, f1.point_lps, f1.size_mm, f1.score) == ("detection", "nodule", c1, (6.0, 8.0, 4.0), 0.9)
     assert [f.key for f in findings] == [f"{PID}:det:{i}" for i in (1, 2, 3)]
     assert all(f.status == "proposed" for f in findings)
