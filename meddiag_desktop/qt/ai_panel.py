@@ -20,6 +20,13 @@ plugin's intended use is refused with one sentence naming the mismatch; the
 "Run anyway" dialog (:attr:`AIPanel.force_dialog`) lets the reader override, and the
 result then says "outside intended use" everywhere. Every finding is a proposal
 until the reader accepts it in :class:`~meddiag_desktop.qt.findings_review.FindingsReview`.
+
+A MONAI bundle with several input channels (BraTS: T1c, T1, T2, FLAIR, from its
+``network_data_format.inputs``) asks which series of the open study goes to each
+channel (:class:`~meddiag_desktop.qt.channel_map_dialog.ChannelMapDialog`, preselected
+from the series descriptions); the chosen series are loaded off the UI thread and
+passed to the run as ``inputs`` in the bundle's channel order, as ``meddiag infer
+--input KEY=PATH`` does. The series come from :attr:`AIPanel.series_provider`.
 """
 
 from __future__ import annotations
@@ -217,6 +224,10 @@ class AIPanel(QWidget):
         self.run_record = None  #: the last workflow.AIRun
         self.findings = FindingSet()  #: every AI finding of the study, with the reader's decisions
         self.force_dialog: QMessageBox | None = None  #: the "Run anyway" question after a refusal
+        #: the series of the open study (``io.SeriesInfo``), for bundles with several input channels
+        self.series_provider: Callable[[], list] = lambda: []
+        self.channel_dialog = None  #: the open ChannelMapDialog (a multi-channel bundle's Run)
+        self.last_channels: list[tuple[str, str, str]] = []  #: (input key, channel, series label) of the last run
 
         self.banner = ErrorBanner(self)
         self.combo = QComboBox()
@@ -347,10 +358,58 @@ class AIPanel(QWidget):
 
         if not confirm_trust(self, info, self.show_error):  # consent before its code first runs
             return
+        channels = self._bundle_channels(info)
+        if channels:  # the reader says which series goes to each channel first
+            self._ask_channels(info, channels, force)
+            return
+        self._start(info, force, points)
+
+    def _bundle_channels(self, info) -> list[tuple[str, str]]:
+        """(input key, channel name) of a MONAI bundle needing more than one image; [] otherwise."""
+        if getattr(info.manifest, "kind", "") != "monai_bundle":
+            return []
+        from meddiag_desktop.ai.bundle import bundle_inputs
+
+        try:
+            pairs = [(k, ch) for k, chs in bundle_inputs(info.path).items() for ch in chs]
+        except Exception as exc:  # noqa: BLE001 - a broken metadata.json: the run says what is wrong
+            self.status.setText(f"Could not read the bundle's inputs: {exc}")
+            return []
+        return pairs if len(pairs) > 1 else []
+
+    def _ask_channels(self, info, channels: list[tuple[str, str]], force: bool) -> None:
+        from meddiag_desktop.qt.channel_map_dialog import ChannelMapDialog
+
+        series = list(self.series_provider() or [])
+        if len(series) < len(channels):
+            names = ", ".join(ch for _, ch in channels)
+            self.show_error(f"{info.manifest.name} needs {len(channels)} series ({names}); the open study has "
+                            f"{len(series)}. Open the folder that holds all of them.")
+            return
+        by_key = {s.key: s for s in series}
+        dlg = ChannelMapDialog(info.manifest.name, [ch for _, ch in channels],
+                               [(s.key, s.label) for s in series], self)
+        dlg.setObjectName("ChannelMapDialog")
+
+        def done(code: int) -> None:
+            self.channel_dialog = None
+            if code != ChannelMapDialog.DialogCode.Accepted:
+                self.status.setText("Not run: no series chosen for the channels.")
+                return
+            chosen = [by_key[k] for k in dlg.mapping()]
+            self._start(info, force, None, list(zip(channels, chosen)))
+
+        dlg.finished.connect(done)
+        self.channel_dialog = dlg
+        dlg.open()
+
+    def _start(self, info, force: bool, points, channel_series: list | None = None) -> None:
+        """Run ``info`` in the background; ``channel_series``: ((key, channel), SeriesInfo) to load and pass."""
         from meddiag_desktop.workflow import run_ai
 
         self.banner.hide()
         self.clear_result()
+        self.last_channels = [(k, ch, s.label) for (k, ch), s in channel_series or []]
         volume, kw = self._volume, dict(self._run_kw)
         kw["worker"], self._spare = self._spare, None
         device = kw.pop("device", "auto")
@@ -358,6 +417,14 @@ class AIPanel(QWidget):
         relay.text.connect(self.status.setText)
 
         def job(progress, cancel):  # gate, run, audit, findings: the workflow the CLI uses too
+            if channel_series:  # the chosen series, loaded here (off the UI thread), in channel order
+                from meddiag_desktop import io
+
+                inputs: dict[str, list] = {}
+                for (key, channel), series in channel_series:
+                    relay.text.emit(f"Loading {channel}: {series.label}")
+                    inputs.setdefault(key, []).append(io.load(series, cancel=cancel))
+                kw["inputs"] = inputs
             return run_ai(info, volume, force=force, via="gui", device=device, points=points, progress=progress,
                           cancel=cancel, on_stage=relay.text.emit, on_note=relay.text.emit, **kw)
 

@@ -162,6 +162,7 @@ class FeaturePanels(QObject):
         self._install("AI", self._ai)
         self._ai.overlayChanged.connect(self.win.set_overlay)
         self._ai.detectionsChanged.connect(lambda r: self.win.overlays.show_detections(r, self._ai.findings))
+        self._ai.series_provider = self._study_series  # multi-channel bundles ask which series is which channel
         self._ai.resultReady.connect(self._on_result)
         self._ai.runReady.connect(self._on_run)
         self._ai.review.findingActivated.connect(self._go_to)
@@ -203,6 +204,12 @@ class FeaturePanels(QObject):
         """The workflow's record of a run: its provenance (forced runs say so) goes with the result."""
         if run.provenance is not None:
             self.provenances[id(run.result)] = run.provenance
+
+    def _study_series(self) -> list:
+        """The series listed in the study browser (the scanned folder), for the AI panel's channel mapping."""
+        from meddiag_desktop.qt.study_browser import _SERIES_ROLE
+
+        return [s for s in (it.data(0, _SERIES_ROLE) for it in self.win.browser.series_items()) if s is not None]
 
     @guarded("Go to finding")
     def _go_to(self, lps) -> None:
