@@ -125,6 +125,8 @@ def test_four_channel_bundle_asks_for_series_and_runs_in_the_chosen_order(qtbot,
         inside[box] = True
     assert (out[~inside] == 0).all()
     assert run.result.label_names[3] == "T2 bright" and not win.error_banner.isVisible()
+    # the risk panel re-derives its inputs after each result and decision: let it finish before the window closes
+    qtbot.waitUntil(lambda: not win.panels._risk_timer.isActive() and not win.is_busy(), timeout=30000)
 
 
 def test_too_few_series_is_a_clear_error(qtbot, main_window, ct_series, tmp_path):

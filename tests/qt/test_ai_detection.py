@@ -101,4 +101,6 @@ def test_boxes_are_proposals_drawn_by_status_and_reach_the_report(qtbot, main_wi
     assert [(d.display_name, d.status, d.decided_by) for d in report.detections] == [
         ("nodule 1", "accepted", READER), ("nodule 3", "proposed", "")]
     assert report.confirmed_by == [READER]
+    # the risk panel re-derives its inputs after each result and decision: let it finish before the window closes
+    qtbot.waitUntil(lambda: not win.panels._risk_timer.isActive() and not win.is_busy(), timeout=30000)
 
