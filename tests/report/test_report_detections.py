@@ -79,3 +79,30 @@ def test_accepted_boxes_are_findings_proposals_are_marked_rejected_are_gone(stud
     assert "AI detection proposals: unconfirmed, not reviewed by a reader (1)" in text
     assert "nodule 1" in text and "nodule 3" in text and "nodule 2" not in text
     assert "6.0 × 8.0 × 4.0" in text and "0.90" in text
+
+
+def test_headless_session_lists_boxes_as_proposals_until_accept_ai(study, monkeypatch, audit_log):
+    """``meddiag report --plugin`` with a detection bundle (the lung bundle needs torchvision, which cannot be
+    installed here, so the worker's run is replaced by its result): boxes are proposals, --accept-ai accepts them."""
+    from types import SimpleNamespace
+
+    import meddiag_desktop.ai.discovery as discovery
+    import meddiag_desktop.workflow as workflow
+    from meddiag_desktop.report.session import accept_all, run_plugins
+    from meddiag_desktop.workflow import AIRun
+
+    _, volume, _ = study
+    centre = tuple(float(v) for v in volume.to_lps((20, 24, 10)))
+    result = DetectionResult(PID, [Detection(centre, (6.0, 8.0, 4.0), 0.9, 0)], "research only")
+    prov = Provenance(PID, "Lung nodule detection", "0.6.9", ("0" * 64,), "cpu", "2026-11-29T10:00:00+00:00",
+                      "research only")
+    monkeypatch.setattr(discovery, "find_plugin", lambda pid: SimpleNamespace(id=pid, ok=True))
+    monkeypatch.setattr(workflow, "run_ai", lambda info, vol, **kw: AIRun(result, info, prov,
+                                                                            findings_from_result(result, prov, vol)))
+    session = run_plugins(volume, [PID])
+    assert [(d.display_name, d.status) for d in session.detections] == [("nodule 1", "proposed")]
+    assert session.classifications == [] and session.label_maps == []
+    report = build_report(volume, detections=session.detections, findings=session.findings, key_images=[])
+    assert [d.display_name for d in report.unconfirmed] == ["nodule 1"]
+    assert accept_all(session, READER) == 1
+    assert [(d.status, d.decided_by) for d in session.detections] == [("accepted", READER)]
