@@ -358,50 +358,26 @@ class AIPanel(QWidget):
 
         if not confirm_trust(self, info, self.show_error):  # consent before its code first runs
             return
-        channels = self._bundle_channels(info)
+        from meddiag_desktop.qt.channel_map_dialog import bundle_channels
+
+        channels = bundle_channels(info, self.status.setText)
         if channels:  # the reader says which series goes to each channel first
             self._ask_channels(info, channels, force)
             return
         self._start(info, force, points)
 
-    def _bundle_channels(self, info) -> list[tuple[str, str]]:
-        """(input key, channel name) of a MONAI bundle needing more than one image; [] otherwise."""
-        if getattr(info.manifest, "kind", "") != "monai_bundle":
-            return []
-        from meddiag_desktop.ai.bundle import bundle_inputs
-
-        try:
-            pairs = [(k, ch) for k, chs in bundle_inputs(info.path).items() for ch in chs]
-        except Exception as exc:  # noqa: BLE001 - a broken metadata.json: the run says what is wrong
-            self.status.setText(f"Could not read the bundle's inputs: {exc}")
-            return []
-        return pairs if len(pairs) > 1 else []
-
     def _ask_channels(self, info, channels: list[tuple[str, str]], force: bool) -> None:
-        from meddiag_desktop.qt.channel_map_dialog import ChannelMapDialog
+        from meddiag_desktop.qt.channel_map_dialog import ask_channel_series
 
-        series = list(self.series_provider() or [])
-        if len(series) < len(channels):
-            names = ", ".join(ch for _, ch in channels)
-            self.show_error(f"{info.manifest.name} needs {len(channels)} series ({names}); the open study has "
-                            f"{len(series)}. Open the folder that holds all of them.")
-            return
-        by_key = {s.key: s for s in series}
-        dlg = ChannelMapDialog(info.manifest.name, [ch for _, ch in channels],
-                               [(s.key, s.label) for s in series], self)
-        dlg.setObjectName("ChannelMapDialog")
-
-        def done(code: int) -> None:
+        def chosen(pairs) -> None:
             self.channel_dialog = None
-            if code != ChannelMapDialog.DialogCode.Accepted:
+            if pairs is None:
                 self.status.setText("Not run: no series chosen for the channels.")
-                return
-            chosen = [by_key[k] for k in dlg.mapping()]
-            self._start(info, force, None, list(zip(channels, chosen)))
+            else:
+                self._start(info, force, None, pairs)
 
-        dlg.finished.connect(done)
-        self.channel_dialog = dlg
-        dlg.open()
+        self.channel_dialog = ask_channel_series(self, info.manifest.name, channels,
+                                                 list(self.series_provider() or []), chosen, self.show_error)
 
     def _start(self, info, force: bool, points, channel_series: list | None = None) -> None:
         """Run ``info`` in the background; ``channel_series``: ((key, channel), SeriesInfo) to load and pass."""

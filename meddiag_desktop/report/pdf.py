@@ -239,8 +239,8 @@ def _detections(report: Report, width: float, st: _Styles) -> list:
     flow: list = []
     confirmed = [d for d in report.detections if d.confirmed]
     proposals = [d for d in report.detections if not d.confirmed]
-    for title, items in (("Detected findings (AI, confirmed by the reader)", confirmed),
-                         (f"AI detection proposals: unconfirmed, not reviewed by a reader ({len(proposals)})", proposals)):
+    unconfirmed = f"AI detection proposals: unconfirmed, not reviewed by a reader ({len(proposals)})"
+    for title, items in (("Detected findings (AI, confirmed by the reader)", confirmed), (unconfirmed, proposals)):
         if not items:
             continue
         flow.append(_p(title, st.h3))
