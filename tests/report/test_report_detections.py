@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pydicom
+import pytest
 from report_helpers import dciodvfy, pdf_text
 
 from meddiag_desktop.ai.results import Detection, DetectionResult
@@ -106,3 +107,66 @@ def test_headless_session_lists_boxes_as_proposals_until_accept_ai(study, monkey
     assert [d.display_name for d in report.unconfirmed] == ["nodule 1"]
     assert accept_all(session, READER) == 1
     assert [(d.status, d.decided_by) for d in session.detections] == [("accepted", READER)]
+
+
+def _saved_by_the_lung_bundle(tmp_path, volume, centres):
+    """Boxes written by lung_nodule_ct_detection's own scripts/detection_saver.py, read back as the worker does."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))
+    import zoo_factory as zf
+
+    if not zf.ZOO.is_dir():
+        pytest.skip("zoo bundles not found")
+    torch = pytest.importorskip("torch")
+    from monai.data import MetaTensor
+
+    from meddiag_desktop.ai.detection import detections_from_outputs
+
+    bundle = zf.copy_bundle("lung_nodule_ct_detection", tmp_path / "bundle")
+    sys.path.insert(0, str(bundle))
+    try:
+        from scripts.detection_saver import DetectionSaver
+    finally:
+        sys.path.remove(str(bundle))
+        sys.modules.pop("scripts", None)
+    out = tmp_path / "saved"
+    out.mkdir()
+    saver = DetectionSaver(output_dir=str(out), filename="result.json", output_transform=lambda x: x,
+                           batch_transform=lambda x: [{"filename_or_obj": "case.nii.gz"} for _ in x])
+    boxes = torch.tensor([[*c, 6.0, 8.0, 4.0] for c in centres])
+
+    class _State:
+        batch = [{"image": MetaTensor(torch.zeros(1, 2, 2, 2))}]
+        output = [{"box": boxes, "label": torch.tensor([0] * len(centres)),
+                   "label_scores": torch.tensor([0.3, 0.8][: len(centres)])}]
+
+    class _Engine:
+        state = _State()
+
+    saver._started(_Engine())
+    saver(_Engine())
+    saver._finalize(_Engine())
+    return detections_from_outputs([], [json.loads(p.read_text()) for p in out.rglob("*.json")])
+
+
+def test_boxes_the_lung_bundles_saver_wrote_reach_the_sr_unchanged(study, tmp_path):
+    _, volume, _ = study
+    c_low = tuple(float(v) for v in volume.to_lps((20, 24, 10)))
+    c_high = tuple(float(v) for v in volume.to_lps((40, 40, 5)))
+    dets = _saved_by_the_lung_bundle(tmp_path, volume, [c_low, c_high])
+    assert [d.score for d in dets] == pytest.approx([0.8, 0.3])  # highest score first
+    result = DetectionResult(PID, dets, "research only")
+    prov = Provenance(PID, "Lung nodule detection", "0.6.9", ("0" * 64,), "cpu", "2026-11-29T10:00:00+00:00",
+                      "research only")
+    findings = FindingSet(findings_from_result(result, prov, volume))
+    findings.accept(f"{PID}:det:1", READER)
+    report = build_report(volume, detections=detection_findings(result, prov, findings), findings=findings,
+                          key_images=[], reader_name=READER)
+    out = export_report(report, volume, tmp_path / "out", pdf=False)
+    items = _walk(pydicom.dcmread(out.paths["sr"]).ContentSequence, [])
+    points = [v for _, v in items if isinstance(v, tuple)]
+    assert np.allclose(points[0], c_high, atol=1e-3) and np.allclose(points[-1], c_low, atol=1e-3)
+    assert [v for n, v in items if n == "AI finding status"] == ["Confirmed by reader", "AI proposal, unconfirmed"]
