@@ -32,6 +32,7 @@ __all__ = [
     "FindingSet",
     "segment_key",
     "classification_key",
+    "detection_key",
 ]
 
 PROPOSED, ACCEPTED, REJECTED, EDITED = "proposed", "accepted", "rejected", "edited"
@@ -48,15 +49,21 @@ def classification_key(plugin_id: str, index: int) -> str:
     return f"{plugin_id}:cls:{int(index)}"
 
 
+def detection_key(plugin_id: str, index: int) -> str:
+    """Key of the ``index``-th (1-based, highest score first) box of a detection result."""
+    return f"{plugin_id}:det:{int(index)}"
+
+
 @dataclass(frozen=True)
 class AIFinding:
     """One AI finding, its provenance and the reader's decision."""
 
     key: str
-    kind: Literal["segment", "component", "classification"]
+    kind: Literal["segment", "component", "classification", "detection"]
     name: str  # "right lung", "nodule" (with ``component``), or the top class of a classification
     label_value: int | None = None
-    component: int | None = None  # 1-based component (raster order, core.label_geometry) of ``label_value``
+    component: int | None = None  # 1-based component (raster order, core.label_geometry) of ``label_value``;
+    # for a detection: the box's 1-based rank (highest score first)
     point_lps: tuple[float, float, float] | None = None
     plugin_id: str = ""
     plugin_version: str = ""
@@ -64,6 +71,8 @@ class AIFinding:
     status: Status = PROPOSED
     decided_by: str = ""
     decided_at: str = ""  # ISO 8601
+    size_mm: tuple[float, float, float] | None = None  # detection: box size along x, y, z (LPS mm), centre point_lps
+    score: float | None = None  # detection: the model's score of the box
 
     @property
     def confirmed(self) -> bool:
@@ -83,6 +92,7 @@ class AIFinding:
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["point_lps"] = list(self.point_lps) if self.point_lps is not None else None
+        d["size_mm"] = list(self.size_mm) if self.size_mm is not None else None
         return d
 
 

@@ -9,7 +9,9 @@ torch is never imported here. Results leave the panel as signals:
   (segmentation) or :class:`~meddiag_desktop.ai.overlay.HeatOverlay`
   (classification explanation), aligned with the source volume, re-emitted on every
   toggle / opacity change; ``None`` when cleared (new run, cancel, new volume);
-* ``resultReady(object)``: the raw Segmentation/ClassificationResult (e.g. for the risk panel);
+* ``resultReady(object)``: the raw Segmentation/Classification/DetectionResult (e.g. for the risk panel);
+* ``detectionsChanged(object)``: a :class:`~meddiag_desktop.ai.results.DetectionResult` whose boxes
+  the views draw (styled by the reader's decisions in :attr:`AIPanel.findings`);
 * ``runReady(object)``: the workflow's :class:`~meddiag_desktop.workflow.AIRun` (provenance, findings).
 
 Runs go through :func:`meddiag_desktop.workflow.run_ai`, the same workflow as the CLI:
@@ -18,6 +20,13 @@ plugin's intended use is refused with one sentence naming the mismatch; the
 "Run anyway" dialog (:attr:`AIPanel.force_dialog`) lets the reader override, and the
 result then says "outside intended use" everywhere. Every finding is a proposal
 until the reader accepts it in :class:`~meddiag_desktop.qt.findings_review.FindingsReview`.
+
+A MONAI bundle with several input channels (BraTS: T1c, T1, T2, FLAIR, from its
+``network_data_format.inputs``) asks which series of the open study goes to each
+channel (:class:`~meddiag_desktop.qt.channel_map_dialog.ChannelMapDialog`, preselected
+from the series descriptions); the chosen series are loaded off the UI thread and
+passed to the run as ``inputs`` in the bundle's channel order, as ``meddiag infer
+--input KEY=PATH`` does. The series come from :attr:`AIPanel.series_provider`.
 """
 
 from __future__ import annotations
@@ -156,6 +165,25 @@ class ResultsTable(QTableWidget):
         self._fit()
         self._filling = False
 
+    def show_detection(self, result, class_names: dict[int, str]) -> None:
+        """One row per box: class, score, centre and size (LPS mm), highest score first."""
+        self._filling = True
+        self.clear()
+        cols = ["Box", "Score", "Centre (LPS mm)", "Size x, y, z (mm)"]
+        self.setColumnCount(len(cols))
+        self.setHorizontalHeaderLabels(cols)
+        self.setRowCount(len(result.detections))
+        for row, d in enumerate(result.detections):
+            self.setItem(row, 0, QTableWidgetItem(f"{class_names.get(int(d.label), f'class {d.label}')} {row + 1}"))
+            texts = [f"{d.score:.2f}", ", ".join(f"{c:.1f}" for c in d.center_lps),
+                     " × ".join(f"{v:.1f}" for v in d.size_mm)]
+            for col, text in enumerate(texts, start=1):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(row, col, item)
+        self._fit()
+        self._filling = False
+
     def _fit(self) -> None:
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -174,7 +202,8 @@ class AIPanel(QWidget):
     """Plugin list + model card, Run/Cancel with progress, results table, overlay toggles and opacity."""
 
     overlayChanged = Signal(object)  # LabelOverlay | HeatOverlay | None
-    resultReady = Signal(object)  # SegmentationResult | ClassificationResult
+    resultReady = Signal(object)  # SegmentationResult | ClassificationResult | DetectionResult
+    detectionsChanged = Signal(object)  # DetectionResult | None
     runReady = Signal(object)  # workflow.AIRun
     runningChanged = Signal(bool)
 
@@ -195,6 +224,10 @@ class AIPanel(QWidget):
         self.run_record = None  #: the last workflow.AIRun
         self.findings = FindingSet()  #: every AI finding of the study, with the reader's decisions
         self.force_dialog: QMessageBox | None = None  #: the "Run anyway" question after a refusal
+        #: the series of the open study (``io.SeriesInfo``), for bundles with several input channels
+        self.series_provider: Callable[[], list] = lambda: []
+        self.channel_dialog = None  #: the open ChannelMapDialog (a multi-channel bundle's Run)
+        self.last_channels: list[tuple[str, str, str]] = []  #: (input key, channel, series label) of the last run
 
         self.banner = ErrorBanner(self)
         self.combo = QComboBox()
@@ -325,10 +358,34 @@ class AIPanel(QWidget):
 
         if not confirm_trust(self, info, self.show_error):  # consent before its code first runs
             return
+        from meddiag_desktop.qt.channel_map_dialog import bundle_channels
+
+        channels = bundle_channels(info, self.status.setText)
+        if channels:  # the reader says which series goes to each channel first
+            self._ask_channels(info, channels, force)
+            return
+        self._start(info, force, points)
+
+    def _ask_channels(self, info, channels: list[tuple[str, str]], force: bool) -> None:
+        from meddiag_desktop.qt.channel_map_dialog import ask_channel_series
+
+        def chosen(pairs) -> None:
+            self.channel_dialog = None
+            if pairs is None:
+                self.status.setText("Not run: no series chosen for the channels.")
+            else:
+                self._start(info, force, None, pairs)
+
+        self.channel_dialog = ask_channel_series(self, info.manifest.name, channels,
+                                                 list(self.series_provider() or []), chosen, self.show_error)
+
+    def _start(self, info, force: bool, points, channel_series: list | None = None) -> None:
+        """Run ``info`` in the background; ``channel_series``: ((key, channel), SeriesInfo) to load and pass."""
         from meddiag_desktop.workflow import run_ai
 
         self.banner.hide()
         self.clear_result()
+        self.last_channels = [(k, ch, s.label) for (k, ch), s in channel_series or []]
         volume, kw = self._volume, dict(self._run_kw)
         kw["worker"], self._spare = self._spare, None
         device = kw.pop("device", "auto")
@@ -336,6 +393,14 @@ class AIPanel(QWidget):
         relay.text.connect(self.status.setText)
 
         def job(progress, cancel):  # gate, run, audit, findings: the workflow the CLI uses too
+            if channel_series:  # the chosen series, loaded here (off the UI thread), in channel order
+                from meddiag_desktop import io
+
+                inputs: dict[str, list] = {}
+                for (key, channel), series in channel_series:
+                    relay.text.emit(f"Loading {channel}: {series.label}")
+                    inputs.setdefault(key, []).append(io.load(series, cancel=cancel))
+                kw["inputs"] = inputs
             return run_ai(info, volume, force=force, via="gui", device=device, points=points, progress=progress,
                           cancel=cancel, on_stage=relay.text.emit, on_note=relay.text.emit, **kw)
 
@@ -374,7 +439,7 @@ class AIPanel(QWidget):
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
         self.result_use.hide()
-        self.overlayChanged.emit(None)
+        self.overlayChanged.emit(None)  # clears the layer of the chosen plugin's task (the boxes for a detector)
 
     def show_error(self, text: str) -> None:
         self.banner.show_message(text)
@@ -478,7 +543,16 @@ class AIPanel(QWidget):
         extra = result.warnings + result.notes
         secs = sum(v for k, v in result.timings.items() if k.endswith("_s"))
         self.status.setText(f"Done on {result.device} in {secs:.1f} s." + ("\n" + "\n".join(extra) if extra else ""))
-        if result.task == "segmentation":
+        detections = None
+        if result.task == "detection":
+            from meddiag_desktop.workflow.ai_run import detection_class_names
+
+            self.table.show_detection(result, detection_class_names(result))
+            self._overlay = None
+            detections = result
+            if not result.detections:
+                self.status.setText(self.status.text() + "\nNo boxes found.")
+        elif result.task == "segmentation":
             self.table.show_segmentation(result)
             use = f"OUTSIDE INTENDED USE: {run.outside_intended_use}" if run.outside_intended_use \
                 else result.intended_use
@@ -493,6 +567,8 @@ class AIPanel(QWidget):
         self.runReady.emit(run)
         self.resultReady.emit(result)
         self.overlayChanged.emit(self._overlay)
+        if detections is not None:
+            self.detectionsChanged.emit(detections)  # after overlayChanged(None), which clears the old boxes
 
     def _as_run(self, result):
         from meddiag_desktop.workflow import AIRun, findings_from_result

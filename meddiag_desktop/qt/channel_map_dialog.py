@@ -9,10 +9,11 @@ is enabled only when every channel has its own series.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
-__all__ = ["ChannelMapDialog", "guess_series"]
+__all__ = ["ChannelMapDialog", "guess_series", "bundle_channels", "ask_channel_series"]
 
 _ALIASES = {"t1c": {"t1c", "t1ce", "t1gd", "t1post"}, "flair": {"flair"}}
 
@@ -72,3 +73,46 @@ class ChannelMapDialog(QDialog):
             problem = "Each channel needs a different series."
         self.problem.setText(problem)
         self.buttons.button(QDialogButtonBox.Ok).setEnabled(not problem)
+
+
+def bundle_channels(info, on_problem: Callable[[str], None] | None = None) -> list[tuple[str, str]]:
+    """(input key, channel name) of a MONAI bundle needing more than one image; [] otherwise."""
+    if getattr(getattr(info, "manifest", None), "kind", "") != "monai_bundle":
+        return []
+    from meddiag_desktop.ai.bundle import bundle_inputs
+
+    try:
+        pairs = [(k, ch) for k, chs in bundle_inputs(info.path).items() for ch in chs]
+    except Exception as exc:  # noqa: BLE001 - a broken metadata.json: the run itself says what is wrong
+        if on_problem is not None:
+            on_problem(f"Could not read the bundle's inputs: {exc}")
+        return []
+    return pairs if len(pairs) > 1 else []
+
+
+def ask_channel_series(parent: QWidget, name: str, channels: list[tuple[str, str]], series: list,
+                       chosen: Callable[[list | None], None],
+                       error: Callable[[str], None]) -> ChannelMapDialog | None:
+    """Open the dialog (non-modal ``open()``) for ``channels`` over ``series`` (``io.SeriesInfo``).
+
+    ``chosen`` gets ``[((key, channel), SeriesInfo), ...]`` on OK, ``None`` on Cancel. Fewer
+    series than channels is reported through ``error`` and no dialog opens (returns None).
+    """
+    if len(series) < len(channels):
+        names = ", ".join(ch for _, ch in channels)
+        error(f"{name} needs {len(channels)} series ({names}); the open study has {len(series)}. "
+              "Open the folder that holds all of them.")
+        return None
+    by_key = {s.key: s for s in series}
+    dlg = ChannelMapDialog(name, [ch for _, ch in channels], [(s.key, s.label) for s in series], parent)
+    dlg.setObjectName("ChannelMapDialog")
+
+    def done(code: int) -> None:
+        if code != QDialog.DialogCode.Accepted:
+            chosen(None)
+            return
+        chosen(list(zip(channels, [by_key[k] for k in dlg.mapping()])))
+
+    dlg.finished.connect(done)
+    dlg.open()
+    return dlg

@@ -65,6 +65,7 @@ class FeaturePanels(QObject):
         self._building = False
         self.segmentation = None  #: last SegmentationResult
         self.classification = None  #: last ClassificationResult
+        self.detection = None  #: last DetectionResult (boxes)
         self.provenances: dict[int, Any] = {}  #: id(result) -> report Provenance
         self.nodule_measurement = None  #: NoduleMeasurement from the reader's calipers
         self._derive_task = None  # the running derivation of risk inputs (off the UI thread)
@@ -160,6 +161,8 @@ class FeaturePanels(QObject):
         self._ai = AIPanel(prewarm=prewarm)
         self._install("AI", self._ai)
         self._ai.overlayChanged.connect(self.win.set_overlay)
+        self._ai.detectionsChanged.connect(lambda r: self.win.overlays.show_detections(r, self._ai.findings))
+        self._ai.series_provider = self._study_series  # multi-channel bundles ask which series is which channel
         self._ai.resultReady.connect(self._on_result)
         self._ai.runReady.connect(self._on_run)
         self._ai.review.findingActivated.connect(self._go_to)
@@ -168,7 +171,7 @@ class FeaturePanels(QObject):
     # ----------------------------------------------------------------- events
     @guarded("Feature panels")
     def _on_volume(self, volume) -> None:
-        self.segmentation = self.classification = None
+        self.segmentation = self.classification = self.detection = None
         self.nodule_measurement = None
         self.provenances.clear()
         if not self._built:  # let the study's first frames render, then build (which feeds it)
@@ -202,6 +205,12 @@ class FeaturePanels(QObject):
         if run.provenance is not None:
             self.provenances[id(run.result)] = run.provenance
 
+    def _study_series(self) -> list:
+        """The series listed in the study browser (the scanned folder), for the AI panel's channel mapping."""
+        from meddiag_desktop.qt.study_browser import _SERIES_ROLE
+
+        return [s for s in (it.data(0, _SERIES_ROLE) for it in self.win.browser.series_items()) if s is not None]
+
     @guarded("Go to finding")
     def _go_to(self, lps) -> None:
         self.win.state.set_cursor(tuple(float(c) for c in lps))
@@ -221,6 +230,8 @@ class FeaturePanels(QObject):
             self.provenances[id(result)] = prov
         if getattr(result, "task", "") == "segmentation":
             self.segmentation = result
+        elif getattr(result, "task", "") == "detection":
+            self.detection = result
         else:
             self.classification = result
         self._update_risk()

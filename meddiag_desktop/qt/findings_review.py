@@ -3,7 +3,8 @@
 The widget shows a :class:`~meddiag_desktop.core.findings.FindingSet` (Qt-free model)
 and records the reader's decisions in it; everything that uses findings (risk panel,
 overlay, report) follows through the set's subscription. Selecting a row asks the
-views to go to the finding (``findingActivated(lps)``), so it is reviewed on the image.
+views to go to the finding (``findingActivated(lps)``), so it is reviewed on the image; a detected
+box goes to its centre and shows its size and score.
 """
 
 from __future__ import annotations
@@ -121,6 +122,9 @@ class FindingsReview(QWidget):
         self._update_buttons()
 
     def _size_text(self, f: AIFinding) -> str:
+        if f.kind == "detection" and f.size_mm is not None:  # a detected box: its size and the model's score
+            score = f", score {f.score:.2f}" if f.score is not None else ""
+            return " × ".join(f"{v:.1f}" for v in f.size_mm) + f" mm{score}"
         c = self._sizes.get(f.key)
         if c is None:
             return ""

@@ -409,7 +409,7 @@ class MainWindow(QMainWindow):
         ai = getattr(panels, "_ai", None) if panels is not None else None
         info = ai.current_plugin if ai is not None else None
         task = getattr(getattr(info, "manifest", None), "task", None)
-        return task if task in ("segmentation", "classification") else None
+        return task if task in ("segmentation", "classification", "detection") else None
 
     def _plugin_name(self, plugin_id: str) -> tuple[str, str] | None:
         """(name, version) of an installed AI plugin, for the on-image legend."""

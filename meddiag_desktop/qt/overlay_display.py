@@ -9,6 +9,12 @@ Each slice view gets both layers (segmentation on top, filled or outlined) and
 an on-image legend ``"AI: <plugin name> <version>"`` for every AI layer shown,
 with the colour of each visible segment. The 3D view shows the segments as
 surfaces, built on a worker thread (:func:`~meddiag_desktop.render.segment_surfaces.label_surfaces`).
+
+A detection result's boxes are a third layer (:meth:`OverlayDisplay.show_detections`,
+one :class:`~meddiag_desktop.render.detection_layer.DetectionLayer` per slice view),
+drawn where the slice cuts them and styled by the reader's decision on each box
+(proposed: dashed yellow, accepted: green, rejected: hidden), following the
+:class:`~meddiag_desktop.core.findings.FindingSet` as decisions are made.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from PySide6.QtCore import QObject, Signal
 from meddiag_desktop.ai.overlay import HeatOverlay, LabelOverlay, hex_to_rgb
 from meddiag_desktop.render.overlay_layers import LegendEntry
 
-__all__ = ["OverlayDisplay", "SEGMENTATION", "CLASSIFICATION", "MAX_LEGEND_SEGMENTS"]
+__all__ = ["OverlayDisplay", "SEGMENTATION", "CLASSIFICATION", "DETECTION", "MAX_LEGEND_SEGMENTS"]
 
 SEGMENTATION = "segmentation"  #: slice-view layer names
 CLASSIFICATION = "classification"
+DETECTION = "detection"
 MAX_LEGEND_SEGMENTS = 8  #: segment swatches listed in the legend at most
 LUNG_SURFACE_OPACITY = 0.3  #: 3D surfaces of segments named "...lung..."
 _DEPTH = {SEGMENTATION: 0.5, CLASSIFICATION: 0.55}  # the local classifier map over the anatomy
@@ -55,7 +62,12 @@ class OverlayDisplay(QObject):
         self._lookup = plugin_lookup
         self._surface_task = None
         self._surface_pending: set[int] | None = None
+        self.detections = None  #: the shown DetectionResult
+        self._det_findings = None  # FindingSet with the reader's decisions on the boxes
+        self._det_unsubscribe = None
+        self._det_layers: dict[str, object] = {}  # view name -> DetectionLayer
         window.state.volume_changed.connect(lambda _v: self.clear())
+        window.state.cursor_changed.connect(lambda _c: self.apply_detections())
 
     # ---------------------------------------------------------------- routing
     def show(self, overlay) -> None:
@@ -81,7 +93,64 @@ class OverlayDisplay(QObject):
             self._surfaces().clear()
         if task in (None, CLASSIFICATION):
             self.classification = None
+        if task in (None, DETECTION):
+            self.show_detections(None)
         self.apply()
+
+    # ------------------------------------------------------------ detections
+    def show_detections(self, result, findings=None) -> None:
+        """Draw the boxes of a detection ``result`` (``None`` clears them), styled by each box's finding
+        status in ``findings`` (a FindingSet; without it every box is a proposal)."""
+        if self._det_unsubscribe is not None:
+            self._det_unsubscribe()
+            self._det_unsubscribe = None
+        self.detections = result
+        self._det_findings = findings
+        if result is not None and findings is not None:
+            self._det_unsubscribe = findings.subscribe(lambda _f: self.apply_detections())
+        self.apply_detections()
+        self.apply()  # the legend
+
+    def detection_styles(self) -> list:
+        """One :class:`~meddiag_desktop.render.detection_layer.BoxStyle` (``None``: hidden) per shown box."""
+        from meddiag_desktop.core.findings import PROPOSED, detection_key
+        from meddiag_desktop.render.detection_layer import STATUS_STYLES
+
+        result, findings = self.detections, self._det_findings
+        if result is None:
+            return []
+        out = []
+        for i, _d in enumerate(result.detections, start=1):
+            key = detection_key(result.plugin_id, i)
+            status = findings.get(key).status if findings is not None and key in findings else PROPOSED
+            out.append(STATUS_STYLES.get(status, STATUS_STYLES[PROPOSED]))
+        return out
+
+    def _layer(self, name: str, widget):
+        layer = self._det_layers.get(name)
+        if layer is None or layer.sv is not widget.slice_view:
+            from meddiag_desktop.render.detection_layer import DetectionLayer
+
+            layer = DetectionLayer(widget.slice_view)
+            # scores stay beside their boxes after zooming and panning
+            widget.slice_view.renderer.AddObserver("StartEvent", lambda *_a, lay=layer: lay.place_labels())
+            self._det_layers[name] = layer
+        return layer
+
+    def apply_detections(self) -> None:
+        """Redraw the boxes in every slice view at its current slice."""
+        result = self.detections if self.win.state.volume is not None else None
+        if result is None and not self._det_layers:
+            return
+        from meddiag_desktop.workflow.ai_run import detection_class_names
+
+        boxes = list(result.detections) if result is not None else []
+        names = detection_class_names(result) if result is not None else {}
+        styles = self.detection_styles() if result is not None else []
+        for name, w in self.win.slice_widgets.items():
+            layer = self._layer(name, w)
+            layer.update(boxes, names, styles=styles)
+            w.request_render()
 
     def _name(self, overlay) -> None:
         """Fill in the plugin's name and version (for the legend) when the overlay lacks them."""
@@ -148,6 +217,13 @@ class OverlayDisplay(QObject):
                 out.append(LegendEntry(f"\u2026 {len(shown) - MAX_LEGEND_SEGMENTS} more"))
         if cls is not None and hasattr(cls, "legend") and cls.visible:
             out.append(LegendEntry(cls.legend(), (1.0, 0.75, 0.3), bold=True))
+        det = self.detections
+        if det is not None:
+            found = self._lookup(det.plugin_id) if self._lookup is not None else None
+            name = " ".join(found) if found else det.plugin_id
+            forced = " (outside intended use)" if getattr(det, "outside_intended_use", "") else ""
+            out.append(LegendEntry(f"AI: {name}{forced}", (1.0, 0.85, 0.1), bold=True))
+            out.append(LegendEntry("  dashed: proposal, solid: accepted", (0.9, 0.9, 0.9)))
         return out
 
     def labels_modified(self, touched: Iterable[int] = ()) -> None:

@@ -73,6 +73,7 @@ def session_report(window):
         raise ValueError("Open a study first: the report describes the open study")
     panels = window.panels
     label_maps, classifications, risks = [], [], []
+    detections: list = []
     findings = getattr(panels, "findings", None) if panels is not None else None  # the reader's decisions
     if panels is not None:
         if panels.segmentation is not None:
@@ -83,6 +84,10 @@ def session_report(window):
         if panels.classification is not None:
             classifications += classification_findings(panels.classification,
                                                        panels.provenances.get(id(panels.classification)), findings)
+        if getattr(panels, "detection", None) is not None:  # boxes of a detection model
+            from meddiag_desktop.report.build import detection_findings
+
+            detections += detection_findings(panels.detection, panels.provenances.get(id(panels.detection)), findings)
         risk = panels.risk
         if risk is not None and risk.result is not None:
             risks.append(risk_finding(risk.result, risk.derived, risk.model))
@@ -95,7 +100,7 @@ def session_report(window):
         key_images.append(KeyImage(view_png(w), f"{view.capitalize()}{where}"))
     return build_report(volume, label_maps=label_maps, classifications=classifications, risks=risks,
                         measurements=report_measurements(volume, window.measurements), key_images=key_images,
-                        findings=findings)
+                        findings=findings, detections=detections)
 
 
 def burned_in_reason(volume) -> str | None:

@@ -17,10 +17,11 @@ import numpy as np
 from dataclasses import replace
 
 from meddiag_desktop.core import label_geometry
-from meddiag_desktop.core.findings import PROPOSED, REJECTED, classification_key, segment_key
+from meddiag_desktop.core.findings import PROPOSED, REJECTED, classification_key, detection_key, segment_key
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.report.model import (
     ClassificationFinding,
+    DetectionFinding,
     KeyImage,
     LabelMap,
     Measurement,
@@ -38,6 +39,7 @@ __all__ = [
     "label_map_from_result",
     "segment_findings",
     "classification_findings",
+    "detection_findings",
     "risk_finding",
 ]
 
@@ -180,6 +182,28 @@ def classification_findings(result: Any, provenance: Provenance | None = None,
     return out
 
 
+def detection_findings(result: Any, provenance: Provenance | None = None,
+                       findings: Any = None) -> list[DetectionFinding]:
+    """The boxes of an AI :class:`~meddiag_desktop.ai.results.DetectionResult`, with the reader's decisions
+    from ``findings`` (rejected boxes left out; without it every box is an unconfirmed proposal)."""
+    from meddiag_desktop.workflow.ai_run import detection_class_names
+
+    names = detection_class_names(result)
+    pid = provenance.plugin_id if provenance is not None else getattr(result, "plugin_id", "")
+    out = []
+    for i, d in enumerate(result.detections, start=1):
+        status, by = PROPOSED, ""
+        key = detection_key(pid, i)
+        if findings is not None and key in findings:
+            status, by = findings.get(key).status, findings.get(key).decided_by
+        if status == REJECTED:
+            continue
+        out.append(DetectionFinding(names.get(int(d.label), f"class {d.label}"),
+                                    tuple(float(c) for c in d.center_lps), tuple(float(v) for v in d.size_mm),
+                                    float(d.score), i, provenance, status, by))
+    return out
+
+
 def risk_finding(result: Any, derived: Mapping[str, Any] | None = None, model: Any = None) -> RiskFinding:
     """A :class:`RiskFinding` from a :class:`~meddiag_desktop.risk.RiskResult`.
 
@@ -239,6 +263,7 @@ def build_report(
     institution: str = "",
     notes: Sequence[str] = (),
     findings: Any = None,
+    detections: Iterable[DetectionFinding] = (),
 ) -> Report:
     """The report of ``volume`` and the session's results.
 
@@ -269,4 +294,5 @@ def build_report(
         reader_name=reader_name,
         institution=institution,
         notes=list(notes),
+        detections=list(detections),
     )

@@ -94,13 +94,15 @@ def _json_findings(session, report) -> list[dict]:
                 "decided_by": f.decided_by, "plugin": f.plugin_id, "plugin_version": f.plugin_version,
                 "outside_intended_use": f.forced}
         s = sizes.get(f.key)
-        if s is None and f.component == 1:
+        if s is None and f.component == 1 and f.kind == "component":
             s = sizes.get(segment_key(f.plugin_id, f.label_value))  # a label with one component is listed whole
         if s is not None:
             item.update(volume_ml=round(s.volume_ml, 3), long_axis_mm=s.longest_diameter_mm,
                         short_axis_mm=s.short_axis_mm, mean_diameter_mm=s.mean_diameter_mm)
         if f.point_lps is not None:
             item["point_lps"] = [round(c, 2) for c in f.point_lps]
+        if f.size_mm is not None:  # a detected box
+            item.update(size_mm=[round(v, 2) for v in f.size_mm], score=f.score)
         out.append(item)
     return out
 
@@ -193,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
 
     report = build_report(volume, label_maps=session.label_maps, classifications=session.classifications,
                           risks=risks, impression=args.impression, reader_name=args.reader, notes=session.not_run,
-                          findings=session.findings)
+                          findings=session.findings, detections=session.detections)
     if _JSON is not None:
         _JSON["findings"] = _json_findings(session, report)
         _JSON["risks"] = [{"model": r.model_id, "title": r.title, "probability": round(r.probability, 4),

@@ -96,6 +96,39 @@ def _classification_group(hd, c: ClassificationFinding, index: int, frame_of_ref
     )
 
 
+#: box size of a detection along the patient's x, y, z (private codes: TID 1500 has no box concept)
+_BOX_SIZE_CONCEPTS = (("BOXX", "99MEDDIAG", "Box size along x (LPS)"), ("BOXY", "99MEDDIAG", "Box size along y (LPS)"),
+                      ("BOXZ", "99MEDDIAG", "Box size along z (LPS)"))
+_SCORE_CONCEPT = ("DETSCORE", "99MEDDIAG", "Detection score")
+
+
+def _detection_group(hd, d, frame_of_reference_uid):
+    """A detected box as a finding: its centre as a 3D point, its size along x, y, z (mm), its score, its status."""
+    import numpy as np
+
+    prov = d.provenance
+    algo = hd.sr.AlgorithmIdentification(name=(prov.name or prov.plugin_id)[:64], version=prov.version or "unknown") \
+        if prov is not None else None
+    coords = None
+    if frame_of_reference_uid:
+        coords = [hd.sr.CoordinatesForMeasurement3D(
+            graphic_type=hd.sr.GraphicTypeValues3D.POINT,
+            graphic_data=np.asarray([d.center_lps], float),
+            frame_of_reference_uid=frame_of_reference_uid,
+        )]
+    measurements = [hd.sr.Measurement(name=_code(concept), value=round(float(v), 2), unit=_code(_MM),
+                                      algorithm_id=algo, referenced_coordinates=coords)
+                    for concept, v in zip(_BOX_SIZE_CONCEPTS, d.size_mm)]
+    measurements.append(hd.sr.Measurement(name=_code(_SCORE_CONCEPT), value=round(float(d.score), 4),
+                                          unit=_code(("1", "UCUM", "no units")), algorithm_id=algo))
+    code = segment_code(d.name)
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=_uid(), identifier=d.display_name[:64]),
+        finding_type=_code(code.type), finding_category=_code(code.category), algorithm_id=algo,
+        measurements=measurements, qualitative_evaluations=_review(hd, d) or None,
+    )
+
+
 def _uid() -> str:
     from pydicom.uid import generate_uid
 
@@ -193,6 +226,8 @@ def build_sr(report: Report, volume: Volume, sources: Sequence, seg, refs: Seque
     for i, c in enumerate(report.classifications, start=1):
         if c.probabilities:
             groups.append(_classification_group(hd, c, i, getattr(src0, "FrameOfReferenceUID", None)))
+    for i, d in enumerate(report.detections, start=1):
+        groups.append(_detection_group(hd, d, getattr(src0, "FrameOfReferenceUID", None)))
     for m in report.measurements:
         if m.unit != "mm":
             continue

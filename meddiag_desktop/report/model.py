@@ -245,6 +245,28 @@ class ClassificationFinding:
 
 
 @dataclass(frozen=True)
+class DetectionFinding:
+    """One box of a detection model: centre (LPS mm), size along x, y, z (mm), score, class name."""
+
+    name: str
+    center_lps: tuple[float, float, float]
+    size_mm: tuple[float, float, float]
+    score: float
+    index: int = 1  # 1-based rank of the box in its result (highest score first)
+    provenance: Provenance | None = None
+    status: str = "proposed"  # proposed / accepted / edited (rejected ones are left out)
+    decided_by: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return self.status in ("accepted", "edited")
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} {self.index}"
+
+
+@dataclass(frozen=True)
 class RiskInput:
     """One input of a risk model: its value and whether the image gave it or a person entered it."""
 
@@ -322,6 +344,7 @@ class Report:
     institution: str = ""
     notes: list[str] = field(default_factory=list)  # e.g. an AI plugin that refused the study, and why
     statement: str = AI_STATEMENT
+    detections: list[DetectionFinding] = field(default_factory=list)  # boxes of detection models
 
     def __post_init__(self) -> None:
         if not self.app_version:
@@ -336,6 +359,7 @@ class Report:
         """Distinct AI provenances of all findings, in first-seen order."""
         seen: dict[tuple, Provenance] = {}
         items = [s.provenance for s in self.segments] + [c.provenance for c in self.classifications]
+        items += [d.provenance for d in self.detections]
         items += [m.provenance for m in self.label_maps]
         for p in items:
             if p is not None:
@@ -354,13 +378,14 @@ class Report:
     @property
     def unconfirmed(self) -> list:
         """AI findings no reader has confirmed (shown as proposals)."""
-        return [s for s in self.segments if not s.confirmed] + [c for c in self.classifications if not c.confirmed]
+        return [s for s in self.segments if not s.confirmed] + [c for c in self.classifications if not c.confirmed] \
+            + [d for d in self.detections if not d.confirmed]
 
     @property
     def confirmed_by(self) -> list[str]:
         """Readers who confirmed AI findings, in first-seen order."""
         seen: dict[str, None] = {}
-        for f in [*self.segments, *self.classifications]:
+        for f in [*self.segments, *self.classifications, *self.detections]:
             if f.confirmed and f.decided_by:
                 seen.setdefault(f.decided_by, None)
         return list(seen)

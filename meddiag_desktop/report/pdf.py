@@ -194,7 +194,7 @@ def _findings(report: Report, width: float, st: _Styles) -> list:
     from reportlab.platypus import Spacer
 
     flow: list = [_p("Findings", st.h2)]
-    if not (report.measurements or report.segments or report.classifications):
+    if not (report.measurements or report.segments or report.classifications or report.detections):
         flow.append(_p("No measurements or AI findings were recorded.", st.body))
     if report.measurements:
         flow.append(_p("Measurements (reader)", st.h3))
@@ -226,8 +226,30 @@ def _findings(report: Report, width: float, st: _Styles) -> list:
             src = f"{c.provenance.plugin_id} {c.provenance.version}" if c.provenance else ""
             rows.append([loc, c.top_class.replace("_", " "), probs, src, _status_text(c)])
         flow.append(_table(rows, [96, 70, width - 366, 110, 90], st))
+    flow += _detections(report, width, st)
     for note in report.notes:
         flow.append(_p(f"Note: {note}", st.small))
+    return flow
+
+
+def _detections(report: Report, width: float, st: _Styles) -> list:
+    """Boxes of detection models: those the reader confirmed, then the unconfirmed proposals, apart."""
+    from reportlab.platypus import Spacer
+
+    flow: list = []
+    confirmed = [d for d in report.detections if d.confirmed]
+    proposals = [d for d in report.detections if not d.confirmed]
+    unconfirmed = f"AI detection proposals: unconfirmed, not reviewed by a reader ({len(proposals)})"
+    for title, items in (("Detected findings (AI, confirmed by the reader)", confirmed), (unconfirmed, proposals)):
+        if not items:
+            continue
+        flow.append(_p(title, st.h3))
+        rows = [["Finding", "Centre (LPS mm)", "Box size x × y × z (mm)", "Score", "Source", "Status"]]
+        for d in items:
+            src = f"{d.provenance.plugin_id} {d.provenance.version}" if d.provenance else ""
+            rows.append([d.display_name, "(" + ", ".join(f"{c:.1f}" for c in d.center_lps) + ")",
+                         " × ".join(f"{v:.1f}" for v in d.size_mm), f"{d.score:.2f}", src, _status_text(d)])
+        flow += [_table(rows, [width - 460, 110, 110, 40, 110, 90], st, align_right=(3,)), Spacer(1, 4)]
     return flow
 
 

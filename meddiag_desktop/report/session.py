@@ -31,6 +31,7 @@ class SessionResults:
     findings: FindingSet = field(default_factory=FindingSet)  #: every AI finding, proposed until accepted
     runs: list[Any] = field(default_factory=list)  #: the workflow's AIRun of each plugin that ran
     warnings: list[str] = field(default_factory=list)  #: outside intended use, implausible results
+    detections: list[Any] = field(default_factory=list)  #: DetectionFinding of detection models' boxes
 
 
 def run_plugins(volume: Volume, plugin_ids: Sequence[str], device: str = "auto",
@@ -77,6 +78,10 @@ def run_plugins(volume: Volume, plugin_ids: Sequence[str], device: str = "auto",
                          if w.lower().startswith(("outside intended use", "implausible"))]
         if isinstance(result, SegmentationResult):
             out.label_maps.append(label_map_from_result(result, run.provenance))
+        elif getattr(result, "task", "") == "detection":
+            from meddiag_desktop.report.build import detection_findings
+
+            out.detections += detection_findings(result, run.provenance)
         else:
             out.raw_classifications.append(result)
             out.classifications += classification_findings(result, run.provenance)
@@ -93,12 +98,16 @@ def accept_all(session: SessionResults, by: str, study_uid: str | None = None) -
           plugins=sorted({f.plugin_id for f in decided}))
     session.classifications = [c for r, run in _classification_runs(session)
                                for c in classification_findings(r, run.provenance, session.findings)]
+    from meddiag_desktop.report.build import detection_findings
+
+    session.detections = [d for run in session.runs if getattr(run.result, "task", "") == "detection"
+                          for d in detection_findings(run.result, run.provenance, session.findings)]
     return len(decided)
 
 
 def _classification_runs(session: SessionResults):
     for run in session.runs:
-        if getattr(run.result, "task", "") != "segmentation":
+        if getattr(run.result, "task", "") not in ("segmentation", "detection"):
             yield run.result, run
 
 

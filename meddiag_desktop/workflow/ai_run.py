@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from meddiag_desktop.core.findings import AIFinding, classification_key, segment_key
+from meddiag_desktop.core.findings import AIFinding, classification_key, detection_key, segment_key
 
-__all__ = ["AIRun", "check_plugin", "run_ai", "findings_from_result", "LESION_WORDS", "is_lesion"]
+__all__ = ["AIRun", "check_plugin", "run_ai", "findings_from_result", "detection_class_names", "LESION_WORDS",
+           "is_lesion"]
 
 #: labels whose connected components are findings one by one (each nodule is a finding)
 LESION_WORDS = ("nodule", "lesion", "tumour", "tumor", "mass")
@@ -55,7 +56,8 @@ def check_plugin(info: Any, volume: Any):
 
 def findings_from_result(result: Any, provenance: Any, volume: Any, sizes: dict | None = None) -> list[AIFinding]:
     """The findings of a result: one per present label, one per component of a lesion label,
-    one per classified location. ``sizes``, when given, is filled with each lesion component's
+    one per classified location, one per detected box (kind ``detection``: centre and size in LPS mm,
+    score, class name). ``sizes``, when given, is filled with each lesion component's
     :class:`~meddiag_desktop.core.label_geometry.Component` (volume and Fleischner diameters)."""
     from meddiag_desktop.core.label_geometry import label_components
 
@@ -78,12 +80,30 @@ def findings_from_result(result: Any, provenance: Any, volume: Any, sizes: dict 
             else:
                 out.append(AIFinding(segment_key(pid, value), "segment", str(name), int(value), None, None,
                                      pid, version, forced))
+    elif getattr(result, "task", "") == "detection":
+        names = detection_class_names(result)
+        for i, d in enumerate(result.detections, start=1):
+            out.append(AIFinding(detection_key(pid, i), "detection", names.get(int(d.label), f"class {d.label}"),
+                                 None, i, tuple(float(c) for c in d.center_lps), pid, version, forced,
+                                 size_mm=tuple(float(s) for s in d.size_mm), score=float(d.score)))
     else:
         for i, f in enumerate(result.findings, start=1):
             top = getattr(f, "top_class", None) or max(f.probabilities, key=f.probabilities.get)
             out.append(AIFinding(classification_key(pid, i), "classification", str(top), None, None,
                                  tuple(float(c) for c in f.point_lps), pid, version, forced))
     return out
+
+
+def detection_class_names(result: Any) -> dict[int, str]:
+    """Class names of a detection result's labels (the result's ``label_names`` where it has them, else "nodule"
+    for a one-class detector named for nodules, else "class N")."""
+    names = dict(getattr(result, "label_names", None) or {})
+    if names:
+        return {int(k): str(v) for k, v in names.items()}
+    labels = {int(d.label) for d in result.detections}
+    if len(labels) <= 1 and "nodule" in str(result.plugin_id).lower():
+        return {lab: "nodule" for lab in labels or {0}}
+    return {lab: f"class {lab}" for lab in labels}
 
 
 def _audit(*args, **kw) -> None:

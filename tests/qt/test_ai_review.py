@@ -26,8 +26,9 @@ def _audit(path=None):
     return [json.loads(ln) for ln in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_refused_plugin_offers_run_anyway_and_marks_the_result(qtbot, tmp_path):
+def test_refused_plugin_offers_run_anyway_and_marks_the_result(qtbot, tmp_path, monkeypatch):
     pytest.importorskip("torch")
+    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))  # the test plugin is trusted there
     from plugin_factory import make_plugin
 
     from meddiag_desktop.ai.discovery import plugin_from_folder
