@@ -70,6 +70,7 @@ class FeaturePanels(QObject):
         self.nodule_measurement = None  #: NoduleMeasurement from the reader's calipers
         self._derive_task = None  # the running derivation of risk inputs (off the UI thread)
         self._derive_again = False
+        self._closing = False  # set by shutdown(): no new work may start while the window closes
         self._shown_rejections = False  # the overlay and table currently leave rejected findings out
         self._risk_timer = QTimer(self)  # calipers being dragged: re-derive once they rest
         self._risk_timer.setSingleShot(True)
@@ -272,7 +273,7 @@ class FeaturePanels(QObject):
         proposals are shown apart. The overlay drops the components the reader rejected.
         """
         volume = self.win.state.volume
-        if self._risk is None or volume is None:
+        if self._risk is None or volume is None or self._closing:
             return
         if self._derive_task is not None and self._derive_task.running:
             self._derive_again = True  # one more pass when this one ends, with the newest state
@@ -327,7 +328,7 @@ class FeaturePanels(QObject):
         task, self._derive_task = self._derive_task, None
         if task is not None:
             task.deleteLater()
-        if self._derive_again:
+        if self._derive_again and not self._closing:
             self._derive_again = False
             self._update_risk_guarded()
 
@@ -373,6 +374,9 @@ class FeaturePanels(QObject):
 
     # --------------------------------------------------------------- closing
     def shutdown(self) -> None:
+        # a pending re-derivation must not start a thread after the window has waited for its tasks
+        self._closing = True
+        self._risk_timer.stop()
         if self._ai is not None:
             try:
                 self._ai.shutdown()
