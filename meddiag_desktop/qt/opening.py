@@ -36,7 +36,7 @@ def demo_folder() -> Path:
 
 
 def open_study(target: str, progress=None, cancel=None) -> OpenedStudy:
-    """Scan ``target`` (a path, or :data:`DEMO`) and load its largest series."""
+    """Scan ``target`` (a path, or :data:`DEMO`) and load the largest series of its newest study."""
     from meddiag_desktop import io
 
     p = demo_folder() if target == DEMO else Path(target)
@@ -58,6 +58,8 @@ def open_study(target: str, progress=None, cancel=None) -> OpenedStudy:
     if not len(found):
         io.load(p)  # nothing displayable: load() raises LoadError saying why
         raise io.LoadError(f"No image found in {p}.")
-    best = max(found, key=lambda s: (s.image_count, s.rows * s.columns))
+    # the newest study is the one to read (older ones are its priors), then its largest series
+    newest = max(s.study_date or "" for s in found)
+    best = max((s for s in found if (s.study_date or "") == newest), key=lambda s: (s.image_count, s.rows * s.columns))
     volume = io.load(best, progress=progress, cancel=cancel)
     return OpenedStudy(volume, str(p), best, list(found), list(found.skipped))

@@ -46,6 +46,8 @@ DEFAULT_SHORTCUTS: dict[str, tuple[str, str]] = {
     "help.shortcuts": ("?", "This help"),
     "wl.save": ("Ctrl+Shift+W", "Save window/level as a preset"),
     "slab.cycle": ("M", "Thick slab: thin / MIP / MinIP / average"),
+    "protocol.next": ("]", "Hanging protocol: next stage"),
+    "protocol.previous": ("[", "Hanging protocol: previous stage"),
 }
 #: fixed keys shown in the help (handled by the views, not configurable)
 VIEW_KEYS: list[tuple[str, str]] = [
