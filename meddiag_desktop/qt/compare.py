@@ -227,10 +227,10 @@ class CompareView(QObject):
             return register_rigid(cur, other, progress=progress, cancel=cancel, **options)
 
         task = BackgroundTask(run, "registration", self.win)
+        self.win._watch(task, "Registering the prior to the current study")  # progress bar with Cancel
         task.succeeded.connect(self._registered)
-        task.cancelled.connect(lambda: self.win.statusBar().showMessage(
+        task.cancelled.connect(lambda: self.win.statusBar().showMessage(  # after the window's "Loading cancelled"
             "Registration cancelled: the prior is not linked (register again or link by a point pair)", 10000))
-        self.win._watch(task, "Registering the prior to the current study")
         self.registration_task = task
         return task
 

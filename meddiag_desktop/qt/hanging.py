@@ -55,9 +55,13 @@ class HangingProtocols(QObject):
         act.triggered.connect(lambda _=False: self.reload())
         window.volume_shown.connect(self._on_volume)
 
+    def show_error(self, message: str) -> None:
+        """The error boundary (:func:`guarded`) reports through the window's banner."""
+        self.win.show_error(message)
+
     # -------------------------------------------------------------- protocols
     def reload(self) -> None:
-        """Read the shipped and the user's protocol files again (problems go to the banner)."""
+        """Read the shipped and the user's protocol files again (problems go to the banner); used from the menu."""
         from meddiag_desktop.reading.hanging import load_protocols
 
         self.protocols, self.problems = load_protocols()
@@ -71,19 +75,22 @@ class HangingProtocols(QObject):
 
     @guarded("Hanging protocol")
     def _on_volume(self, volume) -> None:
-        if self.protocols is None:
-            self.reload()
         if self._task is not None and self._task.running:
             self._task.cancel()
         self.priors, self.run = [], None
         metadata = dict(volume.metadata)
         series = self._series_list()
 
-        def find(progress, cancel):
+        protocols = self.protocols
+
+        def find(progress, cancel):  # off the UI thread: pydantic, the protocol files, the database
+            from meddiag_desktop.reading.hanging import context_for, load_protocols
             from meddiag_desktop.reading.priors import find_priors
 
             problems: list[str] = []
-            return find_priors(metadata, series, problems=problems), problems
+            loaded = (protocols, []) if protocols is not None else load_protocols()
+            priors = find_priors(metadata, series, problems=problems)
+            return priors, problems, loaded, context_for(metadata, 1 + min(len(priors), 1))
 
         task = BackgroundTask(find, "priors", self)
         task.succeeded.connect(lambda result, v=volume: self._found(v, *result))
@@ -94,16 +101,20 @@ class HangingProtocols(QObject):
         task.start()
 
     @guarded("Hanging protocol")
-    def _found(self, volume, priors: list, problems: list[str]) -> None:
-        from meddiag_desktop.reading.hanging import ProtocolRun, context_for, match_protocol
+    def _found(self, volume, priors: list, problems: list[str], loaded: tuple, context) -> None:
+        from meddiag_desktop.reading.hanging import ProtocolRun, match_protocol
 
+        if self.protocols is None:
+            self.protocols, self.problems = loaded
+            for p in self.problems:  # a bad user file: said once, the shipped protocols are used
+                self.win.show_error(p)
         if volume is not self.win.state.volume:
             return  # another study opened meanwhile
         self.priors = priors
         for p in problems:
             self.win.statusBar().showMessage(p, 8000)
         self.priors_found.emit(priors)
-        protocol = match_protocol(self.protocols or [], context_for(volume.metadata, 1 + min(len(priors), 1)))
+        protocol = match_protocol(self.protocols or [], context)
         if protocol is None:
             self.title_action.setText("(no protocol matches)")
             return
