@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 
 from meddiag_desktop.qt.background import BackgroundTask
@@ -22,6 +22,10 @@ from meddiag_desktop.qt.errors import guarded
 __all__ = ["HangingProtocols"]
 
 log = logging.getLogger(__name__)
+
+#: the search starts this long after the study's first 3D frame (or FALLBACK_MS after it is shown)
+AFTER_FRAME_MS = 150
+FALLBACK_MS = 1500
 
 
 class HangingProtocols(QObject):
@@ -39,6 +43,7 @@ class HangingProtocols(QObject):
         self.run = None  #: ProtocolRun of the open study
         self.auto_apply = True  #: apply the protocol's first stage when a study opens
         self._task: BackgroundTask | None = None
+        self._pending = None  #: the study waiting for its first frame before the search
         tools = window.tools
         self.next_action = tools._action("protocol.next", "Next hanging-protocol stage", lambda _=False: self.step(1))
         self.previous_action = tools._action("protocol.previous", "Previous hanging-protocol stage",
@@ -73,8 +78,22 @@ class HangingProtocols(QObject):
 
         return [s for s in (i.data(0, _SERIES_ROLE) for i in self.win.browser.series_items()) if s is not None]
 
-    @guarded("Hanging protocol")
     def _on_volume(self, volume) -> None:
+        """Look for priors once the study's first frame is on screen (the search imports pydantic, reads files)."""
+        self._pending = volume
+        self.priors, self.run = [], None
+        self.win.volume_widget.rendered.connect(lambda: QTimer.singleShot(AFTER_FRAME_MS, self, self._start),
+                                                Qt.ConnectionType.SingleShotConnection)
+        QTimer.singleShot(FALLBACK_MS, self, self._start)  # the 3D view may be hidden
+
+    def _start(self) -> None:
+        volume, self._pending = self._pending, None
+        if volume is not None and volume is self.win.state.volume:
+            self.search(volume)
+
+    @guarded("Hanging protocol")
+    def search(self, volume) -> None:
+        """Find the priors of ``volume`` in the background, then choose and apply its protocol."""
         if self._task is not None and self._task.running:
             self._task.cancel()
         self.priors, self.run = [], None
