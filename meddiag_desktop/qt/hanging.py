@@ -88,7 +88,7 @@ class HangingProtocols(QObject):
 
     def _start(self) -> None:
         volume, self._pending = self._pending, None
-        if volume is not None and volume is self.win.state.volume:
+        if volume is not None and volume is self.win.state.volume and self.win.isVisible():  # not after close
             self.search(volume)
 
     @guarded("Hanging protocol")
