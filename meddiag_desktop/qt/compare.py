@@ -109,7 +109,6 @@ class CompareView(QObject):
         w.setObjectName(f"{key}_view")
         w.slice_view.set_hint("Compare: choose a series in the study browser,\nthen View \u25b8 Compare with selected series")
         self.win.frames[key] = framed(w, "Compare" if view == vg.AXIAL else "Compare coronal", COMPARE_COLOUR)
-        w.double_clicked.connect(lambda _v: None)  # a compare view is never maximised alone
         return w
 
     def widgets(self) -> list[SliceViewWidget]:
