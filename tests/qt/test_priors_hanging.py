@@ -14,6 +14,12 @@ from qt_helpers import open_and_wait
 FAST = dict(spacing_mm=4.0, sampling=0.05, iterations=60)  # a few seconds on the small phantom
 
 
+@pytest.fixture(autouse=True)
+def _private_database(tmp_path, monkeypatch):
+    """The prior search asks the local study database when installed: a private, empty one."""
+    monkeypatch.setenv("MEDDIAG_DB_DIR", str(tmp_path / "db"))
+
+
 @pytest.fixture
 def both(prior_pair, tmp_path):
     """One folder holding the current and the prior study (as a CD or a PACS export would)."""

@@ -60,3 +60,20 @@ def test_a_broken_database_is_reported_not_raised(prior_pair, monkeypatch):
 
 def test_date_text():
     assert date_text("20250110") == "2025-01-10" and date_text("") == "" and date_text("2025") == "2025"
+
+
+def test_a_prior_imported_into_the_real_local_database_is_found(prior_pair, tmp_path, monkeypatch):
+    """With the study database installed (``meddiag_desktop.db``), a prior held only there is found."""
+    import pytest
+
+    db = pytest.importorskip("meddiag_desktop.db")
+    monkeypatch.setenv("MEDDIAG_DB_DIR", str(tmp_path / "db"))
+    store = db.StudyDatabase(tmp_path / "db")
+    try:
+        store.import_path(prior_pair.prior_dir / "dicom", copy=True)
+    finally:
+        store.close()
+    cur = io.load(prior_pair.current_dir / "dicom")
+    priors = find_priors(cur.metadata, io.scan(prior_pair.current_dir / "dicom"))
+    assert [(p.study_date, p.source) for p in priors] == [(PRIOR_DATE, "database")]
+    assert io.load(priors[0].series).metadata["study_uid"] == priors[0].study_uid
