@@ -117,6 +117,7 @@ def test_protocol_stages_step_on_keys_and_a_bad_user_file_is_reported(qtbot, mai
 def test_registration_can_be_cancelled(qtbot, main_window, prior_pair):
     win = main_window
     open_and_wait(qtbot, win, prior_pair.current_dir / "dicom")
+    qtbot.waitUntil(lambda: win.hanging.run is not None, timeout=30000)  # its status message comes first
     task = win.compare.open_series(str(prior_pair.prior_dir / "dicom"))
     with qtbot.waitSignal(task.finished, timeout=30000):
         pass
