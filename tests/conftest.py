@@ -74,3 +74,11 @@ def make_series(tmp_path):
         return out, arr, spacing, origin, direction
 
     return make
+
+
+@pytest.fixture(scope="session")
+def prior_pair(tmp_path_factory):
+    """The demo phantom (small) as a current study and a moved prior with a known transform (tests/reading)."""
+    from tests.reading.prior_study import make_prior_pair
+
+    return make_prior_pair(tmp_path_factory.mktemp("priors"))

@@ -12,7 +12,7 @@ import pytest
 PKG = Path(__file__).resolve().parent.parent / "meddiag_desktop"
 QT_VTK = ("PySide6", "vtk", "vtkmodules", "shiboken6")
 #: packages that must stay importable without a display
-PURE = ["core", "io", "demo", "risk", "ai", "report", "workflow"]
+PURE = ["core", "io", "demo", "risk", "ai", "report", "workflow", "reading"]
 
 
 def _imports(path: Path) -> set[str]:
@@ -55,3 +55,12 @@ def test_core_and_io_load_without_qt_vtk_torch():
 def test_gui_start_up_imports_no_torch_or_monai():
     mods = _modules_after("import meddiag_desktop.qt.app, meddiag_desktop.qt.main_window")
     assert "torch" not in mods and "monai" not in mods
+
+
+def test_core_never_imports_simpleitk_and_reading_imports_it_lazily():
+    """SimpleITK belongs to io/ai/demo/reading, imported inside functions there; never in core."""
+    bad = {str(p.relative_to(PKG)) for p in (PKG / "core").rglob("*.py") if "SimpleITK" in _imports(p)}
+    assert not bad, f"core/ must not import SimpleITK: {bad}"
+    mods = _modules_after("import meddiag_desktop.reading.registration, meddiag_desktop.reading.hanging, "
+                          "meddiag_desktop.reading.priors")
+    assert "SimpleITK" not in mods and not {m for m in mods if m.split('.')[0] in QT_VTK}

@@ -17,7 +17,7 @@ from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.io.errors import LoadCancelled, LoadError
 from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
 
-__all__ = ["scan", "load", "LoadError", "LoadCancelled", "ScanResult", "SeriesInfo", "SkippedFile", "InstanceHeader"]
+__all__ = ["scan", "load", "pick_series", "LoadError", "LoadCancelled", "ScanResult", "SeriesInfo", "SkippedFile", "InstanceHeader"]
 
 Progress = Callable[[int, int], None] | None
 Cancel = Callable[[], bool] | None
@@ -55,7 +55,7 @@ def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = No
     return result
 
 
-def _pick(series: ScanResult, where: Path) -> tuple[SeriesInfo, list[str]]:
+def pick_series(series: ScanResult, where: Path) -> tuple[SeriesInfo, list[str]]:
     """The series to open: the largest series of the newest study (StudyDate, StudyTime); notes list the priors."""
     if not series:
         reasons = {}
@@ -149,7 +149,7 @@ def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = No
         series = group_instances([header])[0]
     else:
         found = scan(p, progress=progress, cancel=cancel)
-        series, notes = _pick(found, p)
+        series, notes = pick_series(found, p)
         if found.skipped:
             notes.append(
                 f"{len(found.skipped)} file(s) were skipped (not images, damaged, duplicates or symbolic links): "

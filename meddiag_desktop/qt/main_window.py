@@ -169,6 +169,9 @@ class MainWindow(QMainWindow):
 
         self.tools = ReadingTools(self)
         self.sessions = self.tools.sessions
+        from meddiag_desktop.qt.hanging import HangingProtocols
+
+        self.hanging = HangingProtocols(self)  # priors and the protocol chosen when a study opens
         for w in self.slice_widgets.values():
             w.point_clicked.connect(self.panels.set_point)
         from meddiag_desktop.qt.segment_editor import SegmentEditor
@@ -249,6 +252,8 @@ class MainWindow(QMainWindow):
         act.triggered.connect(lambda _=False: self.set_layout("compare"))
         v.addAction(act)
         v.addAction(self.compare.sync_action)
+        for act in (self.compare.register_action, self.compare.point_pair_action, self.compare.reset_action):
+            v.addAction(act)  # priors: registration, point-pair link, reset
         v.addSeparator()
         v.addAction(self.browser.toggleViewAction())
         self.window_menu = self.menuBar().addMenu("&Window/Level")
@@ -424,19 +429,20 @@ class MainWindow(QMainWindow):
     def set_layout(self, name: str) -> None:
         """``"four"`` (2x2), ``"1x3"`` (three slice views) or one view alone: ``"axial"``, ``"coronal"``,
         ``"sagittal"``, ``"3d"``."""
-        if name == "compare":
-            self.compare.ensure_widget()
-        if name not in ("four", "1x3") and name not in self.frames:
-            raise ValueError(f"unknown layout {name!r}; use four, 1x3, compare, axial, coronal, sagittal or 3d")
+        if name in ("compare", "prior_2x2"):
+            self.compare.ensure_widgets(name)
+        if name not in ("four", "1x3", "prior_2x2") and name not in self.frames:
+            raise ValueError(f"unknown layout {name!r}; use four, 1x3, compare, prior_2x2, axial, coronal, sagittal or 3d")
         vol = self.state.volume
         if vol is not None and not vg.has_patient_geometry(vol) and name not in (vg.AXIAL, "compare"):
             self.statusBar().showMessage("This image has no patient orientation: it is shown in one view only", 5000)
             name = vg.AXIAL
         self._before_maximise = None
         self._place_frames(name)
+        self.compare.label_frames(name)  # study dates in the titles while current and prior are side by side
         if getattr(self, "sessions", None) is not None:
             self.sessions.changed()
-        for w in (*self.slice_widgets.values(), self.volume_widget, *filter(None, [self.compare.widget])):
+        for w in (*self.slice_widgets.values(), self.volume_widget, *self.compare.widgets()):
             w.request_render()
 
     @guarded("Maximise")
@@ -695,6 +701,6 @@ class MainWindow(QMainWindow):
         self.db_browser.close_database()
         if getattr(self, "batch_dialog", None) is not None:
             self.batch_dialog.close()  # cancels a running batch and waits for its workers to stop
-        for w in (*self.slice_widgets.values(), self.volume_widget, *filter(None, [self.compare.widget])):
+        for w in (*self.slice_widgets.values(), self.volume_widget, *self.compare.widgets()):
             w.Finalize()
         super().closeEvent(ev)

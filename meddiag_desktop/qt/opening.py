@@ -36,7 +36,7 @@ def demo_folder() -> Path:
 
 
 def open_study(target: str, progress=None, cancel=None, on_partial=None) -> OpenedStudy:
-    """Scan ``target`` (a path, or :data:`DEMO`) and load its largest series.
+    """Scan ``target`` (a path, or :data:`DEMO`) and load the largest series of its newest study.
 
     ``on_partial(volume, filled)`` is passed to ``io.load``: a compressed series shows while it decodes.
     """
@@ -61,6 +61,6 @@ def open_study(target: str, progress=None, cancel=None, on_partial=None) -> Open
     if not len(found):
         io.load(p)  # nothing displayable: load() raises LoadError saying why
         raise io.LoadError(f"No image found in {p}.")
-    best = max(found, key=lambda s: (s.image_count, s.rows * s.columns))
+    best, _notes = io.pick_series(found, p)  # the largest series of the newest study, as io.load picks it
     volume = io.load(best, progress=progress, cancel=cancel, on_partial=on_partial)
     return OpenedStudy(volume, str(p), best, list(found), list(found.skipped))

@@ -47,6 +47,8 @@ DEFAULT_SHORTCUTS: dict[str, tuple[str, str]] = {
     "wl.save": ("Ctrl+Shift+W", "Save window/level as a preset"),
     "slab.cycle": ("M", "Thick slab: thin / MIP / MinIP / average"),
     "mpr.reset_oblique": ("O", "Reset oblique MPR (standard planes)"),
+    "protocol.next": ("]", "Hanging protocol: next stage"),
+    "protocol.previous": ("[", "Hanging protocol: previous stage"),
 }
 #: fixed keys shown in the help (handled by the views, not configurable)
 VIEW_KEYS: list[tuple[str, str]] = [

@@ -6,10 +6,12 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from meddiag_desktop.core import view_geometry as vg
 
-__all__ = ["framed", "place_frames", "LAYOUTS"]
+__all__ = ["framed", "place_frames", "LAYOUTS", "PRIOR_FRAMES"]
 
 #: layouts beyond the single views (``"axial"``, ``"coronal"``, ``"sagittal"``, ``"3d"``, ``"compare"``)
-LAYOUTS = ("four", "1x3", "compare")
+LAYOUTS = ("four", "1x3", "compare", "prior_2x2")
+#: the compare study's frames (axial, coronal), beside the current study's
+PRIOR_FRAMES = ("compare", "compare_coronal")
 
 
 def framed(widget: QWidget, title: str, colour: tuple[float, float, float]) -> QFrame:
@@ -33,12 +35,15 @@ def place_frames(grid: QGridLayout, frames: dict[str, QFrame], name: str) -> Non
     for frame in frames.values():
         grid.removeWidget(frame)
         frame.hide()
-    if name == "compare" and "compare" not in frames:
+    if name in ("compare", "prior_2x2") and not all(k in frames for k in PRIOR_FRAMES[: 1 if name == "compare" else 2]):
         raise ValueError("the compare view is not open")
     if name == "four":
         places = {vg.AXIAL: (0, 0, 1, 3), vg.CORONAL: (0, 3, 1, 3), vg.SAGITTAL: (1, 0, 1, 3), "3d": (1, 3, 1, 3)}
     elif name == "compare":
         places = {vg.AXIAL: (0, 0, 2, 3), "compare": (0, 3, 2, 3)}
+    elif name == "prior_2x2":  # current left, prior right; axial above, coronal below
+        places = {vg.AXIAL: (0, 0, 1, 3), "compare": (0, 3, 1, 3),
+                  vg.CORONAL: (1, 0, 1, 3), "compare_coronal": (1, 3, 1, 3)}
     elif name == "1x3":
         places = {vg.AXIAL: (0, 0, 2, 2), vg.CORONAL: (0, 2, 2, 2), vg.SAGITTAL: (0, 4, 2, 2)}
     else:
