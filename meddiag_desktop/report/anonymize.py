@@ -279,7 +279,8 @@ def pseudonymise_report(report, deid: Deidentifier):
         patient=patient,
         impression=clean(report.impression),
         key_images=[replace(k, caption=clean(k.caption)) for k in report.key_images],
-        measurements=[replace(m, name=clean(m.name), description=clean(m.description)) for m in report.measurements],
+        measurements=[replace(m, name=clean(m.name), description=clean(m.description), location=clean(m.location),
+                              image=clean(m.image)) for m in report.measurements],
         risks=risks,
         notes=[clean(n) for n in report.notes],
         institution="",
@@ -287,7 +288,24 @@ def pseudonymise_report(report, deid: Deidentifier):
         segments=[replace(x, provenance=moved(x.provenance)) for x in report.segments],
         classifications=[replace(x, provenance=moved(x.provenance)) for x in report.classifications],
         label_maps=[replace(x, provenance=moved(x.provenance)) for x in report.label_maps],
+        **_context(report, deid),
     )
+
+
+def _context(report, deid: Deidentifier) -> dict:
+    """Indication, technique and comparison of an anonymised report: texts cleaned, the prior's date shifted."""
+    from dataclasses import replace
+
+    clean = deid.clean
+    technique = report.technique
+    if technique is not None:
+        technique = replace(technique, contrast=clean(technique.contrast), body_part=clean(technique.body_part),
+                            series_description=clean(technique.series_description))
+    comparison = report.comparison
+    if comparison is not None:
+        comparison = replace(comparison, study_date=deid.shift_date(comparison.study_date) if comparison.study_date
+                             else "", description=clean(comparison.description))
+    return {"indication": clean(report.indication), "technique": technique, "comparison": comparison}
 
 
 def _shift_iso(value: str, days: int) -> str:
