@@ -299,13 +299,31 @@ def _context(report, deid: Deidentifier) -> dict:
     clean = deid.clean
     technique = report.technique
     if technique is not None:
-        technique = replace(technique, contrast=clean(technique.contrast), body_part=clean(technique.body_part),
+        technique = replace(technique, contrast=_from_header("ContrastBolusAgent", technique.contrast, clean, "given"),
+                            body_part=_from_header("BodyPartExamined", technique.body_part, clean),
                             series_description=clean(technique.series_description))
     comparison = report.comparison
     if comparison is not None:
         comparison = replace(comparison, study_date=deid.shift_date(comparison.study_date) if comparison.study_date
                              else "", description=clean(comparison.description))
-    return {"indication": clean(report.indication), "technique": technique, "comparison": comparison}
+    source = getattr(report, "indication_source", "")
+    indication = _from_header(source, report.indication, clean) if source else clean(report.indication)
+    return {"indication": indication, "technique": technique, "comparison": comparison}
+
+
+def _from_header(keyword: str, text: str, clean, removed: str = "[removed]") -> str:
+    """A report text copied from the source header attribute ``keyword``: cleaned where the profile keeps or
+    cleans that attribute, else replaced by ``removed`` (the profile removes or replaces its value)."""
+    if not text:
+        return text
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    from meddiag_desktop.report.phi_profile import Act, action
+
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        return removed
+    return clean(text) if action(tag, keyword, dictionary_VR(tag)) in (Act.KEEP, Act.CLEAN) else removed
 
 
 def _shift_iso(value: str, days: int) -> str:

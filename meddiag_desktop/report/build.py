@@ -280,7 +280,8 @@ def build_report(
         reader_name=reader_name,
         institution=institution,
         notes=list(notes),
-        indication=study_indication(volume, headers) if indication is None else indication,
+        indication=study_indication(volume, headers)[1] if indication is None else indication,
+        indication_source=study_indication(volume, headers)[0] if indication is None else "",
         technique=study_technique(volume, headers),
         comparison=comparison,
     )
@@ -325,22 +326,23 @@ def study_technique(volume: Volume, header: Any = "read") -> Technique:
     )
 
 
-def study_indication(volume: Volume, header: Any = "read") -> str:
-    """Why the study was done, as the header says it: reason for study or for the requested
-    procedure, else the requested procedure's description, else ''."""
+def study_indication(volume: Volume, header: Any = "read") -> tuple[str, str]:
+    """(attribute keyword, text): why the study was done, as the header says it (reason for study or
+    for the requested procedure, else the requested procedure's description), else ('', '').
+    The keyword tells the anonymiser what the profile does with that text."""
     ds = _first_header(volume) if isinstance(header, str) else header
     if ds is None:
-        return ""
+        return "", ""
     for kw in ("ReasonForStudy", "ReasonForTheRequestedProcedure", "RequestedProcedureDescription"):
         text = _header_text(ds, kw)
         if text:
-            return text
+            return kw, text
     for item in ds.get("RequestAttributesSequence") or []:
         for kw in ("ReasonForTheRequestedProcedure", "RequestedProcedureDescription"):
             text = _header_text(item, kw)
             if text:
-                return text
-    return ""
+                return kw, text
+    return "", ""
 
 
 def locate_findings(volume: Volume, measurements: list[Measurement], segments: list[SegmentFinding],

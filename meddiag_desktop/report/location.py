@@ -174,3 +174,20 @@ def slice_caption(view: str, index: int, count: int, where: str = "") -> str:
     """"Axial image 75/150, right upper lobe"."""
     text = f"{view.capitalize()} image {index + 1}/{count}"
     return f"{text}, {where}" if where else text
+
+
+def image_text(volume: Volume, points_lps, normal=(0.0, 0.0, 1.0)) -> str:
+    """"axial image 75/150": the plane a measurement was drawn in and its slice number, when that plane
+    is one of the volume's own (else '')."""
+    n = np.asarray(normal, float)
+    pts = np.asarray(points_lps, float)
+    if volume.metadata.get("no_patient_geometry") or pts.size == 0 or not np.any(n):
+        return ""
+    axis = int(np.argmax(np.abs(n)))
+    if abs(n[axis]) < 0.999 * np.linalg.norm(n):
+        return ""
+    from meddiag_desktop.core import view_geometry as vg
+
+    view = {0: vg.SAGITTAL, 1: vg.CORONAL, 2: vg.AXIAL}[axis]
+    info = vg.slice_info(view, volume, pts.mean(axis=0))  # numbered as the view's corner text numbers it
+    return f"{view} image {info.index + 1}/{info.count}"

@@ -347,6 +347,7 @@ class Report:
     notes: list[str] = field(default_factory=list)  # e.g. an AI plugin that refused the study, and why
     statement: str = AI_STATEMENT
     indication: str = ""  # why the study was done (header's reason for study, or typed by the reader)
+    indication_source: str = ""  # the header attribute the indication was copied from ('' typed by the reader)
     technique: Technique | None = None
     comparison: Comparison | None = None  # None: "Comparison: none"
 
