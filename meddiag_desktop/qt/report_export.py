@@ -118,7 +118,8 @@ def key_image_of_view(window, widget=None, fov_mm: float = KEY_IMAGE_FOV_MM):
         span = float(np.ptp(pts, axis=0).max()) if len(pts) > 1 else 0.0
         fov_mm = max(fov_mm, 3.0 * span)
         body = ", ".join(measurement_text(volume, m).splitlines()[:2])  # the label (if renamed) and the size
-        what = body if m.label else f"{m.name} {body}"
+        same = [x.id for x in window.measurements if x.name == m.name]
+        what = body if m.label else f"{m.name} {same.index(m.id) + 1} {body}"  # "Distance 1", as the report names it
     label_maps = []
     panels = getattr(window, "panels", None)
     if panels is not None and getattr(panels, "segmentation", None) is not None:

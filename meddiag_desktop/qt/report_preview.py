@@ -99,6 +99,8 @@ def report_html(report: Report) -> str:
     p = report.patient
     rows = [f"<h2>Imaging report</h2><p><b>{e(p.patient_name)}</b> ({e(p.patient_id)}) &middot; "
             f"{e(p.modality)} {e(p.study_description)} &middot; {e(p.study_date)}</p>",
+            f"<p><b>Indication:</b> {e(report.indication) or 'not given'}<br>"
+            f"<b>Comparison:</b> {e(comparison_text(report.comparison)) or 'none'}</p>",
             f"<h3>Impression</h3><p>{e(report.impression) or '<i>none entered</i>'}</p>"]
     if report.segments:
         rows.append("<h3>Segmented structures (AI)</h3><table cellpadding=3><tr><th>Structure</th><th>mL</th>"
@@ -154,6 +156,7 @@ class ReportPreviewDialog(QDialog):
         self.key_list = QListWidget()
         self.key_list.setIconSize(QSize(96, 96))
         self.key_list.setMinimumHeight(120)
+        self.key_list.setWordWrap(True)
         self.key_list.setToolTip("Key images in report order; double-click a caption to edit it")
         self._key_images: list[KeyImage] = []
         self.add_view_button = QPushButton("Add current view")

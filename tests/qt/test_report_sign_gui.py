@@ -84,7 +84,7 @@ def test_added_view_is_zoomed_without_crosshair_captioned_and_in_the_pdf(qtbot, 
     keys = dialog.key_images()
     assert len(keys) == 1 and dialog.key_list.count() == 1
     info = vg.slice_info(vg.AXIAL, vol, c)
-    assert keys[0].caption.startswith(f"Axial image {info.index + 1}/{info.count}, right upper lobe: Distance")
+    assert keys[0].caption.startswith(f"Axial image {info.index + 1}/{info.count}, right upper lobe: Distance 1 12.")
     assert _crosshair_pixels(keys[0].png) == 0
     assert axial.slice_view.zoom == zoom_before and axial.slice_view.crosshair_visible  # the view is put back
     # zoomed to the finding: the measurement (yellow) spans a good part of the image, not a few pixels
