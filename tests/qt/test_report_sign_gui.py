@@ -76,7 +76,11 @@ def test_added_view_is_zoomed_without_crosshair_captioned_and_in_the_pdf(qtbot, 
     assert _crosshair_pixels(as_shown) > 50, "the view shows its crosshair (the test looks for the right colours)"
     zoom_before = axial.slice_view.zoom
 
-    dialog = ReportPreviewDialog(session_report(win), vol, parent=win)
+    report = session_report(win)
+    info = vg.slice_info(vg.AXIAL, vol, c)
+    assert [(m.name, m.location, m.image) for m in report.measurements] == [
+        ("Distance 1", "right upper lobe", f"axial image {info.index + 1}/{info.count}")]
+    dialog = ReportPreviewDialog(report, vol, parent=win)
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.set_key_images([])

@@ -80,6 +80,28 @@ def test_sections_in_reading_order_with_lobes_not_lps_and_sign_off_on_page_one(d
     assert report.created_at[:10] in page1  # the date/time of the sign-off, filled in
 
 
+def test_headless_key_images_are_zoomed_to_the_lesion_and_named_as_the_findings_table(demo):
+    from PIL import Image
+    import io
+
+    from meddiag_desktop.report import build_report
+    from meddiag_desktop.report.model import LabelMap
+
+    volume, labels, _ = demo
+    lm = LabelMap(np.where(np.isin(labels, (1, 2, 7)), labels, 0).astype(np.uint8),
+                  {1: "right lung", 2: "left lung", 7: "nodule"}, {7: "#ff0000"})
+    report = build_report(volume, label_maps=[lm])
+    where = {s.display_name: s.location for s in report.segments if s.component}
+    assert len(report.key_images) == 2
+    for k in report.key_images:
+        # "Axial image 85/150, left upper lobe: nodule 4 outlined"
+        head, rest = k.caption.split(": ", 1)
+        name = rest.split(" outlined")[0]
+        assert head.startswith("Axial image ") and head.endswith(where[name]), k.caption
+        w, h = Image.open(io.BytesIO(k.png)).size
+        assert abs(w - h) <= 2  # a 120 mm square around the lesion, not the 346 mm wide slice
+
+
 @needs_poppler
 def test_without_a_prior_the_comparison_says_none_and_missing_indication_says_so(study, tmp_path):
     from meddiag_desktop.report import build_report
