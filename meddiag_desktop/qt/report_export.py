@@ -14,7 +14,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 from meddiag_desktop.core.measurements import KINDS, summarize
 
 __all__ = ["session_report", "report_measurements", "view_png", "burned_in_reason", "confirm_burned_in",
-           "active_slice_widget", "key_image_of_view", "KEY_IMAGE_FOV_MM"]
+           "active_slice_widget", "key_image_of_view", "shown_prior", "KEY_IMAGE_FOV_MM"]
 
 #: field of view (mm, the shorter side) of a key image zoomed to a finding
 KEY_IMAGE_FOV_MM = 90.0
@@ -191,7 +191,19 @@ def session_report(window):
         key_images.append(KeyImage(view_png(w), f"{view.capitalize()}{where}"))  # whole slice, no crosshair
     return build_report(volume, label_maps=label_maps, classifications=classifications, risks=risks,
                         measurements=report_measurements(volume, window.measurements), key_images=key_images,
-                        findings=findings)
+                        findings=findings, comparison=shown_prior(window))
+
+
+def shown_prior(window):
+    """The prior study shown beside the current one (the compare view's ``prior``), as the report's
+    comparison; None when no prior is open."""
+    from meddiag_desktop.report.model import Comparison
+
+    prior = getattr(getattr(window, "compare", None), "prior", None)
+    date = str(getattr(prior, "study_date", "") or "")
+    if prior is None or not date:
+        return None
+    return Comparison(date, str(getattr(prior, "description", "") or ""))
 
 
 def burned_in_reason(volume) -> str | None:
