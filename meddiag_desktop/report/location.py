@@ -23,6 +23,8 @@ __all__ = ["Location", "LungModel", "lung_model", "locate", "slice_caption"]
 
 #: a point farther than this (mm) outside a lung's bounding box is not "in" that lung
 _NEAR_MM = 8.0
+#: air spaces inside the body smaller than this (mL, per side) are not taken for a lung
+MIN_LUNG_ML = 150.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,9 @@ def _threshold_lungs(volume: Volume) -> LungModel | None:
         area = m.sum(axis=(1, 2))
         if area.max() > 0:
             m[area < 0.03 * area.max()] = False
+    voxel_ml = float(np.prod(volume.spacing)) * s * s / 1000.0
+    if any(m.sum() * voxel_ml < MIN_LUNG_ML for m in masks.values()):
+        return None  # not a chest (sinuses, bowel gas, a partial scan): no lobes, the side only
     return _from_masks(volume, masks, step, midline_x)
 
 

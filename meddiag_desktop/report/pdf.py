@@ -310,25 +310,6 @@ def _provenance(report: Report, width: float, st: _Styles) -> list:
     return [KeepTogether([_p("Provenance", st.h2), *flow])]
 
 
-def _signature(report: Report, width: float, st: _Styles) -> list:  # kept for callers; the PDF uses _sign_off
-    from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
-
-    box = Table([[_p(report.statement, st.cell)]], colWidths=[width], hAlign="LEFT")
-    box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 0.8, "#b03a2e"), ("BACKGROUND", (0, 0), (-1, -1), "#fbeeee"),
-                             ("LEFTPADDING", (0, 0), (-1, -1), 6), ("TOPPADDING", (0, 0), (-1, -1), 5),
-                             ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
-    reader = _p(report.reader_name, st.body) if report.reader_name else ""
-    sig = Table(
-        [[reader, "", "", "", ""],
-         [_p("Reader (name)", st.small), "", _p("Signature", st.small), "", _p("Date and time", st.small)]],
-        colWidths=[width * 0.36, 16, width * 0.36, 16, width * 0.28 - 32], rowHeights=[30, 12], hAlign="LEFT",
-    )
-    sig.setStyle(TableStyle([("LINEBELOW", (0, 0), (0, 0), 0.6, _INK), ("LINEBELOW", (2, 0), (2, 0), 0.6, _INK),
-                             ("LINEBELOW", (4, 0), (4, 0), 0.6, _INK), ("VALIGN", (0, 0), (-1, 0), "BOTTOM"),
-                             ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
-    return [KeepTogether([_p("Statement on AI results", st.h2), box, Spacer(1, 14), _p("Sign-off", st.h2), sig])]
-
-
 def _measurement_table(report: Report, width: float, st: _Styles) -> list:
     """The reader's measurements: readable name, size, location in words and the image it was drawn on."""
     from reportlab.platypus import Spacer

@@ -159,3 +159,14 @@ def test_header_indication_is_printed_and_cleaned_of_the_patient_in_anonymised_e
     text = " ".join(_text(result.paths["pdf"].read_bytes(), tmp_path).split())
     assert "Quixote" not in text and "Alonso" not in text and "Iohexol" not in text
     assert "2024-01-02" not in text
+
+
+def test_small_air_spaces_are_not_taken_for_lungs(study):
+    """The 12-slice phantom's 'lungs' hold a few mL: no lobe is claimed, the side still is."""
+    from meddiag_desktop.report.location import locate, lung_model
+
+    _, volume, _ = study
+    assert lung_model(volume) is None
+    c = volume.center_lps()
+    assert locate(volume, c + (-10.0, 0, 0)).text == "right side"  # LPS -x: the patient's right
+    assert locate(volume, c + (10.0, 0, 0)).text == "left side"
