@@ -272,7 +272,7 @@ def build_report(
         patient=PatientStudy.from_volume(volume),
         measurements=list(measurements),
         segments=segments,
-        classifications=list(classifications),
+        classifications=_located_classifications(volume, classifications, maps),
         risks=list(risks),
         key_images=list(key_images),
         label_maps=maps,
@@ -374,3 +374,17 @@ def locate_findings(volume: Volume, measurements: list[Measurement], segments: l
         c = centroids.get((x.label_value, x.component or 1)) if x in todo_s else None
         out.append(replace(x, location=where(c)) if c is not None else x)
     return measurements, out
+
+
+def _located_classifications(volume: Volume, classifications: Iterable[ClassificationFinding],
+                             label_maps: Sequence[LabelMap] = ()) -> list[ClassificationFinding]:
+    """Classification findings with the location of their point in words."""
+    from meddiag_desktop.report.location import locate, lung_model
+
+    items = list(classifications)
+    todo = [c.point_lps is not None and not c.location for c in items]
+    if not any(todo) or volume.is_rgb:
+        return items
+    model = lung_model(volume, label_maps)
+    return [replace(c, location=locate(volume, c.point_lps, label_maps, model).text) if t else c
+            for c, t in zip(items, todo)]

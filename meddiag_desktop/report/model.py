@@ -239,6 +239,7 @@ class ClassificationFinding:
     provenance: Provenance | None = None
     status: str = "proposed"  # proposed / accepted / edited (rejected ones are left out)
     decided_by: str = ""
+    location: str = ""  # in words, e.g. "right upper lobe" (report.location)
 
     @property
     def confirmed(self) -> bool:

@@ -14,6 +14,7 @@ import io
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from meddiag_desktop.core.corner_text import lps_text
 from meddiag_desktop.core.label_geometry import DIAMETER_DEFINITION, SIZE_NAMES, format_mm
 from meddiag_desktop.report.model import OUTSIDE_INTENDED_USE, UNCONFIRMED, Report, RiskFinding
 
@@ -215,9 +216,9 @@ def _findings(report: Report, width: float, st: _Styles) -> list:
         flow.append(_p(DIAMETER_DEFINITION, st.small))
     if report.classifications:
         flow.append(_p("Classification (AI)", st.h3))
-        rows = [["Location (LPS mm)", "Most probable", "Probabilities", "Source", "Status"]]
+        rows = [["Location", "Most probable", "Probabilities", "Source", "Status"]]
         for c in report.classifications:
-            loc = "(" + ", ".join(f"{v:.1f}" for v in c.point_lps) + ")" if c.point_lps else "–"
+            loc = c.location or (lps_text(c.point_lps) if c.point_lps else "–")  # "R 79.0  A 12.0  S 3.0 mm"
             probs = ", ".join(f"{k.replace('_', ' ')} {v * 100:.0f} %" for k, v in
                               sorted(c.probabilities.items(), key=lambda kv: -kv[1]))
             src = f"{c.provenance.plugin_id} {c.provenance.version}" if c.provenance else ""

@@ -52,7 +52,7 @@ def test_demo_nodules_are_located_by_lobe_as_the_phantom_placed_them(demo):
 @needs_poppler
 def test_sections_in_reading_order_with_lobes_not_lps_and_sign_off_on_page_one(demo, tmp_path):
     from meddiag_desktop.report import Measurement, build_report
-    from meddiag_desktop.report.model import Comparison, LabelMap
+    from meddiag_desktop.report.model import ClassificationFinding, Comparison, LabelMap
     from meddiag_desktop.report.pdf import render_pdf
 
     volume, labels, nodules = demo
@@ -61,10 +61,13 @@ def test_sections_in_reading_order_with_lobes_not_lps_and_sign_off_on_page_one(d
     half = np.array([n.long_axis_mm / 2, 0.0, 0.0])
     m = Measurement("Distance 1", n.long_axis_mm, "mm", (tuple(c - half), tuple(c + half)))
     lm = LabelMap(np.where(labels == 7, 7, 0).astype(np.uint8), {7: "nodule"}, {7: "#ff0000"})
-    report = build_report(volume, measurements=[m], label_maps=[lm], key_images=[],
+    left = next(x for x in nodules if x.lung == "left" and not x.upper_lobe)
+    cls = ClassificationFinding({"solid": 0.8, "part_solid": 0.2}, tuple(left.center_lps))
+    report = build_report(volume, measurements=[m], label_maps=[lm], key_images=[], classifications=[cls],
                           impression="Right upper lobe nodule.", reader_name="Dr Rita Reader",
                           comparison=Comparison("20240102", "CT chest"))
     assert report.measurements[0].location == "right upper lobe"
+    assert report.classifications[0].location == "left lower lobe"
     nodule_rows = [s for s in report.segments if s.component]
     assert sorted(s.location for s in nodule_rows) == sorted(
         f"{x.lung} {'upper' if x.upper_lobe else 'lower'} lobe" for x in nodules)
