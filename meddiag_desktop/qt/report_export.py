@@ -50,9 +50,8 @@ def view_png(widget, centre_lps=None, fov_mm: float | None = None) -> bytes:
         text.SetVisibility(was)
         sv.set_crosshair_visible(cross)
         if centre_lps is not None and fov_mm:
-            sv.zoom, sv.pan = zoom, pan
-            sv._apply_camera()
-            widget.layer.place_labels()
+            sv.pan = pan
+            sv.set_zoom(zoom)
         widget.request_render()
     data = QByteArray()
     buf = QBuffer(data)
@@ -66,15 +65,11 @@ def _zoom_to(sv, centre_lps, fov_mm: float) -> None:
     """Centre slice view ``sv`` on ``centre_lps`` with ``fov_mm`` across its shorter side."""
     import numpy as np
 
-    w, h = sv._viewport_size()
-    half = fov_mm / 2.0 * max(h / w, 1.0)  # parallel scale is half the height
-    sv.zoom = float(np.clip(sv._fit_scale / half, 0.1, 40.0))
-    sv._apply_camera()
-    uv = sv.display_to_view(*sv.lps_to_display(centre_lps)[:2])
-    umin, umax, vmin, vmax, _, _ = sv._extent
-    sv.pan = np.array([uv[0] - (umin + umax) / 2.0, uv[1] - (vmin + vmax) / 2.0])
-    sv._apply_camera()
-    sv.layer.place_labels() if hasattr(sv, "layer") else None
+    w, h = (max(int(x), 1) for x in sv.renderer.GetSize())
+    shown_mm = sv.world_per_pixel() * min(w, h)  # across the shorter side now
+    sv.set_zoom(sv.zoom * shown_mm / fov_mm)
+    x, y = sv.lps_to_display(centre_lps)[:2]
+    sv.pan_by_display(w / 2.0 - x, h / 2.0 - y)  # the point to the middle of the view
 
 
 def active_slice_widget(window):
@@ -162,6 +157,7 @@ def report_measurements(volume, store) -> list:
 def session_report(window):
     """The Report of what ``window`` shows now (raises ``ValueError`` without a study)."""
     from meddiag_desktop.report.build import build_report, classification_findings, label_map_from_result, risk_finding
+    from meddiag_desktop.report.location import slice_caption
     from meddiag_desktop.report.model import KeyImage
 
     volume = window.state.volume
@@ -187,8 +183,8 @@ def session_report(window):
         if not w.isVisible():
             continue
         info = w.slice_view.slice_info()
-        where = f", image {info.index + 1}/{info.count}" if info is not None else ""
-        key_images.append(KeyImage(view_png(w), f"{view.capitalize()}{where}"))  # whole slice, no crosshair
+        caption = slice_caption(view, info.index, info.count) if info is not None else view.capitalize()
+        key_images.append(KeyImage(view_png(w), caption))  # the whole slice, without crosshair
     return build_report(volume, label_maps=label_maps, classifications=classifications, risks=risks,
                         measurements=report_measurements(volume, window.measurements), key_images=key_images,
                         findings=findings, comparison=shown_prior(window))

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from meddiag_desktop.core.lung_anatomy import LungExtent, in_upper_lobe, lung_extent
+from meddiag_desktop.core.lung_anatomy import in_upper_lobe, lung_extent
 from meddiag_desktop.core.volume import Volume
 
-__all__ = ["Location", "LungModel", "lung_model", "locate", "slice_caption"]
+__all__ = ["Location", "LungModel", "lung_model", "locate", "slice_caption", "image_text", "MIN_LUNG_ML"]
 
 #: a point farther than this (mm) outside a lung's bounding box is not "in" that lung
 _NEAR_MM = 8.0
