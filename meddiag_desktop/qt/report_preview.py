@@ -134,6 +134,8 @@ class ReportPreviewDialog(QDialog):
         self._task: BackgroundTask | None = None
         self._deid = None  # one pseudonym for the preview and the export of this dialog
         self._pending_render = False
+        self._closed = False
+        self._last_export = ""  # what the last export wrote: stays in the status while the preview follows edits
         self.preview_count = 0  #: previews shown so far (tests wait on it)
         self.shown_report: Report | None = None  #: the report the pages show now
 
@@ -324,6 +326,9 @@ class ReportPreviewDialog(QDialog):
     # ---------------------------------------------------------- preview
     def refresh(self) -> None:
         """Render the PDF (as it would be exported) and show its pages."""
+        self._preview_timer.stop()
+        if self._closed:
+            return
         if self._task is not None:
             self._pending_render = True
             return
@@ -375,7 +380,7 @@ class ReportPreviewDialog(QDialog):
             extra.deleteLater()
         self.preview_count += 1
         self.shown_report = shown
-        self.status.setText(f"{len(pngs)} page(s)")
+        self.status.setText(f"{len(pngs)} page(s)" + (f"\n{self._last_export}" if self._last_export else ""))
         self.pages_ready.emit(len(pngs))
 
     def _deidentifier(self):
@@ -420,13 +425,15 @@ class ReportPreviewDialog(QDialog):
         lines = [f"Wrote {p.name}" for p in result.paths.values()] + [f"Note: {w}" for w in result.warnings]
         if result.anonymized:
             lines.append(f"Pseudonym: {result.pseudonym}")
-        self.status.setText("\n".join(lines) + f"\ninto {Path(next(iter(result.paths.values()))).parent}")
+        self._last_export = "\n".join(lines) + f"\ninto {Path(next(iter(result.paths.values()))).parent}"
+        self.status.setText(self._last_export)
         self.exported.emit(result)
 
     # ----------------------------------------------------------- plumbing
     def _run(self, work, on_success, message: str) -> None:
         """One error boundary for every background action: failures become the status text."""
-        self.status.setText(message)
+        preview = on_success == self._show_pages  # a preview keeps the last export's message in view
+        self.status.setText(message + (f"\n{self._last_export}" if preview and self._last_export else ""))
         self.export_button.setEnabled(False)
         self.refresh_button.setEnabled(False)
         task = BackgroundTask(work, name="report", parent=self)
@@ -447,7 +454,14 @@ class ReportPreviewDialog(QDialog):
             self._pending_render = False
             self.refresh()
 
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt override: shown again after a close
+        self._closed = False
+        super().showEvent(ev)
+
     def done(self, code: int) -> None:  # noqa: D401 - Qt override: wait for the worker before closing
+        self._preview_timer.stop()  # no render may start once closed (its thread would outlive the dialog)
+        self._pending_render = False
+        self._closed = True
         if self._task is not None:
             self._task.wait()
             self._task = None
