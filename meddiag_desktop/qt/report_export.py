@@ -13,7 +13,11 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 
 from meddiag_desktop.core.measurements import KINDS, summarize
 
-__all__ = ["session_report", "report_measurements", "view_png", "burned_in_reason", "confirm_burned_in"]
+__all__ = ["session_report", "report_measurements", "view_png", "burned_in_reason", "confirm_burned_in",
+           "active_slice_widget", "key_image_of_view", "shown_prior", "KEY_IMAGE_FOV_MM"]
+
+#: field of view (mm, the shorter side) of a key image zoomed to a finding
+KEY_IMAGE_FOV_MM = 90.0
 
 _UNITS = {
     "length_mm": ("Length", "mm"),
@@ -27,16 +31,27 @@ _UNITS = {
 }
 
 
-def view_png(widget) -> bytes:
-    """PNG bytes of a slice view as shown, without the patient text (the report may be anonymised)."""
-    text = widget.slice_view.corner_text
-    was = text.GetVisibility()
+def view_png(widget, centre_lps=None, fov_mm: float | None = None) -> bytes:
+    """PNG bytes of a slice view as shown, without the patient text (the report may be anonymised)
+    and without the crosshair lines; with ``centre_lps`` and ``fov_mm``, zoomed so that ``fov_mm``
+    around that point fills the shorter side (the view is put back as it was afterwards)."""
+    sv = widget.slice_view
+    text = sv.corner_text
+    was, cross = text.GetVisibility(), sv.crosshair_visible
+    zoom, pan = sv.zoom, sv.pan.copy()
     text.VisibilityOff()
+    sv.set_crosshair_visible(False)
     try:
+        if centre_lps is not None and fov_mm:
+            _zoom_to(sv, centre_lps, fov_mm)
         widget.render_now()
         image = widget.capture()
     finally:
         text.SetVisibility(was)
+        sv.set_crosshair_visible(cross)
+        if centre_lps is not None and fov_mm:
+            sv.pan = pan
+            sv.set_zoom(zoom)
         widget.request_render()
     data = QByteArray()
     buf = QBuffer(data)
@@ -46,26 +61,103 @@ def view_png(widget) -> bytes:
     return bytes(data)
 
 
+def _zoom_to(sv, centre_lps, fov_mm: float) -> None:
+    """Centre slice view ``sv`` on ``centre_lps`` with ``fov_mm`` across its shorter side."""
+    import numpy as np
+
+    w, h = (max(int(x), 1) for x in sv.renderer.GetSize())
+    shown_mm = sv.world_per_pixel() * min(w, h)  # across the shorter side now
+    sv.set_zoom(sv.zoom * shown_mm / fov_mm)
+    x, y = sv.lps_to_display(centre_lps)[:2]
+    sv.pan_by_display(w / 2.0 - x, h / 2.0 - y)  # the point to the middle of the view
+
+
+def active_slice_widget(window):
+    """The slice view the reader works in: the focused one, else the one maximised, else axial."""
+    visible = [w for w in window.slice_widgets.values() if w.isVisible()]
+    if not visible:
+        raise ValueError("No slice view is shown: show a slice view to add it as a key image")
+    for w in visible:
+        if w.hasFocus():
+            return w
+    if len(visible) == 1:
+        return visible[0]
+    from meddiag_desktop.core import view_geometry as vg
+
+    axial = window.slice_widgets.get(vg.AXIAL)
+    return axial if axial in visible else visible[0]
+
+
+def key_image_of_view(window, widget=None, fov_mm: float = KEY_IMAGE_FOV_MM):
+    """A :class:`~meddiag_desktop.report.KeyImage` of the active slice view as it is now: zoomed to the
+    measurement in its plane nearest the cursor (else the cursor), no crosshair, no corner texts,
+    measurements drawn; captioned "Axial image 75/150, right upper lobe: Distance 1 12.6 mm"."""
+    import numpy as np
+
+    from meddiag_desktop.core.measurements import measurement_text
+    from meddiag_desktop.render.measurement_layer import in_plane
+    from meddiag_desktop.report.location import locate, slice_caption
+    from meddiag_desktop.report.model import KeyImage
+
+    w = widget if widget is not None else active_slice_widget(window)
+    sv, volume = w.slice_view, window.state.volume
+    if volume is None:
+        raise ValueError("Open a study first: a key image shows the open study")
+    cursor = np.asarray(sv.cursor, float)
+    shown = [m for m in window.measurements if in_plane(sv.geom, volume, cursor, m)]
+    centre, what = cursor, ""
+    if shown:
+        m = min(shown, key=lambda m: float(np.linalg.norm(np.mean(m.points, axis=0) - cursor)))
+        centre = np.mean(np.asarray(m.points, float), axis=0)
+        pts = np.asarray(m.points, float)
+        span = float(np.ptp(pts, axis=0).max()) if len(pts) > 1 else 0.0
+        fov_mm = max(fov_mm, 3.0 * span)
+        body = ", ".join(measurement_text(volume, m).splitlines()[:2])  # the label (if renamed) and the size
+        same = [x.id for x in window.measurements if x.name == m.name]
+        what = body if m.label else f"{m.name} {same.index(m.id) + 1} {body}"  # "Distance 1", as the report names it
+    label_maps = []
+    panels = getattr(window, "panels", None)
+    if panels is not None and getattr(panels, "segmentation", None) is not None:
+        from meddiag_desktop.report.build import label_map_from_result
+
+        label_maps.append(label_map_from_result(panels.segmentation))
+    where = locate(volume, centre, label_maps).text
+    info = sv.slice_info()
+    title = sv.title or "view"
+    caption = slice_caption(title, info.index, info.count, where) if info is not None else title
+    if what:
+        caption += f": {what}"
+    return KeyImage(view_png(w, centre, fov_mm), caption)
+
+
 def report_measurements(volume, store) -> list:
     """One report ``Measurement`` per value of each reader measurement."""
     from meddiag_desktop.report.model import Measurement as ReportMeasurement
 
+    from meddiag_desktop.report.location import image_text
+
     out = []
+    counts: dict[str, int] = {}
     for m in store:
         values = summarize(volume, m)
         units = str(values.get("units", "") or "")
-        for key, (what, unit) in _UNITS.items():
-            v = values.get(key)
-            if not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
-                continue
-            out.append(ReportMeasurement(f"{m.name}: {what}", float(v), unit or units,
-                                         tuple(tuple(p) for p in m.points), KINDS[m.kind][1]))
+        counts[m.name] = counts.get(m.name, 0) + 1
+        name = m.name if m.label else f"{m.name} {counts[m.name]}"  # "Distance 2", or the reader's own name
+        found = [(key, what, unit) for key, (what, unit) in _UNITS.items()
+                 if isinstance(values.get(key), (int, float)) and not (isinstance(values.get(key), float)
+                                                                      and math.isnan(values[key]))]
+        image = image_text(volume, m.points, m.normal)
+        for key, what, unit in found:
+            label = name if len(found) == 1 else f"{name}, {what.lower()}"
+            out.append(ReportMeasurement(label, float(values[key]), unit or units,
+                                         tuple(tuple(p) for p in m.points), KINDS[m.kind][1], image=image))
     return out
 
 
 def session_report(window):
     """The Report of what ``window`` shows now (raises ``ValueError`` without a study)."""
     from meddiag_desktop.report.build import build_report, classification_findings, label_map_from_result, risk_finding
+    from meddiag_desktop.report.location import slice_caption
     from meddiag_desktop.report.model import KeyImage
 
     volume = window.state.volume
@@ -96,11 +188,23 @@ def session_report(window):
         if not w.isVisible():
             continue
         info = w.slice_view.slice_info()
-        where = f", image {info.index + 1}/{info.count}" if info is not None else ""
-        key_images.append(KeyImage(view_png(w), f"{view.capitalize()}{where}"))
+        caption = slice_caption(view, info.index, info.count) if info is not None else view.capitalize()
+        key_images.append(KeyImage(view_png(w), caption))  # the whole slice, without crosshair
     return build_report(volume, label_maps=label_maps, classifications=classifications, risks=risks,
                         measurements=report_measurements(volume, window.measurements), key_images=key_images,
-                        findings=findings, detections=detections)
+                        findings=findings, detections=detections, comparison=shown_prior(window))
+
+
+def shown_prior(window):
+    """The prior study shown beside the current one (the compare view's ``prior``), as the report's
+    comparison; None when no prior is open."""
+    from meddiag_desktop.report.model import Comparison
+
+    prior = getattr(getattr(window, "compare", None), "prior", None)
+    date = str(getattr(prior, "study_date", "") or "")
+    if prior is None or not date:
+        return None
+    return Comparison(date, str(getattr(prior, "description", "") or ""))
 
 
 def burned_in_reason(volume) -> str | None:

@@ -279,7 +279,8 @@ def pseudonymise_report(report, deid: Deidentifier):
         patient=patient,
         impression=clean(report.impression),
         key_images=[replace(k, caption=clean(k.caption)) for k in report.key_images],
-        measurements=[replace(m, name=clean(m.name), description=clean(m.description)) for m in report.measurements],
+        measurements=[replace(m, name=clean(m.name), description=clean(m.description), location=clean(m.location),
+                              image=clean(m.image)) for m in report.measurements],
         risks=risks,
         notes=[clean(n) for n in report.notes],
         institution="",
@@ -287,7 +288,42 @@ def pseudonymise_report(report, deid: Deidentifier):
         segments=[replace(x, provenance=moved(x.provenance)) for x in report.segments],
         classifications=[replace(x, provenance=moved(x.provenance)) for x in report.classifications],
         label_maps=[replace(x, provenance=moved(x.provenance)) for x in report.label_maps],
+        **_context(report, deid),
     )
+
+
+def _context(report, deid: Deidentifier) -> dict:
+    """Indication, technique and comparison of an anonymised report: texts cleaned, the prior's date shifted."""
+    from dataclasses import replace
+
+    clean = deid.clean
+    technique = report.technique
+    if technique is not None:
+        technique = replace(technique, contrast=_from_header("ContrastBolusAgent", technique.contrast, clean, "given"),
+                            body_part=_from_header("BodyPartExamined", technique.body_part, clean),
+                            series_description=clean(technique.series_description))
+    comparison = report.comparison
+    if comparison is not None:
+        comparison = replace(comparison, study_date=deid.shift_date(comparison.study_date) if comparison.study_date
+                             else "", description=clean(comparison.description))
+    source = getattr(report, "indication_source", "")
+    indication = _from_header(source, report.indication, clean) if source else clean(report.indication)
+    return {"indication": indication, "technique": technique, "comparison": comparison}
+
+
+def _from_header(keyword: str, text: str, clean, removed: str = "[removed]") -> str:
+    """A report text copied from the source header attribute ``keyword``: cleaned where the profile keeps or
+    cleans that attribute, else replaced by ``removed`` (the profile removes or replaces its value)."""
+    if not text:
+        return text
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    from meddiag_desktop.report.phi_profile import Act, action
+
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        return removed
+    return clean(text) if action(tag, keyword, dictionary_VR(tag)) in (Act.KEEP, Act.CLEAN) else removed
 
 
 def _shift_iso(value: str, days: int) -> str:

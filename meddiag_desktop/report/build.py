@@ -22,6 +22,7 @@ from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.report.model import (
     ClassificationFinding,
     DetectionFinding,
+    Comparison,
     KeyImage,
     LabelMap,
     Measurement,
@@ -31,6 +32,7 @@ from meddiag_desktop.report.model import (
     RiskFinding,
     RiskInput,
     SegmentFinding,
+    Technique,
 )
 
 __all__ = [
@@ -41,6 +43,9 @@ __all__ = [
     "classification_findings",
     "detection_findings",
     "risk_finding",
+    "study_technique",
+    "study_indication",
+    "locate_findings",
 ]
 
 #: labels whose connected components are listed one by one (each nodule is a finding)
@@ -264,6 +269,8 @@ def build_report(
     notes: Sequence[str] = (),
     findings: Any = None,
     detections: Iterable[DetectionFinding] = (),
+    indication: str | None = None,
+    comparison: Comparison | None = None,
 ) -> Report:
     """The report of ``volume`` and the session's results.
 
@@ -272,6 +279,8 @@ def build_report(
     ``findings`` (a :class:`~meddiag_desktop.core.findings.FindingSet`) holds the reader's
     decisions: rejected segments and components leave the findings and the label maps
     (so the SEG too); without it every AI finding is an unconfirmed proposal.
+    ``indication=None`` takes the header's reason for the study; ``comparison`` is the prior
+    (None: "Comparison: none"). Measurements and lesions get their location in words.
     """
     originals = list(label_maps)
     segments: list[SegmentFinding] = []
@@ -282,11 +291,13 @@ def build_report(
         from meddiag_desktop.report.key_images import default_key_images
 
         key_images = default_key_images(volume, maps)
+    measurements, segments = locate_findings(volume, list(measurements), segments, maps)
+    headers = _first_header(volume)
     return Report(
         patient=PatientStudy.from_volume(volume),
         measurements=list(measurements),
         segments=segments,
-        classifications=list(classifications),
+        classifications=_located_classifications(volume, classifications, maps),
         risks=list(risks),
         key_images=list(key_images),
         label_maps=maps,
@@ -295,4 +306,111 @@ def build_report(
         institution=institution,
         notes=list(notes),
         detections=list(detections),
+        indication=study_indication(volume, headers)[1] if indication is None else indication,
+        indication_source=study_indication(volume, headers)[0] if indication is None else "",
+        technique=study_technique(volume, headers),
+        comparison=comparison,
     )
+
+
+# ------------------------------------------------------------- study context and locations
+def _first_header(volume: Volume) -> Any:
+    """The first source file's header (no pixels), or None (not from DICOM, unreadable)."""
+    files = volume.metadata.get("files") or []
+    if not files:
+        return None
+    try:
+        import pydicom
+
+        return pydicom.dcmread(files[0], stop_before_pixels=True, force=True)
+    except Exception:  # noqa: BLE001 - an unreadable header only costs the technique details
+        return None
+
+
+def _header_text(ds: Any, keyword: str) -> str:
+    v = ds.get(keyword) if ds is not None else None
+    return "" if v is None else str(v.value if hasattr(v, "value") else v).strip()
+
+
+def study_technique(volume: Volume, header: Any = "read") -> Technique:
+    """Modality, body part, slice thickness and contrast (when the header names one) of ``volume``."""
+    ds = _first_header(volume) if isinstance(header, str) else header
+    thickness = None
+    try:
+        thickness = float(ds.SliceThickness) if ds is not None and ds.get("SliceThickness") not in (None, "") else None
+    except (TypeError, ValueError):
+        thickness = None
+    agent = _header_text(ds, "ContrastBolusAgent")
+    route = _header_text(ds, "ContrastBolusRoute")
+    contrast = f"{agent} ({route})" if agent and route else agent
+    return Technique(
+        modality=volume.modality or _header_text(ds, "Modality"),
+        body_part=_header_text(ds, "BodyPartExamined"),
+        slice_thickness_mm=thickness,
+        contrast=contrast,
+        series_description=str(volume.metadata.get("series_description") or ""),
+    )
+
+
+def study_indication(volume: Volume, header: Any = "read") -> tuple[str, str]:
+    """(attribute keyword, text): why the study was done, as the header says it (reason for study or
+    for the requested procedure, else the requested procedure's description), else ('', '').
+    The keyword tells the anonymiser what the profile does with that text."""
+    ds = _first_header(volume) if isinstance(header, str) else header
+    if ds is None:
+        return "", ""
+    for kw in ("ReasonForStudy", "ReasonForTheRequestedProcedure", "RequestedProcedureDescription"):
+        text = _header_text(ds, kw)
+        if text:
+            return kw, text
+    for item in ds.get("RequestAttributesSequence") or []:
+        for kw in ("ReasonForTheRequestedProcedure", "RequestedProcedureDescription"):
+            text = _header_text(item, kw)
+            if text:
+                return kw, text
+    return "", ""
+
+
+def locate_findings(volume: Volume, measurements: list[Measurement], segments: list[SegmentFinding],
+                    label_maps: Sequence[LabelMap] = ()) -> tuple[list[Measurement], list[SegmentFinding]]:
+    """Measurements and lesion findings with their location in words ("right upper lobe"):
+    a measurement at the centre of its points, a lesion at the centroid of its component."""
+    from meddiag_desktop.report.location import locate, lung_model
+
+    todo_m = [m for m in measurements if not m.location and m.points_lps]
+    todo_s = [x for x in segments if not x.location and _is_lesion(x.name) and
+              (x.component is not None or not any(y.component for y in segments if y.label_value == x.label_value))]
+    if not (todo_m or todo_s) or volume.is_rgb:
+        return measurements, segments
+    model = lung_model(volume, label_maps)
+
+    def where(p) -> str:
+        return locate(volume, p, label_maps, model).text
+
+    measurements = [replace(m, location=where(np.mean(np.asarray(m.points_lps, float), axis=0)))
+                    if m in todo_m else m for m in measurements]
+    centroids: dict[tuple[int, int], tuple] = {}
+    for lm in label_maps:
+        for value in {x.label_value for x in todo_s}:
+            if value in lm.names and lm.names[value] in {x.name for x in todo_s}:
+                for c in label_geometry.label_components(volume, lm.array, value, diameters=False):
+                    centroids.setdefault((value, c.index), c.centroid_lps)
+    out = []
+    for x in segments:
+        c = centroids.get((x.label_value, x.component or 1)) if x in todo_s else None
+        out.append(replace(x, location=where(c)) if c is not None else x)
+    return measurements, out
+
+
+def _located_classifications(volume: Volume, classifications: Iterable[ClassificationFinding],
+                             label_maps: Sequence[LabelMap] = ()) -> list[ClassificationFinding]:
+    """Classification findings with the location of their point in words."""
+    from meddiag_desktop.report.location import locate, lung_model
+
+    items = list(classifications)
+    todo = [c.point_lps is not None and not c.location for c in items]
+    if not any(todo) or volume.is_rgb:
+        return items
+    model = lung_model(volume, label_maps)
+    return [replace(c, location=locate(volume, c.point_lps, label_maps, model).text) if t else c
+            for c, t in zip(items, todo)]

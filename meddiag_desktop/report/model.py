@@ -27,6 +27,8 @@ __all__ = [
     "RiskFinding",
     "KeyImage",
     "LabelMap",
+    "Technique",
+    "Comparison",
     "Report",
 ]
 
@@ -195,6 +197,8 @@ class Measurement:
     unit: str
     points_lps: tuple[tuple[float, float, float], ...] = ()
     description: str = ""
+    location: str = ""  # in words, e.g. "right upper lobe" (report.location); '' when unknown
+    image: str = ""  # where it was drawn, e.g. "axial image 75/150"
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,7 @@ class SegmentFinding:
     mean_diameter_mm: float | None = None
     status: str = ""  # AI findings: proposed / accepted / edited (rejected ones are left out); '' manual
     decided_by: str = ""
+    location: str = ""  # lesions: in words, e.g. "left lower lobe" (report.location)
 
     @property
     def confirmed(self) -> bool:
@@ -234,6 +239,7 @@ class ClassificationFinding:
     provenance: Provenance | None = None
     status: str = "proposed"  # proposed / accepted / edited (rejected ones are left out)
     decided_by: str = ""
+    location: str = ""  # in words, e.g. "right upper lobe" (report.location)
 
     @property
     def confirmed(self) -> bool:
@@ -308,6 +314,25 @@ class KeyImage:
     caption: str = ""
 
 
+@dataclass(frozen=True)
+class Technique:
+    """How the study was acquired, from the source header (missing values stay empty)."""
+
+    modality: str = ""
+    body_part: str = ""
+    slice_thickness_mm: float | None = None
+    contrast: str = ""  # ContrastBolusAgent / Route when the header has them
+    series_description: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The prior study the current one is compared with."""
+
+    study_date: str = ""  # DICOM DA of the prior
+    description: str = ""
+
+
 @dataclass
 class LabelMap:
     """A label map on the source volume's grid (``[z, y, x]``) and what its values mean."""
@@ -345,6 +370,10 @@ class Report:
     notes: list[str] = field(default_factory=list)  # e.g. an AI plugin that refused the study, and why
     statement: str = AI_STATEMENT
     detections: list[DetectionFinding] = field(default_factory=list)  # boxes of detection models
+    indication: str = ""  # why the study was done (header's reason for study, or typed by the reader)
+    indication_source: str = ""  # the header attribute the indication was copied from ('' typed by the reader)
+    technique: Technique | None = None
+    comparison: Comparison | None = None  # None: "Comparison: none"
 
     def __post_init__(self) -> None:
         if not self.app_version:

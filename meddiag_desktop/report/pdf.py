@@ -1,8 +1,10 @@
 """The report as a signable PDF (reportlab; Qt-free).
 
-Layout: a header with patient and study on every page, the reader's impression
-first, then findings, risk estimates with a contribution chart, key images,
-provenance of every AI result, the fixed AI statement and a signature block;
+Layout: a header with patient and study on every page; indication, technique and
+comparison, the findings (measurements and lesions with their location in words),
+the reader's impression, the fixed AI statement and the sign-off (on page 1 when it
+fits); then risk estimates with a contribution chart, key images and the
+provenance of every AI result;
 the footer carries the app version and "page x of y".
 """
 
@@ -12,6 +14,7 @@ import io
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from meddiag_desktop.core.corner_text import lps_text
 from meddiag_desktop.core.label_geometry import DIAMETER_DEFINITION, SIZE_NAMES, format_mm
 from meddiag_desktop.report.model import OUTSIDE_INTENDED_USE, UNCONFIRMED, Report, RiskFinding
 
@@ -197,12 +200,7 @@ def _findings(report: Report, width: float, st: _Styles) -> list:
     if not (report.measurements or report.segments or report.classifications or report.detections):
         flow.append(_p("No measurements or AI findings were recorded.", st.body))
     if report.measurements:
-        flow.append(_p("Measurements (reader)", st.h3))
-        rows = [["Measurement", "Value", "Location (LPS mm)"]]
-        for m in report.measurements:
-            pts = "; ".join("(" + ", ".join(f"{c:.1f}" for c in p) + ")" for p in m.points_lps)
-            rows.append([m.name + (f" – {m.description}" if m.description else ""), f"{m.value:.1f} {m.unit}", pts])
-        flow += [_table(rows, [170, 70, width - 240], st, align_right=(1,)), Spacer(1, 4)]
+        flow += _measurement_table(report, width, st)
     confirmed = [x for x in report.segments if x.confirmed]
     proposals = [x for x in report.segments if not x.confirmed]
     if confirmed:
@@ -218,9 +216,9 @@ def _findings(report: Report, width: float, st: _Styles) -> list:
         flow.append(_p(DIAMETER_DEFINITION, st.small))
     if report.classifications:
         flow.append(_p("Classification (AI)", st.h3))
-        rows = [["Location (LPS mm)", "Most probable", "Probabilities", "Source", "Status"]]
+        rows = [["Location", "Most probable", "Probabilities", "Source", "Status"]]
         for c in report.classifications:
-            loc = "(" + ", ".join(f"{v:.1f}" for v in c.point_lps) + ")" if c.point_lps else "–"
+            loc = c.location or (lps_text(c.point_lps) if c.point_lps else "–")  # "R 79.0  A 12.0  S 3.0 mm"
             probs = ", ".join(f"{k.replace('_', ' ')} {v * 100:.0f} %" for k, v in
                               sorted(c.probabilities.items(), key=lambda kv: -kv[1]))
             src = f"{c.provenance.plugin_id} {c.provenance.version}" if c.provenance else ""
@@ -268,7 +266,8 @@ def _segment_table(segments, width: float, st: _Styles):
              f"{names['short_axis_mm']} (mm)", f"{names['mean_diameter_mm']} (mm)", "Source", "Status"]]
     for x in segments:
         src = f"{x.provenance.plugin_id} {x.provenance.version}" if x.provenance else "manual"
-        rows.append([("\u2003" if x.component else "") + x.display_name, _fmt(x.volume_ml, 2), _fmt(x.mean_hu, 0),
+        name = x.display_name + (f"\n{x.location}" if x.location else "")
+        rows.append([("\u2003" if x.component else "") + name, _fmt(x.volume_ml, 2), _fmt(x.mean_hu, 0),
                      format_mm(x.longest_diameter_mm), format_mm(x.short_axis_mm), format_mm(x.mean_diameter_mm),
                      src, _status_text(x)])
     return _table(rows, [width - 416, 48, 42, 44, 44, 52, 112, 74], st, align_right=(1, 2, 3, 4, 5))
@@ -334,23 +333,96 @@ def _provenance(report: Report, width: float, st: _Styles) -> list:
     return [KeepTogether([_p("Provenance", st.h2), *flow])]
 
 
-def _signature(report: Report, width: float, st: _Styles) -> list:
-    from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
+def _measurement_table(report: Report, width: float, st: _Styles) -> list:
+    """The reader's measurements: readable name, size, location in words and the image it was drawn on."""
+    from reportlab.platypus import Spacer
 
-    box = Table([[_p(report.statement, st.cell)]], colWidths=[width], hAlign="LEFT")
+    rows = [["Measurement", "Size", "Location", "Image"]]
+    for m in report.measurements:
+        name = m.name + (f" – {m.description}" if m.description and m.description.lower() not in m.name.lower()
+                         else "")
+        digits = 0 if m.unit in ("deg", "mm2") else 1
+        unit = {"deg": "°", "mm2": "mm²"}.get(m.unit, m.unit)
+        rows.append([name, f"{m.value:,.{digits}f} {unit}".strip(), m.location or "–", m.image or "–"])
+    return [_p("Measurements (reader)", st.h3),
+            _table(rows, [150, 60, 140, width - 350], st, align_right=(1,)), Spacer(1, 4)]
+
+
+def _fmt_when(iso: str) -> str:
+    """``2026-11-29 14:05`` from an ISO 8601 time (seconds and offset dropped), else the text as given."""
+    import datetime as _dt
+
+    try:
+        return _dt.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return (iso or "").replace("T", " ")
+
+
+def _technique_text(report: Report) -> str:
+    t = report.technique
+    p = report.patient
+    parts: list[str] = []
+    if t is not None:
+        what = " ".join(x for x in (t.modality, t.body_part.lower() if t.body_part else "") if x)
+        if what:
+            parts.append(what)
+        if t.series_description:
+            parts.append(f"series {t.series_description}")
+        if t.slice_thickness_mm:
+            parts.append(f"{t.slice_thickness_mm:g} mm slice thickness")
+        if t.contrast:
+            parts.append(f"contrast: {t.contrast}")
+    elif p.modality:
+        parts.append(p.modality)
+    if p.study_date:
+        parts.append(f"study date {_fmt_date(p.study_date)}")
+    text = ", ".join(parts)
+    return (text[:1].upper() + text[1:] + ".") if text else "Not recorded."
+
+
+def _context_sections(report: Report, width: float, st: _Styles) -> list:
+    """Indication, technique and comparison: what a reader reads before the findings."""
+    from reportlab.platypus import Table, TableStyle
+
+    c = report.comparison
+    if c is None or not (c.study_date or c.description):
+        comparison = "None."
+    else:
+        comparison = " ".join(x for x in (f"Prior study of {_fmt_date(c.study_date)}" if c.study_date else "Prior study",
+                                          f"({c.description})" if c.description else "") if x) + "."
+    rows = [[_p("Indication", st.cell_bold), _p(report.indication or "Not given.", st.cell)],
+            [_p("Technique", st.cell_bold), _p(_technique_text(report), st.cell)],
+            [_p("Comparison", st.cell_bold), _p(comparison, st.cell)]]
+    t = Table(rows, colWidths=[80, width - 80], hAlign="LEFT")
+    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                           ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
+    return [t]
+
+
+def _ai_statement(report: Report, width: float, st: _Styles) -> list:
+    from reportlab.platypus import Spacer, Table, TableStyle
+
+    box = Table([[_p(report.statement, st.small)]], colWidths=[width], hAlign="LEFT")
     box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 0.8, "#b03a2e"), ("BACKGROUND", (0, 0), (-1, -1), "#fbeeee"),
-                             ("LEFTPADDING", (0, 0), (-1, -1), 6), ("TOPPADDING", (0, 0), (-1, -1), 5),
-                             ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
+                             ("LEFTPADDING", (0, 0), (-1, -1), 6), ("TOPPADDING", (0, 0), (-1, -1), 3),
+                             ("BOTTOMPADDING", (0, 0), (-1, -1), 3)]))
+    return [Spacer(1, 8), box]
+
+
+def _sign_off(report: Report, width: float, st: _Styles) -> list:
+    """Reader's name, date and time, and a line to sign on; kept together (on page 1 when it fits)."""
+    from reportlab.platypus import KeepTogether, Table, TableStyle
+
     reader = _p(report.reader_name, st.body) if report.reader_name else ""
     sig = Table(
-        [[reader, "", "", "", ""],
+        [[reader, "", "", "", _p(_fmt_when(report.created_at), st.body)],
          [_p("Reader (name)", st.small), "", _p("Signature", st.small), "", _p("Date and time", st.small)]],
-        colWidths=[width * 0.36, 16, width * 0.36, 16, width * 0.28 - 32], rowHeights=[30, 12], hAlign="LEFT",
+        colWidths=[width * 0.36, 16, width * 0.36, 16, width * 0.28 - 32], rowHeights=[26, 12], hAlign="LEFT",
     )
     sig.setStyle(TableStyle([("LINEBELOW", (0, 0), (0, 0), 0.6, _INK), ("LINEBELOW", (2, 0), (2, 0), 0.6, _INK),
                              ("LINEBELOW", (4, 0), (4, 0), 0.6, _INK), ("VALIGN", (0, 0), (-1, 0), "BOTTOM"),
                              ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
-    return [KeepTogether([_p("Statement on AI results", st.h2), box, Spacer(1, 14), _p("Sign-off", st.h2), sig])]
+    return [KeepTogether([_p("Sign-off", st.h2), sig])]
 
 
 def _header_lines(report: Report) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -446,9 +518,14 @@ def render_pdf(report: Report, pagesize: str = "A4") -> bytes:
                   rightPadding=0, topPadding=0, bottomPadding=0)
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=draw_header)])
 
-    flow: list = _outside_use_box(report, width, st) + [_p("Impression", st.h2)]
-    flow.append(_p(report.impression or "No impression has been entered.", st.body))
+    # what a radiologist reads in order: indication, technique, comparison, findings, impression, sign-off
+    # (on page 1 when it fits); then the risk estimates, key images and provenance behind it
+    flow: list = _outside_use_box(report, width, st) + _context_sections(report, width, st)
     flow += _findings(report, width, st)
+    flow.append(_p("Impression", st.h2))
+    flow.append(_p(report.impression or "No impression has been entered.", st.body))
+    flow += _ai_statement(report, width, st)
+    flow += _sign_off(report, width, st)
     if report.risks:
         flow.append(_p("Risk estimates", st.h2))
         for r in report.risks:
@@ -457,6 +534,5 @@ def render_pdf(report: Report, pagesize: str = "A4") -> bytes:
     flow += _key_images(report, width, st)
     if report.provenances or report.risks:
         flow += _provenance(report, width, st)
-    flow += _signature(report, width, st)
     doc.build(flow, canvasmaker=NumberedCanvas)
     return buf.getvalue()
