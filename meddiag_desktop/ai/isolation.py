@@ -29,9 +29,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
-import sys
 import tempfile
-import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -135,29 +133,12 @@ def _death_reason(code: int | None) -> str:
     return f"exited with status {code}"
 
 
-_START_LOCK = threading.Lock()
-
-
 def _start_without_main(proc) -> None:
-    """Start a spawn child without re-running the parent's ``__main__``.
+    """Start a spawn child without re-running the parent's ``__main__`` (:mod:`meddiag_desktop.spawning`)."""
+    from meddiag_desktop.spawning import main_hidden
 
-    The worker's target lives in this package, so the child needs nothing from
-    the main script; hiding it keeps unguarded scripts, notebooks and frozen apps
-    from being executed again in the child.
-    """
-    main = sys.modules.get("__main__")
-    with _START_LOCK:
-        saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if main is not None and k in main.__dict__}
-        try:
-            if main is not None:
-                main.__dict__["__spec__"] = None
-                main.__dict__.pop("__file__", None)
-            proc.start()
-        finally:
-            if main is not None:
-                main.__dict__.update(saved)
-                if "__spec__" not in saved:
-                    main.__dict__.pop("__spec__", None)
+    with main_hidden():
+        proc.start()
 
 
 class WorkerProcess:

@@ -11,17 +11,16 @@ study land once.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meddiag_desktop.spawning import main_hidden  # Dask spawns its workers: never re-run the caller's script
 from meddiag_desktop.batch.discover import (BatchInputError, InputProblem, StudyJob, candidates, merge_scans,
                                             scan_candidate)
 from meddiag_desktop.batch.study import MARKER, STAGING, ReportOptions, StudyResult, is_complete, process_study
@@ -150,28 +149,6 @@ def _check_plugins(options: ReportOptions) -> None:
             raise BatchInputError(f"plugin {info.id} cannot be used: {info.error}")
 
 
-@contextlib.contextmanager
-def _main_hidden():
-    """Start worker processes without re-running the caller's main script in each of them.
-
-    Dask starts its workers with ``spawn``, which imports ``__main__`` again in every
-    worker: an unguarded script, a notebook or a frozen app would run again there.
-    Our tasks need nothing from ``__main__``, so it is hidden while the workers start.
-    """
-    main = sys.modules.get("__main__")
-    saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if main is not None and k in main.__dict__}
-    try:
-        if main is not None:
-            main.__dict__["__spec__"] = None
-            main.__dict__.pop("__file__", None)
-        yield
-    finally:
-        if main is not None:
-            main.__dict__.update(saved)
-            if "__spec__" not in saved:
-                main.__dict__.pop("__spec__", None)
-
-
 def _connect(config: BatchConfig):
     """(client, cluster or None, ReportOptions adjusted to the cluster)."""
     import logging
@@ -189,7 +166,7 @@ def _connect(config: BatchConfig):
                                       "'dask worker SCHEDULER --nthreads 1 --resources GPU=1'")
         return client, None, options
     n, threads, gpus = local_cluster_size(options.device, config.workers)
-    with _main_hidden():
+    with main_hidden():
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=config.dashboard_address, resources={"GPU": 1} if gpus else None,
                                silence_logs=logging.ERROR)

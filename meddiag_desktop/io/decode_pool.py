@@ -15,10 +15,8 @@ runner's worker in ``ai/isolation.py`` does).
 from __future__ import annotations
 
 import atexit
-import contextlib
 import multiprocessing as mp
 import os
-import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 
 from meddiag_desktop.io.errors import LoadCancelled, LoadError
+from meddiag_desktop.spawning import main_hidden
 
 __all__ = ["decode_isolated", "shutdown", "warm", "pool_size"]
 
@@ -57,7 +56,7 @@ def warm() -> None:
     """Start the decode processes now (in the background) so that the first compressed image does not wait for them."""
     pool = _get_pool()
     try:
-        with _main_hidden():
+        with main_hidden():
             for _ in range(_workers()):
                 pool.submit(_warm_child)
     except RuntimeError:  # shut down meanwhile
@@ -74,30 +73,6 @@ def _exit_with_parent(parent_pid: int) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-_spawn_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _main_hidden():
-    """While spawning, hide ``__main__``'s file and spec so the child does not run the main script again.
-
-    The workers' code lives in this package; they need nothing from the caller's script.
-    """
-    main = sys.modules.get("__main__")
-    with _spawn_lock:
-        saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if main is not None and k in main.__dict__}
-        try:
-            if main is not None:
-                main.__dict__["__spec__"] = None
-                main.__dict__.pop("__file__", None)
-            yield
-        finally:
-            if main is not None:
-                main.__dict__.update(saved)
-                if "__spec__" not in saved:
-                    main.__dict__.pop("__spec__", None)
 
 
 def _get_pool() -> ProcessPoolExecutor:
@@ -189,7 +164,7 @@ def decode_isolated(path: str, what: str, expected_bytes: int = 0, cancel=None) 
     for attempt in (1, 2):
         pool = _get_pool()
         try:
-            with _main_hidden():  # the pool spawns its workers inside submit()
+            with main_hidden():  # the pool spawns its workers inside submit()
                 future = pool.submit(_decode_in_child, path)
             result = _wait(future, timeout, cancel)
         except LoadCancelled:

@@ -289,4 +289,3 @@ def _compare_same_uid(h: InstanceHeader, earlier: list[InstanceHeader]) -> tuple
                 return "identical", o
             return "conflict", o
     return "distinct", earlier[0]
-    return ScanResult(group_instances(unique_headers), skipped)

@@ -111,7 +111,7 @@ class _TaskDialog(QDialog):
         if total > 0:
             self.progress.setRange(0, total)
             self.progress.setValue(min(done, total))
-            self.progress.setFormat(f"%v / %m")
+            self.progress.setFormat("%v / %m")
         else:
             self.progress.setRange(0, 0)
 

@@ -21,6 +21,8 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from meddiag_desktop.atomic_files import fsync_dir
+
 __all__ = ["ExportError", "publish_set", "clean_stale", "STAGING_MARK", "OWN_NAMES"]
 
 STAGING_MARK = ".meddiag-staging-"
@@ -31,21 +33,6 @@ OWN_NAMES = frozenset({"report.pdf", "seg.dcm", "sr.dcm"})
 
 class ExportError(ValueError):
     """The export cannot be done; the message says why and what to do."""
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _alive(pid: int) -> bool:
@@ -92,7 +79,7 @@ def clean_stale(out: Path) -> list[str]:
                 entry.unlink()
                 handled.append(entry.name)
     if handled:
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
     return handled
 
 
@@ -167,7 +154,7 @@ def publish_set(out: Path, files: Mapping[str, bytes], *, overwrite: bool = Fals
             say(f"writing {name}")
             _write(stage / name, data, mode)
             _stall(name)
-        _fsync_dir(stage)
+        fsync_dir(stage)
         if verify is not None:
             verify([stage / name for name in files])
         _stall("publish")
@@ -185,5 +172,5 @@ def publish_set(out: Path, files: Mapping[str, bytes], *, overwrite: bool = Fals
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    _fsync_dir(out.parent)
+    fsync_dir(out.parent)
     return {name: out / name for name in files}

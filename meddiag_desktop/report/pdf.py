@@ -325,7 +325,7 @@ def _provenance(report: Report, width: float, st: _Styles) -> list:
                      p.run_at.replace("T", " ")])
     for r in report.risks:
         rows.append([f"{r.title}\n({r.model_id})", r.model_version or "–", _p("published formula", st.cell), "–", "–"])
-    rows.append([f"MedDiag Desktop", report.app_version, "–", "–", report.created_at.replace("T", " ")])
+    rows.append(["MedDiag Desktop", report.app_version, "–", "–", report.created_at.replace("T", " ")])
     flow.append(_table(rows, [130, 48, width - 318, 40, 100], st))
     uses = [(p.plugin_id, p.intended_use) for p in report.provenances if p.intended_use]
     for pid, use in uses:
