@@ -238,6 +238,8 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, m
     if have:
         missing, expected, plan = _missing(node, local, study_uid, series_uid, have)
         if not missing:
+            if on_plan is not None:
+                on_plan(plan)
             if not series_uid:
                 db.mark_complete(study_uid)
             return _result(db, study_uid, 0, expected)

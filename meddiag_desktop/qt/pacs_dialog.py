@@ -8,9 +8,10 @@ one-line :class:`~meddiag_desktop.pacs.PacsError` messages, shown in the dialog.
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -32,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from meddiag_desktop.qt.background import BackgroundTask
 
-__all__ = ["QueryRetrieveDialog", "SendDialog", "NodeChooser"]
+__all__ = ["QueryRetrieveDialog", "SendDialog", "NodeChooser", "ProgressiveOpen"]
 
 _COLUMNS = [("StudyDate", "Date"), ("PatientID", "Patient ID"), ("PatientName", "Patient name"),
             ("ModalitiesInStudy", "Modalities"), ("NumberOfStudyRelatedInstances", "Images"),
@@ -151,6 +152,8 @@ class QueryRetrieveDialog(_TaskDialog):
     study_retrieved = Signal(str)
     #: the local folder of the first complete series (the largest), while the rest is still coming
     series_ready = Signal(str)
+    #: a retrieve started: its :class:`~meddiag_desktop.pacs.progressive.Arrivals` (emitted once the plan is known)
+    arriving = Signal(object)
 
     def __init__(self, parent: QWidget | None = None, db_dir=None) -> None:
         super().__init__("Query/Retrieve from PACS", parent)
@@ -190,6 +193,8 @@ class QueryRetrieveDialog(_TaskDialog):
         self.retrieve_button.clicked.connect(self.retrieve)
         self.rows: list[dict] = []
         self.first_series: str | None = None
+        #: time.monotonic() when the last retrieve's work ended (None while one runs)
+        self.retrieve_ended_at: float | None = None
 
         top = QHBoxLayout()
         top.addWidget(QLabel("PACS"))
@@ -324,11 +329,19 @@ class QueryRetrieveDialog(_TaskDialog):
         method = self.method.currentData()
         factory = self._database
         self.first_series: str | None = None
+        self.retrieve_ended_at = None
+        self.arriving.emit(None)  # a viewer following an earlier retrieve lets go
 
         def work(progress, cancel):
             from meddiag_desktop.pacs import load_settings, retrieve
+            from meddiag_desktop.pacs.progressive import Arrivals
 
             db = factory()
+            arrivals = Arrivals(db, uid)
+
+            def on_plan(plan: dict[str, int]) -> None:
+                arrivals.on_plan(plan)
+                self.arriving.emit(arrivals)  # queued to the GUI thread: the viewer follows the arrivals
 
             def on_series(series_uid: str) -> None:
                 if self.first_series is None:  # show the largest series while the others arrive
@@ -337,8 +350,9 @@ class QueryRetrieveDialog(_TaskDialog):
 
             try:
                 return retrieve(node, uid, db, method=method, local=load_settings().local, progress=progress,
-                                cancel=cancel, on_series=on_series)
+                                cancel=cancel, on_series=on_series, on_plan=on_plan, on_instance=arrivals.on_instance)
             finally:
+                self.retrieve_ended_at = time.monotonic()
                 db.close()
 
         return self.run(work, self._retrieved, f"Retrieving study {uid} from {node.label}…")
@@ -348,6 +362,149 @@ class QueryRetrieveDialog(_TaskDialog):
         self.progress.setValue(out["instances"])
         self.set_status(f"Retrieved {out['received']} new instance(s); the study has {out['instances']} in {out['folder']}")
         self.study_retrieved.emit(out["folder"])
+
+
+class ProgressiveOpen(QObject):
+    """Shows the largest series of a running retrieve in ``window`` while it arrives.
+
+    Once :meth:`Arrivals.first_view_ready` holds, a volume of what has arrived
+    (:func:`~meddiag_desktop.pacs.progressive.load_arrived`, built off the UI
+    thread) is shown, then rebuilt at most every ``interval_ms`` as more lands,
+    keeping the reader's cursor and window; the status bar says
+    "Retrieving 340/1000". When the series is complete (or the retrieve ends) it
+    is loaded with :func:`meddiag_desktop.io.load` like any folder. A study the
+    reader opens meanwhile stops the updates.
+    """
+
+    #: volume shown, instances in it, instances expected, final (the whole series)
+    shown = Signal(object, int, int, bool)
+
+    def __init__(self, window, dialog: QueryRetrieveDialog, interval_ms: int = 1000) -> None:
+        super().__init__(dialog)
+        self.window = window
+        self.dialog = dialog
+        self.interval_ms = interval_ms
+        self.arrivals = None
+        self.folder = None
+        self.final = False
+        self.loaded = 0  #: arrived instances the last volume was built from
+        self.first_shown_at: float | None = None  #: time.monotonic() of the first partial view
+        self.final_shown_at: float | None = None
+        self._ours = None  #: the volume we showed last (another one in the window: the reader moved on)
+        self._task: BackgroundTask | None = None
+        self._ended = False
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.tick)
+        dialog.arriving.connect(self.follow)
+        dialog.study_retrieved.connect(self._retrieve_ended)
+        dialog.finished.connect(lambda _code: self.stop())
+
+    def follow(self, arrivals) -> None:
+        """Follow a retrieve's arrivals (None: stop following the previous one)."""
+        self.arrivals, self.final, self.loaded, self._ours, self._ended = arrivals, False, 0, None, False
+        self.folder = self.first_shown_at = self.final_shown_at = None
+        if arrivals is None:
+            self._timer.stop()
+            return
+        self._timer.start(self.interval_ms)
+        self.tick()
+
+    def stop(self) -> None:
+        """Stop following (the dialog closes): no more updates, a volume being built is waited for."""
+        self._timer.stop()
+        self.arrivals = None
+        if self._task is not None:
+            self._task.cancel()
+            self._task.wait()
+
+    def _reader_moved_on(self) -> bool:
+        return self._ours is not None and self.window.state.volume is not self._ours
+
+    def tick(self) -> None:
+        if self.arrivals is None or self.final or self._reader_moved_on():
+            self._timer.stop()
+            return
+        folder, arrived, expected = self.arrivals.focus()
+        if folder is None:
+            return
+        ended = self.dialog.retrieve_ended_at is not None
+        if self._task is None and ended and len(arrived) == self.loaded:  # stopped or failed: keep what is shown
+            self._timer.stop()
+            self.window.statusBar().showMessage(f"Retrieve stopped at {len(arrived)}/{expected or '?'}", 10000)
+            return
+        self.window.statusBar().showMessage(f"Retrieving {len(arrived)}/{expected or '?'}"
+                                            + (f" · showing {self.loaded}" if self.loaded else ""))
+        if self._task is not None or len(arrived) == self.loaded:
+            return
+        complete = bool(expected) and len(arrived) >= expected
+        if not complete and (self._ended or not self.arrivals.first_view_ready()):
+            return
+        self.folder = folder
+        self._load(arrived, complete)
+
+    def _retrieve_ended(self, _folder: str = "") -> None:
+        self._ended = True
+        if self.arrivals is None:
+            return
+        if self._task is None and not self.final:
+            _, arrived, _ = self.arrivals.focus()
+            if arrived:
+                self._load(arrived, True)
+
+    def _load(self, arrived: list, final: bool) -> None:
+        folder = self.folder or arrived[0].parent
+
+        def work(progress, cancel):
+            if final:
+                from meddiag_desktop import io
+
+                return io.load(folder, cancel=cancel), len(arrived)
+            from meddiag_desktop.pacs.progressive import load_arrived
+
+            part = load_arrived(arrived, cancel=cancel)
+            return part.volume, part.shown
+
+        task = BackgroundTask(work, name="arriving", parent=self)
+        task.succeeded.connect(lambda out: self._show(out[0], out[1], len(arrived), final, str(folder)))
+        task.failed.connect(lambda msg, _exc: self.window.statusBar().showMessage(f"Retrieving: {msg}", 5000))
+        task.finished.connect(lambda: self._loaded(task))
+        self._task = task
+        self.window._tasks.append(task)  # the window waits for it when it closes
+        task.start()
+
+    def _loaded(self, task: BackgroundTask) -> None:
+        if self._task is task:
+            self._task = None
+        if task in self.window._tasks:
+            self.window._tasks.remove(task)
+        task.deleteLater()
+        if self._ended and not self.final and not self._reader_moved_on() and self.arrivals is not None:
+            self._retrieve_ended()  # the retrieve ended while a partial volume was being built
+
+    def _show(self, volume, shown: int, arrived: int, final: bool, folder: str) -> None:
+        if self._reader_moved_on():
+            return
+        state = self.window.state
+        keep = (state.cursor.copy(), tuple(state.window)) if self._ours is not None else None
+        self.window.show_volume(volume, None, folder if final else "")
+        if keep is not None:  # where the reader was looking, in patient coordinates
+            state.set_window(*keep[1])
+            state.set_cursor(keep[0])
+        self._ours = state.volume
+        self.loaded = arrived
+        _, _, expected = self.arrivals.focus()
+        now = time.monotonic()
+        if self.first_shown_at is None:
+            self.first_shown_at = now
+        if final:
+            self.final, self.final_shown_at = True, now
+            self._timer.stop()
+            self.window.statusBar().showMessage(f"Retrieved {arrived} image(s)", 5000)
+        else:
+            self.window.statusBar().showMessage(f"Retrieving {arrived}/{expected or '?'} · showing {shown}")
+        self.shown.emit(volume, shown, expected, final)
+        if not final and self.dialog.retrieve_ended_at is not None:
+            self.tick()
 
 
 class SendDialog(_TaskDialog):
