@@ -134,7 +134,8 @@ def find(node: Node, query: dict[str, str] | None = None, level: str = "STUDY", 
     local = local or LocalAE()
     ds = Dataset()
     ds.QueryRetrieveLevel = level
-    keys = STUDY_KEYS if level == "STUDY" else SERIES_KEYS if level == "SERIES" else ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+    keys = STUDY_KEYS if level == "STUDY" else SERIES_KEYS if level == "SERIES" else (
+        "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "InstanceNumber")
     for k in keys:
         setattr(ds, k, "")
     for k, v in (query or {}).items():
@@ -248,13 +249,21 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, m
     if (on_series is not None or on_plan is not None) and missing is None and not series_uid:
         idents, counter["total"], plan = _series_identifiers(node, local, study_uid)
         expected = counter["total"] or None
+    last_chunks: set[int] = set()
+    if on_plan is not None and missing is None and not series_uid and idents and "SeriesInstanceUID" in idents[0]:
+        # a viewer follows: the largest series comes middle-out, in blocks of consecutive instances
+        chunks = _middle_out_identifiers(node, local, study_uid, str(idents[0].SeriesInstanceUID))
+        if chunks:
+            last_chunks.add(id(chunks[-1]))
+            idents = chunks + idents[1:]
     if on_plan is not None:
         on_plan(plan)
     if not series_uid:
         db.mark_partial(study_uid, expected)
 
     def done(ident) -> None:
-        if on_series is not None and "SeriesInstanceUID" in ident:
+        whole = ident.QueryRetrieveLevel == "SERIES" or id(ident) in last_chunks
+        if on_series is not None and whole and "SeriesInstanceUID" in ident:
             db.flush()
             on_series(str(ident.SeriesInstanceUID))
 
@@ -275,6 +284,46 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, m
     if not series_uid:
         db.mark_complete(study_uid)
     return _result(db, study_uid, received, expected)
+
+
+def _middle_out(sops: list[str], first: int = 16, chunk: int = 50) -> list[list[str]]:
+    """``sops`` (in slice order) as blocks: ``first`` from the middle, then ``chunk``-sized blocks above and below in turn.
+
+    After each block the instances that have arrived are one run of consecutive slices.
+    """
+    n = len(sops)
+    lo = max(0, n // 2 - first // 2)
+    hi = min(n, lo + first)
+    out = [sops[lo:hi]]
+    while lo > 0 or hi < n:
+        if hi < n:
+            out.append(sops[hi:hi + chunk])
+            hi = min(n, hi + chunk)
+        if lo > 0:
+            out.append(sops[max(0, lo - chunk):lo])
+            lo = max(0, lo - chunk)
+    return out
+
+
+def _middle_out_identifiers(node: Node, local: LocalAE, study_uid: str, series_uid: str) -> list:
+    """Image-level identifiers retrieving ``series_uid`` middle-out by InstanceNumber (an image-level C-FIND);
+    [] when the PACS does not give InstanceNumbers (then the series is fetched whole)."""
+    from pydicom.dataset import Dataset
+
+    rows = [r for r in find(node, {}, "IMAGE", local, study_uid=study_uid)
+            if r.get("SeriesInstanceUID") == series_uid and r.get("SOPInstanceUID")]
+    if not rows or any(not isinstance(r.get("InstanceNumber"), int) for r in rows):
+        return []
+    rows.sort(key=lambda r: r["InstanceNumber"])
+    out = []
+    for block in _middle_out([r["SOPInstanceUID"] for r in rows]):
+        ds = Dataset()
+        ds.QueryRetrieveLevel = "IMAGE"
+        ds.StudyInstanceUID = study_uid
+        ds.SeriesInstanceUID = series_uid
+        ds.SOPInstanceUID = block
+        out.append(ds)
+    return out
 
 
 def _series_identifiers(node: Node, local: LocalAE, study_uid: str) -> tuple[list, int, dict[str, int]]:

@@ -15,9 +15,11 @@ showing; :func:`load_arrived` builds a volume of what has arrived::
         part = load_arrived(arrived)      # part.volume, part.shown of part.arrived
 
 The partial volume is the longest run of consecutive InstanceNumbers that has
-arrived (a PACS sends a series in its stored order, which is the slice order for
-almost every scanner), so its geometry is exact: it is a slab of the final
-volume, not a volume with blank gaps. When the retrieve ends, the series is
+arrived, so its geometry is exact: it is a slab of the final volume, not a volume
+with blank gaps. A DIMSE retrieve followed this way (``on_plan`` given) asks for
+the largest series middle-out, in blocks of consecutive instances (an image-level
+C-FIND gives the InstanceNumbers), because a PACS sends a series in its own order
+(Orthanc's is not the slice order), so the run grows from the middle slice. When the retrieve ends, the series is
 loaded with :func:`meddiag_desktop.io.load` like any folder.
 """
 
@@ -121,23 +123,29 @@ def _longest_run(instances: list) -> list:
     return instances[best[0]:best[1]]
 
 
-def load_arrived(paths: Iterable[str | Path], cancel: Callable[[], bool] | None = None) -> PartialVolume:
+def load_arrived(paths: Iterable[str | Path], cancel: Callable[[], bool] | None = None,
+                 headers: dict | None = None) -> PartialVolume:
     """A volume of the arrived instances of one series: their longest run of consecutive InstanceNumbers.
 
     Files that cannot be read yet are left out; raises :class:`meddiag_desktop.io.LoadError`
-    when nothing can be shown.
+    when nothing can be shown. ``headers`` (path -> header) is a cache kept between calls,
+    so each rebuild reads only the new files' headers.
     """
     from meddiag_desktop.io import LoadError
     from meddiag_desktop.io.dicom_header import HeaderError, read_header
     from meddiag_desktop.io.dicom_scan import group_instances
     from meddiag_desktop.io.dicom_volume import load_series
 
+    cache = headers if headers is not None else {}
     headers = []
     for p in paths:
-        try:
-            headers.append(read_header(p))
-        except (HeaderError, OSError):
-            continue
+        h = cache.get(p)
+        if h is None:
+            try:
+                h = cache[p] = read_header(p)
+            except (HeaderError, OSError):
+                continue
+        headers.append(h)
     if not headers:
         raise LoadError("none of the instances that arrived can be read yet")
     series = group_instances(headers)[0]  # the largest part (one size and orientation)

@@ -154,6 +154,8 @@ class QueryRetrieveDialog(_TaskDialog):
     series_ready = Signal(str)
     #: a retrieve started: its :class:`~meddiag_desktop.pacs.progressive.Arrivals` (emitted once the plan is known)
     arriving = Signal(object)
+    #: a retrieve starts (no argument: PySide6 mishandles None sent through Signal(object))
+    retrieve_started = Signal()
 
     def __init__(self, parent: QWidget | None = None, db_dir=None) -> None:
         super().__init__("Query/Retrieve from PACS", parent)
@@ -330,7 +332,7 @@ class QueryRetrieveDialog(_TaskDialog):
         factory = self._database
         self.first_series: str | None = None
         self.retrieve_ended_at = None
-        self.arriving.emit(None)  # a viewer following an earlier retrieve lets go
+        self.retrieve_started.emit()  # a viewer following an earlier retrieve lets go
 
         def work(progress, cancel):
             from meddiag_desktop.pacs import load_settings, retrieve
@@ -387,7 +389,10 @@ class ProgressiveOpen(QObject):
         self.arrivals = None
         self.folder = None
         self.final = False
-        self.loaded = 0  #: arrived instances the last volume was built from
+        self.loaded = 0  #: arrived instances the last volume shown was built from
+        self.slices = 0  #: instances in the volume shown
+        self._tried = 0  #: arrived instances the last build started from
+        self._headers: dict = {}  #: header cache of load_arrived (read once per file)
         self.first_shown_at: float | None = None  #: time.monotonic() of the first partial view
         self.final_shown_at: float | None = None
         self._ours = None  #: the volume we showed last (another one in the window: the reader moved on)
@@ -396,6 +401,7 @@ class ProgressiveOpen(QObject):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.tick)
         dialog.arriving.connect(self.follow)
+        dialog.retrieve_started.connect(lambda: self.follow(None))
         dialog.study_retrieved.connect(self._retrieve_ended)
         dialog.finished.connect(lambda _code: self.stop())
 
@@ -403,6 +409,8 @@ class ProgressiveOpen(QObject):
         """Follow a retrieve's arrivals (None: stop following the previous one)."""
         self.arrivals, self.final, self.loaded, self._ours, self._ended = arrivals, False, 0, None, False
         self.folder = self.first_shown_at = self.final_shown_at = None
+        self.slices = self._tried = 0
+        self._headers = {}
         if arrivals is None:
             self._timer.stop()
             return
@@ -428,13 +436,13 @@ class ProgressiveOpen(QObject):
         if folder is None:
             return
         ended = self.dialog.retrieve_ended_at is not None
-        if self._task is None and ended and len(arrived) == self.loaded:  # stopped or failed: keep what is shown
+        if self._task is None and ended and len(arrived) == self._tried:  # stopped or failed: keep what is shown
             self._timer.stop()
             self.window.statusBar().showMessage(f"Retrieve stopped at {len(arrived)}/{expected or '?'}", 10000)
             return
         self.window.statusBar().showMessage(f"Retrieving {len(arrived)}/{expected or '?'}"
-                                            + (f" · showing {self.loaded}" if self.loaded else ""))
-        if self._task is not None or len(arrived) == self.loaded:
+                                            + (f" · showing {self.slices}" if self.slices else ""))
+        if self._task is not None or len(arrived) == self._tried:
             return
         complete = bool(expected) and len(arrived) >= expected
         if not complete and (self._ended or not self.arrivals.first_view_ready()):
@@ -453,6 +461,9 @@ class ProgressiveOpen(QObject):
 
     def _load(self, arrived: list, final: bool) -> None:
         folder = self.folder or arrived[0].parent
+        headers = self._headers
+        self._tried = len(arrived)
+        started = time.monotonic()
 
         def work(progress, cancel):
             if final:
@@ -461,12 +472,16 @@ class ProgressiveOpen(QObject):
                 return io.load(folder, cancel=cancel), len(arrived)
             from meddiag_desktop.pacs.progressive import load_arrived
 
-            part = load_arrived(arrived, cancel=cancel)
+            part = load_arrived(arrived, cancel=cancel, headers=headers)
             return part.volume, part.shown
+
+        def took() -> None:  # a rebuild that takes long waits longer: the retrieve keeps most of the CPU
+            self._timer.setInterval(max(self.interval_ms, int(3000 * (time.monotonic() - started))))
 
         task = BackgroundTask(work, name="arriving", parent=self)
         task.succeeded.connect(lambda out: self._show(out[0], out[1], len(arrived), final, str(folder)))
         task.failed.connect(lambda msg, _exc: self.window.statusBar().showMessage(f"Retrieving: {msg}", 5000))
+        task.finished.connect(took)
         task.finished.connect(lambda: self._loaded(task))
         self._task = task
         self.window._tasks.append(task)  # the window waits for it when it closes
@@ -484,6 +499,11 @@ class ProgressiveOpen(QObject):
     def _show(self, volume, shown: int, arrived: int, final: bool, folder: str) -> None:
         if self._reader_moved_on():
             return
+        if not final:  # only a longer slab than the one shown, and a first one of first_view slices
+            _, _, expected = self.arrivals.focus()
+            need = min(self.arrivals.first_view, expected) if expected else self.arrivals.first_view
+            if shown <= self.slices or shown < need:
+                return
         state = self.window.state
         keep = (state.cursor.copy(), tuple(state.window)) if self._ours is not None else None
         self.window.show_volume(volume, None, folder if final else "")
@@ -491,7 +511,7 @@ class ProgressiveOpen(QObject):
             state.set_window(*keep[1])
             state.set_cursor(keep[0])
         self._ours = state.volume
-        self.loaded = arrived
+        self.loaded, self.slices = arrived, shown
         _, _, expected = self.arrivals.focus()
         now = time.monotonic()
         if self.first_shown_at is None:

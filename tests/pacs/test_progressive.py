@@ -45,6 +45,11 @@ def test_each_instance_is_reported_as_it_lands(orthanc, long_ct, db, method):
     assert all(on_disk for on_disk, _ in landed)
     assert folder == db.managed_path(study_uid, series_uid, "x").parent
     assert sorted(arrived) == sorted(folder.glob("*.dcm"))
+    number = {p: int(pydicom.dcmread(p, stop_before_pixels=True).InstanceNumber) for p in arrived}
+    if method != "wado":  # DIMSE followed by a viewer: the middle 16 slices first, then blocks outwards
+        assert sorted(number[p] for p in arrived[:16]) == list(range(23, 39))
+        assert sorted(number[p] for p in arrived[16:38]) == list(range(39, 61))
+        assert sorted(number[p] for p in arrived[38:]) == list(range(1, 23))
     # a volume of what had arrived after 20 instances: a slab of the final one, same geometry
     part = load_arrived(arrived[:20])
     full = io.load(folder)
