@@ -374,8 +374,9 @@ class ProgressiveOpen(QObject):
     thread) is shown, then rebuilt at most every ``interval_ms`` as more lands,
     keeping the reader's cursor and window; the status bar says
     "Retrieving 340/1000". When the series is complete (or the retrieve ends) it
-    is loaded with :func:`meddiag_desktop.io.load` like any folder. A study the
-    reader opens meanwhile stops the updates.
+    opened as File > Open opens a folder (:func:`meddiag_desktop.qt.opening.open_study`:
+    the study browser lists its series, the largest is loaded with
+    :func:`meddiag_desktop.io.load`). A study the reader opens meanwhile stops the updates.
     """
 
     #: volume shown, instances in it, instances expected, final (the whole series)
@@ -398,6 +399,8 @@ class ProgressiveOpen(QObject):
         self._ours = None  #: the volume we showed last (another one in the window: the reader moved on)
         self._task: BackgroundTask | None = None
         self._ended = False
+        self._final_tried = False
+        self._study_folder: str | None = None
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.tick)
         dialog.arriving.connect(self.follow)
@@ -411,6 +414,8 @@ class ProgressiveOpen(QObject):
         self.folder = self.first_shown_at = self.final_shown_at = None
         self.slices = self._tried = 0
         self._headers = {}
+        self._final_tried = False
+        self._study_folder = None
         if arrivals is None:
             self._timer.stop()
             return
@@ -450,9 +455,11 @@ class ProgressiveOpen(QObject):
         self.folder = folder
         self._load(arrived, complete)
 
-    def _retrieve_ended(self, _folder: str = "") -> None:
+    def _retrieve_ended(self, study_folder: str = "") -> None:
+        if study_folder:
+            self._study_folder = study_folder
         self._ended = True
-        if self.arrivals is None:
+        if self.arrivals is None or self._final_tried:
             return
         if self._task is None and not self.final:
             _, arrived, _ = self.arrivals.focus()
@@ -461,15 +468,19 @@ class ProgressiveOpen(QObject):
 
     def _load(self, arrived: list, final: bool) -> None:
         folder = self.folder or arrived[0].parent
+        if final:  # the study when the retrieve is over (the study browser lists its series), else the series
+            folder = getattr(self, "_study_folder", None) if self._ended else None
+            folder = folder or self.folder or arrived[0].parent
+            self._final_tried = True
         headers = self._headers
         self._tried = len(arrived)
         started = time.monotonic()
 
         def work(progress, cancel):
-            if final:
-                from meddiag_desktop import io
+            if final:  # as File > Open does: meddiag_desktop.io's scan, the largest series, io.load
+                from meddiag_desktop.qt.opening import open_study
 
-                return io.load(folder, cancel=cancel), len(arrived)
+                return open_study(str(folder), cancel=cancel), len(arrived)
             from meddiag_desktop.pacs.progressive import load_arrived
 
             part = load_arrived(arrived, cancel=cancel, headers=headers)
@@ -497,8 +508,12 @@ class ProgressiveOpen(QObject):
             self._retrieve_ended()  # the retrieve ended while a partial volume was being built
 
     def _show(self, volume, shown: int, arrived: int, final: bool, folder: str) -> None:
-        if self._reader_moved_on():
+        if self._reader_moved_on() or self.arrivals is None:
             return
+        opened = None
+        if final:
+            opened, volume = volume, volume.volume
+            folder = opened.source
         if not final:  # only a longer slab than the one shown, and a first one of first_view slices
             _, _, expected = self.arrivals.focus()
             need = min(self.arrivals.first_view, expected) if expected else self.arrivals.first_view
@@ -506,7 +521,9 @@ class ProgressiveOpen(QObject):
                 return
         state = self.window.state
         keep = (state.cursor.copy(), tuple(state.window)) if self._ours is not None else None
-        self.window.show_volume(volume, None, folder if final else "")
+        if opened is not None and opened.found:
+            self.window.browser.set_series(opened.found)
+        self.window.show_volume(volume, opened.series if opened is not None else None, folder if final else "")
         if keep is not None:  # where the reader was looking, in patient coordinates
             state.set_window(*keep[1])
             state.set_cursor(keep[0])
