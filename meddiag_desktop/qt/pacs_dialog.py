@@ -523,7 +523,16 @@ class ProgressiveOpen(QObject):
         keep = (state.cursor.copy(), tuple(state.window)) if self._ours is not None else None
         if opened is not None and opened.found:
             self.window.browser.set_series(opened.found)
-        self.window.show_volume(volume, opened.series if opened is not None else None, folder if final else "")
+        sessions = getattr(self.window, "sessions", None)
+        quiet = not final and sessions is not None
+        if quiet:  # a partial view has no session of its own: the study's session opens with the whole series
+            sessions.close_current()
+            self.window.volume_shown.disconnect(sessions._on_volume)
+        try:
+            self.window.show_volume(volume, opened.series if opened is not None else None, folder if final else "")
+        finally:
+            if quiet:
+                self.window.volume_shown.connect(sessions._on_volume)
         if keep is not None:  # where the reader was looking, in patient coordinates
             state.set_window(*keep[1])
             state.set_cursor(keep[0])
