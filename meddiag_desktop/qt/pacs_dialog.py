@@ -371,16 +371,19 @@ class ProgressiveOpen(QObject):
 
     Once :meth:`Arrivals.first_view_ready` holds, a volume of what has arrived
     (:func:`~meddiag_desktop.pacs.progressive.load_arrived`, built off the UI
-    thread) is shown, then rebuilt at most every ``interval_ms`` as more lands,
+    thread) is shown, then rebuilt as more lands: at most every ``interval_ms``, after
+    5 % more of the series, and after four times what the last rebuild cost (the views
+    render on the UI thread, which the network threads share the interpreter with),
     keeping the reader's cursor and window; the status bar says
-    "Retrieving 340/1000". When the series is complete (or the retrieve ends) it
+    "Retrieving 340/1000". When the series is complete (or the retrieve ends) it is
     opened as File > Open opens a folder (:func:`meddiag_desktop.qt.opening.open_study`:
     the study browser lists its series, the largest is loaded with
     :func:`meddiag_desktop.io.load`). A study the reader opens meanwhile stops the updates.
     """
 
-    #: volume shown, instances in it, instances expected, final (the whole series)
-    shown = Signal(object, int, int, bool)
+    #: volume shown, instances in it, instances expected, final (1: the whole series; an int, not a bool:
+    #: PySide6 on Python 3.11 mishandles the refcount of True/False/None sent through signals)
+    shown = Signal(object, int, int, int)
 
     def __init__(self, window, dialog: QueryRetrieveDialog, interval_ms: int = 1000) -> None:
         super().__init__(dialog)
@@ -401,6 +404,7 @@ class ProgressiveOpen(QObject):
         self._ended = False
         self._final_tried = False
         self._study_folder: str | None = None
+        self._cost = 0.0  #: seconds the last rebuild took to build and show
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.tick)
         dialog.arriving.connect(self.follow)
@@ -447,9 +451,11 @@ class ProgressiveOpen(QObject):
             return
         self.window.statusBar().showMessage(f"Retrieving {len(arrived)}/{expected or '?'}"
                                             + (f" · showing {self.slices}" if self.slices else ""))
-        if self._task is not None or len(arrived) == self._tried:
-            return
         complete = bool(expected) and len(arrived) >= expected
+        # a rebuild costs the retrieve CPU (the views render on this thread): wait for 5 % more of the series
+        step = max(1, expected // 20) if self.slices else 1
+        if self._task is not None or len(arrived) == self._tried or (len(arrived) - self._tried < step and not complete):
+            return
         if not complete and (self._ended or not self.arrivals.first_view_ready()):
             return
         self.folder = folder
@@ -486,8 +492,8 @@ class ProgressiveOpen(QObject):
             part = load_arrived(arrived, cancel=cancel, headers=headers)
             return part.volume, part.shown
 
-        def took() -> None:  # a rebuild that takes long waits longer: the retrieve keeps most of the CPU
-            self._timer.setInterval(max(self.interval_ms, int(3000 * (time.monotonic() - started))))
+        def took() -> None:  # build time; with the time to show it, sets the wait before the next rebuild
+            self._cost = time.monotonic() - started
 
         task = BackgroundTask(work, name="arriving", parent=self)
         task.succeeded.connect(lambda out: self._show(out[0], out[1], len(arrived), final, str(folder)))
@@ -519,6 +525,7 @@ class ProgressiveOpen(QObject):
             need = min(self.arrivals.first_view, expected) if expected else self.arrivals.first_view
             if shown <= self.slices or shown < need:
                 return
+        shown_started = time.monotonic()
         state = self.window.state
         keep = (state.cursor.copy(), tuple(state.window)) if self._ours is not None else None
         if opened is not None and opened.found:
@@ -548,7 +555,9 @@ class ProgressiveOpen(QObject):
             self.window.statusBar().showMessage(f"Retrieved {arrived} image(s)", 5000)
         else:
             self.window.statusBar().showMessage(f"Retrieving {arrived}/{expected or '?'} · showing {shown}")
-        self.shown.emit(volume, shown, expected, final)
+        self.shown.emit(volume, shown, expected, int(final))
+        self._cost += time.monotonic() - now + (now - shown_started)
+        self._timer.setInterval(max(self.interval_ms, int(4000 * self._cost)))
         if not final and self.dialog.retrieve_ended_at is not None:
             self.tick()
 
