@@ -350,8 +350,16 @@ class QueryRetrieveDialog(_TaskDialog):
                     self.first_series = str(db.managed_path(uid, series_uid, "x").parent)
                     self.series_ready.emit(self.first_series)
 
+            last = [0.0]
+
+            def every_tenth_second(done: int, total: int) -> None:  # not one queued signal per instance
+                now = time.monotonic()
+                if now - last[0] >= 0.1 or (total and done >= total):
+                    last[0] = now
+                    progress(done, total)
+
             try:
-                return retrieve(node, uid, db, method=method, local=load_settings().local, progress=progress,
+                return retrieve(node, uid, db, method=method, local=load_settings().local, progress=every_tenth_second,
                                 cancel=cancel, on_series=on_series, on_plan=on_plan, on_instance=arrivals.on_instance)
             finally:
                 self.retrieve_ended_at = time.monotonic()
