@@ -58,7 +58,6 @@ def on_screen(pacs, tmp: Path, n: int) -> None:
                      ("MEDDIAG_AUDIT_LOG", "audit.log")):
         os.environ[var] = str(tmp / "gui" / sub)
     os.environ["MEDDIAG_AI_PREWARM"] = "0"
-    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     from meddiag_desktop.qt.main_window import MainWindow
@@ -70,7 +69,8 @@ def on_screen(pacs, tmp: Path, n: int) -> None:
         while not cond():
             if time.monotonic() > deadline:
                 raise TimeoutError("the viewer did not get there in time")
-            QTest.qWait(20)  # runs the event loop (as pytest-qt's waitUntil does)
+            app.processEvents()
+            time.sleep(0.005)  # the pump sleeps with the GIL released, as app.exec() waits (QTest.qWait holds it)
 
     print(f"\nfirst image on screen, {n}-instance single-series study, File > Query/Retrieve (one run each):")
     for label, node_text, db_name in (("C-GET", pacs.node_text, "gui_db_get"), ("WADO-RS", pacs.dicomweb_url, "gui_db_wado")):
