@@ -1,6 +1,7 @@
 """Retrieve speed from a local Orthanc: C-GET, C-MOVE and WADO-RS vs dcmtk getscu/movescu; database indexing.
 
-    python benchmarks/bench_pacs.py [--instances 1000] [--size 64] [--repeats 3] [--index 10000]
+    python benchmarks/bench_pacs.py [--instances 1000] [--size 64] [--repeats 3] [--index 10000] [--screen]
+    xvfb-run -a -s "-screen 0 1920x1200x24" python benchmarks/bench_pacs.py --screen --repeats 0 --index 0
 
 Starts a real Orthanc (``tests/pacs/orthanc.py``: free ports, temporary storage,
 DICOMweb plugin), stores one CT study of ``--instances`` single-frame
@@ -11,6 +12,11 @@ C-STORE SCP as destination), our WADO-RS, dcmtk ``getscu`` and dcmtk ``movescu``
 over dcmtk's, and the time to our first stored image (the viewer can show a
 study's first image then). Finally indexes ``--index`` instances (in place, and
 copied) into an empty database.
+
+``--screen`` also opens the viewer (under a display, e.g. Xvfb), retrieves the
+one-series study with File > Query/Retrieve (C-GET and WADO-RS) and prints when
+the first image was on screen (a partial volume of what had arrived), when the
+retrieve ended and when the whole series was on screen.
 """
 
 from __future__ import annotations
@@ -44,12 +50,62 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def on_screen(pacs, tmp: Path, n: int) -> None:
+    """File > Query/Retrieve in a real window: first image on screen vs retrieve ended vs whole series shown."""
+    import os
+
+    for var, sub in (("MEDDIAG_CONFIG_DIR", "config"), ("MEDDIAG_SESSION_DIR", "sessions"),
+                     ("MEDDIAG_AUDIT_LOG", "audit.log")):
+        os.environ[var] = str(tmp / "gui" / sub)
+    os.environ["MEDDIAG_AI_PREWARM"] = "0"
+    from PySide6.QtWidgets import QApplication
+
+    from meddiag_desktop.qt.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+
+    def wait(cond, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the viewer did not get there in time")
+            app.processEvents()
+            time.sleep(0.005)  # the pump sleeps with the GIL released, as app.exec() waits (QTest.qWait holds it)
+
+    print(f"\nfirst image on screen, {n}-instance single-series study, File > Query/Retrieve (one run each):")
+    for label, node_text, db_name in (("C-GET", pacs.node_text, "gui_db_get"), ("WADO-RS", pacs.dicomweb_url, "gui_db_wado")):
+        os.environ["MEDDIAG_DB_DIR"] = str(tmp / db_name)
+        win = MainWindow()
+        win.resize(1400, 900)
+        win.show()
+        dlg = win.show_pacs_dialog()
+        dlg.node.setEditText(node_text)
+        dlg.fields["patient_id"].setText("BENCH0001")
+        dlg.search()
+        wait(lambda: not dlg.busy(), 60)
+        views: list[tuple[float, int, bool]] = []
+        dlg.progressive.shown.connect(lambda _v, shown, _e, final: views.append((time.monotonic(), shown, final)))
+        t0 = time.monotonic()
+        dlg.retrieve()
+        wait(lambda: dlg.progressive.final, 600)
+        first_t, first_n, _ = views[0]
+        print(f"  {label:8s} first image on screen {first_t - t0:6.2f} s ({first_n} slices)   "
+              f"retrieve ended {dlg.retrieve_ended_at - t0:6.2f} s   whole series on screen "
+              f"{dlg.progressive.final_shown_at - t0:6.2f} s   ({len(views)} views, "
+              f"{len(views) - 1} partial updates)")
+        dlg.close()
+        win.close()
+        wait(lambda: not win.is_busy(), 60)
+        win.deleteLater()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", type=int, default=1000)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--index", type=int, default=10000, help="instances to index into the database (0: skip)")
+    ap.add_argument("--screen", action="store_true", help="time the first image on screen in the viewer (needs a display)")
     args = ap.parse_args()
     for tool in ("storescu", "getscu", "movescu"):
         if shutil.which(tool) is None:
@@ -106,7 +162,7 @@ def main() -> int:
             got = len(list(out.iterdir()))
             assert got == len(files), f"{tool} stored {got} files"
 
-        runs = {
+        runs = {} if not args.repeats else {
             "ours C-GET": lambda: ours("get", node),
             "ours C-MOVE": lambda: ours("move", node),
             "ours WADO-RS": lambda: ours("get", web),
@@ -118,15 +174,19 @@ def main() -> int:
             for name, fn in runs.items():
                 times[name].append(timed(fn))
                 print(f"  run {rep + 1} {name:14s} {times[name][-1]:.2f} s")
-        med = {k: statistics.median(v) for k, v in times.items()}
-        print(f"\nretrieve of {len(files)} instances ({args.size}x{args.size} CT), median of {args.repeats}:")
+        med = {k: statistics.median(v) for k, v in times.items() if v}
+        if med:
+            print(f"\nretrieve of {len(files)} instances ({args.size}x{args.size} CT), median of {args.repeats}:")
         for k, v in med.items():
             print(f"  {k:14s} {v:6.2f} s  ({len(files) / v:6.0f} instances/s)")
-        print(f"  ratio C-GET / getscu   {med['ours C-GET'] / med['dcmtk getscu']:.2f}")
-        print(f"  ratio C-MOVE / movescu {med['ours C-MOVE'] / med['dcmtk movescu']:.2f}")
-        print(f"  ratio WADO-RS / getscu {med['ours WADO-RS'] / med['dcmtk getscu']:.2f}")
+        if med:
+            print(f"  ratio C-GET / getscu   {med['ours C-GET'] / med['dcmtk getscu']:.2f}")
+            print(f"  ratio C-MOVE / movescu {med['ours C-MOVE'] / med['dcmtk movescu']:.2f}")
+            print(f"  ratio WADO-RS / getscu {med['ours WADO-RS'] / med['dcmtk getscu']:.2f}")
         for k, v in first.items():
             print(f"  first image stored ({k}): median {statistics.median(v):.2f} s after the start")
+        if args.screen:
+            on_screen(pacs, tmp, len(files))
     finally:
         pacs.stop(graceful=False)
 

@@ -27,10 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(report.pdf, seg.dcm, sr.dcm, findings.json, batch-done.json) plus DIR/summary.csv|parquet (the findings "
         "read back from each SR), DIR/failures.csv (one reason per study) and DIR/studies.csv. INPUT is a folder of "
         "studies (each sub-folder a study; studies are told apart by StudyInstanceUID), a text file of study paths "
-        "(one a line), or db:key=value (the local study database). "
+        "(one a line), db:key=value (the local study database), or pacs:NODE?key=value&key=value (a PACS query: "
+        "its studies are retrieved into the local database by C-GET, &method=move for C-MOVE, or WADO-RS for a "
+        "DICOMweb node, then batched). "
         "Example: meddiag batch /archive/ct-2025 --plugin meddiag.chest-ct-seg --out /reports/ct-2025 --resume",
     )
-    p.add_argument("input", metavar="INPUT", help="folder of studies, text file of study paths, or db:key=value[,...]")
+    p.add_argument("input", metavar="INPUT", help="folder of studies, text file of study paths, db:key=value[,...] or "
+                   "pacs:NODE?key=value[&...] (e.g. pacs:ORTHANC@pacs:4242?modality=CT&study_date=20240101-20241231)")
     p.add_argument("--plugin", action="append", default=[], metavar="ID", help="AI plugin to run (repeatable)")
     p.add_argument("--risk", metavar="MODEL", help="risk model (see 'meddiag risk --list')")
     p.add_argument("--inputs", metavar="JSON_OR_FILE", help="risk inputs for every study, as JSON or a JSON file")

@@ -1,10 +1,12 @@
-"""What a batch runs on: the studies behind INPUT (a folder, a list file, or ``db:key=value``).
+"""What a batch runs on: the studies behind INPUT (a folder, a list file, ``db:key=value`` or ``pacs:NODE?key=value``).
 
 Finding studies happens in two steps so that workers, not the client, read the
 data where it lies:
 
 1. :func:`candidates` turns INPUT into folders or files to look at (a directory
    listing, the lines of a list file, or a local-database query); nothing is read.
+   A PACS query is the exception: its studies are retrieved into the local
+   database first (on the client), then batched from there.
 2. :func:`scan_candidate` reads the DICOM headers under one candidate (a Dask task)
    and returns its studies grouped by StudyInstanceUID, with the folder that
    ``meddiag report`` must open for each; :func:`merge_scans` joins them.
@@ -19,7 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["StudyJob", "InputProblem", "BatchInputError", "candidates", "scan_candidate", "merge_scans", "study_key"]
+__all__ = ["StudyJob", "InputProblem", "BatchInputError", "Candidates", "candidates", "scan_candidate", "merge_scans",
+           "study_key", "parse_pacs_input"]
 
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 
@@ -99,18 +102,103 @@ def parse_db_query(text: str) -> dict[str, str]:
 def _db_paths(text: str) -> list[str]:
     query = parse_db_query(text)
     try:
-        from meddiag_desktop.db import find_study_paths  # written on the PACS branch; lazily imported
+        from meddiag_desktop.db import find_study_paths  # lazily imported
     except ImportError:
         raise BatchInputError(
             "db: queries need the local study database (meddiag_desktop.db.find_study_paths), which this "
             "installation does not have; give a folder of studies or a text file of study paths instead"
         ) from None
-    return [os.fspath(p) for p in find_study_paths(query)]
+    try:
+        return [os.fspath(p) for p in find_study_paths(query)]
+    except ValueError as exc:  # an unknown key
+        raise BatchInputError(f"db query {text!r}: {exc}") from None
+
+
+class Candidates(list):
+    """The candidate paths, and the studies INPUT named that cannot be run (e.g. a PACS retrieve that failed)."""
+
+    def __init__(self, paths=(), problems=()):
+        super().__init__(paths)
+        self.problems: list[InputProblem] = list(problems)
+
+
+#: keys of a pacs: INPUT besides the C-FIND/QIDO filters
+_PACS_OPTIONS = ("method",)
+
+
+def parse_pacs_input(text: str) -> tuple[str, dict[str, str], str]:
+    """``NODE?modality=CT&study_date=20240101-20241231[&method=move]`` -> (node, filters, method).
+
+    NODE is a configured node name, ``AE@host:port`` or a DICOMweb URL (the last ``?`` starts the query).
+    """
+    from urllib.parse import parse_qsl
+
+    node, sep, query = text.rpartition("?")
+    if not sep:
+        node, query = text, ""
+    if not node.strip():
+        raise BatchInputError(f"pacs:{text}: name the PACS node: pacs:NODE?key=value[&key=value], "
+                              "e.g. pacs:ORTHANC@pacs.local:4242?modality=CT&study_date=20240101-20241231")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=False, strict_parsing=bool(query))
+    except ValueError:
+        raise BatchInputError(f"pacs:{text}: write the query as key=value pairs joined by &, "
+                              "e.g. ?modality=CT&study_date=20240101-20241231") from None
+    filters = {k.strip(): v.strip() for k, v in pairs if k.strip() not in _PACS_OPTIONS}
+    method = dict(pairs).get("method", "get").strip().lower()
+    if method not in ("get", "move"):
+        raise BatchInputError(f"pacs:{text}: method must be get or move, not {method!r}")
+    if not filters:
+        raise BatchInputError(f"pacs:{text}: give at least one filter (patient_id, patient_name, study_date, modality, "
+                              "accession, study_uid) so that the batch does not retrieve the whole archive")
+    return node.strip(), filters, method
+
+
+def _pacs_paths(text: str) -> Candidates:
+    """C-FIND (QIDO-RS) on the node, retrieve each study into the local database, the folders of those complete."""
+    import sys
+
+    from meddiag_desktop.db import StudyDatabase
+    from meddiag_desktop.pacs import PacsError, find, load_settings, resolve_node, retrieve
+
+    node_text, filters, method = parse_pacs_input(text)
+    try:
+        node = resolve_node(node_text)
+        local = load_settings().local
+        studies = find(node, filters, local=local)
+    except (PacsError, ValueError) as exc:
+        raise BatchInputError(f"pacs:{text}: {exc}") from None
+    if not studies:
+        raise BatchInputError(f"the PACS query pacs:{text} matched no study")
+    out = Candidates()
+    with StudyDatabase() as db:
+        for n, row in enumerate(studies, start=1):
+            uid = str(row.get("StudyInstanceUID", ""))
+            if not uid:
+                continue
+            try:
+                got = retrieve(node, uid, db, method=method, local=local)
+            except PacsError as exc:  # one study that cannot be retrieved is one failure row, not the end
+                out.problems.append(InputProblem(f"pacs:{node.label}", f"retrieve failed: {exc}", study_key(uid)))
+                continue
+            print(f"retrieved {n}/{len(studies)} studies from {node.label}: {uid} ({got['instances']} instances, "
+                  f"{got['received']} new)", file=sys.stderr, flush=True)
+            out.append(os.fspath(got["folder"]))
+    return out
 
 
 def candidates(spec: str | os.PathLike) -> list[str]:
-    """Folders or files to scan for INPUT; only directory listings and the list file are read here."""
+    """Folders or files to scan for INPUT; only directory listings and the list file are read here.
+
+    A ``pacs:`` INPUT is retrieved into the local study database here (on the client), and
+    its studies' local folders are the candidates; studies that could not be retrieved
+    are in the result's ``problems`` (a :class:`Candidates`).
+    """
     text = os.fspath(spec)
+    if text.startswith("pacs:"):
+        return _pacs_paths(text[5:])
+
+
     if text.startswith("db:"):
         paths = _db_paths(text[3:])
         if not paths:

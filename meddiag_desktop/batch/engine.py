@@ -213,6 +213,7 @@ def run_batch(config: BatchConfig, on_progress: Callable[[BatchProgress], None] 
             except Exception as exc:  # noqa: BLE001 - an unreadable candidate is a failure row, not the end
                 failures.append({"key": "", "path": c, "stage": "scan", "reason": f"{type(exc).__name__}: {exc}"})
         jobs, problems = merge_scans(outcomes)
+        problems = [*getattr(cands, "problems", ()), *problems]  # studies a pacs: INPUT could not retrieve
         failures += [{"key": p.key, "path": p.source, "stage": "scan", "reason": p.reason} for p in problems]
         results: list[StudyResult] = []
         todo: list[StudyJob] = []

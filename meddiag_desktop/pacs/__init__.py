@@ -53,21 +53,29 @@ def find(node: Node, query: dict[str, str] | None = None, level: str = "STUDY", 
 
 def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, method: str = "get",
              local: LocalAE | None = None, progress: Callable[[int, int], None] | None = None,
-             cancel: Callable[[], bool] | None = None, on_series: Callable[[str], None] | None = None) -> dict:
+             cancel: Callable[[], bool] | None = None, on_series: Callable[[str], None] | None = None,
+             on_instance: Callable[[Path], None] | None = None,
+             on_plan: Callable[[dict[str, int]], None] | None = None) -> dict:
     """Retrieve a study or series into ``db`` (C-GET, C-MOVE or WADO-RS for DICOMweb nodes); see :func:`dimse.retrieve`.
 
     ``on_series(series_uid)`` (DIMSE only) is called as each series is complete, the largest first.
+    ``on_plan({series_uid: expected count})`` once what is coming is known and
+    ``on_instance(path)`` as each instance lands (from a network thread), for every
+    method: :class:`meddiag_desktop.pacs.progressive.Arrivals` takes both and says
+    what a viewer can show while the rest arrives.
     """
     if node.is_web:
         from meddiag_desktop.pacs import dicomweb
 
         if method == "move":
             raise PacsError(f"{node.label} is a DICOMweb node: it retrieves with WADO-RS, not C-MOVE (drop --method move)")
-        return dicomweb.retrieve(node, study_uid, db, series_uid=series_uid, progress=progress, cancel=cancel)
+        return dicomweb.retrieve(node, study_uid, db, series_uid=series_uid, progress=progress, cancel=cancel,
+                                 on_instance=on_instance, on_plan=on_plan)
     from meddiag_desktop.pacs import dimse
 
     return dimse.retrieve(node, study_uid, db, series_uid=series_uid, method=method, local=local,
-                          progress=progress, cancel=cancel, on_series=on_series)
+                          progress=progress, cancel=cancel, on_series=on_series, on_instance=on_instance,
+                          on_plan=on_plan)
 
 
 def collect_datasets(paths: Iterable[str | os.PathLike]) -> list:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from meddiag_desktop.pacs.errors import PacsCancelled, PacsError, RetrieveIncomplete
 from meddiag_desktop.pacs.nodes import Node
@@ -102,8 +103,13 @@ def _to_bytes(ds) -> bytes:
 
 
 def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None,
-             progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
-    """WADO-RS retrieve of a study or series into ``db``; partial until every instance arrived (rerun resumes)."""
+             progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
+             on_instance: Callable[[Path], None] | None = None,
+             on_plan: Callable[[dict[str, int]], None] | None = None) -> dict:
+    """WADO-RS retrieve of a study or series into ``db``; partial until every instance arrived (rerun resumes).
+
+    ``on_plan``/``on_instance`` as in :func:`meddiag_desktop.pacs.dimse.retrieve` (the plan comes from QIDO-RS).
+    """
     import requests
 
     from meddiag_desktop.db import DatabaseError
@@ -113,11 +119,15 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None,
     have = db.sop_uids(study_uid)
     instances = _call(node, "QIDO-RS", c.search_for_instances, study_uid, series_uid)
     wanted = []
+    plan: dict[str, int] = {}
     for r in instances:
         kw = _keywords(r)
+        plan[kw.get("SeriesInstanceUID", "")] = plan.get(kw.get("SeriesInstanceUID", ""), 0) + 1
         if kw.get("SOPInstanceUID") and kw["SOPInstanceUID"] not in have:
             wanted.append((kw.get("SeriesInstanceUID", ""), kw["SOPInstanceUID"]))
     total = len(wanted)
+    if on_plan is not None:
+        on_plan(plan)
     if not series_uid:
         db.mark_partial(study_uid, len(instances))
     received = 0
@@ -126,11 +136,13 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None,
         nonlocal received
         data = _to_bytes(ds)
         try:
-            db.store_received(data, commit=False)
+            path, _study = db.store_received(data, commit=False)
         except DatabaseError as exc:
             db.quarantine(data, f"retrieved from {node.url}: {exc}")
             return
         received += 1
+        if on_instance is not None:
+            on_instance(path)
         if progress is not None:
             progress(received, total)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from meddiag_desktop.pacs.errors import PacsCancelled, PacsError, RetrieveIncomplete
 from meddiag_desktop.pacs.nodes import LocalAE, Node
@@ -133,7 +134,8 @@ def find(node: Node, query: dict[str, str] | None = None, level: str = "STUDY", 
     local = local or LocalAE()
     ds = Dataset()
     ds.QueryRetrieveLevel = level
-    keys = STUDY_KEYS if level == "STUDY" else SERIES_KEYS if level == "SERIES" else ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+    keys = STUDY_KEYS if level == "STUDY" else SERIES_KEYS if level == "SERIES" else (
+        "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "InstanceNumber")
     for k in keys:
         setattr(ds, k, "")
     for k, v in (query or {}).items():
@@ -190,21 +192,31 @@ def _retrieve_identifiers(study_uid: str, series_uid: str | None, missing: dict[
     return out
 
 
-def _missing(node: Node, local: LocalAE, study_uid: str, series_uid: str | None, have: set[str]) -> tuple[dict[str, list[str]], int]:
-    """The instances of the study (or series) the PACS has and we lack, by series; and the PACS's total."""
+def _missing(node: Node, local: LocalAE, study_uid: str, series_uid: str | None,
+             have: set[str]) -> tuple[dict[str, list[str]], int, dict[str, int]]:
+    """The instances of the study (or series) the PACS has and we lack, by series; the PACS's total; its count per series."""
     rows = find(node, {}, "IMAGE", local, study_uid=study_uid) if not series_uid else [
         r for r in find(node, {}, "IMAGE", local, study_uid=study_uid) if r.get("SeriesInstanceUID") == series_uid]
     missing: dict[str, list[str]] = {}
+    per_series: dict[str, int] = {}
     for r in rows:
+        per_series[r.get("SeriesInstanceUID", "")] = per_series.get(r.get("SeriesInstanceUID", ""), 0) + 1
         if r.get("SOPInstanceUID") and r["SOPInstanceUID"] not in have:
             missing.setdefault(r["SeriesInstanceUID"], []).append(r["SOPInstanceUID"])
-    return missing, len(rows)
+    return missing, len(rows), per_series
 
 
 def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, method: str = "get",
              local: LocalAE | None = None, progress: Progress = None, cancel: Cancel = None,
-             on_series: Callable[[str], None] | None = None) -> dict:
+             on_series: Callable[[str], None] | None = None, on_instance: Callable[[Path], None] | None = None,
+             on_plan: Callable[[dict[str, int]], None] | None = None) -> dict:
     """Retrieve a study (or one series) into the database by C-GET or C-MOVE.
+
+    ``on_plan({series_uid: expected instances})`` is called once the series-level
+    C-FIND (or, on a resume, the image-level one) says what is coming, and
+    ``on_instance(path)`` (from a network thread) as each instance lands in managed
+    storage, so a viewer can show a series while it is still arriving
+    (see :mod:`meddiag_desktop.pacs.progressive`).
 
     With ``on_series`` the study is fetched series by series, the largest first
     (a series-level C-FIND lists them), and ``on_series(series_uid)`` is called as
@@ -223,29 +235,42 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, m
     have = db.sop_uids(study_uid)
     missing = None
     expected: int | None = None
+    plan: dict[str, int] = {}
     if have:
-        missing, expected = _missing(node, local, study_uid, series_uid, have)
+        missing, expected, plan = _missing(node, local, study_uid, series_uid, have)
         if not missing:
+            if on_plan is not None:
+                on_plan(plan)
             if not series_uid:
                 db.mark_complete(study_uid)
             return _result(db, study_uid, 0, expected)
     idents = _retrieve_identifiers(study_uid, series_uid, missing)
     counter = {"n": 0, "total": sum(len(v) for v in missing.values()) if missing else 0}
-    if on_series is not None and missing is None and not series_uid:
-        idents, counter["total"] = _series_identifiers(node, local, study_uid)
+    if (on_series is not None or on_plan is not None) and missing is None and not series_uid:
+        idents, counter["total"], plan = _series_identifiers(node, local, study_uid)
         expected = counter["total"] or None
+    last_chunks: set[int] = set()
+    if on_plan is not None and missing is None and not series_uid and idents and "SeriesInstanceUID" in idents[0]:
+        # a viewer follows: the largest series comes middle-out, in blocks of consecutive instances
+        chunks = _middle_out_identifiers(node, local, study_uid, str(idents[0].SeriesInstanceUID))
+        if chunks:
+            last_chunks.add(id(chunks[-1]))
+            idents = chunks + idents[1:]
+    if on_plan is not None:
+        on_plan(plan)
     if not series_uid:
         db.mark_partial(study_uid, expected)
 
     def done(ident) -> None:
-        if on_series is not None and "SeriesInstanceUID" in ident:
+        whole = ident.QueryRetrieveLevel == "SERIES" or id(ident) in last_chunks
+        if on_series is not None and whole and "SeriesInstanceUID" in ident:
             db.flush()
             on_series(str(ident.SeriesInstanceUID))
 
     if method == "get":
-        outcome = _run_get(node, local, db, idents, counter, progress, cancel, done)
+        outcome = _run_get(node, local, db, idents, counter, progress, cancel, done, on_instance)
     else:
-        outcome = _run_move(node, local, db, idents, counter, progress, cancel, done)
+        outcome = _run_move(node, local, db, idents, counter, progress, cancel, done, on_instance)
     db.flush()
     ok, message = outcome
     received = counter["n"]
@@ -261,13 +286,54 @@ def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, m
     return _result(db, study_uid, received, expected)
 
 
-def _series_identifiers(node: Node, local: LocalAE, study_uid: str) -> tuple[list, int]:
-    """One series-level identifier per series of the study, the largest first; and the total instance count."""
+def _middle_out(sops: list[str], first: int = 16, chunk: int = 50) -> list[list[str]]:
+    """``sops`` (in slice order) as blocks: ``first`` from the middle, then ``chunk``-sized blocks above and below in turn.
+
+    After each block the instances that have arrived are one run of consecutive slices.
+    """
+    n = len(sops)
+    lo = max(0, n // 2 - first // 2)
+    hi = min(n, lo + first)
+    out = [sops[lo:hi]]
+    while lo > 0 or hi < n:
+        if hi < n:
+            out.append(sops[hi:hi + chunk])
+            hi = min(n, hi + chunk)
+        if lo > 0:
+            out.append(sops[max(0, lo - chunk):lo])
+            lo = max(0, lo - chunk)
+    return out
+
+
+def _middle_out_identifiers(node: Node, local: LocalAE, study_uid: str, series_uid: str) -> list:
+    """Image-level identifiers retrieving ``series_uid`` middle-out by InstanceNumber (an image-level C-FIND);
+    [] when the PACS does not give InstanceNumbers (then the series is fetched whole)."""
+    from pydicom.dataset import Dataset
+
+    rows = [r for r in find(node, {}, "IMAGE", local, study_uid=study_uid)
+            if r.get("SeriesInstanceUID") == series_uid and r.get("SOPInstanceUID")]
+    if not rows or any(not isinstance(r.get("InstanceNumber"), int) for r in rows):
+        return []
+    rows.sort(key=lambda r: r["InstanceNumber"])
+    out = []
+    for block in _middle_out([r["SOPInstanceUID"] for r in rows]):
+        ds = Dataset()
+        ds.QueryRetrieveLevel = "IMAGE"
+        ds.StudyInstanceUID = study_uid
+        ds.SeriesInstanceUID = series_uid
+        ds.SOPInstanceUID = block
+        out.append(ds)
+    return out
+
+
+def _series_identifiers(node: Node, local: LocalAE, study_uid: str) -> tuple[list, int, dict[str, int]]:
+    """One series-level identifier per series of the study, the largest first; the total instance count; the count per series."""
     series = find(node, {}, "SERIES", local, study_uid=study_uid)
     count = lambda r: int(r.get("NumberOfSeriesRelatedInstances") or 0)  # noqa: E731
     series.sort(key=count, reverse=True)
     idents = [_retrieve_identifiers(study_uid, r["SeriesInstanceUID"], None)[0] for r in series if r.get("SeriesInstanceUID")]
-    return idents or _retrieve_identifiers(study_uid, None, None), sum(count(r) for r in series)
+    plan = {str(r["SeriesInstanceUID"]): count(r) for r in series if r.get("SeriesInstanceUID")}
+    return idents or _retrieve_identifiers(study_uid, None, None), sum(count(r) for r in series), plan
 
 
 def _result(db, study_uid: str, received: int, expected: int | None) -> dict:
@@ -303,7 +369,7 @@ def _drain(assoc, responses, node: Node, counter, progress, cancel, what: str) -
     return False, f"{node.label} closed the association during the {what}"
 
 
-def _run_get(node, local, db, idents, counter, progress, cancel, done=None) -> tuple[bool, str]:
+def _run_get(node, local, db, idents, counter, progress, cancel, done=None, on_instance=None) -> tuple[bool, str]:
     from pynetdicom import build_role, evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
 
@@ -322,11 +388,13 @@ def _run_get(node, local, db, idents, counter, progress, cancel, done=None) -> t
             return 0xA700
         data = event.encoded_dataset(include_meta=True)
         try:
-            db.store_received(data, commit=False)
+            path, _study = db.store_received(data, commit=False)
         except DatabaseError as exc:
             db.quarantine(data, f"retrieved from {node.label}: {exc}")
             return 0xC210
         counter["n"] += 1
+        if on_instance is not None:
+            on_instance(path)
         if progress is not None:
             progress(counter["n"], counter["total"])
         return 0x0000
@@ -346,7 +414,7 @@ def _run_get(node, local, db, idents, counter, progress, cancel, done=None) -> t
             assoc.release()
 
 
-def _run_move(node, local, db, idents, counter, progress, cancel, done=None) -> tuple[bool, str]:
+def _run_move(node, local, db, idents, counter, progress, cancel, done=None, on_instance=None) -> tuple[bool, str]:
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove
 
     from meddiag_desktop.pacs.scp import StoreServer
@@ -356,7 +424,8 @@ def _run_move(node, local, db, idents, counter, progress, cancel, done=None) -> 
         if progress is not None:
             progress(counter["n"], counter["total"])
 
-    with StoreServer(db, local.ae_title, local.port, on_stored=on_stored, timeout=node.timeout) as server:
+    with StoreServer(db, local.ae_title, local.port, on_stored=on_stored, timeout=node.timeout,
+                     on_instance=on_instance) as server:
         ae = _new_ae(local.ae_title, node)
         ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
         assoc = _associate(ae, node)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 __all__ = ["StoreServer", "storage_contexts"]
 
@@ -24,16 +25,19 @@ class StoreServer:
     """A C-STORE SCP on ``port`` with AE title ``ae_title`` storing into ``db``; use as a context manager.
 
     ``on_stored(study_uid)`` is called (from a network thread) after each stored
-    instance; ``received``/``quarantined`` count since start.
+    instance, and ``on_instance(path)`` with its file in managed storage;
+    ``received``/``quarantined`` count since start.
     """
 
     def __init__(self, db, ae_title: str = "MEDDIAG", port: int = 11112, bind: str = "",
-                 on_stored: Callable[[str], None] | None = None, timeout: float = 30.0):
+                 on_stored: Callable[[str], None] | None = None, timeout: float = 30.0,
+                 on_instance: Callable[[Path], None] | None = None):
         self.db = db
         self.ae_title = ae_title
         self.port = port
         self.bind = bind
         self.on_stored = on_stored
+        self.on_instance = on_instance
         self.timeout = timeout
         self.received = 0
         self.quarantined = 0
@@ -53,7 +57,7 @@ class StoreServer:
                 self.quarantined += 1
             return 0xC210
         try:
-            _, study = self.db.store_received(data, commit=False)
+            path, study = self.db.store_received(data, commit=False)
         except DatabaseError as exc:
             self.db.quarantine(data, f"received from {event.assoc.requestor.ae_title}: {exc}",
                                name=str(getattr(event.request, "AffectedSOPInstanceUID", "") or "received"))
@@ -65,6 +69,8 @@ class StoreServer:
             self.by_study[study] = self.by_study.get(study, 0) + 1
         if self.on_stored is not None:
             self.on_stored(study)
+        if self.on_instance is not None:
+            self.on_instance(path)
         return 0x0000
 
     def _handle_end(self, event) -> None:

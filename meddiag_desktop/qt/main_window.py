@@ -352,12 +352,13 @@ class MainWindow(QMainWindow):
     @guarded("Query/Retrieve")
     def show_pacs_dialog(self):
         """File > Query/Retrieve from PACS: a retrieved study lands in the database and opens."""
-        from meddiag_desktop.qt.pacs_dialog import QueryRetrieveDialog
+        from meddiag_desktop.qt.pacs_dialog import ProgressiveOpen, QueryRetrieveDialog
 
         dialog = QueryRetrieveDialog(self, db_dir=self.db_browser.db.root)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.series_ready.connect(self.open_path)  # the first series shows before the retrieve ends
-        dialog.study_retrieved.connect(lambda folder: None if dialog.first_series else self.open_path(folder))
+        # the largest series shows while it arrives, and is reloaded whole at the end (pacs_dialog.ProgressiveOpen)
+        dialog.progressive = ProgressiveOpen(self, dialog)
+        dialog.study_retrieved.connect(lambda folder: None if dialog.progressive.arrivals else self.open_path(folder))
         dialog.study_retrieved.connect(lambda _f: self.db_browser.refresh())
         dialog.show()
         self.pacs_dialog = dialog

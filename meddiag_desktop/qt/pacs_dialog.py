@@ -8,9 +8,10 @@ one-line :class:`~meddiag_desktop.pacs.PacsError` messages, shown in the dialog.
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -32,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from meddiag_desktop.qt.background import BackgroundTask
 
-__all__ = ["QueryRetrieveDialog", "SendDialog", "NodeChooser"]
+__all__ = ["QueryRetrieveDialog", "SendDialog", "NodeChooser", "ProgressiveOpen"]
 
 _COLUMNS = [("StudyDate", "Date"), ("PatientID", "Patient ID"), ("PatientName", "Patient name"),
             ("ModalitiesInStudy", "Modalities"), ("NumberOfStudyRelatedInstances", "Images"),
@@ -151,6 +152,10 @@ class QueryRetrieveDialog(_TaskDialog):
     study_retrieved = Signal(str)
     #: the local folder of the first complete series (the largest), while the rest is still coming
     series_ready = Signal(str)
+    #: a retrieve started: its :class:`~meddiag_desktop.pacs.progressive.Arrivals` (emitted once the plan is known)
+    arriving = Signal(object)
+    #: a retrieve starts (no argument: PySide6 mishandles None sent through Signal(object))
+    retrieve_started = Signal()
 
     def __init__(self, parent: QWidget | None = None, db_dir=None) -> None:
         super().__init__("Query/Retrieve from PACS", parent)
@@ -190,6 +195,8 @@ class QueryRetrieveDialog(_TaskDialog):
         self.retrieve_button.clicked.connect(self.retrieve)
         self.rows: list[dict] = []
         self.first_series: str | None = None
+        #: time.monotonic() when the last retrieve's work ended (None while one runs)
+        self.retrieve_ended_at: float | None = None
 
         top = QHBoxLayout()
         top.addWidget(QLabel("PACS"))
@@ -324,21 +331,38 @@ class QueryRetrieveDialog(_TaskDialog):
         method = self.method.currentData()
         factory = self._database
         self.first_series: str | None = None
+        self.retrieve_ended_at = None
+        self.retrieve_started.emit()  # a viewer following an earlier retrieve lets go
 
         def work(progress, cancel):
             from meddiag_desktop.pacs import load_settings, retrieve
+            from meddiag_desktop.pacs.progressive import Arrivals
 
             db = factory()
+            arrivals = Arrivals(db, uid)
+
+            def on_plan(plan: dict[str, int]) -> None:
+                arrivals.on_plan(plan)
+                self.arriving.emit(arrivals)  # queued to the GUI thread: the viewer follows the arrivals
 
             def on_series(series_uid: str) -> None:
                 if self.first_series is None:  # show the largest series while the others arrive
                     self.first_series = str(db.managed_path(uid, series_uid, "x").parent)
                     self.series_ready.emit(self.first_series)
 
+            last = [0.0]
+
+            def every_tenth_second(done: int, total: int) -> None:  # not one queued signal per instance
+                now = time.monotonic()
+                if now - last[0] >= 0.1 or (total and done >= total):
+                    last[0] = now
+                    progress(done, total)
+
             try:
-                return retrieve(node, uid, db, method=method, local=load_settings().local, progress=progress,
-                                cancel=cancel, on_series=on_series)
+                return retrieve(node, uid, db, method=method, local=load_settings().local, progress=every_tenth_second,
+                                cancel=cancel, on_series=on_series, on_plan=on_plan, on_instance=arrivals.on_instance)
             finally:
+                self.retrieve_ended_at = time.monotonic()
                 db.close()
 
         return self.run(work, self._retrieved, f"Retrieving study {uid} from {node.label}…")
@@ -348,6 +372,202 @@ class QueryRetrieveDialog(_TaskDialog):
         self.progress.setValue(out["instances"])
         self.set_status(f"Retrieved {out['received']} new instance(s); the study has {out['instances']} in {out['folder']}")
         self.study_retrieved.emit(out["folder"])
+
+
+class ProgressiveOpen(QObject):
+    """Shows the largest series of a running retrieve in ``window`` while it arrives.
+
+    Once :meth:`Arrivals.first_view_ready` holds, a volume of what has arrived
+    (:func:`~meddiag_desktop.pacs.progressive.load_arrived`, built off the UI
+    thread) is shown, then rebuilt as more lands: at most every ``interval_ms``, after
+    5 % more of the series, and after four times what the last rebuild cost (the views
+    render on the UI thread, which the network threads share the interpreter with),
+    keeping the reader's cursor and window; the status bar says
+    "Retrieving 340/1000". When the series is complete (or the retrieve ends) it is
+    opened as File > Open opens a folder (:func:`meddiag_desktop.qt.opening.open_study`:
+    the study browser lists its series, the largest is loaded with
+    :func:`meddiag_desktop.io.load`). A study the reader opens meanwhile stops the updates.
+    """
+
+    #: volume shown, instances in it, instances expected, final (1: the whole series; an int, not a bool:
+    #: PySide6 on Python 3.11 mishandles the refcount of True/False/None sent through signals)
+    shown = Signal(object, int, int, int)
+
+    def __init__(self, window, dialog: QueryRetrieveDialog, interval_ms: int = 1000) -> None:
+        super().__init__(dialog)
+        self.window = window
+        self.dialog = dialog
+        self.interval_ms = interval_ms
+        self.arrivals = None
+        self.folder = None
+        self.final = False
+        self.loaded = 0  #: arrived instances the last volume shown was built from
+        self.slices = 0  #: instances in the volume shown
+        self._tried = 0  #: arrived instances the last build started from
+        self._headers: dict = {}  #: header cache of load_arrived (read once per file)
+        self.first_shown_at: float | None = None  #: time.monotonic() of the first partial view
+        self.final_shown_at: float | None = None
+        self._ours = None  #: the volume we showed last (another one in the window: the reader moved on)
+        self._task: BackgroundTask | None = None
+        self._ended = False
+        self._final_tried = False
+        self._study_folder: str | None = None
+        self._cost = 0.0  #: seconds the last rebuild took to build and show
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.tick)
+        dialog.arriving.connect(self.follow)
+        dialog.retrieve_started.connect(lambda: self.follow(None))
+        dialog.study_retrieved.connect(self._retrieve_ended)
+        dialog.finished.connect(lambda _code: self.stop())
+
+    def follow(self, arrivals) -> None:
+        """Follow a retrieve's arrivals (None: stop following the previous one)."""
+        self.arrivals, self.final, self.loaded, self._ours, self._ended = arrivals, False, 0, None, False
+        self.folder = self.first_shown_at = self.final_shown_at = None
+        self.slices = self._tried = 0
+        self._headers = {}
+        self._final_tried = False
+        self._study_folder = None
+        if arrivals is None:
+            self._timer.stop()
+            return
+        self._timer.start(self.interval_ms)
+        self.tick()
+
+    def stop(self) -> None:
+        """Stop following (the dialog closes): no more updates, a volume being built is waited for."""
+        self._timer.stop()
+        self.arrivals = None
+        if self._task is not None:
+            self._task.cancel()
+            self._task.wait()
+
+    def _reader_moved_on(self) -> bool:
+        return self._ours is not None and self.window.state.volume is not self._ours
+
+    def tick(self) -> None:
+        if self.arrivals is None or self.final or self._reader_moved_on():
+            self._timer.stop()
+            return
+        folder, arrived, expected = self.arrivals.focus()
+        if folder is None:
+            return
+        ended = self.dialog.retrieve_ended_at is not None
+        if self._task is None and ended and len(arrived) == self._tried:  # stopped or failed: keep what is shown
+            self._timer.stop()
+            self.window.statusBar().showMessage(f"Retrieve stopped at {len(arrived)}/{expected or '?'}", 10000)
+            return
+        self.window.statusBar().showMessage(f"Retrieving {len(arrived)}/{expected or '?'}"
+                                            + (f" · showing {self.slices}" if self.slices else ""))
+        complete = bool(expected) and len(arrived) >= expected
+        # a rebuild costs the retrieve CPU (the views render on this thread): wait for 5 % more of the series
+        step = max(1, expected // 20) if self.slices else 1
+        if self._task is not None or len(arrived) == self._tried or (len(arrived) - self._tried < step and not complete):
+            return
+        if not complete and (self._ended or not self.arrivals.first_view_ready()):
+            return
+        self.folder = folder
+        self._load(arrived, complete)
+
+    def _retrieve_ended(self, study_folder: str = "") -> None:
+        if study_folder:
+            self._study_folder = study_folder
+        self._ended = True
+        if self.arrivals is None or self._final_tried:
+            return
+        if self._task is None and not self.final:
+            _, arrived, _ = self.arrivals.focus()
+            if arrived:
+                self._load(arrived, True)
+
+    def _load(self, arrived: list, final: bool) -> None:
+        folder = self.folder or arrived[0].parent
+        if final:  # the study when the retrieve is over (the study browser lists its series), else the series
+            folder = getattr(self, "_study_folder", None) if self._ended else None
+            folder = folder or self.folder or arrived[0].parent
+            self._final_tried = True
+        headers = self._headers
+        self._tried = len(arrived)
+        started = time.monotonic()
+
+        def work(progress, cancel):
+            if final:  # as File > Open does: meddiag_desktop.io's scan, the largest series, io.load
+                from meddiag_desktop.qt.opening import open_study
+
+                return open_study(str(folder), cancel=cancel), len(arrived)
+            from meddiag_desktop.pacs.progressive import load_arrived
+
+            part = load_arrived(arrived, cancel=cancel, headers=headers)
+            return part.volume, part.shown
+
+        def took() -> None:  # build time; with the time to show it, sets the wait before the next rebuild
+            self._cost = time.monotonic() - started
+
+        task = BackgroundTask(work, name="arriving", parent=self)
+        task.succeeded.connect(lambda out: self._show(out[0], out[1], len(arrived), final, str(folder)))
+        task.failed.connect(lambda msg, _exc: self.window.statusBar().showMessage(f"Retrieving: {msg}", 5000))
+        task.finished.connect(took)
+        task.finished.connect(lambda: self._loaded(task))
+        self._task = task
+        self.window._tasks.append(task)  # the window waits for it when it closes
+        task.start()
+
+    def _loaded(self, task: BackgroundTask) -> None:
+        if self._task is task:
+            self._task = None
+        if task in self.window._tasks:
+            self.window._tasks.remove(task)
+        task.deleteLater()
+        if self._ended and not self.final and not self._reader_moved_on() and self.arrivals is not None:
+            self._retrieve_ended()  # the retrieve ended while a partial volume was being built
+
+    def _show(self, volume, shown: int, arrived: int, final: bool, folder: str) -> None:
+        if self._reader_moved_on() or self.arrivals is None:
+            return
+        opened = None
+        if final:
+            opened, volume = volume, volume.volume
+            folder = opened.source
+        if not final:  # only a longer slab than the one shown, and a first one of first_view slices
+            _, _, expected = self.arrivals.focus()
+            need = min(self.arrivals.first_view, expected) if expected else self.arrivals.first_view
+            if shown <= self.slices or shown < need:
+                return
+        shown_started = time.monotonic()
+        state = self.window.state
+        keep = (state.cursor.copy(), tuple(state.window)) if self._ours is not None else None
+        if opened is not None and opened.found:
+            self.window.browser.set_series(opened.found)
+        sessions = getattr(self.window, "sessions", None)
+        quiet = not final and sessions is not None
+        if quiet:  # a partial view has no session of its own: the study's session opens with the whole series
+            sessions.close_current()
+            self.window.volume_shown.disconnect(sessions._on_volume)
+        try:
+            self.window.show_volume(volume, opened.series if opened is not None else None, folder if final else "")
+        finally:
+            if quiet:
+                self.window.volume_shown.connect(sessions._on_volume)
+        if keep is not None:  # where the reader was looking, in patient coordinates
+            state.set_window(*keep[1])
+            state.set_cursor(keep[0])
+        self._ours = state.volume
+        self.loaded, self.slices = arrived, shown
+        _, _, expected = self.arrivals.focus()
+        now = time.monotonic()
+        if self.first_shown_at is None:
+            self.first_shown_at = now
+        if final:
+            self.final, self.final_shown_at = True, now
+            self._timer.stop()
+            self.window.statusBar().showMessage(f"Retrieved {arrived} image(s)", 5000)
+        else:
+            self.window.statusBar().showMessage(f"Retrieving {arrived}/{expected or '?'} · showing {shown}")
+        self.shown.emit(volume, shown, expected, int(final))
+        self._cost += time.monotonic() - now + (now - shown_started)
+        self._timer.setInterval(max(self.interval_ms, int(4000 * self._cost)))
+        if not final and self.dialog.retrieve_ended_at is not None:
+            self.tick()
 
 
 class SendDialog(_TaskDialog):

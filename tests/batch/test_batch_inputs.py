@@ -6,7 +6,6 @@ import ast
 import json
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -41,18 +40,29 @@ def test_a_folder_of_study_folders_and_a_list_file(tmp_path):
 
 
 def test_db_queries_go_to_the_local_database(monkeypatch, tmp_path):
+    """The real meddiag_desktop.db: complete studies matching the query, newest first; partial ones left out."""
+    from meddiag_desktop.db import StudyDatabase
+
     assert parse_db_query("modality=CT, study_date=20250101") == {"modality": "CT", "study_date": "20250101"}
     with pytest.raises(BatchInputError, match="db:key=value"):
         parse_db_query("modality")
-    fake = types.ModuleType("meddiag_desktop.db")
-    asked = []
-    fake.find_study_paths = lambda query: asked.append(query) or [tmp_path / "s1", tmp_path / "s2"]
-    monkeypatch.setitem(sys.modules, "meddiag_desktop.db", fake)
-    assert candidates("db:modality=CT") == [str(tmp_path / "s1"), str(tmp_path / "s2")]
-    assert asked == [{"modality": "CT"}]
-    fake.find_study_paths = lambda query: []
+    monkeypatch.setenv("MEDDIAG_DB_DIR", str(tmp_path / "db"))
+    _series(tmp_path / "src" / "ct-old", "1.2.3.71", patient_id="DB1", extra={"StudyDate": "20240105"})
+    _series(tmp_path / "src" / "ct-new", "1.2.3.72", patient_id="DB1", extra={"StudyDate": "20250105"})
+    _series(tmp_path / "src" / "mr", "1.2.3.73", patient_id="DB2", modality="MR", extra={"StudyDate": "20250106"})
+    _series(tmp_path / "src" / "ct-partial", "1.2.3.74", patient_id="DB3", extra={"StudyDate": "20250107"})
+    with StudyDatabase() as db:
+        db.import_path(tmp_path / "src", copy=False)
+        db.mark_partial("1.2.3.74", 10)  # a retrieve that has not finished
+        folders = {uid: db.study(uid).folder for uid in ("1.2.3.71", "1.2.3.72", "1.2.3.73")}
+    assert candidates("db:modality=CT") == [str(folders["1.2.3.72"]), str(folders["1.2.3.71"])]
+    assert candidates("db:modality=CT,study_date=20250101-20251231") == [str(folders["1.2.3.72"])]
+    assert candidates("db:patient_id=DB2") == [str(folders["1.2.3.73"])]
+    assert Path(folders["1.2.3.72"]) == tmp_path / "src" / "ct-new"  # indexed in place: the study's own folder
     with pytest.raises(BatchInputError, match="matched no study"):
-        candidates("db:modality=MR")
+        candidates("db:patient_id=DB3")  # only its partial study
+    with pytest.raises(BatchInputError, match="unknown"):
+        candidates("db:colour=red")
 
 
 def test_db_query_without_the_database_is_a_clear_error(monkeypatch):
