@@ -88,7 +88,11 @@ class BackgroundTask(QObject):
         self._cancel.set()
         if self._thread.isRunning():
             self._thread.quit()
-            return self._thread.wait(ms)
+            if not self._thread.wait(ms):
+                return False
+        # the work has ended; ``finished`` still follows from the event loop, but nothing runs any more
+        # (a window that waited for its tasks on close is not busy, even before its events are processed)
+        self.running = False
         return True
 
     @Slot()
