@@ -362,6 +362,8 @@ class FeaturePanels(QObject):
 
         win = self.win
         volume = win.state.volume
+        if getattr(win, "closing", False):
+            return None
         task = BackgroundTask(lambda progress, cancel: segment_rows(volume, labels, names, stats), "segments", win)
         units = str(volume.metadata.get("units", "") or "")
         task.succeeded.connect(lambda rows: win.tools.measurements_panel.set_segments(rows, units))

@@ -82,6 +82,7 @@ class HangingProtocols(QObject):
         """Look for priors once the study's first frame is on screen (the search imports pydantic, reads files)."""
         self._pending = volume
         self.priors, self.run = [], None
+        self._layout_at_open = getattr(self.win, "layout_name", None)  # the reader's later choice wins
         self.win.volume_widget.rendered.connect(lambda: QTimer.singleShot(AFTER_FRAME_MS, self, self._start),
                                                 Qt.ConnectionType.SingleShotConnection)
         QTimer.singleShot(FALLBACK_MS, self, self._start)  # the 3D view may be hidden
@@ -123,6 +124,8 @@ class HangingProtocols(QObject):
     def _found(self, volume, priors: list, problems: list[str], loaded: tuple, context) -> None:
         from meddiag_desktop.reading.hanging import ProtocolRun, match_protocol
 
+        if getattr(self.win, "closing", False):
+            return  # the search ended as the window closed: open no prior now
         if self.protocols is None:
             self.protocols, self.problems = loaded
             for p in self.problems:  # a bad user file: said once, the shipped protocols are used
@@ -150,6 +153,8 @@ class HangingProtocols(QObject):
 
         if volume.shape_xyz[2] == 1 or volume.is_rgb or not vg.has_patient_geometry(volume):
             return False
+        if getattr(self.win, "layout_name", None) != getattr(self, "_layout_at_open", None):
+            return False  # the reader changed the layout (or opened a compare series) while we searched
         sessions = getattr(self.win, "sessions", None)
         try:
             return sessions is None or sessions.key is None or sessions.store.load(sessions.key) is None

@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self.recent = recent if recent is not None else RecentStudies()
         self._task: BackgroundTask | None = None
         self._tasks: list[BackgroundTask] = []
+        #: set when the window starts closing: queued results must not start new background work then
+        self.closing = False
         self.last_error = ""
         self.load_seconds = 0.0
 
@@ -691,6 +693,7 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- close
     def closeEvent(self, ev) -> None:  # noqa: N802
+        self.closing = True
         if getattr(self, "tools", None) is not None:
             self.tools.help.hide()  # a popup must not outlive its window
         if getattr(self, "panels", None) is not None:

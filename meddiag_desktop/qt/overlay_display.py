@@ -250,7 +250,7 @@ class OverlayDisplay(QObject):
     def rebuild_surfaces(self, values: Iterable[int] | None = None) -> None:
         """Build the surfaces of ``values`` (default: every label) on a worker thread, then show them."""
         seg, volume = self.segmentation, self.win.state.volume
-        if seg is None or volume is None or not self.surfaces:
+        if seg is None or volume is None or not self.surfaces or getattr(self.win, "closing", False):
             return
         wanted = set(getattr(seg, "names", None) or {}) if values is None else {int(v) for v in values}
         if not wanted:

@@ -72,7 +72,7 @@ def new_window(qtbot, tmp_path, monkeypatch):
     for win in made:
         if win.isVisible():
             win.close()
-        assert not win.is_busy(), "a background task outlived the window"
+        assert not win.is_busy(), f"a background task outlived the window: {[t.name for t in win._tasks if t.running]}"
 
 
 @pytest.fixture
