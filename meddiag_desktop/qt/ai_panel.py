@@ -564,6 +564,8 @@ class AIPanel(QWidget):
             self._overlay = None
             if result.explanation is not None and result.explanation.max() > 0:
                 self._overlay = HeatOverlay(result.plugin_id, result.explanation, self.opacity.value() / 100)
+        if self._overlay is not None and run.outside_intended_use:
+            self._overlay.legend_note = "outside intended use"  # on the image, beside "AI: name version"
         self.runReady.emit(run)
         self.resultReady.emit(result)
         self.overlayChanged.emit(self._overlay)

@@ -56,6 +56,7 @@ def test_refused_plugin_offers_run_anyway_and_marks_the_result(qtbot, tmp_path, 
     assert run.outside_intended_use == "MR study; this plugin expects CT."
     assert panel.result_use.text().startswith("OUTSIDE INTENDED USE (run anyway): MR study")
     assert panel.overlay.intended_use.startswith("OUTSIDE INTENDED USE")
+    assert panel.overlay.legend().endswith("\u2014 outside intended use")  # the on-image legend says it too
     assert run.provenance.name.endswith("(outside intended use)")
     rows = [panel.review.table.item(r, 0).text() for r in range(panel.review.table.rowCount())]
     assert rows and all(r.endswith("(outside intended use)") for r in rows)
