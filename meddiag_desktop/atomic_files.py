@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_bytes_atomic", "write_text_atomic", "fsync_dir"]
+__all__ = ["write_bytes_atomic", "write_text_atomic", "write_fd", "fsync_dir"]
 
 
 def fsync_dir(folder: Path) -> None:
@@ -31,18 +31,23 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def write_fd(fd: int, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to the open file descriptor ``fd`` with ``mode``, flush it to disk and close it."""
+    with os.fdopen(fd, "wb") as fh:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fh.fileno(), mode)
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` atomically, readable by the owner only (``mode``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".meddiag-{path.name}.", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fh.fileno(), mode)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_fd(fd, data, mode)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -65,6 +65,14 @@ def _size(volume: Volume, zyx: np.ndarray, values: np.ndarray | None, diameters:
     return n, ml, mean, d
 
 
+def _decision(findings: Any, key: str) -> tuple[str, str]:
+    """(status, decided_by) of the AI finding ``key``: 'proposed' and nobody while no reader decided."""
+    if findings is None or key not in findings:
+        return PROPOSED, ""
+    f = findings.get(key)
+    return f.status, f.decided_by
+
+
 def _status(findings: Any, prov: Provenance | None, value: int, component: int | None = None) -> tuple[str, str]:
     """(status, decided_by) of a segment finding: '' for a reader's own map, 'proposed' when nobody decided."""
     if prov is None:
@@ -75,8 +83,7 @@ def _status(findings: Any, prov: Provenance | None, value: int, component: int |
     if key not in findings:
         editor = findings.edited_by(prov.plugin_id, value)  # a reader-edited label is the reader's
         return ("edited", editor) if editor is not None else (PROPOSED, "")
-    f = findings.get(key)
-    return f.status, f.decided_by
+    return _decision(findings, key)
 
 
 def segment_findings(volume: Volume, label_map: LabelMap, findings: Any = None) -> list[SegmentFinding]:
@@ -176,10 +183,7 @@ def classification_findings(result: Any, provenance: Provenance | None = None,
     out = []
     pid = provenance.plugin_id if provenance is not None else getattr(result, "plugin_id", "")
     for i, f in enumerate(result.findings, start=1):
-        status, by = PROPOSED, ""
-        key = classification_key(pid, i)
-        if findings is not None and key in findings:
-            status, by = findings.get(key).status, findings.get(key).decided_by
+        status, by = _decision(findings, classification_key(pid, i))
         if status == REJECTED:
             continue
         out.append(ClassificationFinding({k: float(v) for k, v in f.probabilities.items()},
@@ -197,10 +201,7 @@ def detection_findings(result: Any, provenance: Provenance | None = None,
     pid = provenance.plugin_id if provenance is not None else getattr(result, "plugin_id", "")
     out = []
     for i, d in enumerate(result.detections, start=1):
-        status, by = PROPOSED, ""
-        key = detection_key(pid, i)
-        if findings is not None and key in findings:
-            status, by = findings.get(key).status, findings.get(key).decided_by
+        status, by = _decision(findings, detection_key(pid, i))
         if status == REJECTED:
             continue
         out.append(DetectionFinding(names.get(int(d.label), f"class {d.label}"),

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from meddiag_desktop.atomic_files import fsync_dir
+from meddiag_desktop.atomic_files import fsync_dir, write_fd
 
 __all__ = ["ExportError", "publish_set", "clean_stale", "STAGING_MARK", "OWN_NAMES"]
 
@@ -103,13 +103,8 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as fh:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fh.fileno(), mode)
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    """A new file in the staging folder (never over an existing one), on disk before the set is published."""
+    write_fd(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), data, mode)
 
 
 def _stall(step: str) -> None:
