@@ -7,7 +7,12 @@ they are the top-level ``plugins/`` and ``resources/`` folders; a wheel installs
 the same folders inside the package, as ``meddiag_desktop/plugins`` and
 ``meddiag_desktop/resources`` (``package-dir`` in pyproject.toml), which are
 looked at first. Everything the app writes goes to the
-platform's user folders (:func:`user_dirs`), never next to the program.
+platform's user folders (:func:`user_config_dir`, :func:`user_data_dir`), never next
+to the program; each module owns its subfolder of them (``plugins``, ``risk_models``,
+``audit.log``, ``sessions``, ``database``, ``logs``...).
+
+This module is the bottom layer (the import-linter contract in ``pyproject.toml``):
+it imports nothing else of the package, so every layer may use it.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ __all__ = [
     "resource_path",
     "bundled_plugins_dir",
     "user_config_dir",
-    "user_dirs",
+    "user_data_dir",
 ]
 
 #: folder name used for platformdirs' user folders (config, data, cache)
@@ -86,12 +91,14 @@ def resource_path(name: str) -> Path:
 def bundled_plugins_dir() -> Path:
     """The AI plugins shipped with the app: ``meddiag_desktop/plugins`` in a wheel, else ``plugins/`` at the root.
 
-    Delegates to :func:`meddiag_desktop.ai.discovery.bundled_plugins_dir`, which
-    discovery uses, so there is one rule; it looks inside the package first.
+    The one rule (AI discovery and the trust check use it): the package's own
+    folder first (``plugins``, then ``resources/plugins``), then beside it.
     """
-    from meddiag_desktop.ai.discovery import bundled_plugins_dir as _bundled
-
-    return _bundled()
+    pkg = _package_dir()
+    for cand in (pkg / "plugins", pkg / "resources" / "plugins", pkg.parent / "plugins"):
+        if cand.is_dir():
+            return cand
+    return pkg.parent / "plugins"
 
 
 def user_config_dir() -> Path:
@@ -106,26 +113,13 @@ def user_config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_DIR_NAME))
 
 
-def user_dirs() -> dict[str, Path]:
-    """The per-user folders and files the app reads and writes, by purpose.
+def user_data_dir() -> Path:
+    """The per-user data folder: platformdirs' ``user_data_dir("meddiag-desktop")``.
 
-    All are platformdirs user folders (or an environment override); each comes from
-    the module that uses it, so this list cannot drift from the code.
-    ``config``: recent studies and settings; ``plugins``: user AI plugins and MONAI
-    bundles; ``risk_models``: user risk models; ``audit_log``: report export log;
-    ``cache``: the generated demo study; ``sessions``: saved reading sessions.
+    The one place it is asked for: each module appends its own subfolder (and keeps
+    its own environment override, e.g. ``MEDDIAG_DB_DIR``, ``MEDDIAG_SESSION_DIR``,
+    ``MEDDIAG_AUDIT_LOG``). Not created here.
     """
-    from meddiag_desktop.ai.discovery import user_plugins_dir
-    from meddiag_desktop.demo import default_cache_dir
-    from meddiag_desktop.report.audit import audit_log_path
-    from meddiag_desktop.risk.registry import user_models_dir
-    from meddiag_desktop.session_store import default_sessions_dir
+    import platformdirs
 
-    return {
-        "config": user_config_dir(),
-        "plugins": user_plugins_dir(),
-        "risk_models": user_models_dir(),
-        "audit_log": audit_log_path(),
-        "cache": default_cache_dir(),
-        "sessions": default_sessions_dir(),
-    }
+    return Path(platformdirs.user_data_dir(APP_DIR_NAME))

@@ -1,7 +1,7 @@
 """Saved reading sessions: the state of a study, beside the user's data, never in the source folder.
 
 A session file is small JSON (measurements, overlays shown, layout, window/level,
-cameras) named after the study's series UID, in ``user_data_dir/sessions``.
+cameras) named after the study's series UID, in ``<user data folder>/sessions``.
 Writes are atomic (temporary file in the same folder, fsync, rename), so a
 crash can never leave a half-written session. A lock file marks a session that
 is open; finding a lock whose process is gone means the app did not exit
@@ -92,13 +92,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 def default_sessions_dir() -> Path:
-    """Where sessions are kept: ``$MEDDIAG_SESSION_DIR``, else ``user_data_dir/sessions``."""
+    """Where sessions are kept: ``$MEDDIAG_SESSION_DIR``, else ``<user data folder>/sessions``."""
     override = os.environ.get("MEDDIAG_SESSION_DIR")
     if override:
         return Path(override)
-    from platformdirs import user_data_dir
+    from meddiag_desktop.paths import user_data_dir
 
-    return Path(user_data_dir("meddiag-desktop")) / "sessions"
+    return user_data_dir() / "sessions"
 
 
 class SessionStore:

@@ -104,20 +104,16 @@ class PluginInfo:
 # ------------------------------------------------------------------ places
 def bundled_plugins_dir() -> Path:
     """The plugins shipped with the app: package data when installed, else ``plugins/`` at the repo root."""
-    import meddiag_desktop
+    from meddiag_desktop.paths import bundled_plugins_dir as bundled
 
-    pkg = Path(meddiag_desktop.__file__).resolve().parent
-    for cand in (pkg / "plugins", pkg / "resources" / "plugins", pkg.parent / "plugins"):
-        if cand.is_dir():
-            return cand
-    return pkg.parent / "plugins"
+    return bundled()
 
 
 def user_plugins_dir() -> Path:
-    """``user_data_dir("meddiag-desktop")/plugins``: drop plugin folders or MONAI bundles here."""
-    import platformdirs
+    """``<user data folder>/plugins``: drop plugin folders or MONAI bundles here."""
+    from meddiag_desktop.paths import user_data_dir
 
-    return Path(platformdirs.user_data_dir("meddiag-desktop")) / "plugins"
+    return user_data_dir() / "plugins"
 
 
 def env_plugin_dirs() -> list[Path]:

@@ -84,11 +84,9 @@ _LIVE_WORKERS: weakref.WeakSet = weakref.WeakSet()
 
 def plugin_log_dir() -> Path:
     """Where plugin runs write their logs: ``<user data folder>/logs`` (created on demand)."""
-    import platformdirs
+    from meddiag_desktop.paths import user_data_dir
 
-    from meddiag_desktop.paths import APP_DIR_NAME
-
-    path = Path(platformdirs.user_data_dir(APP_DIR_NAME)) / "logs"
+    path = user_data_dir() / "logs"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

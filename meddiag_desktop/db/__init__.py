@@ -1,7 +1,7 @@
 """The local study database: an SQLite index of patients, studies, series and instances.
 
 Qt-free. The database lives in the user data folder (``$MEDDIAG_DB_DIR`` or
-``user_data_dir("meddiag-desktop")/database``): ``index.sqlite`` plus ``storage/``
+``<user data folder>/database``, :mod:`meddiag_desktop.paths`): ``index.sqlite`` plus ``storage/``
 (managed copies, one folder per study) and ``quarantine/`` (received files that
 could not be read, each with a ``.reason.txt``). Sources are never modified::
 
@@ -37,15 +37,13 @@ __all__ = [
 
 
 def default_db_dir() -> Path:
-    """The database folder: ``$MEDDIAG_DB_DIR``, else ``user_data_dir("meddiag-desktop")/database``."""
+    """The database folder: ``$MEDDIAG_DB_DIR``, else ``<user data folder>/database``."""
     env = os.environ.get("MEDDIAG_DB_DIR")
     if env:
         return Path(env)
-    import platformdirs
+    from meddiag_desktop.paths import user_data_dir
 
-    from meddiag_desktop.paths import APP_DIR_NAME
-
-    return Path(platformdirs.user_data_dir(APP_DIR_NAME)) / "database"
+    return user_data_dir() / "database"
 
 
 def find_study_paths(query: dict[str, str], db_dir: str | os.PathLike | None = None) -> list[Path]:

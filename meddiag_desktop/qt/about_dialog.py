@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-__all__ = ["OFFLINE_STATEMENT", "ModelEntry", "AboutInfo", "collect_about_info", "AboutDialog", "show_about"]
+__all__ = ["OFFLINE_STATEMENT", "ModelEntry", "AboutInfo", "user_folders", "collect_about_info", "AboutDialog", "show_about"]
 
 OFFLINE_STATEMENT = (
     "MedDiag Desktop works entirely offline. It makes no network connections: no telemetry, "
@@ -102,6 +102,32 @@ def _risk_models(problems: list[str]) -> list[ModelEntry]:
     ]
 
 
+def user_folders() -> dict[str, Path]:
+    """The per-user folders and files the app reads and writes, by purpose.
+
+    All are platformdirs user folders (or an environment override); each comes from
+    the module that owns it, so this list cannot drift from the code.
+    ``config``: recent studies and settings; ``plugins``: user AI plugins and MONAI
+    bundles; ``risk_models``: user risk models; ``audit_log``: report export log;
+    ``cache``: the generated demo study; ``sessions``: saved reading sessions.
+    """
+    from meddiag_desktop.ai.discovery import user_plugins_dir
+    from meddiag_desktop.demo import default_cache_dir
+    from meddiag_desktop.paths import user_config_dir
+    from meddiag_desktop.report.audit import audit_log_path
+    from meddiag_desktop.risk.registry import user_models_dir
+    from meddiag_desktop.session_store import default_sessions_dir
+
+    return {
+        "config": user_config_dir(),
+        "plugins": user_plugins_dir(),
+        "risk_models": user_models_dir(),
+        "audit_log": audit_log_path(),
+        "cache": default_cache_dir(),
+        "sessions": default_sessions_dir(),
+    }
+
+
 def collect_about_info() -> AboutInfo:
     """Read version, plugin and risk-model manifests and user folders (no Qt, no torch).
 
@@ -117,9 +143,7 @@ def collect_about_info() -> AboutInfo:
         except Exception as exc:  # noqa: BLE001  (a broken install must not stop the About box)
             info.problems.append(f"could not list the {what}: {type(exc).__name__}: {exc}")
     try:
-        from meddiag_desktop.paths import user_dirs
-
-        info.folders = user_dirs()
+        info.folders = user_folders()
     except Exception as exc:  # noqa: BLE001
         info.problems.append(f"could not resolve the user folders: {exc}")
     for dist, name, licence in THIRD_PARTY:

@@ -51,9 +51,9 @@ def _registry_uid(value: str) -> bool:
 
 def date_shift_key_path() -> Path:
     """The secret that makes per-patient date shifts unguessable (in the user's data folder)."""
-    import platformdirs
+    from meddiag_desktop.paths import user_data_dir
 
-    return Path(platformdirs.user_data_dir("meddiag-desktop")) / "date-shift.key"
+    return user_data_dir() / "date-shift.key"
 
 
 def _date_shift_key() -> bytes:

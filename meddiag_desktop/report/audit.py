@@ -1,7 +1,7 @@
 """Append-only audit log of opens, AI runs and exports (JSON lines, no patient names or IDs).
 
 ``audit(action, study_uid, outcome, **details)`` appends one line to
-``platformdirs.user_data_dir("meddiag-desktop")/audit.log`` (``MEDDIAG_AUDIT_LOG``
+``<user data folder>/audit.log`` (:mod:`meddiag_desktop.paths`; ``MEDDIAG_AUDIT_LOG``
 overrides the path). The study is recorded as the first 16 hex digits of the
 SHA-256 of its Study Instance UID: enough to find every event of a study you
 hold, useless to anyone who does not. Details must not hold patient identifiers;
@@ -33,9 +33,9 @@ def audit_log_path() -> Path:
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override)
-    import platformdirs
+    from meddiag_desktop.paths import user_data_dir
 
-    return Path(platformdirs.user_data_dir("meddiag-desktop")) / "audit.log"
+    return user_data_dir() / "audit.log"
 
 
 def study_key(study_uid: str | None) -> str:

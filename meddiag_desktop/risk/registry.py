@@ -5,7 +5,7 @@ manifest, found, in this order (the first model of a name wins; later ones are
 reported as problems):
 
 1. built-ins bundled in ``meddiag_desktop/risk/models/``;
-2. the user folder ``platformdirs.user_data_dir("meddiag-desktop")/risk_models``;
+2. the user folder ``<user data folder>/risk_models`` (:mod:`meddiag_desktop.paths`);
 3. the folders listed in ``MEDDIAG_PLUGIN_PATH`` (``os.pathsep`` separated);
 4. entry points of the group ``meddiag_desktop.risk_models`` whose value names a
    package (``"pkg.models"``) or a folder inside one (``"pkg:models/my_model"``).
@@ -151,10 +151,10 @@ def builtin_models_dir() -> Path:
 
 
 def user_models_dir() -> Path:
-    """Per-user folder for installed risk models."""
-    import platformdirs
+    """Per-user folder for installed risk models: ``<user data folder>/risk_models``."""
+    from meddiag_desktop.paths import user_data_dir
 
-    return Path(platformdirs.user_data_dir("meddiag-desktop")) / "risk_models"
+    return user_data_dir() / "risk_models"
 
 
 def _model_folders(root: Path) -> list[Path]:
