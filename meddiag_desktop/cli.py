@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "plugins": "meddiag_desktop.ai.cli",
     "infer": "meddiag_desktop.ai.cli",
     "risk": "meddiag_desktop.risk.cli",
-    "report": "meddiag_desktop.report.cli",
+    "report": "meddiag_desktop.workflow.cli",
     "db": "meddiag_desktop.db.cli",
     "pacs": "meddiag_desktop.pacs.cli",
     "listen": "meddiag_desktop.pacs.cli",

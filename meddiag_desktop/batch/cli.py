@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -55,15 +54,10 @@ def _fail(message: str) -> int:
 
 
 def _read_inputs(value: str | None) -> str | None:
-    """The risk inputs as JSON text (read here, so workers need no file); ValueError when not a JSON object."""
-    if value is None:
-        return None
-    text = sys.stdin.read() if value == "-" else Path(value).read_text(encoding="utf-8") \
-        if os.path.isfile(value) else value
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError("--inputs must be a JSON object, e.g. '{\"emphysema\": false}'")
-    return json.dumps(data)
+    """The risk inputs as JSON text (read here, so workers need no file): ``meddiag risk``'s reader."""
+    from meddiag_desktop.risk.cli import read_inputs
+
+    return None if value is None else json.dumps(read_inputs(value))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--workers must be at least 1")
     try:
         inputs = _read_inputs(args.inputs)
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
         return _fail(f"--inputs: {exc}")
     options = ReportOptions(tuple(args.plugin), args.risk, inputs, args.device, timeout=args.study_timeout)
     config = BatchConfig(args.input, Path(args.out), options, scheduler=args.scheduler, workers=args.workers,

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "read_inputs"]
 
 EXIT_BAD_INPUT = 2
 EXIT_MODEL_ERROR = 1
@@ -40,10 +40,17 @@ def _fail(message: str, status: int = EXIT_BAD_INPUT) -> int:
     return status
 
 
-def _read_inputs(text: str) -> dict[str, Any]:
+def read_inputs(text: str | None) -> dict[str, Any]:
+    """Risk inputs from ``--inputs``: a JSON object, a JSON file or ``-`` (stdin); ``{}`` for None.
+
+    The one reader of ``--inputs`` (``meddiag risk``, ``meddiag report``, ``meddiag batch``).
+    Raises ``ValueError`` saying what is wrong, ``OSError`` when the file cannot be read.
+    """
+    if text is None:
+        return {}
     if text == "-":
         source, raw = "stdin", sys.stdin.read()
-    elif text.lstrip().startswith("{"):
+    elif text.lstrip().startswith(("{", "[")):  # inline JSON (a list is refused below, by name)
         source, raw = "--inputs", text
     else:
         path = Path(text).expanduser()
@@ -55,7 +62,7 @@ def _read_inputs(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{source} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{source} must hold a JSON object of input name -> value, got {type(data).__name__}")
+        raise ValueError(f"{source} must be a JSON object of input name -> value, got {type(data).__name__}")
     return data
 
 
@@ -129,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         print(_describe_inputs(model), file=sys.stderr)
         return _fail(f"give the inputs of {args.model!r} with --inputs JSON_OR_FILE")
     try:
-        inputs = _read_inputs(args.inputs)
+        inputs = read_inputs(args.inputs)
     except (ValueError, OSError) as exc:
         return _fail(str(exc))
     try:

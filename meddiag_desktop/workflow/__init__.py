@@ -2,7 +2,9 @@
 
 * :mod:`.ai_run`: run a plugin (intended-use gate, worker process, audit, provenance,
   proposed findings);
-* :mod:`.risk_run`: risk inputs from the reader's confirmed findings, audited evaluations.
+* :mod:`.risk_run`: risk inputs from the reader's confirmed findings, audited evaluations;
+* :mod:`.session`: the headless session (plugins, decisions, risk) whose results the report receives;
+* :mod:`.cli`: ``meddiag report``.
 """
 
 from meddiag_desktop.workflow.ai_run import AIRun, check_plugin, findings_from_result, run_ai

@@ -48,7 +48,7 @@ def provenance():
 def make_report(volume, labels, **kw):
     """A report with the phantom segmentation, a reader measurement and a Brock risk estimate."""
     from meddiag_desktop.report import LabelMap, Measurement, build_report
-    from meddiag_desktop.report.session import evaluate_risk
+    from meddiag_desktop.workflow.session import evaluate_risk
 
     lm = LabelMap(labels, NAMES, COLORS, provenance())
     risk = evaluate_risk(volume, "brock", {"family_history": True, "emphysema": False, "spiculation": False,

@@ -17,7 +17,7 @@ from meddiag_desktop.cli import main
 from meddiag_desktop.core.findings import FindingSet
 from meddiag_desktop.report import LabelMap, Provenance, build_report
 from meddiag_desktop.report.export import export_report
-from meddiag_desktop.report.session import image_risk_inputs
+from meddiag_desktop.workflow.session import image_risk_inputs
 from meddiag_desktop.workflow import findings_from_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))

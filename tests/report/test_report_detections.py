@@ -89,7 +89,7 @@ def test_headless_session_lists_boxes_as_proposals_until_accept_ai(study, monkey
 
     import meddiag_desktop.ai.discovery as discovery
     import meddiag_desktop.workflow as workflow
-    from meddiag_desktop.report.session import accept_all, run_plugins
+    from meddiag_desktop.workflow.session import accept_all, run_plugins
     from meddiag_desktop.workflow import AIRun
 
     _, volume, _ = study

@@ -1,22 +1,23 @@
-"""Headless report session: load a study, run plugins and a risk model, build the report.
+"""Headless reading session: run plugins and a risk model through the workflow, for the report.
 
-This is what ``meddiag report`` does, usable from scripts; the GUI holds the same
-pieces in memory and calls :func:`~meddiag_desktop.report.build.build_report` directly.
+This is what ``meddiag report`` (:mod:`meddiag_desktop.workflow.cli`) does, usable from
+scripts: plugins run through :func:`~meddiag_desktop.workflow.ai_run.run_ai` (gate,
+worker process, audit), and the report package receives their results
+(:func:`~meddiag_desktop.report.build.label_map_from_result` and friends). The GUI holds
+the same pieces in memory and calls :func:`~meddiag_desktop.report.build.build_report` directly.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from meddiag_desktop.core.findings import FindingSet
 from meddiag_desktop.core.volume import Volume
-from meddiag_desktop.report.model import ClassificationFinding, LabelMap, Provenance, RiskFinding
+from meddiag_desktop.report.model import ClassificationFinding, LabelMap, RiskFinding
 
-__all__ = ["SessionResults", "run_plugins", "accept_all", "evaluate_risk", "read_inputs", "image_risk_inputs"]
+__all__ = ["SessionResults", "run_plugins", "accept_all", "evaluate_risk", "image_risk_inputs"]
 
 
 @dataclass
@@ -44,10 +45,8 @@ def run_plugins(volume: Volume, plugin_ids: Sequence[str], device: str = "auto",
     runs plugins outside their intended use (recorded in every output). The findings are
     proposals until :meth:`SessionResults.findings` records a decision.
     """
+    from meddiag_desktop.ai import InputRefused, PluginFailed, SegmentationResult
     from meddiag_desktop.ai.discovery import find_plugin
-    from meddiag_desktop.ai.isolation import PluginFailed
-    from meddiag_desktop.ai.results import SegmentationResult
-    from meddiag_desktop.ai.runner import InputRefused
     from meddiag_desktop.report.build import classification_findings, label_map_from_result
     from meddiag_desktop.workflow import run_ai
 
@@ -109,30 +108,6 @@ def _classification_runs(session: SessionResults):
     for run in session.runs:
         if getattr(run.result, "task", "") not in ("segmentation", "detection"):
             yield run.result, run
-
-
-def read_inputs(text: str | None) -> dict[str, Any]:
-    """Risk inputs from a JSON object, a JSON file or ``-`` (stdin); ``{}`` for None."""
-    import sys
-
-    if text is None:
-        return {}
-    if text == "-":
-        raw, source = sys.stdin.read(), "stdin"
-    elif text.lstrip().startswith("{"):
-        raw, source = text, "--inputs"
-    else:
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise ValueError(f"--inputs {text!r} is neither a JSON object nor an existing file")
-        raw, source = path.read_text(encoding="utf-8"), str(path)
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{source} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{source} must hold a JSON object of input name -> value")
-    return data
 
 
 def _find(label_maps: Sequence[LabelMap], word: str) -> tuple[LabelMap | None, list[int]]:

@@ -1,5 +1,9 @@
 """``meddiag report STUDY --out DIR``: run plugins and a risk model, write report.pdf, seg.dcm, sr.dcm.
 
+The reading workflow from the command line: plugins and the risk model run through
+:mod:`meddiag_desktop.workflow.session` (gate, worker process, audit); the report
+package only receives their results and writes the files.
+
 Exit status: 0 written; 2 bad input (study unreadable, unknown plugin or model, invalid
 risk inputs, output folder refused); 1 a plugin or the export failed.
 """
@@ -112,7 +116,8 @@ def _run(args: argparse.Namespace) -> int:
     from meddiag_desktop.report.audit import audit
     from meddiag_desktop.report.build import build_report
     from meddiag_desktop.report.export import ExportError, check_destination, export_report
-    from meddiag_desktop.report.session import evaluate_risk, read_inputs, run_plugins
+    from meddiag_desktop.risk.cli import read_inputs
+    from meddiag_desktop.workflow.session import evaluate_risk, run_plugins
 
     if args.inputs and not args.risk:
         return _fail("--inputs needs --risk MODEL", EXIT_BAD_INPUT)
@@ -145,10 +150,7 @@ def _run(args: argparse.Namespace) -> int:
             end = "\n" if done >= total else ""
             print(f"\r{pid}: {done}/{total}", end=end, file=sys.stderr, flush=True)
 
-    from meddiag_desktop.ai.discovery import PluginNotFound
-    from meddiag_desktop.ai.isolation import PluginError
-    from meddiag_desktop.ai.runner import InputRefused
-    from meddiag_desktop.ai.sliding_window import RunCancelled
+    from meddiag_desktop.ai import InputRefused, PluginError, PluginNotFound, RunCancelled
 
     try:
         session = run_plugins(volume, args.plugin, args.device, progress, args.timeout, force=args.force)
@@ -168,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.accept_ai and len(session.findings):
         from getpass import getuser
 
-        from meddiag_desktop.report.session import accept_all
+        from meddiag_desktop.workflow.session import accept_all
 
         who = args.reader or f"{getuser()} (meddiag report --accept-ai)"
         n = accept_all(session, who, volume.metadata.get("study_uid"))
