@@ -53,17 +53,11 @@ def _fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def _read_inputs(value: str | None) -> str | None:
-    """The risk inputs as JSON text (read here, so workers need no file): ``meddiag risk``'s reader."""
-    from meddiag_desktop.risk.cli import read_inputs
-
-    return None if value is None else json.dumps(read_inputs(value))
-
-
 def run(args: argparse.Namespace) -> int:
     """Carry out ``meddiag batch``; returns the exit status."""
     from meddiag_desktop.batch.engine import BatchConfig, BatchInputError, outcome_json, run_batch
     from meddiag_desktop.batch.study import ReportOptions
+    from meddiag_desktop.risk.cli import read_inputs
 
     if args.inputs and not args.risk:
         return _fail("--inputs needs --risk MODEL")
@@ -72,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         return _fail("--workers must be at least 1")
     try:
-        inputs = _read_inputs(args.inputs)
+        # read here (meddiag risk's reader), so the workers need no file: they get JSON text
+        inputs = None if args.inputs is None else json.dumps(read_inputs(args.inputs))
     except ValueError as exc:
         return _fail(str(exc))
     except OSError as exc:
