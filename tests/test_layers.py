@@ -47,7 +47,7 @@ def _status(output: str, name: str) -> str:
 def test_import_contracts_are_kept():
     status, out = _lint(ROOT)
     contracts = _contracts()
-    assert {"layers", "no-qt-vtk", "render-no-qt", "core-simpleitk"} <= set(contracts)
+    assert {"layers", "no-qt-vtk", "render-no-qt", "core-simpleitk", "user-folders"} <= set(contracts)
     assert status == 0, out
     assert {_status(out, name) for name in contracts.values()} == {"KEPT"}, out
 
@@ -61,6 +61,7 @@ def test_contracts_fail_on_a_wrong_import(tmp_path):
         "report/model.py": "import vtk  # deliberately wrong: VTK outside render",
         "render/image_data.py": "import PySide6  # deliberately wrong: Qt in render",
         "core/view_geometry.py": "import SimpleITK  # deliberately wrong: SimpleITK outside label_geometry",
+        "risk/registry.py": "import platformdirs  # deliberately wrong: a second home for the user folders",
     }
     for rel, line in wrong.items():
         path = tmp_path / "meddiag_desktop" / rel
@@ -70,12 +71,13 @@ def test_contracts_fail_on_a_wrong_import(tmp_path):
     status, out = _lint(tmp_path)
     names = _contracts()
     assert status != 0, out
-    for cid in ("layers", "no-qt-vtk", "render-no-qt", "core-simpleitk"):
+    for cid in ("layers", "no-qt-vtk", "render-no-qt", "core-simpleitk", "user-folders"):
         assert _status(out, names[cid]) == "BROKEN", (cid, out)
     assert "meddiag_desktop.core.volume -> meddiag_desktop.qt" in out
     assert "meddiag_desktop.report.model -> vtk" in out
     assert "meddiag_desktop.render.image_data -> PySide6" in out
     assert "meddiag_desktop.core.view_geometry -> SimpleITK" in out
+    assert "meddiag_desktop.risk.registry -> platformdirs" in out
     assert "meddiag_desktop.unplaced" in out  # exhaustive: every top-level module must be placed
 
 
