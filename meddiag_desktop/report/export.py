@@ -84,6 +84,7 @@ def export_report(
     progress: Callable[[str], None] | None = None,
     deidentifier=None,
     allow_burned_in: bool = False,
+    seg_type: str = "BINARY",
 ) -> ExportResult:
     """Write ``report.pdf``, ``seg.dcm`` (when there are label maps) and ``sr.dcm`` into ``out_dir``.
 
@@ -106,6 +107,10 @@ def export_report(
         keep the key images (source pixels) in an anonymised PDF although the source says, or its
         modality suggests, that names are burned into the pixels; otherwise they are left out, with a
         warning. The user must have confirmed this.
+    seg_type:
+        ``"BINARY"`` (default: every SEG viewer reads it) or ``"LABELMAP"`` (DICOM 2024 Label Map
+        Segmentation; newer viewers only, no overlapping segments); see
+        :mod:`~meddiag_desktop.report.dicom_seg`.
 
     The set is written into a staging folder beside ``out_dir`` and published in one rename
     (:mod:`~meddiag_desktop.report.export_set`); an anonymised set is verified
@@ -117,7 +122,7 @@ def export_report(
     study_uid = str(volume.metadata.get("study_uid", "") or report.patient.study_uid)
     try:
         result = _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier,
-                         allow_burned_in)
+                         allow_burned_in, seg_type)
     except BaseException as exc:
         audit("export", study_uid, "failed", error=type(exc).__name__, anonymized=anonymize)
         raise
@@ -140,7 +145,7 @@ def _source_headers(volume: Volume) -> list:
 
 
 def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier,
-            allow_burned_in) -> ExportResult:
+            allow_burned_in, seg_type="BINARY") -> ExportResult:
     out = check_destination(out_dir, volume)
     result = ExportResult(anonymized=anonymize)
     blobs: dict[str, bytes] = {}
@@ -164,7 +169,7 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
             result.warnings.append(f"key images left out of the anonymised PDF: {why}, so the pixels may show the "
                                    "patient's name; confirm to include them (meddiag report --allow-burned-in)")
     if dicom:
-        from meddiag_desktop.report.dicom_seg import DicomExportError, build_seg, source_datasets
+        from meddiag_desktop.report.dicom_seg import DicomExportError, SegmentsOverlapError, build_seg, source_datasets
         from meddiag_desktop.report.dicom_sr import build_sr
 
         try:
@@ -177,7 +182,12 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
             seg, refs = None, []
             if report.label_maps and any(lm.present() for lm in report.label_maps):
                 say("building DICOM SEG")
-                seg, refs = build_seg(volume, report.label_maps, sources, app_version=report.app_version)
+                try:
+                    seg, refs = build_seg(volume, report.label_maps, sources, app_version=report.app_version,
+                                          seg_type=seg_type)
+                except SegmentsOverlapError as exc:  # every LABELMAP reader reads BINARY too: nothing is lost
+                    result.warnings.append(f"DICOM SEG stored as BINARY, not LABELMAP: {exc}")
+                    seg, refs = build_seg(volume, report.label_maps, sources, app_version=report.app_version)
             elif report.label_maps:
                 result.warnings.append("no DICOM SEG: the segmentation is empty")
             say("building DICOM SR")
