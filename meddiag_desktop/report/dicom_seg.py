@@ -108,7 +108,7 @@ def source_datasets(volume: Volume) -> list:
             "export the PDF only, or open the study's DICOM series"
         )
     datasets = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
-    if len(datasets) == 1 and int(datasets[0].get("NumberOfFrames", 1) or 1) > 1:
+    if len(datasets) == 1 and _is_multiframe(datasets[0]):
         return [_multiframe_source(datasets[0], Path(files[0]).name)]
     for f, ds in zip(files, datasets):
         name = Path(f).name
@@ -127,6 +127,16 @@ def source_datasets(volume: Volume) -> list:
     return datasets
 
 
+def _is_multiframe(ds) -> bool:
+    """Whether ``ds`` belongs to a multi-frame IOD, which is how highdicom decides to read its functional groups."""
+    try:
+        from highdicom._standard_utils import is_multiframe_image  # the test highdicom itself applies
+
+        return bool(is_multiframe_image(ds))
+    except Exception:  # noqa: BLE001 - an unknown SOP class: judge by the header
+        return "NumberOfFrames" in ds or "PerFrameFunctionalGroupsSequence" in ds
+
+
 def _multiframe_source(ds, name: str):
     """The header of an enhanced multi-frame source, checked to place every frame.
 
@@ -137,7 +147,7 @@ def _multiframe_source(ds, name: str):
     """
     import copy
 
-    nf = int(ds.NumberOfFrames)
+    nf = int(ds.get("NumberOfFrames", 1) or 1)
     per = ds.get("PerFrameFunctionalGroupsSequence") or []
     shared = (ds.get("SharedFunctionalGroupsSequence") or [None])[0]
 
@@ -161,7 +171,7 @@ def _multiframe_source(ds, name: str):
         if shared is not None and keyword in shared:
             continue
         values = [group(i, keyword) for i in range(nf)]
-        distinct = {tuple(str(v) for v in (seq[0].get(attr) or ())) for seq in values if seq}
+        distinct = {tuple(round(float(v), 4) for v in (seq[0].get(attr) or ())) for seq in values if seq}
         if None in values or not values or len(distinct) != 1 or distinct == {()}:
             if len(distinct) > 1:
                 raise DicomExportError(

@@ -94,8 +94,9 @@ def export_report(
         de-identify every DICOM output (:mod:`~meddiag_desktop.report.anonymize`) and show only a
         pseudonym in the PDF.
     dicom:
-        False writes the PDF only. A study not loaded from single-frame DICOM gets the PDF and a
-        warning saying why there is no SEG/SR.
+        False writes the PDF only. A study whose images cannot be referenced by a SEG/SR (not DICOM,
+        slices placed without positions, a multi-frame image without frame positions) gets the PDF and
+        a warning saying why.
     overwrite:
         replace existing outputs; otherwise an existing ``report.pdf``... is an :class:`ExportError`.
     progress:
@@ -169,7 +170,8 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
             result.warnings.append(f"key images left out of the anonymised PDF: {why}, so the pixels may show the "
                                    "patient's name; confirm to include them (meddiag report --allow-burned-in)")
     if dicom:
-        from meddiag_desktop.report.dicom_seg import DicomExportError, SegmentsOverlapError, build_seg, source_datasets
+        from meddiag_desktop.report.dicom_seg import (DicomExportError, SegmentsOverlapError, build_seg,
+                                                      source_datasets)
         from meddiag_desktop.report.dicom_sr import build_sr
 
         try:

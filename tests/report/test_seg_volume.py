@@ -261,3 +261,34 @@ def test_series_without_positions_gets_the_reason(make_series):
                        r"ImageOrientationPatient or FrameOfReferenceUID, so the volume's slices were placed by "
                        r"guesswork; .* cannot be stored as SEG$"):
         source_datasets(volume)
+
+
+def test_legacy_multiframe_rt_dose_gets_the_reason():
+    from meddiag_desktop.io import load
+    from meddiag_desktop.report.dicom_seg import DicomExportError, source_datasets
+
+    volume = load(_testdata("rtdose.dcm"))  # frames stacked by GridFrameOffsetVector, no functional groups
+    assert volume.array.shape == (15, 10, 10)
+    with pytest.raises(DicomExportError, match=r"^rtdose\.dcm is a multi-frame image whose frames have no 3D "
+                       r"positions .* GridFrameOffsetVector\); a DICOM SEG can only reference"):
+        source_datasets(volume)
+
+
+def test_multiframe_with_frames_in_two_orientations_gets_the_reason(tmp_path):
+    """highdicom needs one orientation for a multi-frame source; a frame turned 90 degrees is refused by name."""
+    from meddiag_desktop.core.volume import Volume
+    from meddiag_desktop.report.dicom_seg import DicomExportError, source_datasets
+
+    ds = pydicom.dcmread(_testdata("eCT_Supplemental.dcm"), stop_before_pixels=True)
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    for n, item in enumerate(ds.PerFrameFunctionalGroupsSequence):
+        item.PlaneOrientationSequence = pydicom.Sequence([pydicom.Dataset()])
+        item.PlaneOrientationSequence[0].ImageOrientationPatient = \
+            [1, 0, 0, 0, 1, 0] if n == 0 else [0, 1, 0, 0, 0, -1]
+    del shared.PlaneOrientationSequence
+    path = tmp_path / "two-orientations.dcm"
+    ds.save_as(path)
+    volume = Volume(np.zeros((2, 4, 4), np.int16), metadata={"source": "dicom", "files": [str(path)]})
+    with pytest.raises(DicomExportError, match=r"^two-orientations\.dcm: its frames have 2 different orientations; "
+                       r"a DICOM SEG of a multi-frame image needs one for all frames"):
+        source_datasets(volume)
