@@ -190,6 +190,8 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
                 except SegmentsOverlapError as exc:  # every LABELMAP reader reads BINARY too: nothing is lost
                     result.warnings.append(f"DICOM SEG stored as BINARY, not LABELMAP: {exc}")
                     seg, refs = build_seg(volume, report.label_maps, sources, app_version=report.app_version)
+                except DicomExportError as exc:  # the PDF and the SR's other content still go out
+                    result.warnings.append(f"no DICOM SEG: {exc}")
             elif report.label_maps:
                 result.warnings.append("no DICOM SEG: the segmentation is empty")
             say("building DICOM SR")
