@@ -97,7 +97,9 @@ def source_datasets(volume: Volume) -> list:
 
     Either the series' single-frame images, or its one enhanced multi-frame image. Each must
     place its frames in the patient's frame of reference (a SEG frame needs a position); they
-    need not lie on the volume's grid, since the SEG carries the volume's own geometry.
+    need not lie on the volume's grid, since the SEG carries the volume's own geometry. The
+    headers are read here, for this export, and completed where highdicom needs what the
+    standard lets a file leave out; the files are only read.
     """
     import pydicom
 
@@ -124,6 +126,8 @@ def source_datasets(volume: Volume) -> list:
                 "so the volume's slices were placed by guesswork; a DICOM SEG needs each frame's position in the "
                 "patient, so the segmentation cannot be stored as SEG"
             )
+        if "SliceThickness" not in ds:  # highdicom reads it (Type 2); absent e.g. in secondary captures
+            ds.SliceThickness = None  # in this header only: the file is not touched
     return datasets
 
 
@@ -143,9 +147,11 @@ def _multiframe_source(ds, name: str):
     highdicom reads a multi-frame source's orientation and pixel spacing from the shared
     functional groups; scanners (e.g. Philips enhanced MR) often repeat them per frame
     instead. When every frame has the same values they are copied into the shared group
-    of an in-memory copy of the header (the file is only read).
+    of ``ds``, the header read for this export (the file is not touched).
     """
     import copy
+
+    from pydicom.dataset import Dataset
 
     nf = int(ds.get("NumberOfFrames", 1) or 1)
     per = ds.get("PerFrameFunctionalGroupsSequence") or []
@@ -165,7 +171,6 @@ def _multiframe_source(ds, name: str):
             "cannot be stored as SEG"
         )
     missing = []
-    copied = None
     for keyword, attr, what in (("PlaneOrientationSequence", "ImageOrientationPatient", "orientations"),
                                 ("PixelMeasuresSequence", "PixelSpacing", "pixel spacings")):
         if shared is not None and keyword in shared:
@@ -180,32 +185,15 @@ def _multiframe_source(ds, name: str):
                 )
             missing.append(attr)
             continue
-        if copied is None:
-            copied, common = _with_new_shared_group(ds)
-        setattr(common, keyword, copy.deepcopy(values[0]))
+        if shared is None:
+            shared = Dataset()
+            ds.SharedFunctionalGroupsSequence = [shared]
+            shared = ds.SharedFunctionalGroupsSequence[0]
+        setattr(shared, keyword, copy.deepcopy(values[0]))
     if missing:
         raise DicomExportError(f"{name} is a multi-frame image without {' or '.join(missing)}; "
                                "the segmentation cannot be placed, so it cannot be stored as SEG")
-    return copied if copied is not None else ds
-
-
-def _with_new_shared_group(ds):
-    """(a shallow copy of ``ds`` with its own shared functional group item, that item); ``ds`` is not changed.
-
-    Shallow because a deep copy of an enhanced header with hundreds of per-frame items takes seconds.
-    """
-    from pydicom.dataset import Dataset, FileDataset
-
-    copied = FileDataset(ds.filename, Dataset(), file_meta=ds.file_meta, preamble=ds.preamble) \
-        if isinstance(ds, FileDataset) else Dataset()
-    for elem in ds:
-        if elem.keyword != "SharedFunctionalGroupsSequence":
-            copied.add(elem)
-    common = Dataset()
-    for old in (ds.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]:
-        common.add(old)
-    copied.SharedFunctionalGroupsSequence = [common]
-    return copied, common
+    return ds
 
 
 @dataclass(frozen=True)
@@ -312,6 +300,11 @@ def build_seg(volume: Volume, label_maps: Sequence[LabelMap], sources: Sequence,
     except (ValueError, TypeError, AttributeError, KeyError) as exc:  # highdicom's checks on the source headers
         raise DicomExportError(f"the source images cannot be referenced by a DICOM SEG ({exc}); "
                                "the segmentation cannot be stored as SEG") from exc
+    measures = seg.SharedFunctionalGroupsSequence[0].get("PixelMeasuresSequence")
+    if measures and measures[0].get("SliceThickness") in (None, "") and len(seg.PerFrameFunctionalGroupsSequence):
+        # copied from a source without one (Type 1C in a SEG): a segment voxel is as thick as the volume's
+        # slice step, as highdicom states for a volume that matches no source
+        measures[0].SliceThickness = measures[0].get("SpacingBetweenSlices") or f"{volume.spacing[2]:.6g}"
     return seg, refs
 
 

@@ -145,6 +145,25 @@ def _source_headers(volume: Volume) -> list:
     return out
 
 
+def _seg_or_warning(report, volume, sources, seg_type: str, warnings: list[str]):
+    """(SEG, segment refs) of the report's label maps, or (None, []) with a warning saying why there is none.
+
+    A LABELMAP SEG whose segments overlap is stored as BINARY instead (every LABELMAP reader reads
+    BINARY too, so nothing is lost), with a warning; the PDF and the SR's other content go out either way.
+    """
+    from meddiag_desktop.report.dicom_seg import DicomExportError, SegmentsOverlapError, build_seg
+
+    try:
+        try:
+            return build_seg(volume, report.label_maps, sources, app_version=report.app_version, seg_type=seg_type)
+        except SegmentsOverlapError as exc:
+            warnings.append(f"DICOM SEG stored as BINARY, not LABELMAP: {exc}")
+            return build_seg(volume, report.label_maps, sources, app_version=report.app_version)
+    except DicomExportError as exc:
+        warnings.append(f"no DICOM SEG: {exc}")
+        return None, []
+
+
 def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier,
             allow_burned_in, seg_type="BINARY") -> ExportResult:
     out = check_destination(out_dir, volume)
@@ -170,8 +189,7 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
             result.warnings.append(f"key images left out of the anonymised PDF: {why}, so the pixels may show the "
                                    "patient's name; confirm to include them (meddiag report --allow-burned-in)")
     if dicom:
-        from meddiag_desktop.report.dicom_seg import (DicomExportError, SegmentsOverlapError, build_seg,
-                                                      source_datasets)
+        from meddiag_desktop.report.dicom_seg import DicomExportError, source_datasets
         from meddiag_desktop.report.dicom_sr import build_sr
 
         try:
@@ -184,14 +202,7 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
             seg, refs = None, []
             if report.label_maps and any(lm.present() for lm in report.label_maps):
                 say("building DICOM SEG")
-                try:
-                    seg, refs = build_seg(volume, report.label_maps, sources, app_version=report.app_version,
-                                          seg_type=seg_type)
-                except SegmentsOverlapError as exc:  # every LABELMAP reader reads BINARY too: nothing is lost
-                    result.warnings.append(f"DICOM SEG stored as BINARY, not LABELMAP: {exc}")
-                    seg, refs = build_seg(volume, report.label_maps, sources, app_version=report.app_version)
-                except DicomExportError as exc:  # the PDF and the SR's other content still go out
-                    result.warnings.append(f"no DICOM SEG: {exc}")
+                seg, refs = _seg_or_warning(report, volume, sources, seg_type, result.warnings)
             elif report.label_maps:
                 result.warnings.append("no DICOM SEG: the segmentation is empty")
             say("building DICOM SR")

@@ -101,7 +101,8 @@ def seg_on_volume_grid(seg_path: Path, volume) -> np.ndarray:
         if labelmap:
             out[k][frames[i] > 0] = frames[i][frames[i] > 0]
         else:
-            out[k][frames[i].astype(bool)] = item.SegmentIdentificationSequence[0].ReferencedSegmentNumber
+            ident = item.get("SegmentIdentificationSequence") or shared.SegmentIdentificationSequence  # one segment
+            out[k][frames[i].astype(bool)] = ident[0].ReferencedSegmentNumber
     return out
 
 

@@ -292,3 +292,26 @@ def test_multiframe_with_frames_in_two_orientations_gets_the_reason(tmp_path):
     with pytest.raises(DicomExportError, match=r"^two-orientations\.dcm: its frames have 2 different orientations; "
                        r"a DICOM SEG of a multi-frame image needs one for all frames"):
         source_datasets(volume)
+
+
+def test_series_without_slice_thickness_still_exports(make_series, tmp_path):
+    """SliceThickness may be absent (secondary captures, some MR); highdicom reads it, so the header read for the
+    export gets an empty one, and the source files stay as they were."""
+    from meddiag_desktop.io import load
+    from meddiag_desktop.report.dicom_seg import source_datasets
+
+    folder, *_ = make_series(shape=(4, 6, 7), folder="source/no-thickness")
+    for f in sorted(folder.iterdir()):
+        ds = pydicom.dcmread(f)
+        del ds.SliceThickness
+        ds.save_as(f)
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    volume = load(folder)
+    assert all(ds.SliceThickness is None for ds in source_datasets(volume))
+    labels = np.zeros(volume.array.shape, np.uint8)
+    labels[1:3, 2:4, 2:5] = 1
+    result = _export(volume, labels, tmp_path / "out")
+    assert set(result.paths) == {"seg", "sr"}, result.warnings
+    assert dciodvfy(result.paths["seg"]) == []
+    assert np.array_equal(seg_on_volume_grid(result.paths["seg"], volume), labels)
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
