@@ -110,8 +110,19 @@ def source_datasets(volume: Volume) -> list:
             "export the PDF only, or open the study's DICOM series"
         )
     datasets = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    for_uid = str(volume.metadata.get("frame_of_reference_uid") or "")
+    for f, ds in zip(files, datasets):
+        if for_uid and ds.get("FrameOfReferenceUID") and str(ds.FrameOfReferenceUID) != for_uid:
+            raise DicomExportError(f"source image {Path(f).name} is in another frame of reference than the volume; "
+                                   "the volume does not come from it, so a DICOM SEG cannot reference it")
     if len(datasets) == 1 and _is_multiframe(datasets[0]):
-        return [_multiframe_source(datasets[0], Path(files[0]).name)]
+        ds = _multiframe_source(datasets[0], Path(files[0]).name)
+        per = ds.PerFrameFunctionalGroupsSequence
+        shared = ds.SharedFunctionalGroupsSequence[0]
+        positions = [(item.get("PlanePositionSequence") or shared.PlanePositionSequence)[0].ImagePositionPatient
+                     for item in per[:int(ds.get("NumberOfFrames", 1) or 1)]]
+        _check_within(volume, positions, [f"{Path(files[0]).name} frame {i + 1}" for i in range(len(positions))])
+        return [ds]
     for f, ds in zip(files, datasets):
         name = Path(f).name
         if int(ds.get("NumberOfFrames", 1) or 1) > 1:
@@ -128,7 +139,21 @@ def source_datasets(volume: Volume) -> list:
             )
         if "SliceThickness" not in ds:  # highdicom reads it (Type 2); absent e.g. in secondary captures
             ds.SliceThickness = None  # in this header only: the file is not touched
+    _check_within(volume, [ds.ImagePositionPatient for ds in datasets], [Path(f).name for f in files])
     return datasets
+
+
+def _check_within(volume: Volume, positions, names: Sequence[str]) -> None:
+    """Each source plane lies within the volume's slices (any grid: resampled, tilted); else the volume
+    does not come from these images and a SEG on its grid must not claim them as its source."""
+    nz = volume.array.shape[0]
+    for pos, name in zip(positions, names):
+        k = float(volume.to_index([float(v) for v in pos])[2])
+        if not -0.5 - 1e-3 <= k <= nz - 0.5 + 1e-3:
+            raise DicomExportError(
+                f"source image {name} lies outside the volume (at slice {k + 1:.1f} of {nz}); the volume does not "
+                "come from these images, so a DICOM SEG on its grid cannot reference them"
+            )
 
 
 def _is_multiframe(ds) -> bool:

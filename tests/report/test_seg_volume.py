@@ -315,3 +315,20 @@ def test_series_without_slice_thickness_still_exports(make_series, tmp_path):
     assert dciodvfy(result.paths["seg"]) == []
     assert np.array_equal(seg_on_volume_grid(result.paths["seg"], volume), labels)
     assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+
+
+def test_volume_that_does_not_come_from_its_files_is_refused(study):
+    """The SEG carries the volume's grid, so the grid must hold the source planes it claims to come from."""
+    import dataclasses
+
+    from meddiag_desktop.report.dicom_seg import DicomExportError, source_datasets
+
+    _, volume, _ = study
+    assert len(source_datasets(volume)) == volume.array.shape[0]
+    moved = dataclasses.replace(volume, origin=tuple(np.add(volume.origin, (0.0, 0.0, 100.0))))
+    with pytest.raises(DicomExportError, match=r"lies outside the volume \(at slice -39\.0 of 12\); the volume does "
+                       r"not come from these images"):
+        source_datasets(moved)
+    other = dataclasses.replace(volume, metadata={**volume.metadata, "frame_of_reference_uid": "1.2.3.4"})
+    with pytest.raises(DicomExportError, match="in another frame of reference than the volume"):
+        source_datasets(other)
