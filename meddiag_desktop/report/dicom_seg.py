@@ -266,8 +266,9 @@ def build_seg(volume: Volume, label_maps: Sequence[LabelMap], sources: Sequence,
     descriptions = []
     for mi, lm in enumerate(label_maps):
         if np.asarray(lm.array).shape[:3] != volume.array.shape[:3]:
-            raise DicomExportError(f"label map {mi + 1} has shape {np.asarray(lm.array).shape}, "
-                                   f"the volume {volume.array.shape[:3]}")
+            raise DicomExportError(f"label map {mi + 1} has shape {np.asarray(lm.array).shape}, the volume "
+                                   f"{volume.array.shape[:3]}; a label map must lie on the volume's grid "
+                                   "(resample it to the volume first)")
         prov = lm.provenance
         algo = None
         if prov is not None:
@@ -326,7 +327,7 @@ def build_seg(volume: Volume, label_maps: Sequence[LabelMap], sources: Sequence,
         raise DicomExportError(f"the source images cannot be referenced by a DICOM SEG ({exc}); "
                                "the segmentation cannot be stored as SEG") from exc
     measures = seg.SharedFunctionalGroupsSequence[0].get("PixelMeasuresSequence")
-    if measures and measures[0].get("SliceThickness") in (None, "") and len(seg.PerFrameFunctionalGroupsSequence):
+    if measures and measures[0].get("SliceThickness") in (None, ""):
         # copied from a source without one (Type 1C in a SEG): a segment voxel is as thick as the volume's
         # slice step, as highdicom states for a volume that matches no source
         measures[0].SliceThickness = measures[0].get("SpacingBetweenSlices") or f"{volume.spacing[2]:.6g}"
