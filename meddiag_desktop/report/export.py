@@ -84,6 +84,7 @@ def export_report(
     progress: Callable[[str], None] | None = None,
     deidentifier=None,
     allow_burned_in: bool = False,
+    seg_type: str = "BINARY",
 ) -> ExportResult:
     """Write ``report.pdf``, ``seg.dcm`` (when there are label maps) and ``sr.dcm`` into ``out_dir``.
 
@@ -93,8 +94,9 @@ def export_report(
         de-identify every DICOM output (:mod:`~meddiag_desktop.report.anonymize`) and show only a
         pseudonym in the PDF.
     dicom:
-        False writes the PDF only. A study not loaded from single-frame DICOM gets the PDF and a
-        warning saying why there is no SEG/SR.
+        False writes the PDF only. A study whose images cannot be referenced by a SEG/SR (not DICOM,
+        slices placed without positions, a multi-frame image without frame positions) gets the PDF and
+        a warning saying why.
     overwrite:
         replace existing outputs; otherwise an existing ``report.pdf``... is an :class:`ExportError`.
     progress:
@@ -106,6 +108,10 @@ def export_report(
         keep the key images (source pixels) in an anonymised PDF although the source says, or its
         modality suggests, that names are burned into the pixels; otherwise they are left out, with a
         warning. The user must have confirmed this.
+    seg_type:
+        ``"BINARY"`` (default: every SEG viewer reads it) or ``"LABELMAP"`` (DICOM 2024 Label Map
+        Segmentation; newer viewers only, no overlapping segments); see
+        :mod:`~meddiag_desktop.report.dicom_seg`.
 
     The set is written into a staging folder beside ``out_dir`` and published in one rename
     (:mod:`~meddiag_desktop.report.export_set`); an anonymised set is verified
@@ -117,7 +123,7 @@ def export_report(
     study_uid = str(volume.metadata.get("study_uid", "") or report.patient.study_uid)
     try:
         result = _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier,
-                         allow_burned_in)
+                         allow_burned_in, seg_type)
     except BaseException as exc:
         audit("export", study_uid, "failed", error=type(exc).__name__, anonymized=anonymize)
         raise
@@ -139,8 +145,27 @@ def _source_headers(volume: Volume) -> list:
     return out
 
 
+def _seg_or_warning(report, volume, sources, seg_type: str, warnings: list[str]):
+    """(SEG, segment refs) of the report's label maps, or (None, []) with a warning saying why there is none.
+
+    A LABELMAP SEG whose segments overlap is stored as BINARY instead (every LABELMAP reader reads
+    BINARY too, so nothing is lost), with a warning; the PDF and the SR's other content go out either way.
+    """
+    from meddiag_desktop.report.dicom_seg import DicomExportError, SegmentsOverlapError, build_seg
+
+    try:
+        try:
+            return build_seg(volume, report.label_maps, sources, app_version=report.app_version, seg_type=seg_type)
+        except SegmentsOverlapError as exc:
+            warnings.append(f"DICOM SEG stored as BINARY, not LABELMAP: {exc}")
+            return build_seg(volume, report.label_maps, sources, app_version=report.app_version)
+    except DicomExportError as exc:
+        warnings.append(f"no DICOM SEG: {exc}")
+        return None, []
+
+
 def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deidentifier,
-            allow_burned_in) -> ExportResult:
+            allow_burned_in, seg_type="BINARY") -> ExportResult:
     out = check_destination(out_dir, volume)
     result = ExportResult(anonymized=anonymize)
     blobs: dict[str, bytes] = {}
@@ -164,7 +189,7 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
             result.warnings.append(f"key images left out of the anonymised PDF: {why}, so the pixels may show the "
                                    "patient's name; confirm to include them (meddiag report --allow-burned-in)")
     if dicom:
-        from meddiag_desktop.report.dicom_seg import DicomExportError, build_seg, source_datasets
+        from meddiag_desktop.report.dicom_seg import DicomExportError, source_datasets
         from meddiag_desktop.report.dicom_sr import build_sr
 
         try:
@@ -177,7 +202,7 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
             seg, refs = None, []
             if report.label_maps and any(lm.present() for lm in report.label_maps):
                 say("building DICOM SEG")
-                seg, refs = build_seg(volume, report.label_maps, sources, app_version=report.app_version)
+                seg, refs = _seg_or_warning(report, volume, sources, seg_type, result.warnings)
             elif report.label_maps:
                 result.warnings.append("no DICOM SEG: the segmentation is empty")
             say("building DICOM SR")

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 
 #: identifiers of the synthetic source series: none of them may leak from an anonymised export
@@ -72,6 +73,37 @@ def dciodvfy(path: Path) -> list[str]:
         pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
     out = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=120)
     return [ln for ln in (out.stdout + out.stderr).splitlines() if ln.startswith("Error")]
+
+
+def seg_on_volume_grid(seg_path: Path, volume) -> np.ndarray:
+    """The SEG read with pydicom alone and placed on the volume's grid by each frame's own geometry.
+
+    Checks that the frames' orientation and pixel spacing are the volume's, and that each frame's
+    ImagePositionPatient is the position of one slice of the volume; returns the segment numbers per voxel.
+    """
+    raw = pydicom.dcmread(seg_path)
+    shared = raw.SharedFunctionalGroupsSequence[0]
+    iop = [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient]
+    np.testing.assert_allclose(iop[:3], volume.direction[:, 0], atol=1e-4)
+    np.testing.assert_allclose(iop[3:], volume.direction[:, 1], atol=1e-4)
+    spacing = [float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing]  # row (y), column (x)
+    np.testing.assert_allclose(spacing, (volume.spacing[1], volume.spacing[0]), rtol=1e-5)
+    assert (raw.Rows, raw.Columns) == volume.array.shape[1:3]
+    frames = raw.pixel_array.reshape(int(raw.NumberOfFrames), raw.Rows, raw.Columns)
+    labelmap = raw.SegmentationType == "LABELMAP"
+    out = np.zeros(volume.array.shape[:3], np.uint16)
+    for i, item in enumerate(raw.PerFrameFunctionalGroupsSequence):
+        pos = [float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient]
+        ijk = volume.to_index(pos)
+        np.testing.assert_allclose(ijk[:2], 0, atol=1e-3)
+        k = int(round(ijk[2]))
+        assert abs(ijk[2] - k) < 1e-3, f"frame {i + 1} lies between slices {k} and {k + 1}"
+        if labelmap:
+            out[k][frames[i] > 0] = frames[i][frames[i] > 0]
+        else:
+            ident = item.get("SegmentIdentificationSequence") or shared.SegmentIdentificationSequence  # one segment
+            out[k][frames[i].astype(bool)] = ident[0].ReferencedSegmentNumber
+    return out
 
 
 def pdf_text(path: Path) -> str:

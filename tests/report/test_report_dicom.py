@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from report_helpers import NAMES, dciodvfy, make_report
+from report_helpers import NAMES, dciodvfy, make_report, seg_on_volume_grid
 
 from meddiag_desktop.report import export_report
 
@@ -89,6 +89,7 @@ def test_seg_follows_any_slice_orientation(make_series, tmp_path, orientation):
     report = build_report(volume, label_maps=[LabelMap(labels, {1: "liver", 2: "lesion"})], key_images=[])
     result = export_report(report, volume, tmp_path / "out")
     assert dciodvfy(result.paths["seg"]) == [] and dciodvfy(result.paths["sr"]) == []
+    assert np.array_equal(seg_on_volume_grid(result.paths["seg"], volume), labels)  # orientation, spacing, positions
     raw = pydicom.dcmread(result.paths["seg"])
     sop_index = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID: k
                  for k, f in enumerate(volume.metadata["files"])}
