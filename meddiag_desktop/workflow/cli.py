@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--impression", default="", help="the reader's impression text")
     p.add_argument("--reader", default="", help="the reader's name, printed above the signature line")
     p.add_argument("--pdf-only", action="store_true", help="write the PDF only")
+    p.add_argument("--seg-type", default="BINARY", choices=["BINARY", "LABELMAP"],
+                   help="DICOM SEG type: BINARY (read by every SEG viewer; default) or LABELMAP (one segment "
+                        "per voxel, DICOM 2024; overlapping segments fall back to BINARY with a warning)")
     p.add_argument("--overwrite", action="store_true", help="replace report files already in --out")
     p.add_argument("--timeout", type=float, default=300, help="seconds without plugin progress before it is stopped")
     p.add_argument("--accept-ai", action="store_true",
@@ -205,7 +208,8 @@ def _run(args: argparse.Namespace) -> int:
                            "inputs": {i.name: {"value": i.value, "origin": i.origin} for i in r.inputs}} for r in risks]
     try:
         result = export_report(report, volume, args.out, anonymize=args.anonymize, dicom=not args.pdf_only,
-                               overwrite=args.overwrite, allow_burned_in=args.allow_burned_in)
+                               overwrite=args.overwrite, allow_burned_in=args.allow_burned_in,
+                               seg_type=args.seg_type)
     except ExportError as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback; the audit log has the event
