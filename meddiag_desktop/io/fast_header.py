@@ -195,12 +195,11 @@ def parse_fast(buf: bytes) -> tuple[str, dict[str, object], int] | None:
                 values[kw] = _u16(b, 0)[0]
             elif vr in ("DS", "IS"):
                 text = b.decode("ascii", "replace").strip("\x00 ")
-                parts = [p.strip() for p in text.split("\\")]
-                values[kw] = parts if len(parts) > 1 else parts[0]
+                # one value (most elements): no split, no list
+                values[kw] = [p.strip() for p in text.split("\\")] if "\\" in text else text.strip()
             else:
                 text = b.decode(encoding, "replace").rstrip("\x00 ")
-                parts = text.split("\\")
-                values[kw] = parts if (len(parts) > 1 and vr in ("CS", "LO")) else text.strip()
+                values[kw] = text.split("\\") if ("\\" in text and vr in ("CS", "LO")) else text.strip()
         for kw in _MARKERS.values():
             if raw.get(kw):
                 values[kw] = True

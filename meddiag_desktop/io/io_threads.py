@@ -77,11 +77,11 @@ def gc_paused() -> Iterator[None]:
     """Hold Python's cyclic garbage collector off while a study is scanned or loaded.
 
     A load makes thousands of small objects (headers, tuples) that survive into the older
-    generations, so the collector runs full passes over every object of the process in the
-    middle of a load (measured with py-spy: ~18% of a 300-slice load's samples in a bare
-    process, more in the app where torch, VTK and Qt hold far more objects). Reference counting
-    still frees everything; cycles wait until the last concurrent load ends (nesting and
-    threads are counted) and the collector is turned back on as it was.
+    generations, so collections run in the middle of a load over every object of the process
+    (measured in a process holding torch and MONAI, 440k objects: up to 6 ms of a 75 ms
+    300-slice load, median 0.6 ms). Reference counting still frees everything; cycles wait
+    until the last concurrent load ends (nesting and threads are counted) and the collector is
+    turned back on as it was.
     """
     global _gc_users, _gc_was_enabled
     with _gc_lock:
