@@ -33,6 +33,7 @@ __all__ = ["decode_isolated", "shutdown", "warm", "pool_size"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_warmed: ProcessPoolExecutor | None = None  # the pool warm() last started
 
 
 def _workers() -> int:
@@ -53,8 +54,16 @@ def _warm_child() -> int:
 
 
 def warm() -> None:
-    """Start the decode processes now (in the background) so that the first compressed image does not wait for them."""
+    """Start the decode processes now (in the background) so that the first compressed image does not wait for them.
+
+    Called by the scan when it finds compressed images; a pool already warmed is left alone.
+    """
+    global _warmed
     pool = _get_pool()
+    with _lock:
+        if _warmed is pool:
+            return
+        _warmed = pool
     try:
         with main_hidden():
             for _ in range(_workers()):

@@ -253,22 +253,32 @@ def scan_dicom(
 
 
 def _note_missing_decoders(series: list[SeriesInfo]) -> None:
-    """A note on each series whose compressed images no installed package decodes, naming what to install.
+    """A note on each series whose compressed images no installed package decodes, naming what to install;
+    the decode processes are started now when some compressed series can be decoded.
 
     Asked of pydicom's decoder registry (:mod:`decoders`) only for compressed series, so scanning an
-    uncompressed study never imports pydicom.
+    uncompressed study never imports pydicom. Starting the decode pool here (in the background) means
+    that a series opened from the study browser finds its decoders ready: spawning them and importing
+    pydicom there takes 1-2 s, which would otherwise delay the first image.
     """
     from meddiag_desktop.io.decoders import decoder_status, is_compressed
 
+    decodable = False
     for s in series:
         for ts in sorted({i.transfer_syntax for i in s.instances if is_compressed(i.transfer_syntax)}):
             status = decoder_status(ts)
-            if not status.available:
-                note = (f"Its images use the {status.name} encoding, which no installed package decodes: "
-                        + (f"install {' or '.join(status.install_options())}." if status.supported
-                           else "pydicom has no decoder for it."))
-                if note not in s.notes:
-                    s.notes.append(note)
+            if status.available:
+                decodable = True
+                continue
+            note = (f"Its images use the {status.name} encoding, which no installed package decodes: "
+                    + (f"install {' or '.join(status.install_options())}." if status.supported
+                       else "pydicom has no decoder for it."))
+            if note not in s.notes:
+                s.notes.append(note)
+    if decodable:
+        from meddiag_desktop.io.decode_pool import warm
+
+        warm()
 
 
 def _pixel_digest(h: InstanceHeader) -> str:

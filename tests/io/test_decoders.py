@@ -110,3 +110,27 @@ def test_meddiag_info_says_which_package_decodes_a_compressed_series(capsys):
     plugins = ", ".join(get_decoder(JPEG2000Lossless).available_plugins)
     assert series["decoder"] == f"JPEG 2000 Image Compression (Lossless Only): decoded by {plugins}"
     assert "decoder" not in describe(get_testdata_file("CT_small.dcm"))["series"][0]  # uncompressed: nothing to say
+
+
+def test_scanning_compressed_images_starts_the_decode_processes():
+    """So that a series opened from the study browser finds its decoders started (spawn + pydicom import: 1-2 s)."""
+    import time
+
+    from meddiag_desktop.io import decode_pool
+
+    decode_pool.shutdown()
+    assert decode_pool._pool is None
+    scan(get_testdata_file(J2K))
+    pool = decode_pool._pool
+    assert pool is not None
+    deadline = time.monotonic() + 60
+    while len(pool._processes or {}) < decode_pool.pool_size() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(pool._processes) == decode_pool.pool_size()
+    scan(get_testdata_file(J2K))  # warm once per pool
+    assert decode_pool._pool is pool
+    import numpy as np
+    import pydicom
+
+    vol = load(get_testdata_file(J2K))  # and the warmed pool decodes it exactly as pydicom does
+    np.testing.assert_array_equal(vol.array, pydicom.dcmread(get_testdata_file(J2K)).pixel_array)  # 10 frames
