@@ -92,7 +92,7 @@ def test_mixed_headers_odd_size_and_shuffled_files_match_pydicom_and_simpleitk(t
     different lengths, an odd image size, per-slice intercepts and files named against the slice
     order, all in one series; the volume equals pydicom's pixels + intercept, slice by slice, and
     SimpleITK's volume."""
-    from pydicom.uid import ExplicitVRLittleEndian
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
     rng = np.random.default_rng(11)
     stored = rng.integers(0, 4096, size=(6, 37, 53)).astype(np.uint16)
@@ -104,14 +104,14 @@ def test_mixed_headers_odd_size_and_shuffled_files_match_pydicom_and_simpleitk(t
         if k % 2:
             ds.ImageComments = "x" * (100 * k + 1)  # a header longer by an odd-length text (padded)
         if k % 3 == 0:
-            ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+            ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
         ds.RescaleIntercept = str(-1024 + 7 * k)
         ds.save_as(p, enforce_file_format=True)
     from meddiag_desktop.io import scan
 
     (series,) = scan(tmp_path)
     assert len({h.pixel_offset for h in series.instances}) > 2  # the pixel data really starts at different places
-    assert {h.transfer_syntax for h in series.instances} == {"1.2.840.10008.1.2", str(ExplicitVRLittleEndian)}
+    assert {h.transfer_syntax for h in series.instances} == {str(ImplicitVRLittleEndian), str(ExplicitVRLittleEndian)}
     vol = _old_and_new(tmp_path, monkeypatch)
     expect = []
     for p in sorted(paths, key=lambda q: float(pydicom.dcmread(q).ImagePositionPatient[2])):
