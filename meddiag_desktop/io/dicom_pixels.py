@@ -10,8 +10,6 @@ and in the processes of :mod:`decode_pool` for the compressed ones.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from meddiag_desktop.io.decode_pool import decode_isolated
