@@ -19,28 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from meddiag_desktop.spawning import exit_with_parent as _exit_with_parent
+
 
 def _send(conn, *msg) -> None:
     try:
         conn.send(msg)
     except (BrokenPipeError, OSError):  # parent gone: nothing left to do
         os._exit(0)
-
-
-def _exit_with_parent(poll_s: float = 1.0) -> None:
-    """End this worker if the app dies (killed, crashed): a hung plugin must not outlive it."""
-    import threading
-    import time
-
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent:
-                os._exit(0)
-
-    threading.Thread(target=watch, name="meddiag-parent-watch", daemon=True).start()
 
 
 def _redirect_output(log_path: str | None) -> None:

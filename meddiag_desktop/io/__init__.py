@@ -28,6 +28,13 @@ def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = No
 
     Non-image and broken files are skipped and listed in ``result.skipped`` with the reason.
     """
+    from meddiag_desktop.io.io_threads import gc_paused
+
+    with gc_paused():
+        return _scan(path, progress, cancel)
+
+
+def _scan(path: str | os.PathLike, progress: Progress, cancel: Cancel) -> ScanResult:
     from meddiag_desktop.io.dicom_scan import list_files, scan_dicom
     from meddiag_desktop.io.itk_files import DATA_SUFFIXES, is_itk_file, itk_series_info
 
@@ -126,6 +133,14 @@ def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = No
     Decoding runs outwards from ``focus``. The Volume returned is usually that same object,
     complete; it is a new one when the values needed another type (see ``dicom_volume``).
     """
+    from meddiag_desktop.io.io_threads import gc_paused
+
+    with gc_paused():
+        return _load(path_or_series, progress, cancel, on_partial, focus)
+
+
+def _load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress, cancel: Cancel,
+          on_partial: Callable | None, focus: float) -> Volume:
     from meddiag_desktop.io.dicom_header import HeaderError, read_header
     from meddiag_desktop.io.dicom_scan import group_instances
     from meddiag_desktop.io.dicom_volume import load_series
@@ -148,7 +163,7 @@ def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = No
             raise LoadError(f"{p.name}: {exc}; it cannot be shown") from None
         series = group_instances([header])[0]
     else:
-        found = scan(p, progress=progress, cancel=cancel)
+        found = _scan(p, progress, cancel)
         series, notes = pick_series(found, p)
         if found.skipped:
             notes.append(

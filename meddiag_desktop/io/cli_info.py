@@ -19,6 +19,7 @@ def register(subparsers) -> None:
 def describe(path: str) -> dict:
     """Scan ``path`` and load each series: a JSON-ready description."""
     from meddiag_desktop.io import LoadError, load, scan
+    from meddiag_desktop.io.decoders import decoder_status, is_compressed
 
     found = scan(path)
     out = {"path": str(path), "series": [], "skipped": [{"path": str(s.path), "reason": s.reason} for s in found.skipped]}
@@ -33,6 +34,9 @@ def describe(path: str) -> dict:
             "study_description": s.study_description,
             "split_reason": s.split_reason,
         }
+        ts = s.instances[0].transfer_syntax if s.instances else ""
+        if is_compressed(ts):  # which package decodes it (pydicom's registry), or what to install
+            item["decoder"] = decoder_status(ts).summary()
         try:
             v = load(s)
         except LoadError as exc:
@@ -68,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     for n, s in enumerate(info["series"], 1):
         print(f"[{n}] {s['description'] or '(no description)'} — {s['modality'] or '?'}, {s['image_count']} image(s)")
         print(f"    series UID: {s['series_uid']}" + (f"  ({s['split_reason']})" if s["split_reason"] else ""))
+        if "decoder" in s:
+            print(f"    encoding:        {s['decoder']}")
         if "error" in s:
             print(f"    ERROR: {s['error']}")
             continue

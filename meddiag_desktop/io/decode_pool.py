@@ -9,7 +9,8 @@ processes also decode in parallel, free of the GIL.
 The workers are spawned with the caller's ``__main__`` hidden, so they never
 re-import the main script: ``load()`` works from a script without an
 ``if __name__ == "__main__":`` guard, a notebook or a frozen app (as the AI
-runner's worker in ``ai/isolation.py`` does).
+runner's worker in ``ai/isolation.py`` does). A worker's failure comes back as
+the :class:`LoadError` it raised (pickled with its ``detail``), never as text.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from meddiag_desktop.io.errors import LoadCancelled, LoadError
-from meddiag_desktop.spawning import main_hidden
+from meddiag_desktop.io.errors import LoadCancelled, LoadError, unreadable_reason
+from meddiag_desktop.io.pixel_decode import decode_in_process
+from meddiag_desktop.spawning import exit_with_parent, main_hidden
 
 __all__ = ["decode_isolated", "shutdown", "warm", "pool_size"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_warmed: ProcessPoolExecutor | None = None  # the pool warm() last started
 
 
 def _workers() -> int:
@@ -47,14 +50,20 @@ def _warm_child() -> int:
     """Run in a worker: import pydicom and its pixel decoders now, not on the first image."""
     import pydicom.pixels  # noqa: F401
 
-    from meddiag_desktop.io import dicom_pixels  # noqa: F401
-
     return os.getpid()
 
 
 def warm() -> None:
-    """Start the decode processes now (in the background) so that the first compressed image does not wait for them."""
+    """Start the decode processes now (in the background) so that the first compressed image does not wait for them.
+
+    Called by the scan when it finds compressed images; a pool already warmed is left alone.
+    """
+    global _warmed
     pool = _get_pool()
+    with _lock:
+        if _warmed is pool:
+            return
+        _warmed = pool
     try:
         with main_hidden():
             for _ in range(_workers()):
@@ -63,24 +72,12 @@ def warm() -> None:
         pass
 
 
-def _exit_with_parent(parent_pid: int) -> None:
-    """Worker initialiser: leave as soon as the app is gone (killed, crashed), never linger as an orphan."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent_pid:
-                os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _get_pool() -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(max_workers=_workers(), mp_context=mp.get_context("spawn"),
-                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                        initializer=exit_with_parent, initargs=(os.getpid(),))
         return _pool
 
 
@@ -104,24 +101,17 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def _decode_in_child(path: str) -> np.ndarray | str:
-    """Run in a worker process: decode all frames of ``path``; an error comes back as text."""
-    from meddiag_desktop.io.dicom_pixels import decode_in_process
-
-    from meddiag_desktop.io.errors import LoadCancelled, LoadError
-
+def _decode_in_child(path: str, what: str) -> np.ndarray:
+    """Run in a worker process: decode all frames of ``path``; any failure is raised as a LoadError naming ``what``."""
     try:
         return decode_in_process(path, single_threaded=_workers() > 1)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except LoadError as exc:  # already a plain sentence: passed on as it is
-        return f"\0{exc}"
+    except (KeyboardInterrupt, SystemExit, LoadError):
+        raise  # a LoadError is already a plain sentence: it reaches the caller as it is
     except MemoryError:
-        return "the decoded image does not fit in memory"
+        raise LoadError(f"{what}: the image cannot be decoded: the decoded image does not fit in memory") from None
     except BaseException as exc:
-        from meddiag_desktop.io.errors import unreadable_reason
-
-        return unreadable_reason(exc)
+        raise LoadError(f"{what}: the image cannot be decoded: {unreadable_reason(exc)}",
+                        detail=f"{type(exc).__name__}: {exc}") from None
 
 
 #: a decode may take this long plus DECODE_SECONDS_PER_MB per MB of decoded image before it counts as hung
@@ -165,8 +155,10 @@ def decode_isolated(path: str, what: str, expected_bytes: int = 0, cancel=None) 
         pool = _get_pool()
         try:
             with main_hidden():  # the pool spawns its workers inside submit()
-                future = pool.submit(_decode_in_child, path)
-            result = _wait(future, timeout, cancel)
+                future = pool.submit(_decode_in_child, path, what)
+            return _wait(future, timeout, cancel)
+        except LoadError as exc:  # raised in the worker: not chained to the worker's traceback text
+            raise exc from None
         except LoadCancelled:
             if not future.done():
                 _kill_pool(pool)
@@ -186,9 +178,4 @@ def decode_isolated(path: str, what: str, expected_bytes: int = 0, cancel=None) 
                 ) from None
             # The pool may have broken because another file crashed it: try once more alone.
             continue
-        if isinstance(result, str):
-            if result.startswith("\0"):
-                raise LoadError(result[1:])
-            raise LoadError(f"{what}: the image cannot be decoded: {result}")
-        return result
     raise AssertionError("unreachable")

@@ -241,6 +241,7 @@ def scan_dicom(
             by_sop.setdefault(uid, []).append(h)
         unique_headers.append(h)
     series = group_instances(unique_headers)
+    _note_missing_decoders(series)
     for s in series:
         n = reused.get(s.series_uid, 0)
         if n and s.key == s.series_uid:
@@ -249,6 +250,35 @@ def scan_dicom(
                 "(the UIDs are not unique, as after some converters): all were kept."
             )
     return ScanResult(series, skipped)
+
+
+def _note_missing_decoders(series: list[SeriesInfo]) -> None:
+    """A note on each series whose compressed images no installed package decodes, naming what to install;
+    the decode processes are started now when some compressed series can be decoded.
+
+    Asked of pydicom's decoder registry (:mod:`decoders`) only for compressed series, so scanning an
+    uncompressed study never imports pydicom. Starting the decode pool here (in the background) means
+    that a series opened from the study browser finds its decoders ready: spawning them and importing
+    pydicom there takes 1-2 s, which would otherwise delay the first image.
+    """
+    from meddiag_desktop.io.decoders import decoder_status, is_compressed
+
+    decodable = False
+    for s in series:
+        for ts in sorted({i.transfer_syntax for i in s.instances if is_compressed(i.transfer_syntax)}):
+            status = decoder_status(ts)
+            if status.available:
+                decodable = True
+                continue
+            note = (f"Its images use the {status.name} encoding, which no installed package decodes: "
+                    + (f"install {' or '.join(status.install_options())}." if status.supported
+                       else "pydicom has no decoder for it."))
+            if note not in s.notes:
+                s.notes.append(note)
+    if decodable:
+        from meddiag_desktop.io.decode_pool import warm
+
+        warm()
 
 
 def _pixel_digest(h: InstanceHeader) -> str:

@@ -8,12 +8,14 @@ is busy with another reader, so nesting can never deadlock.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["share_work", "io_threads"]
+__all__ = ["share_work", "io_threads", "gc_paused"]
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -63,3 +65,34 @@ def share_work(work: Callable[[bool], None], stop: threading.Event, helpers: int
                 f.result()
     if errors:
         raise errors[0]
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector off while a study is scanned or loaded.
+
+    A load makes thousands of small objects (headers, tuples) that survive into the older
+    generations, so collections run in the middle of a load over every object of the process
+    (measured in a process holding torch and MONAI, 440k objects: up to 6 ms of a 75 ms
+    300-slice load, median 0.6 ms). Reference counting still frees everything; cycles wait
+    until the last concurrent load ends (nesting and threads are counted) and the collector is
+    turned back on as it was.
+    """
+    global _gc_users, _gc_was_enabled
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_was_enabled:
+                gc.enable()

@@ -120,7 +120,7 @@ def load_mosaic(series: SeriesInfo, progress=None, cancel=None) -> Volume:
     """A Siemens mosaic unpacked into its slices; a series of several mosaics shows the first (with a warning)."""
     import pydicom
 
-    from meddiag_desktop.io.dicom_pixels import _safe_bytes
+    from meddiag_desktop.io.pixel_decode import safe_bytes
     from meddiag_desktop.io.dicom_volume import _metadata, _read_planes, _rescale
 
     insts = sorted(series.instances, key=lambda i: (i.acquisition_number or 0, i.instance_number or 0, str(i.path)))
@@ -133,7 +133,7 @@ def load_mosaic(series: SeriesInfo, progress=None, cancel=None) -> Volume:
             "Open another file on its own to see it."
         )
     try:
-        ds = pydicom.dcmread(_safe_bytes(h.path), stop_before_pixels=True, force=True)
+        ds = pydicom.dcmread(safe_bytes(h.path), stop_before_pixels=True, force=True)
     except LoadError:
         raise
     except Exception as exc:

@@ -69,6 +69,8 @@ class AboutInfo:
     problems: list[str] = field(default_factory=list)
     folders: dict[str, Path] = field(default_factory=dict)
     components: list[tuple[str, str, str]] = field(default_factory=list)  # (name, version, licence)
+    #: one line per compressed DICOM encoding: the packages that decode it here, or what to install
+    decoders: list[str] = field(default_factory=list)
 
 
 def _build_kind() -> str:
@@ -146,6 +148,12 @@ def collect_about_info() -> AboutInfo:
         info.folders = user_folders()
     except Exception as exc:  # noqa: BLE001
         info.problems.append(f"could not resolve the user folders: {exc}")
+    try:
+        from meddiag_desktop.io.decoders import compressed_decoders
+
+        info.decoders = [d.summary() for d in compressed_decoders()]
+    except Exception as exc:  # noqa: BLE001
+        info.problems.append(f"could not list the image decoders: {type(exc).__name__}: {exc}")
     for dist, name, licence in THIRD_PARTY:
         try:
             info.components.append((name, importlib.metadata.version(dist), licence))
@@ -196,6 +204,9 @@ def about_html(info: AboutInfo) -> str:
             for k, v in info.folders.items()
         )
         html.append(f"<h3>Your folders</h3><table cellspacing='4'>{rows}</table>")
+    if info.decoders:
+        html.append("<h3>Compressed DICOM images</h3><p>Decoders found by pydicom on this computer:</p><ul>"
+                    + "".join(f"<li>{escape(d)}</li>" for d in info.decoders) + "</ul>")
     html.append(f"<h3>Licence</h3><p>MedDiag Desktop is distributed under the {escape(APP_LICENSE)}.</p>")
     if info.components:
         rows = "".join(

@@ -85,3 +85,38 @@ def test_unsigned_16_bit_stored(tmp_path, monkeypatch, top, intercept, dtype):
     vol = _old_and_new(tmp_path, monkeypatch)
     assert vol.array.dtype == dtype
     np.testing.assert_array_equal(vol.array, stored.astype(np.int64) + intercept)
+
+
+def test_mixed_headers_odd_size_and_shuffled_files_match_pydicom_and_simpleitk(tmp_path, monkeypatch):
+    """Each file's pixels are read from its own offset: explicit and implicit VR files, headers of
+    different lengths, an odd image size, per-slice intercepts and files named against the slice
+    order, all in one series; the volume equals pydicom's pixels + intercept, slice by slice, and
+    SimpleITK's volume."""
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    rng = np.random.default_rng(11)
+    stored = rng.integers(0, 4096, size=(6, 37, 53)).astype(np.uint16)
+    names = [f"IM{5 - k:02d}.dcm" for k in range(6)]  # names run against the slice order
+    paths = write_series(stored, tmp_path, rescale_intercept=-1024, spacing=(0.8, 0.8, 2.5), file_names=names,
+                         extra={"BitsStored": 12, "HighBit": 11})
+    for k, p in enumerate(paths):
+        ds = pydicom.dcmread(p)
+        if k % 2:
+            ds.ImageComments = "x" * (100 * k + 1)  # a header longer by an odd-length text (padded)
+        if k % 3 == 0:
+            ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+        ds.RescaleIntercept = str(-1024 + 7 * k)
+        ds.save_as(p, enforce_file_format=True)
+    from meddiag_desktop.io import scan
+
+    (series,) = scan(tmp_path)
+    assert len({h.pixel_offset for h in series.instances}) > 2  # the pixel data really starts at different places
+    assert {h.transfer_syntax for h in series.instances} == {str(ImplicitVRLittleEndian), str(ExplicitVRLittleEndian)}
+    vol = _old_and_new(tmp_path, monkeypatch)
+    expect = []
+    for p in sorted(paths, key=lambda q: float(pydicom.dcmread(q).ImagePositionPatient[2])):
+        ds = pydicom.dcmread(p)
+        expect.append(ds.pixel_array.astype(np.int32) + int(ds.RescaleIntercept))
+    assert vol.array.dtype == np.int16 and vol.array.shape == (6, 37, 53)
+    np.testing.assert_array_equal(vol.array, np.stack(expect))
+    np.testing.assert_array_equal(vol.array, _sitk(tmp_path))

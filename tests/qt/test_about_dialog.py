@@ -75,6 +75,20 @@ def test_dialog_shows_version_models_intended_use_offline_and_licence(qtbot):
     assert str(dialog.info.folders["plugins"]) in text
 
 
+def test_dialog_names_the_package_that_decodes_each_compressed_encoding(qtbot):
+    """From pydicom's decoder registry (get_decoder(uid).available_plugins), not from error texts."""
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEG2000Lossless, JPEGLSLossless
+
+    dialog = AboutDialog()
+    qtbot.addWidget(dialog)
+    text = _text(dialog)
+    assert "Compressed DICOM images" in text
+    for uid in (JPEG2000Lossless, JPEGLSLossless):
+        line = f"{uid.name}: decoded by {', '.join(get_decoder(uid).available_plugins)}"
+        assert line in dialog.info.decoders and line in text
+
+
 def test_broken_discovery_is_shown_not_raised(qtbot, monkeypatch):
     def boom(problems):
         raise RuntimeError("plugins folder unreadable")
