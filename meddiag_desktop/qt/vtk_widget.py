@@ -13,9 +13,14 @@ from PySide6.QtCore import QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
 from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: E402
+from vtkmodules.vtkCommonSystem import vtkTimerLog  # noqa: E402
 from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: E402
 
 __all__ = ["VtkWidget"]
+
+# VTK stamps every render's start and end in a global event log nobody reads here (two
+# clock system calls per renderer and prop per frame): a few percent of a slice frame.
+vtkTimerLog.LoggingOff()
 
 
 class VtkWidget(QVTKRenderWindowInteractor):
@@ -39,7 +44,11 @@ class VtkWidget(QVTKRenderWindowInteractor):
         # Multisampling makes every frame ~4x slower on software GL (Mesa llvmpipe) and
         # buys nothing for images; lines stay 1 px.
         self.render_window.SetMultiSamples(0)
+        # Initialize() would render a blank frame into a window not yet shown (creating its GL
+        # context then): the first real paint does that, once, at the window's size.
+        self._Iren.EnableRenderOff()
         self.Initialize()
+        self._Iren.EnableRenderOn()
 
     @property
     def render_pending(self) -> bool:
