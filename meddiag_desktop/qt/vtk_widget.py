@@ -95,6 +95,12 @@ class VtkWidget(QVTKRenderWindowInteractor):
 
     def capture(self) -> QImage:
         """The rendered image of this view (renders first if an update is pending or never rendered)."""
+        arr = self.capture_array()
+        h, w, _ = arr.shape
+        return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+    def capture_array(self) -> np.ndarray:
+        """The rendered pixels as a ``(height, width, 3)`` uint8 array, top row first (see :meth:`capture`)."""
         if self._render_pending or self.render_count == 0:
             self.render_now()
         f = vtkWindowToImageFilter()
@@ -105,9 +111,7 @@ class VtkWidget(QVTKRenderWindowInteractor):
         f.Update()
         img = f.GetOutput()
         w, h, _ = img.GetDimensions()
-        arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, 3)[::-1]
-        arr = np.ascontiguousarray(arr)
-        return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        return np.ascontiguousarray(vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, 3)[::-1])
 
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt override
         if not self.suppress_paint:
