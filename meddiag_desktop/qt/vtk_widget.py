@@ -39,6 +39,8 @@ class VtkWidget(QVTKRenderWindowInteractor):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._render_pending = False
+        self._update_queued = False  # update() was called: Qt owes a paint
+        self._skip_paint = False  # ... and render_now() has drawn that frame already
         self.render_count = 0
         self.suppress_paint = False  #: set while the window is grabbed: capture() has the pixels
         # Multisampling makes every frame ~4x slower on software GL (Mesa llvmpipe) and
@@ -66,13 +68,20 @@ class VtkWidget(QVTKRenderWindowInteractor):
             if delay_ms > 0:
                 QTimer.singleShot(delay_ms, self, self._deferred_render)
             else:
-                self.update()
+                self._queue_update()
 
     def _deferred_render(self) -> None:
         if self._render_pending:
-            self.update()
+            self._queue_update()
+
+    def _queue_update(self) -> None:
+        self._update_queued, self._skip_paint = True, False
+        self.update()
 
     def render_now(self) -> None:
+        # A paint Qt still owes for a requested change would draw this same frame again
+        # (a slice step drawn at once, then painted): that paint is skipped.
+        self._skip_paint, self._update_queued = self._update_queued, False
         self._render_pending = False
         if self.isVisible() and self.width() > 0 and self.height() > 0:
             self.before_render()
@@ -114,8 +123,20 @@ class VtkWidget(QVTKRenderWindowInteractor):
         return np.ascontiguousarray(vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, 3)[::-1])
 
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt override
-        if not self.suppress_paint:
-            self.render_now()  # not super(): render_now refits the camera (before_render) and counts
+        if self.suppress_paint:
+            return
+        skip, self._skip_paint = self._skip_paint, False
+        if skip and not self._render_pending:
+            return  # the frame asked for was drawn by render_now() since
+        self.render_now()  # not super(): render_now refits the camera (before_render) and counts
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        self._skip_paint = False  # the paint after a resize draws at the new size
+        super().resizeEvent(ev)
+
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        self._skip_paint = False
+        super().showEvent(ev)
 
     def closeEvent(self, evt) -> None:  # noqa: N802 - Qt override
         self._render_pending = False
