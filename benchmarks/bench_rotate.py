@@ -61,10 +61,16 @@ def main() -> int:
     print(f"view {w.width()}x{w.height()}, {w.volume_view.mapper_kind.upper()} ray cast "
           f"({type(mapper).__name__}), 3D volume {w.volume_view._image.GetDimensions()}")
 
+    def pixels() -> np.ndarray:
+        if hasattr(w, "capture_array"):
+            return w.capture_array()
+        img = w.capture()  # an older checkout (before/after runs): from the QImage
+        return np.array(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, : 3 * img.width()].copy()
+
     def still() -> tuple[float, float, np.ndarray]:
         t, c = time.perf_counter(), time.process_time()
         w.render_now()
-        return time.perf_counter() - t, time.process_time() - c, w.capture_array()
+        return time.perf_counter() - t, time.process_time() - c, pixels()
 
     for _ in range(2):  # warm: gradients, shading tables
         still()
@@ -103,7 +109,7 @@ def main() -> int:
         w.render_now()
     t_release = time.perf_counter() - t
     w.render_window.RemoveObserver(observer)
-    after = w.capture_array()
+    after = pixels()
     rel_isd, rel_sd = mapper.GetImageSampleDistance(), mapper.GetSampleDistance()
     same = before.shape == after.shape and np.array_equal(before, after)
     fps = 1.0 / statistics.median(frame)
