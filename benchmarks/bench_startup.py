@@ -7,12 +7,13 @@ needed, warms the page cache and, as an installed app has, writes the package's
 byte code). Each timed run is a fresh process. Three times per run, all from
 the moment the process is spawned:
 
-* **on screen** (the target, < 3 s): every view has rendered the demo study,
+* **on screen** (the target, <= 1.5 s, issue 18): every view has rendered the demo study,
   taken from the app's ``MEDDIAG_TRACE`` timeline (wall-clock stamps);
 * **PNG saved**: the full-quality frames captured and the window written as PNG;
 * **exit**: the process has exited (worker threads and processes joined).
 
-Also prints the CPU time the process used (useful when the machine is shared)
+Also prints the CPU time the process used, in all and until the study was on screen
+(the main thread's work plus the loader's: meaningful when the machine is shared)
 and checks that torch and monai were not imported (``MEDDIAG_REPORT_MODULES``).
 """
 
@@ -32,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ON_SCREEN = "study rendered in all views"
 SAVED = "screenshot saved"
+TARGET_S = 1.5  #: issue 18 (3D Slicer takes 2.4-3.5 s)
 
 
 def run_once(out: Path) -> dict:
@@ -42,17 +44,18 @@ def run_once(out: Path) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "meddiag_desktop", "--demo", "--screenshot", str(out)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env, capture_output=True, text=True, timeout=300, cwd=ROOT,  # cwd: sys.path[0] of -m
     )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"meddiag exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    stamps = {}
+    stamps, cpu = {}, {}
     for line in proc.stderr.splitlines():
-        m = re.match(r"MEDDIAG_TRACE .*?@(\d+\.\d+) (.*)$", line)
+        m = re.match(r"MEDDIAG_TRACE .*?\(cpu +(\d+\.\d+)s\) @(\d+\.\d+) (.*)$", line)
         if m:
-            stamps.setdefault(m.group(2), float(m.group(1)) - spawned)
+            stamps.setdefault(m.group(3), float(m.group(2)) - spawned)
+            cpu.setdefault(m.group(3), float(m.group(1)))
     missing = [e for e in (ON_SCREEN, SAVED) if e not in stamps]
     if missing:
         raise SystemExit(f"no {missing} in the app's trace:\n{proc.stderr[-3000:]}")
@@ -60,6 +63,7 @@ def run_once(out: Path) -> dict:
     return {
         "on_screen": stamps[ON_SCREEN], "saved": stamps[SAVED], "exit": wall,
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "cpu_on_screen": cpu[ON_SCREEN],
         "heavy": m.group(1) if m else "unknown",
         "trace": " | ".join(f"{t:.2f}s {e[:40]}" for e, t in stamps.items()),
     }
@@ -81,14 +85,18 @@ def main() -> int:
             r = run_once(out)
             runs.append(r)
             print(f"run {i + 1}: on screen {r['on_screen']:.2f} s, PNG saved {r['saved']:.2f} s, exit {r['exit']:.2f} s; "
-                  f"{r['cpu']:.2f} s CPU; torch/monai imported: {r['heavy']}")
+                  f"{r['cpu']:.2f} s CPU ({r['cpu_on_screen']:.2f} s until on screen); torch/monai imported: {r['heavy']}")
             print(f"    {r['trace']}")
-    med = {k: statistics.median(r[k] for r in runs) for k in ("on_screen", "saved", "exit", "cpu")}
+    med = {k: statistics.median(r[k] for r in runs) for k in ("on_screen", "saved", "exit", "cpu", "cpu_on_screen")}
     heavy_ok = all(r["heavy"] == "none" for r in runs)
-    print(f"median start-up to the demo on screen: {med['on_screen']:.2f} s (target < 3 s); "
-          f"PNG saved {med['saved']:.2f} s; process exit {med['exit']:.2f} s; {med['cpu']:.2f} s CPU")
+    print(f"median start-up to the demo on screen: {med['on_screen']:.2f} s (target <= {TARGET_S} s); "
+          f"PNG saved {med['saved']:.2f} s; process exit {med['exit']:.2f} s; "
+          f"{med['cpu']:.2f} s CPU, {med['cpu_on_screen']:.2f} s of it until on screen")
+    load = os.getloadavg()[0]
+    if load > 1.5:
+        print(f"load average {load:.1f} on {os.cpu_count()} cores: busy machine, wall-clock times overstate")
     print("torch/monai not imported at start-up" if heavy_ok else "FAIL: torch or monai imported at start-up")
-    return 0 if (med["on_screen"] < 3.0 and heavy_ok) else 1
+    return 0 if (med["on_screen"] <= TARGET_S and heavy_ok) else 1
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from meddiag_desktop import __version__
-
 __all__ = ["main"]
 
 #: sub-command name -> module with ``register(subparsers)``; imported only when used.
@@ -30,6 +28,19 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version is looked up only when asked (package metadata is slow to import)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help="show the version and exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from meddiag_desktop import __version__
+
+        print(f"meddiag {__version__}")
+        parser.exit()
+
+
 def _gui_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="meddiag",
@@ -40,7 +51,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="open the bundled synthetic demo chest CT")
     p.add_argument("--screenshot", metavar="FILE.png", help="render all views, save a PNG of the window and exit")
     p.add_argument("--size", default="1400x900", help="window size for --screenshot, WIDTHxHEIGHT")
-    p.add_argument("--version", action="version", version=f"meddiag {__version__}")
+    p.add_argument("--version", action=_VersionAction)
     return p
 
 

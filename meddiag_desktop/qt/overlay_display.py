@@ -20,12 +20,15 @@ drawn where the slice cuts them and styled by the reader's decision on each box
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from meddiag_desktop.ai.overlay import HeatOverlay, LabelOverlay, hex_to_rgb
 from meddiag_desktop.render.overlay_layers import LegendEntry
+
+if TYPE_CHECKING:  # importing meddiag_desktop.ai loads plugin discovery (pydantic): not before the first frame
+    from meddiag_desktop.ai.overlay import HeatOverlay, LabelOverlay
 
 __all__ = ["OverlayDisplay", "SEGMENTATION", "CLASSIFICATION", "DETECTION", "MAX_LEGEND_SEGMENTS"]
 
@@ -39,6 +42,8 @@ _DEPTH = {SEGMENTATION: 0.5, CLASSIFICATION: 0.55}  # the local classifier map o
 
 def _rgb(color: str) -> tuple[float, float, float]:
     """0..1 RGB of ``"#rrggbb"``; light grey for anything else (the name stays readable)."""
+    from meddiag_desktop.ai.overlay import hex_to_rgb
+
     try:
         return tuple(c / 255 for c in hex_to_rgb(str(color)))  # type: ignore[return-value]
     except (ValueError, IndexError):
@@ -72,6 +77,8 @@ class OverlayDisplay(QObject):
     # ---------------------------------------------------------------- routing
     def show(self, overlay) -> None:
         """Show an AI overlay in its layer (``LabelOverlay`` or ``HeatOverlay``)."""
+        from meddiag_desktop.ai.overlay import LabelOverlay
+
         self._name(overlay)
         if isinstance(overlay, LabelOverlay) or hasattr(overlay, "labels"):
             new = self.segmentation is None or self.segmentation.labels is not overlay.labels

@@ -37,3 +37,18 @@ def test_gpu_mapper_has_no_draft(monkeypatch):
     vv = VolumeView()
     vv.set_volume(_ct(), draft=True)  # the GPU ray caster samples gradients on the fly: no slow first frame
     assert not vv.draft and vv.property.GetShade() == 1
+
+
+def test_draft_casts_a_ray_every_second_pixel_until_refined(monkeypatch):
+    from meddiag_desktop.render.volume_view import DRAFT_IMAGE_SAMPLE_DISTANCE
+
+    monkeypatch.setenv("MEDDIAG_VOLUME_MAPPER", "cpu")
+    vv = VolumeView()
+    vv.set_volume(_ct(), draft=True)
+    m = vv.prop.GetMapper()
+    assert (m.GetMinimumImageSampleDistance(), m.GetMaximumImageSampleDistance()) == (DRAFT_IMAGE_SAMPLE_DISTANCE,) * 2
+    vv.refine()  # the full-quality frame: one ray per pixel, as VTK renders a still frame
+    assert (m.GetMinimumImageSampleDistance(), m.GetMaximumImageSampleDistance()) == (1.0, 10.0)
+    vv.set_volume(_ct())
+    m = vv.prop.GetMapper()
+    assert m.GetMinimumImageSampleDistance() == 1.0
