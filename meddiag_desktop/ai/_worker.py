@@ -102,8 +102,9 @@ def worker_main(conn, request: dict | None = None, log_path: str | None = None) 
     _default_start_method()
     _exit_with_parent()
     try:
-        import torch  # noqa: F401  (the slow part of starting a worker)
+        from meddiag_desktop.ai.errors import import_ai
 
+        torch = import_ai("torch")  # the slow part of starting a worker; missing: "install meddiag-desktop[ai]"
         import meddiag_desktop.ai.runner  # noqa: F401
         _send(conn, "ready")
         if request is None:
@@ -116,7 +117,7 @@ def worker_main(conn, request: dict | None = None, log_path: str | None = None) 
         if request.get("threads"):
             torch.set_num_threads(int(request["threads"]))
         _send(conn, "stage", "loading the model")
-        from meddiag_desktop.ai.manifest import load_manifest
+        from meddiag_desktop.ai.manifest_io import load_manifest
         from meddiag_desktop.ai.results import SegmentationResult
         from meddiag_desktop.ai.runner import RunOptions, run_plugin
 
@@ -124,8 +125,7 @@ def worker_main(conn, request: dict | None = None, log_path: str | None = None) 
         volume = _volume(tmp, {"file": "input.npy", "geometry": request["geometry"]})
         options = RunOptions(**request["options"])
         if request.get("inputs"):  # multi-input bundles: {key: [volume per channel]}
-            given = {key: [_volume(tmp, e) for e in entries] for key, entries in request["inputs"].items()}
-            options.extra = {**options.extra, "bundle_inputs": given}
+            options.bundle_inputs = {key: [_volume(tmp, e) for e in entries] for key, entries in request["inputs"].items()}
         folder = Path(request["plugin_path"])
         manifest = load_manifest(folder)
         result = run_plugin(

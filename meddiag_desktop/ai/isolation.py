@@ -47,7 +47,9 @@ from meddiag_desktop.ai.results import (
     LabelStats,
     SegmentationResult,
 )
-from meddiag_desktop.ai.runner import InputRefused, RunOptions, check_input
+from meddiag_desktop.ai.errors import InputRefused
+from meddiag_desktop.ai.input_checks import check_input
+from meddiag_desktop.ai.runner import RunOptions
 from meddiag_desktop.ai.sliding_window import RunCancelled
 from meddiag_desktop.core.volume import Volume
 
@@ -275,14 +277,14 @@ def run_isolated(
     if manifest.kind == "monai_bundle":
         if not info.allow_bundle_code:
             raise InputRefused(f"{info.path} is a MONAI bundle in the app's own folder; bundles run only from the user's folders")
-        from meddiag_desktop.ai.bundle import _inference_config
+        from meddiag_desktop.ai.bundle import inference_config
         from meddiag_desktop.ai.bundle_requirements import check_requirements
         from meddiag_desktop.ai.bundle_run import inputs_for
 
         # refuse what cannot run before starting anything: missing packages, channels, 2D/3D misfits
-        check_requirements(Path(info.path), _inference_config(Path(info.path)), manifest.name)
+        check_requirements(Path(info.path), inference_config(Path(info.path)), manifest.name)
         inputs_for(manifest, Path(info.path), volume, inputs)
-        from meddiag_desktop.ai.bundle import check_bundle_input
+        from meddiag_desktop.ai.input_checks import check_bundle_input
         from meddiag_desktop.ai.intended_use import gate
 
         # the intended-use gate first (channels are the bundle's input mapping's to check)
@@ -408,7 +410,7 @@ def _find_candidates(manifest, volume, options, progress, cancel, on_stage, on_n
     from dataclasses import replace
 
     from meddiag_desktop.ai.discovery import find_plugin
-    from meddiag_desktop.ai.runner import points_from_labels
+    from meddiag_desktop.ai.classification import points_from_labels
 
     seg_info = find_plugin(manifest.input.candidates_from)
     if on_stage is not None:
