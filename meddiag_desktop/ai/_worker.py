@@ -118,7 +118,6 @@ def worker_main(conn, request: dict | None = None, log_path: str | None = None) 
             torch.set_num_threads(int(request["threads"]))
         _send(conn, "stage", "loading the model")
         from meddiag_desktop.ai.manifest_io import load_manifest
-        from meddiag_desktop.ai.results import SegmentationResult
         from meddiag_desktop.ai.runner import RunOptions, run_plugin
 
         tmp = Path(request["tmpdir"])
@@ -136,13 +135,10 @@ def worker_main(conn, request: dict | None = None, log_path: str | None = None) 
             manifest=manifest,
         )
         files = {}
-        if isinstance(result, SegmentationResult):
-            np.save(tmp / "labels.npy", result.labels)
-            files["labels"] = "labels.npy"
-        elif getattr(result, "explanation", None) is not None:
-            np.save(tmp / "explanation.npy", result.explanation)
-            files["explanation"] = "explanation.npy"
-        _send(conn, "result", result.summary(), files)
+        for name, array in result.arrays().items():  # the parent: results.result_from_summary
+            np.save(tmp / f"{name}.npy", array)
+            files[name] = f"{name}.npy"
+        _send(conn, "result", result.to_summary(), files)
     except BaseException as err:  # report everything; the parent decides what to show
         from meddiag_desktop.ai.failures import describe_failure
 

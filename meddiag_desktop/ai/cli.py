@@ -144,7 +144,7 @@ def infer(plugin: str, input_path: str | None, out_dir: str, device: str = "auto
     t_run = time.perf_counter() - t1
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = result.summary()
+    summary = result.to_summary()
     summary["outside_intended_use"] = run.outside_intended_use
     summary["findings_status"] = [{"key": f.key, "name": f.display_name, "status": f.status,
                                    "outside_intended_use": f.forced} for f in run.findings]

@@ -39,14 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from meddiag_desktop.ai.discovery import PluginInfo, plugin_from_folder
-from meddiag_desktop.ai.results import (
-    ClassificationResult,
-    Detection,
-    DetectionResult,
-    Finding,
-    LabelStats,
-    SegmentationResult,
-)
+from meddiag_desktop.ai.results import ClassificationResult, DetectionResult, SegmentationResult, result_from_summary
 from meddiag_desktop.ai.errors import InputRefused
 from meddiag_desktop.ai.input_checks import check_input
 from meddiag_desktop.ai.runner import RunOptions
@@ -80,6 +73,7 @@ class PluginHung(PluginError):
 
 _REFUSAL_KINDS = {"InputRefused", "WeightsError", "ManifestError", "PluginOutOfMemory", "BundleRequirementError"}
 _REFUSAL_KINDS |= {"PluginUntrusted", "UnsafePluginFile"}  # ai/trust.py: refused in the worker too
+_REFUSAL_KINDS |= {"AIExtraMissing"}  # ai/errors.py: torch or MONAI not installed; the message names the extra
 
 _LIVE_WORKERS: weakref.WeakSet = weakref.WeakSet()
 
@@ -433,20 +427,5 @@ def _geometry(volume: Volume) -> dict:
 
 
 def _rebuild(summary: dict, files: dict, tmp: Path):
-    if summary["task"] == "detection":
-        dets = [Detection(tuple(d["center_lps"]), tuple(d["size_mm"]), d["score"], d["label"]) for d in summary["detections"]]
-        return DetectionResult(summary["plugin"], dets, summary["intended_use"], summary["device"], summary["timings"],
-                               summary["notes"], summary["warnings"])
-    if summary["task"] == "segmentation":
-        labels = np.load(tmp / files["labels"])
-        return SegmentationResult(
-            summary["plugin"], labels,
-            {int(k): v for k, v in summary["labels"].items()},
-            {int(k): v for k, v in summary["colors"].items()},
-            [LabelStats(**s) for s in summary["stats"]],
-            summary["intended_use"], summary["device"], summary["timings"], summary["notes"], summary["warnings"],
-        )
-    expl = np.load(tmp / files["explanation"]) if "explanation" in files else None
-    findings = [Finding(tuple(f["point_lps"]), f["probabilities"], f["source"]) for f in summary["findings"]]
-    return ClassificationResult(summary["plugin"], summary["classes"], findings, expl, summary["intended_use"],
-                                summary["device"], summary["timings"], summary["notes"], summary["warnings"])
+    """The worker's result again: its ``to_summary()`` and the ``.npy`` files of its ``arrays()``."""
+    return result_from_summary(summary, {name: np.load(tmp / file) for name, file in files.items()})
