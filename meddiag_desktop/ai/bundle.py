@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 from meddiag_desktop.ai.manifest import ManifestError, PluginManifest, parse_manifest

@@ -49,6 +49,7 @@ from meddiag_desktop.ai.resample import volume_to_sitk
 from meddiag_desktop.ai.results import ClassificationResult, DetectionResult, Finding, SegmentationResult, label_statistics
 from meddiag_desktop.ai.sliding_window import count_windows
 from meddiag_desktop.ai.weights import verify_weights
+from meddiag_desktop.core.label_map import LabelMap
 
 __all__ = ["run_bundle", "run_bundle_workflow", "write_inputs", "read_label_prediction", "inputs_for"]
 
@@ -320,8 +321,8 @@ def run_bundle(folder: Path, manifest: PluginManifest, volume, options, progress
             warnings.append(f"the bundle wrote label {int(value)}, which its metadata does not name")
     stats = label_statistics(labels, np.asarray(reference.array), reference.spacing, names, colors)
     timings["resample_out_s"] = time.perf_counter() - t
-    return SegmentationResult(manifest.id, labels, names, colors, stats, manifest.intended_use, device, timings,
-                              [], warnings)
+    return SegmentationResult(manifest.id, LabelMap(labels, names, colors), stats, manifest.intended_use, device,
+                              timings, [], warnings)
 
 
 def _class_findings(preds: list[np.ndarray], classes: list[str], reference, slices: int | None) -> list[Finding]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from meddiag_desktop.core.label_map import LabelMap
+
 __all__ = ["LabelStats", "SegmentationResult", "Finding", "ClassificationResult", "Detection", "DetectionResult",
            "label_statistics", "result_from_summary"]
 
@@ -33,12 +35,14 @@ class LabelStats:
 
 @dataclass
 class SegmentationResult:
-    """Label map aligned voxel for voxel with the source volume (``[z, y, x]``)."""
+    """A plugin's label map (aligned voxel for voxel with the source volume, ``[z, y, x]``) and how it was made.
+
+    ``labels``, ``label_names`` and ``label_colors`` are the :class:`LabelMap`'s
+    ``array``, ``names`` and ``colors``.
+    """
 
     plugin_id: str
-    labels: np.ndarray
-    label_names: dict[int, str]
-    label_colors: dict[int, str]
+    label_map: LabelMap
     stats: list[LabelStats]
     intended_use: str
     device: str = "cpu"
@@ -47,6 +51,22 @@ class SegmentationResult:
     warnings: list[str] = field(default_factory=list)
     task: str = "segmentation"
     outside_intended_use: str = ""  #: the mismatch, when the reader ran it anyway outside the intended use
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.label_map.array
+
+    @labels.setter
+    def labels(self, array: np.ndarray) -> None:
+        self.label_map.array = array
+
+    @property
+    def label_names(self) -> dict[int, str]:
+        return self.label_map.names
+
+    @property
+    def label_colors(self) -> dict[int, str]:
+        return self.label_map.colors
 
     def to_summary(self) -> dict:
         """JSON-ready description (no arrays; the label map is :meth:`arrays`)."""
@@ -75,9 +95,9 @@ class SegmentationResult:
     def from_summary(cls, summary: Mapping, arrays: Mapping[str, np.ndarray]) -> SegmentationResult:
         """The result again from :meth:`to_summary` and :meth:`arrays` (values as the summary rounds them)."""
         return cls(
-            summary["plugin"], arrays["labels"],
-            {int(k): v for k, v in summary["labels"].items()},
-            {int(k): v for k, v in summary["colors"].items()},
+            summary["plugin"],
+            LabelMap(arrays["labels"], {int(k): v for k, v in summary["labels"].items()},
+                     {int(k): v for k, v in summary["colors"].items()}),
             [LabelStats(**s) for s in summary["stats"]],
             summary["intended_use"], summary["device"], summary["timings"], summary["notes"], summary["warnings"],
             outside_intended_use=summary.get("outside_intended_use", ""),

@@ -21,6 +21,7 @@ from meddiag_desktop.ai.preprocess import normalize
 from meddiag_desktop.ai.resample import model_grid, resample_array_to_source, resample_to_grid
 from meddiag_desktop.ai.results import SegmentationResult, label_statistics
 from meddiag_desktop.ai.sliding_window import count_windows, sliding_window_argmax
+from meddiag_desktop.core.label_map import LabelMap
 from meddiag_desktop.core.volume import Volume
 
 __all__ = ["segment", "total_windows"]
@@ -70,7 +71,7 @@ def segment(manifest: PluginManifest, volume: Volume, model, device: str, option
     stats = label_statistics(labels, np.asarray(volume.array), volume.spacing, manifest.label_names(),
                              manifest.label_colors())
     timings["resample_out_s"] = time.perf_counter() - t
-    return SegmentationResult(manifest.id, labels, manifest.label_names(), manifest.label_colors(), stats,
+    return SegmentationResult(manifest.id, LabelMap(labels, manifest.label_names(), manifest.label_colors()), stats,
                               manifest.intended_use, used, timings, notes, warnings)
 
 

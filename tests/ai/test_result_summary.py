@@ -15,6 +15,7 @@ from meddiag_desktop.ai.results import (
     SegmentationResult,
     result_from_summary,
 )
+from meddiag_desktop.core.label_map import LabelMap
 
 
 def _round_trip(result):
@@ -30,7 +31,7 @@ def test_segmentation_round_trip_keeps_labels_names_and_statistics():
     labels = np.zeros((4, 5, 6), np.uint8)
     labels[1:3, 2:4, 1:5] = 7
     stats = [LabelStats(7, "nodule", "#ff0054", 16, 0.016, 35.5, 2.25, 30.0, 40.0)]
-    res = SegmentationResult("p.seg", labels, {7: "nodule"}, {7: "#ff0054"}, stats, "testing", "cpu",
+    res = SegmentationResult("p.seg", LabelMap(labels, {7: "nodule"}, {7: "#ff0054"}), stats, "testing", "cpu",
                              {"infer_s": 0.123456}, ["a note"], ["a warning"], outside_intended_use="MR study")
     back = _round_trip(res)
     assert np.array_equal(back.labels, labels) and back.labels.dtype == np.uint8
