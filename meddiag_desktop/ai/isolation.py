@@ -39,9 +39,9 @@ from pathlib import Path
 import numpy as np
 
 from meddiag_desktop.ai.discovery import PluginInfo, plugin_from_folder
-from meddiag_desktop.ai.results import ClassificationResult, DetectionResult, SegmentationResult, result_from_summary
 from meddiag_desktop.ai.errors import InputRefused
 from meddiag_desktop.ai.input_checks import check_input
+from meddiag_desktop.ai.results import ClassificationResult, DetectionResult, SegmentationResult, result_from_summary
 from meddiag_desktop.ai.runner import RunOptions
 from meddiag_desktop.ai.sliding_window import RunCancelled
 from meddiag_desktop.core.volume import Volume
