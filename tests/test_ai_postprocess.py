@@ -146,7 +146,7 @@ def test_manifest_rejects_bad_postprocess(post, words):
 
 def test_bundled_seg_plugin_declares_its_postprocess():
     from meddiag_desktop.ai.discovery import bundled_plugins_dir
-    from meddiag_desktop.ai.manifest import load_manifest
+    from meddiag_desktop.ai.manifest_io import load_manifest
 
     m = load_manifest(bundled_plugins_dir() / "chest_ct_seg")
     ops = [s.op for s in m.postprocess]

@@ -12,13 +12,16 @@ Typical use::
 
 from meddiag_desktop.ai.discovery import PluginInfo, PluginNotFound, discover_plugins, find_plugin
 from meddiag_desktop.ai.isolation import PluginCrashed, PluginError, PluginFailed, PluginHung, run_isolated
-from meddiag_desktop.ai.manifest import ManifestError, PluginManifest, load_manifest
+from meddiag_desktop.ai.errors import AIExtraMissing, InputRefused
+from meddiag_desktop.ai.manifest import ManifestError, PluginManifest
+from meddiag_desktop.ai.manifest_io import load_manifest
 from meddiag_desktop.ai.results import ClassificationResult, Finding, LabelStats, SegmentationResult
-from meddiag_desktop.ai.runner import InputRefused, RunOptions
+from meddiag_desktop.ai.runner import RunOptions
 from meddiag_desktop.ai.sliding_window import RunCancelled
 from meddiag_desktop.ai.weights import WeightsError
 
 __all__ = [
+    "AIExtraMissing",
     "ClassificationResult",
     "Finding",
     "InputRefused",

@@ -88,8 +88,9 @@ def worker_main(conn, request: dict | None = None, log_path: str | None = None) 
     _default_start_method()
     _exit_with_parent()
     try:
-        import torch  # noqa: F401  (the slow part of starting a worker)
+        from meddiag_desktop.ai.errors import import_ai
 
+        torch = import_ai("torch")  # the slow part of starting a worker; missing: "install meddiag-desktop[ai]"
         import meddiag_desktop.ai.runner  # noqa: F401
         _send(conn, "ready")
         if request is None:
@@ -102,16 +103,14 @@ def worker_main(conn, request: dict | None = None, log_path: str | None = None) 
         if request.get("threads"):
             torch.set_num_threads(int(request["threads"]))
         _send(conn, "stage", "loading the model")
-        from meddiag_desktop.ai.manifest import load_manifest
-        from meddiag_desktop.ai.results import SegmentationResult
+        from meddiag_desktop.ai.manifest_io import load_manifest
         from meddiag_desktop.ai.runner import RunOptions, run_plugin
 
         tmp = Path(request["tmpdir"])
         volume = _volume(tmp, {"file": "input.npy", "geometry": request["geometry"]})
         options = RunOptions(**request["options"])
         if request.get("inputs"):  # multi-input bundles: {key: [volume per channel]}
-            given = {key: [_volume(tmp, e) for e in entries] for key, entries in request["inputs"].items()}
-            options.extra = {**options.extra, "bundle_inputs": given}
+            options.bundle_inputs = {key: [_volume(tmp, e) for e in entries] for key, entries in request["inputs"].items()}
         folder = Path(request["plugin_path"])
         manifest = load_manifest(folder)
         result = run_plugin(
@@ -122,13 +121,10 @@ def worker_main(conn, request: dict | None = None, log_path: str | None = None) 
             manifest=manifest,
         )
         files = {}
-        if isinstance(result, SegmentationResult):
-            np.save(tmp / "labels.npy", result.labels)
-            files["labels"] = "labels.npy"
-        elif getattr(result, "explanation", None) is not None:
-            np.save(tmp / "explanation.npy", result.explanation)
-            files["explanation"] = "explanation.npy"
-        _send(conn, "result", result.summary(), files)
+        for name, array in result.arrays().items():  # the parent: results.result_from_summary
+            np.save(tmp / f"{name}.npy", array)
+            files[name] = f"{name}.npy"
+        _send(conn, "result", result.to_summary(), files)
     except BaseException as err:  # report everything; the parent decides what to show
         from meddiag_desktop.ai.failures import describe_failure
 

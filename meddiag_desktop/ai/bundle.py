@@ -1,32 +1,21 @@
-"""MONAI bundles as plugins: ``configs/metadata.json`` becomes the model card; running uses MONAI.
+"""MONAI bundles as plugins: reading ``configs/metadata.json`` and the inference config (JSON/YAML; no code run).
 
-Reading a bundle (:func:`load_bundle_manifest`) only parses JSON. Running one
-(:func:`run_bundle`) builds MONAI's own ``ConfigWorkflow`` from the inference
-config, exactly as ``python -m monai.bundle run`` does, which can execute code
-written in the config, so it is done only in the worker process and only for
-bundles the user installed. The bundle's pre-processing, inferer and
-post-processing run unchanged (DataLoader workers included); only the input is
-set, generically, by overriding the dataset's ``data`` (whatever datalist key
-the bundle reads), and the workflow is the one the bundle names (``run``,
-``evaluating``...). The saved prediction is rounded to integer labels
-(inverse transforms leave 1.9999999) and resampled (nearest neighbour) onto
-the source grid; detection boxes and class probabilities are taken from the
-evaluator's output.
+:func:`load_bundle_manifest` turns the metadata into the model card
+(:class:`~meddiag_desktop.ai.manifest.PluginManifest`); the other functions say
+what a run needs (inputs and channels, 2D or 3D, which workflow, which dataset).
+Running a bundle is :mod:`meddiag_desktop.ai.bundle_run`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
-
-import numpy as np
 
 from meddiag_desktop.ai.manifest import ManifestError, PluginManifest, parse_manifest
 
-__all__ = ["is_bundle", "load_bundle_manifest", "run_bundle", "PALETTE", "bundle_config", "bundle_inputs",
-           "workflow_id", "dataset_id", "check_bundle_input", "is_2d_bundle", "label_values"]
+__all__ = ["is_bundle", "load_bundle_manifest", "PALETTE", "bundle_config", "bundle_inputs", "inference_config",
+           "workflow_id", "dataset_id", "is_2d_bundle", "label_values"]
 
 PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
            "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000", "#aaffc3"]
@@ -39,7 +28,9 @@ def is_bundle(folder: str | Path) -> bool:
     return (Path(folder) / "configs" / "metadata.json").is_file()
 
 
-def _inference_config(folder: Path) -> Path | None:
+def inference_config(folder: str | Path) -> Path | None:
+    """The bundle's ``configs/inference.json`` (or ``.yaml``/``.yml``), None when it has none."""
+    folder = Path(folder)
     for name in _CONFIG_NAMES:
         p = folder / "configs" / name
         if p.is_file():
@@ -82,7 +73,7 @@ def _large_file_hashes(folder: Path) -> dict[str, dict[str, str]]:
 
 def bundle_config(folder: str | Path) -> dict:
     """The inference config as a dict (JSON or YAML; YAML needs pyyaml, part of the 'ai' extra)."""
-    path = _inference_config(Path(folder))
+    path = inference_config(Path(folder))
     if path is None:
         raise ManifestError(f"{folder}: MONAI bundle without configs/inference.json or .yaml")
     text = path.read_text(encoding="utf-8")
@@ -188,7 +179,7 @@ def load_bundle_manifest(folder: str | Path) -> PluginManifest:
         raise ManifestError(f"{meta_path}: cannot read JSON ({err})") from None
     if not isinstance(meta, dict):
         raise ManifestError(f"{meta_path}: expected a JSON object")
-    config_path = _inference_config(folder)
+    config_path = inference_config(folder)
     if config_path is None:
         raise ManifestError(f"{folder}: MONAI bundle without configs/inference.json")
     fmt = meta.get("network_data_format") or {}
@@ -259,119 +250,3 @@ def load_bundle_manifest(folder: str | Path) -> PluginManifest:
     if isinstance(rng, list) and len(rng) == 2:
         data["description"] = (data["description"] + f" Network input value range {rng}.").strip()
     return parse_manifest(data, str(meta_path))
-
-
-def check_bundle_input(manifest: PluginManifest, volume, folder: str | Path | None = None) -> list[str]:
-    """Refuse inputs the bundle cannot take (a 2D image for a 3D model...); return warnings.
-
-    2D bundles (``spatial_shape`` of two numbers) take 2D images and 3D studies,
-    which their inferer runs slice by slice.
-    """
-    from meddiag_desktop.ai.runner import InputRefused
-
-    warnings: list[str] = []
-    two_d = is_2d_bundle(folder) if folder is not None else manifest.input.min_size_mm == 0
-    if volume.is_rgb and manifest.input.channels != 3:
-        raise InputRefused(f"{manifest.name} needs a greyscale {manifest.input.modality} image, not an RGB image")
-    if any(not (0.001 <= s <= 50) for s in volume.spacing):
-        raise InputRefused(f"voxel spacing {volume.spacing} mm is implausible; check the file's geometry")
-    nx, ny, nz = volume.shape_xyz
-    if not two_d and min(nx, ny, nz) < 4:
-        raise InputRefused(
-            f"{manifest.name} is a 3D model; this image is {nx}x{ny}x{nz} voxels, a 2D image or too thin a study"
-        )
-    want = manifest.input.modality.upper()
-    have = volume.modality.upper()
-    if have and want and have != want and not (want == "MAMMOGRAM" and have == "MG"):
-        warnings.append(f"model expects {want} but the study is {have}; results may be meaningless")
-    return warnings
-
-
-def run_bundle(folder: Path, manifest: PluginManifest, volume, options, progress, cancel, note):
-    """Run the bundle's own inference workflow on ``volume`` (worker process only).
-
-    ``options.extra["bundle_inputs"]``: ``{key: [Volume per channel]}`` for
-    multi-input bundles (the worker fills it); else ``volume`` is the bundle's
-    first input. The result lies on the grid of the first volume given.
-    """
-    import shutil
-
-    from meddiag_desktop.ai.bundle_requirements import check_requirements
-    from meddiag_desktop.ai.bundle_run import (
-        inputs_for,
-        read_label_prediction,
-        run_bundle_workflow,
-        saved_json,
-        saved_predictions,
-        slice_aware,
-        stack_slice_predictions,
-    )
-    from meddiag_desktop.ai.resample import volume_to_sitk
-    from meddiag_desktop.ai.results import ClassificationResult, DetectionResult, Finding, SegmentationResult, label_statistics
-    from meddiag_desktop.ai.runner import choose_device
-    from meddiag_desktop.ai.weights import verify_weights
-
-    notes = check_requirements(folder, _inference_config(folder), manifest.name)
-    for text in notes:
-        note(text)
-    inputs = inputs_for(manifest, folder, volume, (options.extra or {}).get("bundle_inputs"))
-    reference = next(iter(inputs.values()))[0]
-    warnings = check_bundle_input(manifest, reference, folder)
-    verify_weights(folder, manifest)
-    device = choose_device(options.device)
-    nz = reference.shape_xyz[2]
-    slices = nz if is_2d_bundle(folder) and nz > 1 and not slice_aware(bundle_config(folder)) else None
-    if slices:
-        note(f"{manifest.name} is a 2D model: run on each of the {nz} slices")
-    tmp, _item, outputs, timings = run_bundle_workflow(
-        folder, manifest, inputs, None if (options.device or "auto") == "auto" else device, progress, note, slices
-    )
-    try:
-        t = time.perf_counter()
-        out_dir = Path(tmp) / "out"
-        if manifest.task == "classification":
-            preds = [o["pred"] for o in outputs if "pred" in o]
-            if not preds:
-                raise RuntimeError(f"bundle {manifest.id} gave no prediction")
-            probs = np.asarray(preds[0], dtype=float).ravel()
-            classes = list(manifest.outputs.classes)
-            if len(classes) != probs.size:
-                classes = [f"class {i}" for i in range(probs.size)]
-            findings = []
-            for z, pred in enumerate(preds if slices else preds[:1]):
-                p = np.asarray(pred, dtype=float).ravel()
-                if slices:
-                    ny, nx = reference.array.shape[1:3]
-                    where = tuple(float(c) for c in reference.to_lps(((nx - 1) / 2, (ny - 1) / 2, z)))
-                    source = f"slice {z + 1} of {slices}"
-                else:
-                    where, source = tuple(float(c) for c in reference.center_lps()), "whole image"
-                findings.append(Finding(where, {c: float(v) for c, v in zip(classes, p)}, source))
-            return ClassificationResult(manifest.id, classes, findings, None, manifest.intended_use, device,
-                                        timings, [], warnings)
-        if manifest.task == "detection":
-            from meddiag_desktop.ai.detection import detections_from_outputs
-
-            boxes = detections_from_outputs(outputs, saved_json(out_dir))
-            timings["resample_out_s"] = time.perf_counter() - t
-            return DetectionResult(manifest.id, boxes, manifest.intended_use, device, timings, [], warnings)
-        saved = saved_predictions(out_dir)
-        if saved and slices:
-            labels = stack_slice_predictions(out_dir, reference, slices)
-        elif not saved:
-            raise RuntimeError(f"bundle {manifest.id} wrote no prediction into its output_dir; its postprocessing "
-                               "needs a SaveImaged writing to @output_dir")
-        else:
-            labels = read_label_prediction(saved[0], volume_to_sitk(reference))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    names, colors = dict(manifest.label_names()), dict(manifest.label_colors())
-    for value in np.unique(labels):
-        if value and int(value) not in names:  # a value the model card does not name: shown, named by number
-            names[int(value)] = f"label {int(value)}"
-            colors[int(value)] = PALETTE[(int(value) - 1) % len(PALETTE)]
-            warnings.append(f"the bundle wrote label {int(value)}, which its metadata does not name")
-    stats = label_statistics(labels, np.asarray(reference.array), reference.spacing, names, colors)
-    timings["resample_out_s"] = time.perf_counter() - t
-    return SegmentationResult(manifest.id, labels, names, colors, stats, manifest.intended_use, device, timings,
-                              [], warnings)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from meddiag_desktop.ai.errors import InputRefused
 from meddiag_desktop.core.volume import Volume
 
 __all__ = ["load_channels", "parse_input_specs", "map_inputs", "IMAGE_2D_SUFFIXES"]
@@ -87,8 +88,6 @@ def parse_input_specs(specs: list[str]) -> list[tuple[str, str]]:
 
 def map_inputs(pairs: list[tuple[str, list[Volume]]], keys: dict[str, list[str]]) -> dict[str, list[Volume]]:
     """Channels per bundle input key: a bare path goes to the first key; a key's files append in order."""
-    from meddiag_desktop.ai.runner import InputRefused
-
     first = next(iter(keys))
     mapped: dict[str, list[Volume]] = {}
     for key, vols in pairs:

@@ -1,5 +1,17 @@
 """Running a MONAI bundle the way ``python -m monai.bundle run`` does (worker process only).
 
+:func:`run_bundle` builds MONAI's own ``ConfigWorkflow`` from the inference
+config, exactly as ``python -m monai.bundle run`` does, which can execute code
+written in the config, so it is done only in the worker process and only for
+bundles the user installed. The bundle's pre-processing, inferer and
+post-processing run unchanged (DataLoader workers included); only the input is
+set, generically, by overriding the dataset's ``data`` (whatever datalist key
+the bundle reads), and the workflow is the one the bundle names (``run``,
+``evaluating``...). The saved prediction is rounded to integer labels
+(inverse transforms leave 1.9999999) and resampled (nearest neighbour) onto
+the source grid; detection boxes and class probabilities are taken from the
+evaluator's output.
+
 MONAI's ``ConfigWorkflow`` is built from the bundle's inference config and
 metadata, with MONAI's defaults (the bundle's ``configs/logging.conf``,
 ``initialize``/``finalize``), and these overrides only: ``bundle_root``,
@@ -19,16 +31,27 @@ from pathlib import Path
 import numpy as np
 
 from meddiag_desktop.ai.bundle import (
-    _inference_config,
+    PALETTE,
     bundle_config,
     bundle_inputs,
-    check_bundle_input,
     dataset_id,
+    inference_config,
+    is_2d_bundle,
     workflow_id,
 )
+from meddiag_desktop.ai.bundle_requirements import check_requirements
+from meddiag_desktop.ai.detection import detections_from_outputs
+from meddiag_desktop.ai.devices import choose_device
+from meddiag_desktop.ai.errors import InputRefused, import_ai
+from meddiag_desktop.ai.input_checks import check_bundle_input
 from meddiag_desktop.ai.manifest import PluginManifest
+from meddiag_desktop.ai.resample import volume_to_sitk
+from meddiag_desktop.ai.results import ClassificationResult, DetectionResult, Finding, SegmentationResult, label_statistics
+from meddiag_desktop.ai.sliding_window import count_windows
+from meddiag_desktop.ai.weights import verify_weights
+from meddiag_desktop.core.label_map import LabelMap
 
-__all__ = ["run_bundle_workflow", "write_inputs", "read_label_prediction"]
+__all__ = ["run_bundle", "run_bundle_workflow", "write_inputs", "read_label_prediction", "inputs_for"]
 
 _IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 
@@ -48,8 +71,6 @@ def write_inputs(inputs: dict, folder: Path, z: int | None = None) -> dict:
     With ``z``: only that slice, as a 2D image (``<key>_s0003.nii.gz``), for 2D models run slice by slice.
     """
     import SimpleITK as sitk
-
-    from meddiag_desktop.ai.resample import volume_to_sitk
 
     item: dict = {}
     tag = "" if z is None else f"_s{z:04d}"
@@ -85,7 +106,7 @@ def read_label_prediction(path: Path, reference) -> np.ndarray:
 
 
 def _tensor_list(x) -> list:
-    import torch
+    torch = import_ai("torch")
 
     if isinstance(x, torch.Tensor):
         return x.detach().float().cpu().numpy().tolist()
@@ -114,8 +135,8 @@ def run_bundle_workflow(folder: Path, manifest: PluginManifest, inputs: dict, de
 
 def _run_in(tmp: Path, folder: Path, manifest: PluginManifest, inputs: dict, device, progress, config: dict,
             wf: str, ds: str, timings: dict, slices: int | None = None):
-    import torch
-    from monai.bundle import ConfigWorkflow
+    torch = import_ai("torch")
+    ConfigWorkflow = import_ai("monai.bundle").ConfigWorkflow
 
     (tmp / "in").mkdir()
     out_dir = tmp / "out"
@@ -141,8 +162,6 @@ def _run_in(tmp: Path, folder: Path, manifest: PluginManifest, inputs: dict, dev
     roi = getattr(inferer, "roi_size", None)
     total_fn = None
     if roi is not None and len(tuple(roi)) == 3 and type(inferer).__name__ == "SlidingWindowInferer":
-        from meddiag_desktop.ai.sliding_window import count_windows
-
         def total_fn(shape):
             return count_windows(shape, tuple(int(r) for r in roi), float(getattr(inferer, "overlap", 0.25)))
 
@@ -156,7 +175,7 @@ def _run_in(tmp: Path, folder: Path, manifest: PluginManifest, inputs: dict, dev
         net.register_forward_pre_hook(pre_hook)
     evaluator = parser.get_parsed_content("evaluator") if "evaluator" in parser else None
     if evaluator is not None and hasattr(evaluator, "add_event_handler"):
-        from ignite.engine import Events
+        Events = import_ai("ignite.engine").Events
 
         if total_fn is not None:
             def on_iter(engine):
@@ -185,7 +204,7 @@ def _run_in(tmp: Path, folder: Path, manifest: PluginManifest, inputs: dict, dev
 def _build_workflow(workflow_cls, folder: Path, logging_conf: Path, wf: str, overrides: dict):
     """MONAI's ConfigWorkflow with MONAI's defaults; no property checks (``workflow_type=None``), as the runner."""
     return workflow_cls(
-        config_file=str(_inference_config(folder)),
+        config_file=str(inference_config(folder)),
         meta_file=str(folder / "configs" / "metadata.json"),
         logging_file=str(logging_conf) if logging_conf.is_file() else False,
         run_id=wf,
@@ -232,8 +251,6 @@ def saved_json(out_dir: Path) -> list[dict]:
 
 def inputs_for(manifest: PluginManifest, folder: Path, volume, given: dict | None) -> dict:
     """The volumes per input key: those given, else ``volume`` for the bundle's first key; checked."""
-    from meddiag_desktop.ai.runner import InputRefused
-
     keys = bundle_inputs(folder)
     inputs = given or {next(iter(keys)): [volume]}
     for key, vols in inputs.items():
@@ -246,3 +263,74 @@ def inputs_for(manifest: PluginManifest, folder: Path, volume, given: dict | Non
         for v in vols:
             check_bundle_input(manifest, v, folder)
     return inputs
+
+
+def run_bundle(folder: Path, manifest: PluginManifest, volume, options, progress, cancel, note):
+    """Run the bundle's own inference workflow on ``volume`` (worker process only).
+
+    ``options.bundle_inputs``: ``{key: [Volume per channel]}`` for multi-input
+    bundles (the worker fills it); else ``volume`` is the bundle's first input.
+    The result lies on the grid of the first volume given.
+    """
+    for text in check_requirements(folder, inference_config(folder), manifest.name):
+        note(text)
+    inputs = inputs_for(manifest, folder, volume, getattr(options, "bundle_inputs", None))
+    reference = next(iter(inputs.values()))[0]
+    warnings = check_bundle_input(manifest, reference, folder)
+    verify_weights(folder, manifest)
+    device = choose_device(options.device)
+    nz = reference.shape_xyz[2]
+    slices = nz if is_2d_bundle(folder) and nz > 1 and not slice_aware(bundle_config(folder)) else None
+    if slices:
+        note(f"{manifest.name} is a 2D model: run on each of the {nz} slices")
+    tmp, _item, outputs, timings = run_bundle_workflow(
+        folder, manifest, inputs, None if (options.device or "auto") == "auto" else device, progress, note, slices
+    )
+    try:
+        t = time.perf_counter()
+        out_dir = Path(tmp) / "out"
+        if manifest.task == "classification":
+            preds = [np.asarray(o["pred"], dtype=float).ravel() for o in outputs if "pred" in o]
+            if not preds:
+                raise RuntimeError(f"bundle {manifest.id} gave no prediction")
+            classes = list(manifest.outputs.classes)
+            if len(classes) != preds[0].size:
+                classes = [f"class {i}" for i in range(preds[0].size)]
+            findings = _class_findings(preds, classes, reference, slices)
+            return ClassificationResult(manifest.id, classes, findings, None, manifest.intended_use, device,
+                                        timings, [], warnings)
+        if manifest.task == "detection":
+            boxes = detections_from_outputs(outputs, saved_json(out_dir))
+            timings["resample_out_s"] = time.perf_counter() - t
+            return DetectionResult(manifest.id, boxes, manifest.intended_use, device, timings, [], warnings)
+        saved = saved_predictions(out_dir)
+        if saved and slices:
+            labels = stack_slice_predictions(out_dir, reference, slices)
+        elif not saved:
+            raise RuntimeError(f"bundle {manifest.id} wrote no prediction into its output_dir; its postprocessing "
+                               "needs a SaveImaged writing to @output_dir")
+        else:
+            labels = read_label_prediction(saved[0], volume_to_sitk(reference))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    names, colors = dict(manifest.label_names()), dict(manifest.label_colors())
+    for value in np.unique(labels):
+        if value and int(value) not in names:  # a value the model card does not name: shown, named by number
+            names[int(value)] = f"label {int(value)}"
+            colors[int(value)] = PALETTE[(int(value) - 1) % len(PALETTE)]
+            warnings.append(f"the bundle wrote label {int(value)}, which its metadata does not name")
+    stats = label_statistics(labels, np.asarray(reference.array), reference.spacing, names, colors)
+    timings["resample_out_s"] = time.perf_counter() - t
+    return SegmentationResult(manifest.id, LabelMap(labels, names, colors), stats, manifest.intended_use, device,
+                              timings, [], warnings)
+
+
+def _class_findings(preds: list[np.ndarray], classes: list[str], reference, slices: int | None) -> list[Finding]:
+    """One finding for the whole image, or one per slice (at its centre) for a 2D model run slice by slice."""
+    if not slices:
+        where = tuple(float(c) for c in reference.center_lps())
+        return [Finding(where, {c: float(v) for c, v in zip(classes, preds[0])}, "whole image")]
+    ny, nx = reference.array.shape[1:3]
+    return [Finding(tuple(float(c) for c in reference.to_lps(((nx - 1) / 2, (ny - 1) / 2, z))),
+                    {c: float(v) for c, v in zip(classes, p)}, f"slice {z + 1} of {slices}")
+            for z, p in enumerate(preds)]

@@ -44,10 +44,10 @@ def list_plugins() -> list[dict]:
     for info in discover_plugins():
         item = info.to_json()
         if info.ok and info.manifest.kind == "monai_bundle":  # what stops a bundle here, named before any run
-            from meddiag_desktop.ai.bundle import _inference_config
+            from meddiag_desktop.ai.bundle import inference_config
             from meddiag_desktop.ai.bundle_requirements import requirement_problems
 
-            item["cannot_run"], item["requirement_notes"] = requirement_problems(info.path, _inference_config(info.path))
+            item["cannot_run"], item["requirement_notes"] = requirement_problems(info.path, inference_config(info.path))
         items.append(item)
     return items
 
@@ -112,11 +112,11 @@ def infer(plugin: str, input_path: str | None, out_dir: str, device: str = "auto
     bundle_inputs = None
     try:
         if info.manifest.kind == "monai_bundle":
-            from meddiag_desktop.ai.bundle import _inference_config
+            from meddiag_desktop.ai.bundle import inference_config
             from meddiag_desktop.ai.bundle import bundle_inputs as bundle_keys
             from meddiag_desktop.ai.bundle_requirements import check_requirements
 
-            check_requirements(info.path, _inference_config(info.path), info.manifest.name)  # before reading inputs
+            check_requirements(info.path, inference_config(info.path), info.manifest.name)  # before reading inputs
             from meddiag_desktop.ai.bundle_inputs import load_channels, map_inputs, parse_input_specs
 
             pairs = [(key, load_channels(path)) for key, path in parse_input_specs(specs)]
@@ -144,7 +144,7 @@ def infer(plugin: str, input_path: str | None, out_dir: str, device: str = "auto
     t_run = time.perf_counter() - t1
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = result.summary()
+    summary = result.to_summary()
     summary["outside_intended_use"] = run.outside_intended_use
     summary["findings_status"] = [{"key": f.key, "name": f.display_name, "status": f.status,
                                    "outside_intended_use": f.forced} for f in run.findings]
@@ -180,8 +180,8 @@ def infer(plugin: str, input_path: str | None, out_dir: str, device: str = "auto
 
 def _run_infer(args: argparse.Namespace) -> int:
     from meddiag_desktop.ai.discovery import PluginNotFound
+    from meddiag_desktop.ai.errors import InputRefused
     from meddiag_desktop.ai.isolation import PluginError
-    from meddiag_desktop.ai.runner import InputRefused
     from meddiag_desktop.ai.sliding_window import RunCancelled
     from meddiag_desktop.ai.weights import WeightsError
     from meddiag_desktop.io import LoadError

@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from meddiag_desktop.ai.manifest import MANIFEST_NAME, ManifestError, PluginManifest, load_manifest
+from meddiag_desktop.ai.manifest import MANIFEST_NAME, ManifestError, PluginManifest
+from meddiag_desktop.ai.manifest_io import load_manifest
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import re
 
+from meddiag_desktop.ai.errors import AI_EXTRA_HINT
+
 __all__ = ["root_cause", "describe_failure"]
+
+#: packages of the 'ai' extra: missing, the message says to install it
+_AI_EXTRA = {"torch", "monai", "safetensors", "ignite"}
 
 _WRAPPER_TEXT = ("failed to evaluate", "component to instantiate", "failed to instantiate")
 
@@ -56,6 +61,8 @@ def describe_failure(err: BaseException) -> tuple[str, str]:
             return "ModuleNotFoundError", f"No module named '{name}' (the bundle needs {name}, which is not installed)"
     if isinstance(root, ModuleNotFoundError) and getattr(root, "name", None):
         top = root.name.split(".")[0]
+        if top in _AI_EXTRA:
+            return kind, f"{text} (AI plugins need {top}; {AI_EXTRA_HINT})"
         return kind, f"{text} (the bundle needs {top}, which is not installed)"
     if isinstance(root, FileNotFoundError) and getattr(root, "filename", None):
         return kind, f"the bundle reads {root.filename}, which does not exist ({_first_line(root.strerror or text)})"

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from meddiag_desktop.ai.runner import InputRefused
+from meddiag_desktop.ai.errors import InputRefused
 
 __all__ = [
     "OUTSIDE_INTENDED_USE",

@@ -39,15 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from meddiag_desktop.ai.discovery import PluginInfo, plugin_from_folder
-from meddiag_desktop.ai.results import (
-    ClassificationResult,
-    Detection,
-    DetectionResult,
-    Finding,
-    LabelStats,
-    SegmentationResult,
-)
-from meddiag_desktop.ai.runner import InputRefused, RunOptions, check_input
+from meddiag_desktop.ai.errors import InputRefused
+from meddiag_desktop.ai.input_checks import check_input
+from meddiag_desktop.ai.results import ClassificationResult, DetectionResult, SegmentationResult, result_from_summary
+from meddiag_desktop.ai.runner import RunOptions
 from meddiag_desktop.ai.sliding_window import RunCancelled
 from meddiag_desktop.core.volume import Volume
 
@@ -78,6 +73,7 @@ class PluginHung(PluginError):
 
 _REFUSAL_KINDS = {"InputRefused", "WeightsError", "ManifestError", "PluginOutOfMemory", "BundleRequirementError"}
 _REFUSAL_KINDS |= {"PluginUntrusted", "UnsafePluginFile"}  # ai/trust.py: refused in the worker too
+_REFUSAL_KINDS |= {"AIExtraMissing"}  # ai/errors.py: torch or MONAI not installed; the message names the extra
 
 _LIVE_WORKERS: weakref.WeakSet = weakref.WeakSet()
 
@@ -273,14 +269,14 @@ def run_isolated(
     if manifest.kind == "monai_bundle":
         if not info.allow_bundle_code:
             raise InputRefused(f"{info.path} is a MONAI bundle in the app's own folder; bundles run only from the user's folders")
-        from meddiag_desktop.ai.bundle import _inference_config
+        from meddiag_desktop.ai.bundle import inference_config
         from meddiag_desktop.ai.bundle_requirements import check_requirements
         from meddiag_desktop.ai.bundle_run import inputs_for
 
         # refuse what cannot run before starting anything: missing packages, channels, 2D/3D misfits
-        check_requirements(Path(info.path), _inference_config(Path(info.path)), manifest.name)
+        check_requirements(Path(info.path), inference_config(Path(info.path)), manifest.name)
         inputs_for(manifest, Path(info.path), volume, inputs)
-        from meddiag_desktop.ai.bundle import check_bundle_input
+        from meddiag_desktop.ai.input_checks import check_bundle_input
         from meddiag_desktop.ai.intended_use import gate
 
         # the intended-use gate first (channels are the bundle's input mapping's to check)
@@ -406,7 +402,7 @@ def _find_candidates(manifest, volume, options, progress, cancel, on_stage, on_n
     from dataclasses import replace
 
     from meddiag_desktop.ai.discovery import find_plugin
-    from meddiag_desktop.ai.runner import points_from_labels
+    from meddiag_desktop.ai.classification import points_from_labels
 
     seg_info = find_plugin(manifest.input.candidates_from)
     if on_stage is not None:
@@ -429,20 +425,5 @@ def _geometry(volume: Volume) -> dict:
 
 
 def _rebuild(summary: dict, files: dict, tmp: Path):
-    if summary["task"] == "detection":
-        dets = [Detection(tuple(d["center_lps"]), tuple(d["size_mm"]), d["score"], d["label"]) for d in summary["detections"]]
-        return DetectionResult(summary["plugin"], dets, summary["intended_use"], summary["device"], summary["timings"],
-                               summary["notes"], summary["warnings"])
-    if summary["task"] == "segmentation":
-        labels = np.load(tmp / files["labels"])
-        return SegmentationResult(
-            summary["plugin"], labels,
-            {int(k): v for k, v in summary["labels"].items()},
-            {int(k): v for k, v in summary["colors"].items()},
-            [LabelStats(**s) for s in summary["stats"]],
-            summary["intended_use"], summary["device"], summary["timings"], summary["notes"], summary["warnings"],
-        )
-    expl = np.load(tmp / files["explanation"]) if "explanation" in files else None
-    findings = [Finding(tuple(f["point_lps"]), f["probabilities"], f["source"]) for f in summary["findings"]]
-    return ClassificationResult(summary["plugin"], summary["classes"], findings, expl, summary["intended_use"],
-                                summary["device"], summary["timings"], summary["notes"], summary["warnings"])
+    """The worker's result again: its ``to_summary()`` and the ``.npy`` files of its ``arrays()``."""
+    return result_from_summary(summary, {name: np.load(tmp / file) for name, file in files.items()})

@@ -1,18 +1,15 @@
-"""Plugin manifests: ``plugin.toml`` read with :mod:`tomllib`, validated by pydantic.
+"""Plugin manifests: the schema (pydantic models) and its validation; no file reading.
 
 A plugin is a folder holding ``plugin.toml``, its weight files and a small Python
-package. Reading a manifest never imports plugin code: the ``entry``
-(``package.module:attr``) is imported only when the plugin runs, in the worker
-process (see :mod:`meddiag_desktop.ai.isolation`).
-
-MONAI bundles (``configs/metadata.json``) are turned into the same
-:class:`PluginManifest` by :mod:`meddiag_desktop.ai.bundle`.
+package. :mod:`meddiag_desktop.ai.manifest_io` reads the TOML (or a MONAI bundle's
+metadata, through :mod:`meddiag_desktop.ai.bundle`) into a :class:`PluginManifest`
+without importing plugin code: the ``entry`` (``package.module:attr``) is imported
+only when the plugin runs, in the worker process (:mod:`meddiag_desktop.ai.plugin_code`).
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -33,7 +30,6 @@ __all__ = [
     "PlausibilityCheck",
     "RemoveSmallComponents",
     "KeepTouching",
-    "load_manifest",
     "parse_manifest",
 ]
 
@@ -384,20 +380,3 @@ def parse_manifest(data: dict, source: str = MANIFEST_NAME) -> PluginManifest:
         return PluginManifest.model_validate(_flatten(data))
     except ValidationError as err:
         raise ManifestError(f"{source}: {_format_validation(err)}") from None
-
-
-def load_manifest(folder: str | Path) -> PluginManifest:
-    """Read and validate ``folder/plugin.toml`` (or a MONAI bundle's metadata) without importing code."""
-    folder = Path(folder)
-    path = folder / MANIFEST_NAME
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise ManifestError(f"{path}: cannot read TOML ({err})") from None
-        return parse_manifest(data, str(path))
-    from meddiag_desktop.ai.bundle import is_bundle, load_bundle_manifest
-
-    if is_bundle(folder):
-        return load_bundle_manifest(folder)
-    raise ManifestError(f"{folder}: no {MANIFEST_NAME} and not a MONAI bundle (configs/metadata.json)")

@@ -1,8 +1,10 @@
 """What the viewer overlays after a plugin run (Qt-free): labels with colours, visibility and opacity.
 
 The AI panel emits these; the main window turns them into coloured layers in
-every view. ``labels`` / ``heat`` are aligned voxel for voxel with the source
-volume (``[z, y, x]``), so no geometry is needed beyond the source's own.
+every view. A :class:`LabelOverlay` draws a :class:`~meddiag_desktop.core.label_map.LabelMap`
+(its ``labels``, ``names`` and ``colors``); ``labels`` / ``heat`` are aligned voxel
+for voxel with the source volume (``[z, y, x]``), so no geometry is needed beyond
+the source's own.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["LabelOverlay", "HeatOverlay", "hex_to_rgb"]
+from meddiag_desktop.core.label_map import LabelMap, hex_to_rgb
+
+__all__ = ["LabelOverlay", "HeatOverlay"]
 
 
 def _legend(name: str, version: str, note: str = "", what: str = "") -> str:
@@ -21,25 +25,34 @@ def _legend(name: str, version: str, note: str = "", what: str = "") -> str:
     return f"{text} \u2014 {note}" if note else text
 
 
-def hex_to_rgb(color: str) -> tuple[int, int, int]:
-    c = color.lstrip("#")
-    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
-
-
 @dataclass
 class LabelOverlay:
-    """A label map to draw: value -> name and colour, which values are shown, opacity 0..1."""
+    """A label map to draw (value -> name and colour), which values are shown, opacity 0..1."""
 
     plugin_id: str
-    labels: np.ndarray
-    names: dict[int, str]
-    colors: dict[int, str]
+    label_map: LabelMap
     visible: set[int] = field(default_factory=set)
     opacity: float = 0.5
     intended_use: str = ""
     plugin_name: str = ""  #: shown in the on-image legend, with the version
     plugin_version: str = ""
     legend_note: str = ""  #: e.g. "outside intended use", appended to the legend
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.label_map.array
+
+    @labels.setter
+    def labels(self, array: np.ndarray) -> None:
+        self.label_map.array = array
+
+    @property
+    def names(self) -> dict[int, str]:
+        return self.label_map.names
+
+    @property
+    def colors(self) -> dict[int, str]:
+        return self.label_map.colors
 
     def legend(self) -> str:
         """The on-image legend line: ``"AI: <plugin name> <version>"`` (and the note, if any)."""

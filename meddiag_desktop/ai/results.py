@@ -1,13 +1,21 @@
-"""What a plugin run returns: label maps with statistics, or class probabilities with an explanation."""
+"""What a plugin run returns: label maps with statistics, or class probabilities with an explanation.
+
+Each result crosses the worker-process boundary as ``to_summary()`` (JSON-ready,
+no arrays) plus ``arrays()`` (saved as ``.npy`` files), and is rebuilt on the
+other side by :func:`result_from_summary` (each class's ``from_summary``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from meddiag_desktop.core.label_map import LabelMap
+
 __all__ = ["LabelStats", "SegmentationResult", "Finding", "ClassificationResult", "Detection", "DetectionResult",
-           "label_statistics"]
+           "label_statistics", "result_from_summary"]
 
 
 @dataclass
@@ -27,12 +35,14 @@ class LabelStats:
 
 @dataclass
 class SegmentationResult:
-    """Label map aligned voxel for voxel with the source volume (``[z, y, x]``)."""
+    """A plugin's label map (aligned voxel for voxel with the source volume, ``[z, y, x]``) and how it was made.
+
+    ``labels``, ``label_names`` and ``label_colors`` are the :class:`LabelMap`'s
+    ``array``, ``names`` and ``colors``.
+    """
 
     plugin_id: str
-    labels: np.ndarray
-    label_names: dict[int, str]
-    label_colors: dict[int, str]
+    label_map: LabelMap
     stats: list[LabelStats]
     intended_use: str
     device: str = "cpu"
@@ -42,8 +52,24 @@ class SegmentationResult:
     task: str = "segmentation"
     outside_intended_use: str = ""  #: the mismatch, when the reader ran it anyway outside the intended use
 
-    def summary(self) -> dict:
-        """JSON-ready description (no arrays)."""
+    @property
+    def labels(self) -> np.ndarray:
+        return self.label_map.array
+
+    @labels.setter
+    def labels(self, array: np.ndarray) -> None:
+        self.label_map.array = array
+
+    @property
+    def label_names(self) -> dict[int, str]:
+        return self.label_map.names
+
+    @property
+    def label_colors(self) -> dict[int, str]:
+        return self.label_map.colors
+
+    def to_summary(self) -> dict:
+        """JSON-ready description (no arrays; the label map is :meth:`arrays`)."""
         return {
             "plugin": self.plugin_id,
             "task": self.task,
@@ -58,6 +84,24 @@ class SegmentationResult:
             "warnings": self.warnings,
             "outside_intended_use": self.outside_intended_use,
         }
+
+    summary = to_summary  #: the name callers used before ``to_summary``
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays :meth:`to_summary` leaves out, by name."""
+        return {"labels": self.labels}
+
+    @classmethod
+    def from_summary(cls, summary: Mapping, arrays: Mapping[str, np.ndarray]) -> SegmentationResult:
+        """The result again from :meth:`to_summary` and :meth:`arrays` (values as the summary rounds them)."""
+        return cls(
+            summary["plugin"],
+            LabelMap(arrays["labels"], {int(k): v for k, v in summary["labels"].items()},
+                     {int(k): v for k, v in summary["colors"].items()}),
+            [LabelStats(**s) for s in summary["stats"]],
+            summary["intended_use"], summary["device"], summary["timings"], summary["notes"], summary["warnings"],
+            outside_intended_use=summary.get("outside_intended_use", ""),
+        )
 
 
 @dataclass
@@ -94,7 +138,8 @@ class ClassificationResult:
         """Probabilities of the first finding (the usual single-point case)."""
         return self.findings[0].probabilities if self.findings else {}
 
-    def summary(self) -> dict:
+    def to_summary(self) -> dict:
+        """JSON-ready description (no arrays; the explanation map is :meth:`arrays`)."""
         return {
             "plugin": self.plugin_id,
             "task": self.task,
@@ -116,6 +161,20 @@ class ClassificationResult:
             "warnings": self.warnings,
             "outside_intended_use": self.outside_intended_use,
         }
+
+    summary = to_summary  #: the name callers used before ``to_summary``
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays :meth:`to_summary` leaves out, by name (none without an explanation map)."""
+        return {} if self.explanation is None else {"explanation": self.explanation}
+
+    @classmethod
+    def from_summary(cls, summary: Mapping, arrays: Mapping[str, np.ndarray]) -> ClassificationResult:
+        """The result again from :meth:`to_summary` and :meth:`arrays` (probabilities as the summary rounds them)."""
+        findings = [Finding(tuple(f["point_lps"]), f["probabilities"], f["source"]) for f in summary["findings"]]
+        return cls(summary["plugin"], summary["classes"], findings, arrays.get("explanation"), summary["intended_use"],
+                   summary["device"], summary["timings"], summary["notes"], summary["warnings"],
+                   outside_intended_use=summary.get("outside_intended_use", ""))
 
 
 @dataclass
@@ -150,7 +209,8 @@ class DetectionResult:
         return [{"source": self.plugin_id, "kind": "detection", "point_lps": list(d.center_lps),
                  "size_mm": list(d.size_mm), "score": d.score, "label": d.label} for d in self.detections]
 
-    def summary(self) -> dict:
+    def to_summary(self) -> dict:
+        """JSON-ready description."""
         return {
             "plugin": self.plugin_id,
             "task": self.task,
@@ -161,6 +221,28 @@ class DetectionResult:
             "notes": self.notes,
             "warnings": self.warnings,
         }
+
+    summary = to_summary  #: the name callers used before ``to_summary``
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """No arrays: the boxes are all in :meth:`to_summary`."""
+        return {}
+
+    @classmethod
+    def from_summary(cls, summary: Mapping, arrays: Mapping[str, np.ndarray] | None = None) -> DetectionResult:
+        """The result again from :meth:`to_summary` (boxes as the summary rounds them)."""
+        dets = [Detection(tuple(d["center_lps"]), tuple(d["size_mm"]), d["score"], d["label"])
+                for d in summary["detections"]]
+        return cls(summary["plugin"], dets, summary["intended_use"], summary["device"], summary["timings"],
+                   summary["notes"], summary["warnings"])
+
+
+_BY_TASK = {"segmentation": SegmentationResult, "classification": ClassificationResult, "detection": DetectionResult}
+
+
+def result_from_summary(summary: Mapping, arrays: Mapping[str, np.ndarray]):
+    """A Segmentation-, Classification- or DetectionResult from its ``to_summary()`` and ``arrays()``."""
+    return _BY_TASK[summary["task"]].from_summary(summary, arrays)
 
 
 def label_statistics(

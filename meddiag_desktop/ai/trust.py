@@ -172,9 +172,9 @@ def _folder_of(plugin: Any) -> Path:
 
 def is_bundled(folder: str | Path) -> bool:
     """True for a plugin shipped inside the app (its ``plugins/`` folder)."""
-    from meddiag_desktop.ai.discovery import bundled_plugins_dir
+    from meddiag_desktop import paths
 
-    return not _outside(Path(folder).resolve(), bundled_plugins_dir().resolve())
+    return not _outside(Path(folder).resolve(), paths.bundled_plugins_dir().resolve())
 
 
 def _describe(plugin: Any, folder: Path) -> tuple[str, str]:
@@ -182,7 +182,7 @@ def _describe(plugin: Any, folder: Path) -> tuple[str, str]:
     manifest = getattr(plugin, "manifest", None)
     if manifest is None and not hasattr(plugin, "manifest"):
         try:
-            from meddiag_desktop.ai.manifest import load_manifest
+            from meddiag_desktop.ai.manifest_io import load_manifest
 
             manifest = load_manifest(folder)
         except Exception:

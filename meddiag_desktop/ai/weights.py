@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from meddiag_desktop.ai.errors import import_ai
+
 if TYPE_CHECKING:
     from meddiag_desktop.ai.manifest import PluginManifest
 
@@ -123,10 +125,8 @@ def load_state_dict(path: str | Path, kind: str | None = None) -> dict[str, Any]
     path = Path(path)
     kind = kind or ("safetensors" if path.suffix == ".safetensors" else "torch")
     if kind == "safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(os.fspath(path))
-    import torch
+        return import_ai("safetensors.torch").load_file(os.fspath(path))
+    torch = import_ai("torch")
 
     try:
         obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)

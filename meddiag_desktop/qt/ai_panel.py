@@ -58,6 +58,7 @@ from PySide6.QtWidgets import (
 from meddiag_desktop.ai.discovery import PluginInfo, discover_plugins
 from meddiag_desktop.ai.overlay import HeatOverlay, LabelOverlay
 from meddiag_desktop.core.findings import FindingSet
+from meddiag_desktop.core.label_map import LabelMap
 from meddiag_desktop.qt.background import BackgroundTask
 from meddiag_desktop.qt.error_banner import ErrorBanner
 from meddiag_desktop.qt.findings_review import FindingsReview
@@ -556,9 +557,9 @@ class AIPanel(QWidget):
             self.table.show_segmentation(result)
             use = f"OUTSIDE INTENDED USE: {run.outside_intended_use}" if run.outside_intended_use \
                 else result.intended_use
-            self._overlay = LabelOverlay(result.plugin_id, result.labels, dict(result.label_names),
-                                         dict(result.label_colors), set(result.label_names),
-                                         self.opacity.value() / 100, use)
+            shown = LabelMap(result.labels, dict(result.label_names), dict(result.label_colors))  # not the result's
+            self._overlay = LabelOverlay(result.plugin_id, shown, set(result.label_names), self.opacity.value() / 100,
+                                         use)
         else:
             self.table.show_classification(result)
             self._overlay = None

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from meddiag_desktop.core.label_map import hex_to_rgb
 from meddiag_desktop.render.overlay_layers import LegendEntry
 
 if TYPE_CHECKING:  # importing meddiag_desktop.ai loads plugin discovery (pydantic): not before the first frame
@@ -42,8 +43,6 @@ _DEPTH = {SEGMENTATION: 0.5, CLASSIFICATION: 0.55}  # the local classifier map o
 
 def _rgb(color: str) -> tuple[float, float, float]:
     """0..1 RGB of ``"#rrggbb"``; light grey for anything else (the name stays readable)."""
-    from meddiag_desktop.ai.overlay import hex_to_rgb
-
     try:
         return tuple(c / 255 for c in hex_to_rgb(str(color)))  # type: ignore[return-value]
     except (ValueError, IndexError):

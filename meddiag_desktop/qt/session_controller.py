@@ -196,9 +196,10 @@ class SessionController(QObject):
         if labels.shape != volume.array.shape[:3]:
             raise ValueError("the saved label map does not match this study's grid; it was not shown")
         from meddiag_desktop.ai.overlay import LabelOverlay
+        from meddiag_desktop.core.label_map import LabelMap
 
-        overlay = LabelOverlay(ov.get("plugin_id", ""), labels, {int(k): v for k, v in ov["names"].items()},
-                               {int(k): v for k, v in ov["colors"].items()}, set(ov.get("visible", [])),
+        shown = LabelMap(labels, {int(k): v for k, v in ov["names"].items()}, {int(k): v for k, v in ov["colors"].items()})
+        overlay = LabelOverlay(ov.get("plugin_id", ""), shown, set(ov.get("visible", [])),
                                float(ov.get("opacity", 0.5)), ov.get("intended_use", ""))
         self.win.set_overlay(overlay)
         self.win.restored_overlay = overlay

@@ -12,21 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from meddiag_desktop.core.label_map import LabelMap, hex_to_rgb
 from meddiag_desktop.core.volume import Volume
-from meddiag_desktop.report.model import KeyImage, LabelMap
+from meddiag_desktop.report.model import KeyImage
 
 __all__ = ["render_axial", "default_key_images", "LESION_FOV_MM"]
 
 #: field of view (mm) of a key image zoomed to a lesion
 LESION_FOV_MM = 120.0
-
-
-def _rgb(color: str) -> tuple[int, int, int]:
-    c = color.lstrip("#")
-    try:
-        return (int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16))
-    except (ValueError, IndexError):
-        return (255, 0, 0)
 
 
 def _outline(mask: np.ndarray) -> np.ndarray:
@@ -56,7 +49,7 @@ def render_axial(volume: Volume, k: int, label_map: LabelMap | None = None, wind
         lab = np.asarray(label_map.array[k])
         for value in label_map.present():
             edge = _outline(lab == value)
-            rgb[edge] = _rgb(label_map.colors.get(value, "#ff0000"))
+            rgb[edge] = hex_to_rgb(label_map.colors.get(value, "#ff0000"), default=(255, 0, 0))
     sx, sy = volume.spacing[0], volume.spacing[1]
     smooth = max(plane.shape) >= 128
     if fov_mm and crosshair is not None:

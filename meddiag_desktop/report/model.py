@@ -2,7 +2,8 @@
 
 The same :class:`Report` feeds the PDF, the DICOM SR and the GUI preview, so a
 finding cannot appear in one and be missing from another. Label maps travel
-beside the findings (:class:`LabelMap`) because the DICOM SEG needs the voxels.
+beside the findings (:class:`LabelMap`, the core's one label-map type, with the
+provenance of the AI that proposed it) because the DICOM SEG needs the voxels.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-import numpy as np
+from meddiag_desktop.core.label_map import LabelMap
 
 __all__ = [
     "AI_STATEMENT",
@@ -331,24 +332,6 @@ class Comparison:
 
     study_date: str = ""  # DICOM DA of the prior
     description: str = ""
-
-
-@dataclass
-class LabelMap:
-    """A label map on the source volume's grid (``[z, y, x]``) and what its values mean."""
-
-    array: np.ndarray
-    names: Mapping[int, str]
-    colors: Mapping[int, str] = field(default_factory=dict)
-    provenance: Provenance | None = None
-    #: labels the reader edited -> DICOM SegmentAlgorithmType: "SEMIAUTOMATIC" (an AI proposal the
-    #: reader changed) or "MANUAL" (drawn by the reader); see :class:`meddiag_desktop.core.seg_edit.LabelEditor`
-    edited: Mapping[int, str] = field(default_factory=dict)
-
-    def present(self) -> list[int]:
-        """Label values that have at least one voxel, in ascending order."""
-        counts = np.bincount(np.asarray(self.array).ravel().astype(np.int64), minlength=1)
-        return [int(v) for v in np.flatnonzero(counts) if v != 0 and int(v) in self.names]
 
 
 @dataclass

@@ -16,14 +16,14 @@ import zoo_factory as zf
 from meddiag_desktop.ai.bundle import (
     bundle_config,
     bundle_inputs,
-    check_bundle_input,
     dataset_id,
     load_bundle_manifest,
     workflow_id,
 )
 from meddiag_desktop.ai.bundle_inputs import load_channels, map_inputs
 from meddiag_desktop.ai.bundle_requirements import requirement_problems
-from meddiag_desktop.ai.runner import InputRefused
+from meddiag_desktop.ai.errors import InputRefused
+from meddiag_desktop.ai.input_checks import check_bundle_input
 from meddiag_desktop.ai.weights import WeightsError, verify_weights
 from meddiag_desktop.core.volume import Volume
 
@@ -231,7 +231,7 @@ def test_2d_model_without_slice_inferer_runs_slice_by_slice_on_a_3d_study(tmp_pa
     from monai.networks.nets import UNet
 
     from plugin_factory import TINY_BUNDLE_INFERENCE, TINY_BUNDLE_METADATA
-    from meddiag_desktop.ai.bundle import run_bundle
+    from meddiag_desktop.ai.bundle_run import run_bundle
     from meddiag_desktop.ai.runner import RunOptions
 
     cfg = copy.deepcopy(TINY_BUNDLE_INFERENCE)

@@ -49,7 +49,7 @@ def test_boxes_from_the_lung_nodule_bundles_own_saver(tmp_path):
     assert dets[0].center_lps == (0.5, 1.5, -2.5) and dets[0].size_mm == (3.0, 3.0, 3.0)
     assert dets[1].center_lps == (10.0, -20.0, 30.0) and dets[1].size_mm == (6.0, 8.0, 4.0)
     result = DetectionResult("lung_nodule_ct_detection", dets, "research")
-    summary = json.loads(json.dumps(result.summary()))
+    summary = json.loads(json.dumps(result.to_summary()))
     assert summary["task"] == "detection"
     assert summary["detections"][0] == {"center_lps": [0.5, 1.5, -2.5], "size_mm": [3.0, 3.0, 3.0],
                                         "score": 0.875, "label": 0}

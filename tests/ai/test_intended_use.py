@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from meddiag_desktop.ai.intended_use import OutsideIntendedUse, check_domain, domain_of, plausibility_warnings
-from meddiag_desktop.ai.manifest import ManifestError, load_manifest, parse_manifest
+from meddiag_desktop.ai.manifest import ManifestError, parse_manifest
+from meddiag_desktop.ai.manifest_io import load_manifest
 from meddiag_desktop.cli import main
 from meddiag_desktop.paths import bundled_plugins_dir
 

@@ -2,7 +2,8 @@ import hashlib
 
 import pytest
 
-from meddiag_desktop.ai.manifest import ManifestError, load_manifest, parse_manifest
+from meddiag_desktop.ai.manifest import ManifestError, parse_manifest
+from meddiag_desktop.ai.manifest_io import load_manifest
 from meddiag_desktop.ai.weights import WeightsError, load_state_dict, verify_weights
 
 BASE = {

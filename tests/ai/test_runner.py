@@ -4,7 +4,9 @@ import pytest
 from plugin_factory import box_volume
 from meddiag_desktop.ai.manifest import Normalization
 from meddiag_desktop.ai.resample import model_grid
-from meddiag_desktop.ai.runner import InputRefused, RunOptions, attempt_plan, normalize, run_plugin
+from meddiag_desktop.ai.devices import attempt_plan
+from meddiag_desktop.ai.preprocess import normalize
+from meddiag_desktop.ai.runner import InputRefused, RunOptions, run_plugin
 from meddiag_desktop.ai.sliding_window import RunCancelled, sliding_window_argmax
 from meddiag_desktop.core.volume import Volume
 

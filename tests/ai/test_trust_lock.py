@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from meddiag_desktop import paths
 from meddiag_desktop.ai import discovery
 from meddiag_desktop.ai.trust import LOCK_NAME, PluginUntrusted, hash_tree, read_lock, require_trusted, trust_status
 
@@ -42,6 +43,7 @@ def bundled_copy(tmp_path, monkeypatch):
     root = tmp_path / "app" / "plugins"
     shutil.copytree(ROOT / "plugins", root, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(discovery, "bundled_plugins_dir", lambda: root)
+    monkeypatch.setattr(paths, "bundled_plugins_dir", lambda: root)  # the rule trust.is_bundled reads
     return root
 
 

@@ -105,12 +105,14 @@ def test_panel_asks_before_the_first_run_cancel_runs_nothing_trust_runs(qtbot, u
 def test_a_modified_bundled_plugin_is_refused_without_a_dialog(qtbot, tmp_path, monkeypatch, untrusted):
     import shutil
 
+    from meddiag_desktop import paths
     from meddiag_desktop.ai import discovery
     from meddiag_desktop.qt.plugin_trust_dialog import confirm_trust
 
     root = tmp_path / "app" / "plugins"
     shutil.copytree(discovery.bundled_plugins_dir(), root, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(discovery, "bundled_plugins_dir", lambda: root)
+    monkeypatch.setattr(paths, "bundled_plugins_dir", lambda: root)  # the rule trust.is_bundled reads
     info = plugin_from_folder(root / "nodule_type", "bundled")
     assert confirm_trust(None, info)  # matches its lock: no question
     (root / "nodule_type" / "nodule_type" / "model.py").write_text("import os\n")
