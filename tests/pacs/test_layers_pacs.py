@@ -1,16 +1,11 @@
-"""db and pacs are Qt-free, and pynetdicom / dicomweb-client are imported only when used."""
+"""pynetdicom / dicomweb-client are imported only when used (that db and pacs are Qt-free is the
+``no-qt-vtk`` import-linter contract of pyproject.toml, run by tests/test_layers.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from tests.test_layers import PKG, QT_VTK, _imports
-
-
-def test_db_and_pacs_import_no_qt_or_vtk():
-    bad = {str(p): _imports(p) & set(QT_VTK) for layer in ("db", "pacs") for p in (PKG / layer).rglob("*.py")}
-    assert not {k: v for k, v in bad.items() if v}
 
 
 def test_network_libraries_are_lazy():
