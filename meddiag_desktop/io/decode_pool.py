@@ -56,9 +56,12 @@ def _warm_child() -> int:
 def warm() -> None:
     """Start the decode processes now (in the background) so that the first compressed image does not wait for them.
 
-    Called by the scan when it finds compressed images; a pool already warmed is left alone.
+    Called by the scan when it finds compressed images; a pool already warmed is left alone, and
+    a daemonic process (a Dask worker's), which may not start processes, starts none.
     """
     global _warmed
+    if _in_daemon():
+        return
     pool = _get_pool()
     with _lock:
         if _warmed is pool:
@@ -70,6 +73,11 @@ def warm() -> None:
                 pool.submit(_warm_child)
     except RuntimeError:  # shut down meanwhile
         pass
+
+
+def _in_daemon() -> bool:
+    """True in a daemonic process (a Dask or multiprocessing worker): it may not have children."""
+    return bool(mp.current_process().daemon)
 
 
 def _get_pool() -> ProcessPoolExecutor:
@@ -150,6 +158,10 @@ def decode_isolated(path: str, what: str, expected_bytes: int = 0, cancel=None) 
     ``expected_bytes`` (the decoded size the header declares) sets how long the decode may take;
     ``cancel()`` is polled while waiting (a cancelled decode stops the workers: one may be stuck).
     """
+    if _in_daemon():
+        # A daemonic process (a Dask worker scanning a study) may not start the pool: decode here.
+        # Such a process is itself an isolated worker whose crash its parent reports.
+        return _decode_in_child(path, what)
     timeout = DECODE_SECONDS_BASE + DECODE_SECONDS_PER_MB * expected_bytes / 2**20
     for attempt in (1, 2):
         pool = _get_pool()

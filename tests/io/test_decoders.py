@@ -134,3 +134,36 @@ def test_scanning_compressed_images_starts_the_decode_processes():
 
     vol = load(get_testdata_file(J2K))  # and the warmed pool decodes it exactly as pydicom does
     np.testing.assert_array_equal(vol.array, pydicom.dcmread(get_testdata_file(J2K)).pixel_array)  # 10 frames
+
+
+def _scan_and_load_in_a_daemon(path: str, out) -> None:
+    """Run in a daemonic process (as a Dask worker is): it may not start the decode pool."""
+    try:
+        import numpy as np
+
+        result = scan(path)
+        vol = load(path)
+        out.put(("ok", len(result), vol.array.shape, float(np.asarray(vol.array, dtype=np.float64).sum())))
+    except BaseException as exc:  # noqa: BLE001 - the parent asserts on it
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def test_a_daemonic_process_scans_and_loads_compressed_images(tmp_path):
+    """A Dask worker is daemonic: scanning a compressed study there started the decode pool and failed
+    ('daemonic processes are not allowed to have children'); it now decodes in its own process."""
+    import multiprocessing as mp
+
+    study = tmp_path / "study"
+    study.mkdir()
+    shutil.copy(get_testdata_file(J2K), study / "j2k.dcm")
+    reference = load(str(study))
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_scan_and_load_in_a_daemon, args=(str(study), out), daemon=True)
+    proc.start()
+    status = out.get(timeout=120)
+    proc.join(30)
+    assert status[0] == "ok", status
+    import numpy as np
+
+    assert status[1:] == (1, reference.array.shape, float(np.asarray(reference.array, dtype=np.float64).sum()))
