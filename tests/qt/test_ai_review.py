@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,6 @@ import pytest
 from qt_helpers import open_and_wait
 
 pytest.importorskip("pytestqt")
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))
 
 pytestmark = pytest.mark.gui
 READER = "Dr Rita Reader"
@@ -29,7 +26,7 @@ def _audit(path=None):
 def test_refused_plugin_offers_run_anyway_and_marks_the_result(qtbot, tmp_path, monkeypatch):
     pytest.importorskip("torch")
     monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))  # the test plugin is trusted there
-    from plugin_factory import make_plugin
+    from tests.ai.plugin_factory import make_plugin
 
     from meddiag_desktop.ai.discovery import plugin_from_folder
     from meddiag_desktop.core.volume import Volume

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from report_helpers import tree_hashes
+from tests.report.report_helpers import tree_hashes
 
 from meddiag_desktop.report.export_set import ExportError, clean_stale, publish_set
 
