@@ -11,6 +11,8 @@ import pytest
 
 APP_DIR_NAME = "meddiag-desktop"
 
+pytest_plugins = ["pytester"]  # tests of these fixtures (tests/qt/test_leak_guard.py)
+
 os.environ.setdefault("MEDDIAG_NO_USER_DATA", "")
 
 
@@ -69,13 +71,13 @@ def user_folders(tmp_path_factory, _session_cache, monkeypatch) -> UserFolders:
 
 
 def _where_started() -> str:
-    """The test or app line that started a thread or timer (the first frame outside this file)."""
-    import traceback
+    """The test or app line that started a thread or timer (the first frame outside this file); cheap."""
+    import sys
 
-    for frame in reversed(traceback.extract_stack()[:-2]):
-        if frame.filename != __file__:
-            return f"{frame.filename}:{frame.lineno} ({frame.name})"
-    return "?"
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} ({frame.f_code.co_name})" if frame else "?"
 
 
 @pytest.fixture(autouse=True)

@@ -85,7 +85,7 @@ def _seg_run(vol):
 
 
 def test_reader_rejects_a_false_positive_and_risk_overlay_and_report_follow(qtbot, main_window, ct_series,
-                                                                             monkeypatch, tmp_path):
+                                                                             monkeypatch, user_folders):
     monkeypatch.setenv("MEDDIAG_READER", READER)
     win = main_window
     vol = open_and_wait(qtbot, win, ct_series)
@@ -118,7 +118,7 @@ def test_reader_rejects_a_false_positive_and_risk_overlay_and_report_follow(qtbo
                         ("nodule_type", "solid"), ("age", 60), ("sex", "female")):
         panels.risk.set_value(name, value)
     assert panels.risk.result is not None
-    risk_events = [e for e in _audit(tmp_path / "audit.log") if e["action"] == "risk"]
+    risk_events = [e for e in _audit(user_folders.audit_log) if e["action"] == "risk"]
     assert risk_events and risk_events[-1]["via"] == "gui" and "nodule_count" in risk_events[-1]["from_image"]
 
     from meddiag_desktop.qt.report_export import session_report

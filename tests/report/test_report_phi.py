@@ -87,7 +87,7 @@ def planted_study(tmp_path_factory):
     return root, folder, volume, labels, values
 
 
-def test_no_value_of_any_profile_attribute_reaches_any_output(planted_study, _private_user_data):
+def test_no_value_of_any_profile_attribute_reaches_any_output(planted_study, user_folders):
     root, folder, volume, labels, values = planted_study
     report = make_report(volume, labels, impression="Seen by PhiRefInstitute for PhiOtherId5521: solid nodule.")
     out = root / "anon"
