@@ -28,7 +28,6 @@ def _volume():
 
 @pytest.fixture
 def plugins(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))  # where make_plugin records consent
     root = tmp_path / "plugins"
     good = plugin_from_folder(make_plugin(root, "test.threshold", spacing=(1.5, 1.5, 2.0)), "user")
     slow = plugin_from_folder(make_plugin(root, "test.slow", behaviour="slow"), "user")

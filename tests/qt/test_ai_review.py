@@ -25,7 +25,6 @@ def _audit(path=None):
 
 def test_refused_plugin_offers_run_anyway_and_marks_the_result(qtbot, tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))  # the test plugin is trusted there
     from tests.ai.plugin_factory import make_plugin
 
     from meddiag_desktop.ai.discovery import plugin_from_folder

@@ -19,7 +19,6 @@ FAST = {"start_timeout": 60, "stall_timeout": 60}
 
 @pytest.fixture
 def untrusted(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))
     return plugin_from_folder(make_plugin(tmp_path / "plugins", "test.untrusted", spacing=(1.5, 1.5, 2.0),
                                           trust=False), "user")
 
