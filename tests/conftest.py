@@ -3,19 +3,156 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+APP_DIR_NAME = "meddiag-desktop"
+
+pytest_plugins = ["pytester"]  # tests of these fixtures (tests/qt/test_leak_guard.py)
+
 os.environ.setdefault("MEDDIAG_NO_USER_DATA", "")
 
 
+@dataclass(frozen=True)
+class UserFolders:
+    """The per-user folders of one test (all under a temporary folder)."""
+
+    root: Path
+    config: Path  # $MEDDIAG_CONFIG_DIR: settings, plugin trust store, hanging protocols
+    data: Path  # platformdirs.user_data_dir("meddiag-desktop") (through $XDG_DATA_HOME)
+    sessions: Path  # $MEDDIAG_SESSION_DIR
+    audit_log: Path  # $MEDDIAG_AUDIT_LOG
+    db: Path  # $MEDDIAG_DB_DIR
+
+    @property
+    def plugins(self) -> Path:
+        """The user plugin folder (``discovery.user_plugins_dir()``)."""
+        return self.data / "plugins"
+
+    @property
+    def risk_models(self) -> Path:
+        return self.data / "risk_models"
+
+
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory) -> Path:
+    """One user cache per test session (per xdist worker): the generated demo study is made once."""
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
 @pytest.fixture(autouse=True)
-def _private_settings_folder(tmp_path_factory, monkeypatch):
-    """Every test gets its own settings folder (trust store, presets, recent studies, PACS nodes):
-    nothing a test writes reaches the user's, and plugin trust never leaks between tests.
-    Fixtures of a test package may point it elsewhere; they run after this one."""
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path_factory.mktemp("settings")))
+def user_folders(tmp_path_factory, _session_cache, monkeypatch) -> UserFolders:
+    """Every test gets its own user folders: settings (trust store, presets, recent studies, PACS
+    nodes), data (plugins, risk models, AI logs), sessions, audit log, study database. Nothing a
+    test writes reaches the user's, nothing leaks between tests, and app or worker subprocesses
+    see the same folders (they inherit the environment). No plugins come from
+    ``MEDDIAG_PLUGIN_PATH`` or installed entry points (``discovery.blocked_entry_points``), and
+    windows start no AI worker process in advance. A test or package fixture may point a
+    variable elsewhere with ``monkeypatch``; it runs after this one."""
+    from meddiag_desktop.ai.discovery import blocked_entry_points
+
+    root = tmp_path_factory.mktemp("user")
+    folders = UserFolders(root=root, config=root / "config", data=root / "xdg-data" / APP_DIR_NAME,
+                          sessions=root / "sessions", audit_log=root / "audit.log", db=root / "db")
+    for var, sub in (("XDG_CONFIG_HOME", "xdg-config"), ("XDG_DATA_HOME", "xdg-data"), ("XDG_STATE_HOME", "xdg-state")):
+        monkeypatch.setenv(var, str(root / sub))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_session_cache))
+    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(folders.config))
+    monkeypatch.setenv("MEDDIAG_SESSION_DIR", str(folders.sessions))
+    monkeypatch.setenv("MEDDIAG_AUDIT_LOG", str(folders.audit_log))
+    monkeypatch.setenv("MEDDIAG_DB_DIR", str(folders.db))
+    monkeypatch.setenv("MEDDIAG_AI_PREWARM", "0")  # no torch worker process per window
+    monkeypatch.delenv("MEDDIAG_PLUGIN_PATH", raising=False)
+    with blocked_entry_points():
+        yield folders
+
+
+def _where_started() -> str:
+    """The test or app line that started a thread or timer (the first frame outside this file); cheap."""
+    import sys
+
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} ({frame.f_code.co_name})" if frame else "?"
+
+
+@pytest.fixture(autouse=True)
+def _no_dangling_qt_threads_or_timers(request, monkeypatch):
+    """A Qt test fails when it leaves a QThread running or a QTimer active (napari's conftest does the
+    same): they would fire into the next test, or into a window already closed. Checked after the
+    test's widgets are closed; single shots get up to one second to fire. Only tests using ``qtbot``."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    import weakref
+
+    from PySide6.QtCore import QObject, QThread, QTimer
+
+    qtbot = request.getfixturevalue("qtbot")
+    threads: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    timers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    pending_shots: dict[int, str] = {}
+
+    def thread_start(self, *args, **kw):
+        threads[self] = _where_started()
+        return real_thread_start(self, *args, **kw)
+
+    def timer_start(self, *args, **kw):
+        timers[self] = _where_started()
+        return real_timer_start(self, *args, **kw)
+
+    def single_shot(msec, *args, **kw):
+        fn = args[-1] if args else None
+        # (msec, callable) without a context object: tracked; a context object's slot dies with it
+        if len(args) == 1 and callable(fn) and not isinstance(getattr(fn, "__self__", None), QObject):
+            key = id(fn)
+            pending_shots[key] = _where_started()
+
+            def fire():
+                pending_shots.pop(key, None)
+                fn()
+
+            args = (fire,)
+        return real_single_shot(msec, *args, **kw)
+
+    real_thread_start, real_timer_start, real_single_shot = QThread.start, QTimer.start, QTimer.singleShot
+    monkeypatch.setattr(QThread, "start", thread_start)
+    monkeypatch.setattr(QTimer, "start", timer_start)
+    monkeypatch.setattr(QTimer, "singleShot", staticmethod(single_shot))
+    yield
+
+    def alive(objects, check):
+        out = []
+        for obj, where in list(objects.items()):
+            try:
+                if check(obj):
+                    out.append((obj, where))
+            except RuntimeError:  # its C++ object is gone: stopped with it
+                pass
+        return out
+
+    try:
+        qtbot.waitUntil(lambda: not pending_shots and not alive(timers, lambda t: t.isActive() and t.isSingleShot()),
+                        timeout=1000)
+    except Exception:
+        pass
+    running = alive(threads, lambda t: t.isRunning())
+    active = alive(timers, lambda t: t.isActive())
+    for thread, _ in running:
+        thread.quit()
+        thread.wait(2000)
+    for timer, _ in active:
+        timer.stop()
+    problems = [f"QThread still running, started at {w}" for _, w in running]
+    problems += [f"QTimer still active ({t.interval()} ms), started at {w}" for t, w in active]
+    problems += [f"QTimer.singleShot not fired yet, set at {w}" for w in pending_shots.values()]
+    if problems:
+        pytest.fail("the test left Qt work running (stop it, or close the widget that owns it):\n  "
+                    + "\n  ".join(problems), pytrace=False)
 
 
 def rotation(axis: str, degrees: float) -> np.ndarray:

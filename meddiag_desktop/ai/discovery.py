@@ -7,6 +7,7 @@ error instead of stopping discovery.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import os
@@ -25,6 +26,7 @@ __all__ = [
     "user_plugins_dir",
     "env_plugin_dirs",
     "entry_point_dirs",
+    "blocked_entry_points",
     "discover_plugins",
     "find_plugin",
     "plugin_from_folder",
@@ -125,10 +127,14 @@ def env_plugin_dirs() -> list[Path]:
 def entry_point_dirs() -> list[tuple[str, Path | None, str | None]]:
     """``(entry point name, folder, error)`` for the ``meddiag_desktop.plugins`` group.
 
-    An entry point ``pkg.sub`` names a package whose folder is the plugin (found
-    without running it); ``pkg.mod:attr`` is loaded and ``attr`` must be a path or a
-    callable returning one.
+    Nothing is imported (npe2's rule): the module named by the entry point is only
+    located with :func:`importlib.util.find_spec`'s path finder. ``pkg.sub`` names a
+    package whose folder is the plugin (or holds plugins); ``pkg:plugin.toml`` or
+    ``pkg:folder`` names a manifest file or a folder inside that package's folder.
+    Empty inside :func:`blocked_entry_points`.
     """
+    if _entry_points_blocked:
+        return []
     out: list[tuple[str, Path | None, str | None]] = []
     try:
         eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
@@ -136,22 +142,41 @@ def entry_point_dirs() -> list[tuple[str, Path | None, str | None]]:
         return [("entry points", None, f"cannot read entry points: {err}")]
     for ep in eps:
         try:
-            if ep.attr:
-                obj = ep.load()
-                obj = obj() if callable(obj) else obj
-                path = Path(os.fspath(obj))
+            spec = _find_spec_without_import(ep.module)
+            if spec is None:
+                raise ModuleNotFoundError(f"no module {ep.module}")
+            if spec.submodule_search_locations is not None:
+                path = Path(_search_locations(spec)[0])
             else:
-                spec = _find_spec_without_import(ep.module)
-                if spec is None:
-                    raise ModuleNotFoundError(f"no module {ep.module}")
-                if spec.submodule_search_locations:
-                    path = Path(list(spec.submodule_search_locations)[0])
-                else:
-                    path = Path(spec.origin).parent
+                path = Path(spec.origin).parent
+            if ep.attr:
+                path = path / ep.attr
+                if path.name == MANIFEST_NAME and path.is_file():
+                    path = path.parent
+                elif not path.is_dir():
+                    raise FileNotFoundError(f"{path} is neither a folder nor a {MANIFEST_NAME}")
             out.append((ep.name, path, None))
         except Exception as err:
             out.append((ep.name, None, f"entry point {ep.name} = {ep.value}: {type(err).__name__}: {err}"))
     return out
+
+
+_entry_points_blocked = False
+
+
+@contextlib.contextmanager
+def blocked_entry_points(blocked: bool = True):
+    """Within the block, discovery ignores (or, with ``blocked=False``, reads) the entry-point group.
+
+    For tests: installed distributions must not add plugins to a test's discovery
+    (npe2's ``discovery_blocked``); the previous state comes back on exit.
+    """
+    global _entry_points_blocked
+    before, _entry_points_blocked = _entry_points_blocked, blocked
+    try:
+        yield
+    finally:
+        _entry_points_blocked = before
 
 
 def _find_spec_without_import(dotted: str):
@@ -164,10 +189,36 @@ def _find_spec_without_import(dotted: str):
     parts = dotted.split(".")
     spec = PathFinder.find_spec(parts[0])
     for i in range(1, len(parts)):
-        if spec is None or not spec.submodule_search_locations:
+        if spec is None or spec.submodule_search_locations is None:
             return None
-        spec = PathFinder.find_spec(".".join(parts[: i + 1]), list(spec.submodule_search_locations))
+        name, locations = ".".join(parts[: i + 1]), _search_locations(spec)
+        try:
+            spec = PathFinder.find_spec(name, locations)
+        except KeyError:  # a namespace subpackage: PathFinder looks its parent up in sys.modules
+            spec = _namespace_spec(name, locations)
     return spec
+
+
+def _namespace_spec(name: str, locations: list[str]):
+    """The spec of namespace package ``name`` (a folder without ``__init__.py``) in ``locations``, or None."""
+    from importlib.machinery import ModuleSpec
+
+    leaf = name.rpartition(".")[2]
+    folders = [str(Path(loc) / leaf) for loc in locations if (Path(loc) / leaf).is_dir()]
+    if not folders:
+        return None
+    spec = ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = folders
+    return spec
+
+
+def _search_locations(spec) -> list[str]:
+    """A package spec's folders; a namespace package's without importing its parent (which recomputing needs)."""
+    locations = spec.submodule_search_locations
+    try:
+        return list(locations)
+    except KeyError:  # _NamespacePath of a subpackage looks its parent up in sys.modules
+        return list(getattr(locations, "_path", []))
 
 
 # ---------------------------------------------------------------- scanning

@@ -321,7 +321,8 @@ class ReportPreviewDialog(QDialog):
                                                                               QLabel))
 
     def is_busy(self) -> bool:
-        return self._task is not None
+        """A render or export runs, or a preview is scheduled (an edit's debounce timer is pending)."""
+        return self._task is not None or self._preview_timer.isActive()
 
     # ---------------------------------------------------------- preview
     def refresh(self) -> None:

@@ -24,6 +24,8 @@ class Threshold(torch.nn.Module):
         self.conv = torch.nn.Conv3d(1, classes, 1)
 
     def forward(self, x):
+        if os.environ.get("TINYPLUGIN_IN_FORWARD"):  # tests wait for this file: the worker is inside forward
+            open(os.environ["TINYPLUGIN_IN_FORWARD"], "w").close()
         if BEHAVIOUR == "raise":
             raise ValueError("plugin bug: shapes do not match")
         if BEHAVIOUR == "segfault":
@@ -167,6 +169,17 @@ def trust_for_tests(folder: Path) -> Path:
 
     trust_plugin(folder, via="tests")
     return folder
+
+
+def install_entry_points(site: Path, *entry_points: tuple[str, str], dist: str = "acme_plugins") -> Path:
+    """Install a distribution's metadata into the folder ``site`` as pip would (``<dist>-0.1.dist-info``), with
+    ``(name, value)`` entry points in the ``meddiag_desktop.plugins`` group; put ``site`` on ``sys.path`` to see them."""
+    info = site / f"{dist}-0.1.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    lines = ["[meddiag_desktop.plugins]"] + [f"{name} = {value}" for name, value in entry_points]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    return site
 
 
 def _dump_toml(data: dict) -> str:

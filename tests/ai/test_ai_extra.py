@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import SimpleITK as sitk
 
-from plugin_factory import box_volume
+from tests.ai.plugin_factory import box_volume
 from meddiag_desktop.ai.errors import AIExtraMissing, import_ai
 from meddiag_desktop.ai.resample import volume_to_sitk
 

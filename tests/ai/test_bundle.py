@@ -5,7 +5,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from plugin_factory import box_volume, write_tiny_bundle
+from tests.ai.plugin_factory import box_volume, write_tiny_bundle
 from meddiag_desktop.ai.discovery import discover_plugins, plugin_from_folder
 from meddiag_desktop.ai.manifest_io import load_manifest
 from meddiag_desktop.ai.runner import InputRefused, run_plugin

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plugin_factory import trust_for_tests
+from tests.ai.plugin_factory import trust_for_tests
 
-import zoo_factory as zf
+from tests.ai import zoo_factory as zf
 from meddiag_desktop.ai.bundle import (
     bundle_config,
     bundle_inputs,
@@ -230,7 +230,7 @@ def test_2d_model_without_slice_inferer_runs_slice_by_slice_on_a_3d_study(tmp_pa
     from monai.bundle import run as monai_run
     from monai.networks.nets import UNet
 
-    from plugin_factory import TINY_BUNDLE_INFERENCE, TINY_BUNDLE_METADATA
+    from tests.ai.plugin_factory import TINY_BUNDLE_INFERENCE, TINY_BUNDLE_METADATA
     from meddiag_desktop.ai.bundle_run import run_bundle
     from meddiag_desktop.ai.runner import RunOptions
 

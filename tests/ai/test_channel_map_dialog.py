@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import zoo_factory as zf
+from tests.ai import zoo_factory as zf
 
 pytest.importorskip("PySide6")
 

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import SimpleITK as sitk
 
-from plugin_factory import box_volume
+from tests.ai.plugin_factory import box_volume
 from meddiag_desktop.ai.resample import volume_to_sitk
 from meddiag_desktop.cli import main
 

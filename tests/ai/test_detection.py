@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-import zoo_factory as zf
+from tests.ai import zoo_factory as zf
 from meddiag_desktop.ai.detection import boxes_from_items, detections_from_outputs
 from meddiag_desktop.ai.results import Detection, DetectionResult
 

@@ -1,11 +1,10 @@
-import importlib.metadata
 import sys
 
 import pytest
 
 from meddiag_desktop.ai import discovery
 from meddiag_desktop.ai.discovery import discover_plugins, find_plugin, PluginNotFound
-from plugin_factory import make_plugin
+from tests.ai.plugin_factory import install_entry_points, make_plugin
 
 
 def _ids(infos, source=None):
@@ -45,25 +44,49 @@ def test_env_path_missing_folder_is_listed_not_fatal(tmp_path, monkeypatch):
 
 
 def test_entry_points(tmp_path, monkeypatch):
-    pkg_root = tmp_path / "site"
-    pkg = pkg_root / "acme_plugins"
+    """An installed distribution's entry points: a package folder, a manifest or folder inside one, a missing module."""
+    site = tmp_path / "site"
+    pkg = site / "acme_plugins"
     pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text(f"from pathlib import Path\nPLUGIN_DIR = Path(r'{tmp_path / 'viaattr'}')\n")
+    (pkg / "__init__.py").write_text("")
     make_plugin(pkg, "ep.bymodule")
-    make_plugin(tmp_path / "viaattr", "ep.byattr")
-    monkeypatch.syspath_prepend(str(pkg_root))
-    eps = importlib.metadata.EntryPoints([
-        importlib.metadata.EntryPoint("bymodule", "acme_plugins", "meddiag_desktop.plugins"),
-        importlib.metadata.EntryPoint("byattr", "acme_plugins:PLUGIN_DIR", "meddiag_desktop.plugins"),
-        importlib.metadata.EntryPoint("broken", "no_such_module_xyz:X", "meddiag_desktop.plugins"),
-    ])
-    monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda **kw: eps if kw.get("group") == "meddiag_desktop.plugins" else [])
-    infos = discover_plugins()
-    assert _ids(infos, "entry_point") == ["ep.byattr", "ep.bymodule"]
+    more = site / "acme_more"  # a namespace package (no __init__.py) holding two plugins
+    make_plugin(more, "ep.byfolder")
+    seg = make_plugin(more, "seg", trust=False)
+    (seg / "plugin.toml").write_text((seg / "plugin.toml").read_text().replace('id = "seg"', 'id = "ep.bymanifest"'))
+    install_entry_points(site, ("bymodule", "acme_plugins"), ("byfolder", "acme_more:ep.byfolder"),
+                         ("bymanifest", "acme_more.seg:plugin.toml"), ("broken", "no_such_module_xyz:X"))
+    monkeypatch.syspath_prepend(str(site))
+    assert not _ids(discover_plugins(), "entry_point")  # tests see no installed entry points by default
+    with discovery.blocked_entry_points(False):
+        infos = discover_plugins()
+    assert _ids(infos, "entry_point") == ["ep.byfolder", "ep.bymanifest", "ep.bymodule"], [i.error for i in infos]
     broken = [i for i in infos if i.source == "entry_point" and not i.ok]
     assert len(broken) == 1 and "no_such_module_xyz" in broken[0].error
-    sys.modules.pop("acme_plugins", None)
+    assert "acme_plugins" not in sys.modules
+
+
+def test_entry_point_module_that_raises_on_import_is_read_without_importing_it(tmp_path, monkeypatch):
+    """npe2's rule: the manifest is found with find_spec; the plugin's code (here a module that raises) never runs."""
+    site = tmp_path / "site"
+    pkg = make_plugin(site, "acme_raises", trust=False)  # site/acme_raises/plugin.toml: a package that is a plugin
+    (pkg / "__init__.py").write_text("raise RuntimeError('plugin code ran during discovery')\n")
+    install_entry_points(site, ("raises", "acme_raises:plugin.toml"), dist="acme_raises")
+    monkeypatch.syspath_prepend(str(site))
+    with discovery.blocked_entry_points(False):
+        infos = [i for i in discover_plugins() if i.source == "entry_point"]
+    assert [(i.id, i.ok, i.path) for i in infos] == [("acme_raises", True, pkg)]
+    assert infos[0].manifest.entry == "tinyplugin.model:build" and "acme_raises" not in sys.modules
+    with pytest.raises(RuntimeError, match="plugin code ran"):  # the module does raise when imported
+        __import__("acme_raises")
+
+
+def test_blocked_entry_points_restores_the_previous_state():
+    with discovery.blocked_entry_points(False):
+        with discovery.blocked_entry_points():
+            assert discovery.entry_point_dirs() == []
+        assert discovery._entry_points_blocked is False
+    assert discovery._entry_points_blocked is True  # the autouse user_folders fixture blocks them
 
 
 def test_broken_manifests_are_listed_with_reason(tmp_path, monkeypatch):

@@ -54,7 +54,7 @@ def test_brain_mri_and_mr_sample_are_outside_the_chest_ct_domain(chest, mni_nift
 
 
 def test_a_ct_passes_and_a_declared_body_part_is_checked(chest):
-    from plugin_factory import box_volume
+    from tests.ai.plugin_factory import box_volume
 
     ct = box_volume()
     assert check_domain(chest, ct).ok
@@ -67,7 +67,7 @@ def test_a_ct_passes_and_a_declared_body_part_is_checked(chest):
 
 @pytest.mark.skipif(not ZOO.is_dir(), reason="shared/zoo_bundles not present")
 def test_monai_bundle_domain_comes_from_its_metadata(mni_nifti):
-    from plugin_factory import box_volume
+    from tests.ai.plugin_factory import box_volume
 
     from meddiag_desktop.ai.bundle import load_bundle_manifest
     from meddiag_desktop.io import load

@@ -10,7 +10,7 @@ import pytest
 from meddiag_desktop.ai.isolation import PluginCrashed, PluginFailed, PluginHung, run_isolated
 from meddiag_desktop.ai.runner import RunOptions
 from meddiag_desktop.ai.sliding_window import RunCancelled
-from plugin_factory import trust_for_tests
+from tests.ai.plugin_factory import trust_for_tests
 
 FAST = dict(start_timeout=60, stall_timeout=60)
 
@@ -102,10 +102,10 @@ def test_worker_ends_when_the_app_dies(plugin_factory, ct_box, tmp_path):
 
     folder = plugin_factory(behaviour="hang")
     pid_file = tmp_path / "worker.pid"
+    in_forward = tmp_path / "in-forward"
     code = f"""
 import sys, numpy as np
-sys.path.insert(0, {str(Path(__file__).parent)!r})
-from plugin_factory import box_volume
+from tests.ai.plugin_factory import box_volume
 from meddiag_desktop.ai.isolation import run_isolated
 import meddiag_desktop.ai.isolation as iso
 orig = iso.WorkerProcess.take
@@ -115,11 +115,13 @@ def take(self, request):
 iso.WorkerProcess.take = take
 run_isolated({str(folder)!r}, box_volume(), start_timeout=600, stall_timeout=600)
 """
-    app = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.monotonic() + 60
-    while not pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(3)  # the worker is now inside the hanging forward
+    app = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                           env=dict(os.environ, TINYPLUGIN_IN_FORWARD=str(in_forward)))
+    deadline = time.monotonic() + 120
+    while not in_forward.exists() and time.monotonic() < deadline:  # the worker is inside the hanging forward
+        assert app.poll() is None, "the app ended before its worker ran the plugin"
+        time.sleep(0.05)
+    assert in_forward.exists(), "the worker never reached the plugin's forward"
     worker = int(pid_file.read_text())
     os.kill(app.pid, signal.SIGKILL)
     app.wait()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from plugin_factory import box_volume
+from tests.ai.plugin_factory import box_volume
 from meddiag_desktop.ai.manifest import Normalization
 from meddiag_desktop.ai.resample import model_grid
 from meddiag_desktop.ai.devices import attempt_plan

@@ -159,7 +159,7 @@ def test_pickled_checkpoint_is_refused_in_plain_words(tmp_path):
 
 
 def test_discovery_and_listing_import_no_plugin_code(tmp_path, _isolated_plugin_places):
-    from plugin_factory import make_plugin
+    from tests.ai.plugin_factory import make_plugin
 
     from meddiag_desktop.ai.cli import list_plugins
 
@@ -174,21 +174,18 @@ def test_discovery_and_listing_import_no_plugin_code(tmp_path, _isolated_plugin_
 
 
 def test_entry_point_naming_a_subpackage_is_found_without_importing_its_parent(tmp_path, monkeypatch):
-    import importlib.metadata
+    from meddiag_desktop.ai.discovery import blocked_entry_points
+    from tests.ai.plugin_factory import install_entry_points, make_plugin
 
     top = tmp_path / "site" / "acme_spy"
     marker = tmp_path / "PARENT_IMPORTED"
     (top / "plugins").mkdir(parents=True)
     (top / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     (top / "plugins" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    from plugin_factory import make_plugin
-
     make_plugin(top / "plugins", "ep.sub", trust=False)
+    install_entry_points(tmp_path / "site", ("sub", "acme_spy.plugins"), dist="acme_spy")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    eps = importlib.metadata.EntryPoints([importlib.metadata.EntryPoint("sub", "acme_spy.plugins",
-                                                                        "meddiag_desktop.plugins")])
-    monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda **kw: eps if kw.get("group") == "meddiag_desktop.plugins" else [])
-    infos = [i for i in discover_plugins() if i.source == "entry_point"]
+    with blocked_entry_points(False):
+        infos = [i for i in discover_plugins() if i.source == "entry_point"]
     assert [i.id for i in infos if i.ok] == ["ep.sub"] and not infos[0].trust().trusted
     assert not marker.exists() and "acme_spy" not in sys.modules

@@ -21,7 +21,7 @@ import pytest
 
 from meddiag_desktop.ai.runner import RunOptions, run_plugin
 from meddiag_desktop.ai.trust import PluginUntrusted, trust_plugin, untrust_plugin
-from plugin_factory import box_volume
+from tests.ai.plugin_factory import box_volume
 
 ROOT = Path(__file__).resolve().parents[2]
 #: ``<repo>/../shared/zoo_bundles`` (a worktree sits one level deeper: its grandparent holds shared/)

@@ -20,7 +20,7 @@ def _study(tmp_path: Path) -> Path:
     import SimpleITK as sitk
 
     from meddiag_desktop.ai.resample import volume_to_sitk
-    from plugin_factory import box_volume
+    from tests.ai.plugin_factory import box_volume
 
     path = tmp_path / "ct.nii.gz"
     sitk.WriteImage(volume_to_sitk(box_volume()), str(path))
@@ -49,7 +49,7 @@ def test_trust_shows_hash_and_files_and_records_consent(plugin_factory):
 
 
 def test_listing_shows_trust_state_of_every_file(plugin_factory, _isolated_plugin_places, monkeypatch, tmp_path):
-    from plugin_factory import make_plugin
+    from tests.ai.plugin_factory import make_plugin
 
     user = make_plugin(_isolated_plugin_places / "plugins", "u.listed", trust=False)
     # the subprocess cannot see this test's patched platformdirs: point it at the folder by MEDDIAG_PLUGIN_PATH

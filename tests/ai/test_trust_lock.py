@@ -62,7 +62,7 @@ def test_editing_bundled_python_code_fails_verification(bundled_copy, capsys):
         "(changed: chest_seg/model.py): its files were modified; reinstall MedDiag Desktop "
         "(developers: run scripts/lock_plugins.py)")
     from meddiag_desktop.ai.isolation import run_isolated
-    from plugin_factory import box_volume
+    from tests.ai.plugin_factory import box_volume
 
     with pytest.raises(PluginUntrusted, match="does not match its plugin.lock"):  # before any worker starts
         run_isolated(info, box_volume(), start_timeout=30, stall_timeout=30)

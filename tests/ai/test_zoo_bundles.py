@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import zoo_factory as zf
+from tests.ai import zoo_factory as zf
 
 pytestmark = pytest.mark.skipif(not zf.ZOO.is_dir(), reason=f"zoo bundles not found at {zf.ZOO}")
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
-
-AI_TESTS = Path(__file__).resolve().parent.parent / "ai"
 
 
 def write_study(folder: Path, seed: int, patient_id: str | None = None) -> str:
@@ -37,8 +34,7 @@ def corrupt_study(folder: Path, seed: int) -> str:
 
 def tiny_plugin(root: Path, trust: bool = True) -> Path:
     """The tests' thresholding plugin at the studies' 5 mm grid (a few sliding-window steps)."""
-    sys.path.insert(0, str(AI_TESTS))
-    from plugin_factory import make_plugin
+    from tests.ai.plugin_factory import make_plugin
 
     return make_plugin(root, "test.threshold", spacing=(5.0, 5.0, 5.0), roi=(32, 32, 32), trust=trust)
 

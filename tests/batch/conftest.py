@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from batch_helpers import corrupt_study, undecodable_study, tiny_plugin, write_study  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _private_places(tmp_path_factory, monkeypatch):
-    """Audit log and user folders in a temporary folder (workers and report children inherit the variables)."""
-    user = tmp_path_factory.mktemp("user-data")
-    monkeypatch.setenv("MEDDIAG_AUDIT_LOG", str(user / "audit.log"))
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(user / "config"))
-    monkeypatch.delenv("MEDDIAG_PLUGIN_PATH", raising=False)
-    yield user
+from tests.batch.batch_helpers import corrupt_study, undecodable_study, tiny_plugin, write_study  # noqa: E402
 
 
 @pytest.fixture
-def audit_log(_private_places) -> Path:
-    return Path(_private_places) / "audit.log"
+def audit_log(user_folders) -> Path:
+    return user_folders.audit_log
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +20,9 @@ def _plugin_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def plugin(_plugin_folder, _private_places) -> Path:
+def plugin(_plugin_folder, user_folders) -> Path:
     """The tiny plugin, trusted in this test's own settings folder (as ``meddiag plugins trust`` would)."""
-    from plugin_factory import trust_for_tests
+    from tests.ai.plugin_factory import trust_for_tests
 
     return trust_for_tests(_plugin_folder)
 

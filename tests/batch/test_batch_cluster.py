@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_helpers import audit_events
+from tests.batch.batch_helpers import audit_events
 
 pytest.importorskip("distributed")
 

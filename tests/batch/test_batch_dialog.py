@@ -47,9 +47,6 @@ def test_batch_dialog_runs_a_batch_and_shows_progress(qtbot, archive, plugin, tm
 
 @pytest.mark.gui
 def test_the_file_menu_opens_the_batch_dialog(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("MEDDIAG_SESSION_DIR", str(tmp_path / "sessions"))
-    monkeypatch.setenv("MEDDIAG_AI_PREWARM", "0")
     from meddiag_desktop.qt.batch_dialog import BatchDialog
     from meddiag_desktop.qt.main_window import MainWindow
 

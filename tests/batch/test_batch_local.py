@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from batch_helpers import audit_events
+from tests.batch.batch_helpers import audit_events
 from meddiag_desktop.cli import main
 
 pytest.importorskip("distributed")

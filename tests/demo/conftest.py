@@ -21,8 +21,10 @@ def demo_phantom():
 
 
 @pytest.fixture(scope="session")
-def demo_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("demo-cache")
+def demo_cache(_session_cache):
+    """The session's user cache folder (``demo.default_cache_dir()`` under the ``user_folders`` fixture):
+    the demo study is generated once for these tests and the report, risk and GUI tests that open it."""
+    return _session_cache / "meddiag-desktop"
 
 
 @pytest.fixture(scope="session")

@@ -87,8 +87,7 @@ def _tiny_monai_bundle(root: Path) -> Path:
     """The AI tests' tiny MONAI bundle (3D UNet, random weights) as users install them: configs/ and models/."""
     pytest.importorskip("torch")
     pytest.importorskip("monai.networks.nets")
-    sys.path.insert(0, str(ROOT / "tests" / "ai"))
-    from plugin_factory import write_tiny_bundle
+    from tests.ai.plugin_factory import write_tiny_bundle
 
     return write_tiny_bundle(root, trust=False)  # the packaged app records consent itself, below
 

@@ -49,7 +49,6 @@ def db(tmp_path, monkeypatch):
     from meddiag_desktop.db import StudyDatabase
 
     monkeypatch.setenv("MEDDIAG_DB_DIR", str(tmp_path / "db"))
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))
     d = StudyDatabase(tmp_path / "db")
     yield d
     d.close()

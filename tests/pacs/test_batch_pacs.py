@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-BATCH_TESTS = Path(__file__).resolve().parent.parent / "batch"
-sys.path.insert(0, str(BATCH_TESTS))
-sys.path.insert(0, str(BATCH_TESTS.parent / "ai"))
 
-from batch_helpers import tiny_plugin, write_study  # noqa: E402
+from tests.batch.batch_helpers import tiny_plugin, write_study  # noqa: E402
 
 from meddiag_desktop.batch.discover import BatchInputError, candidates, parse_pacs_input  # noqa: E402
 from meddiag_desktop.cli import main  # noqa: E402
@@ -43,7 +39,7 @@ def test_pacs_query_errors_are_one_line(db, monkeypatch):
 
 
 def test_batch_over_a_pacs_query(orthanc, db, tmp_path, tmp_path_factory, monkeypatch, capsys):
-    from plugin_factory import trust_for_tests
+    from tests.ai.plugin_factory import trust_for_tests
 
     monkeypatch.setenv("MEDDIAG_AUDIT_LOG", str(tmp_path / "audit.log"))
     monkeypatch.delenv("MEDDIAG_PLUGIN_PATH", raising=False)

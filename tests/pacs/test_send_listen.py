@@ -33,9 +33,13 @@ def _report_folder(files, out):
     return out
 
 
-def test_send_report_seg_sr_pdf_arrive_in_orthanc(orthanc, ct_on_orthanc, tmp_path, capsys, db, monkeypatch):
-    monkeypatch.setenv("MEDDIAG_AUDIT_LOG", str(tmp_path / "audit.log"))
-    study_uid, _, _, files = ct_on_orthanc
+def test_send_report_seg_sr_pdf_arrive_in_orthanc(orthanc, tmp_path, capsys, db):
+    import pydicom
+
+    # a study of its own: the session's ct_on_orthanc stays a CT-only study for the other tests
+    _, files = make_ct(tmp_path / "ct", patient_id="REPORT0001", patient_name="Report^Send", seed=5)
+    orthanc.upload(files)
+    study_uid = pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID
     out = _report_folder(files, tmp_path / "report")
     assert sorted(p.name for p in out.iterdir()) == ["report.pdf", "seg.dcm", "sr.dcm"]
     rc = main(["pacs", "send", orthanc.node_text, str(out), "--json"])
@@ -49,7 +53,7 @@ def test_send_report_seg_sr_pdf_arrive_in_orthanc(orthanc, ct_on_orthanc, tmp_pa
     pdf_id = got[next(u for u, m in by_sop.items() if m == "DOC")]
     tags = orthanc.rest(f"/instances/{pdf_id}/simplified-tags")
     assert tags["SOPClassUID"] == "1.2.840.10008.5.1.4.1.1.104.1" and tags["MIMETypeOfEncapsulatedDocument"] == "application/pdf"
-    assert tags["PatientID"] == "PACS0001" and tags["StudyInstanceUID"] == study_uid
+    assert tags["PatientID"] == "REPORT0001" and tags["StudyInstanceUID"] == study_uid
     pdf = orthanc.rest(f"/instances/{pdf_id}/content/0042-0011")
     assert pdf.rstrip(b"\0") == (out / "report.pdf").read_bytes()
     seg_id = got[next(u for u, m in by_sop.items() if m == "SEG")]

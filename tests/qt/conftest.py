@@ -10,24 +10,6 @@ pytest.importorskip("pytestqt")
 from qt_helpers import ORIGIN, SPACING, synthetic_hu
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _private_user_folders(tmp_path_factory):
-    """Sessions, the audit log and AI worker pre-start stay out of the real user's folders,
-    also for app subprocesses (they inherit the environment)."""
-    import os
-
-    root = tmp_path_factory.mktemp("user")
-    saved = {k: os.environ.get(k) for k in ("MEDDIAG_SESSION_DIR", "MEDDIAG_AUDIT_LOG", "MEDDIAG_AI_PREWARM")}
-    os.environ.update(MEDDIAG_SESSION_DIR=str(root / "sessions"), MEDDIAG_AUDIT_LOG=str(root / "audit.log"),
-                      MEDDIAG_AI_PREWARM="0")
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 @pytest.fixture
 def ct_series(tmp_path):
     from meddiag_desktop.io.dicom_write import write_series
@@ -49,11 +31,7 @@ def ct_series(tmp_path):
 
 @pytest.fixture
 def new_window(qtbot, tmp_path, monkeypatch):
-    """Makes shown main windows with private user folders; closes those still open after the test."""
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("MEDDIAG_SESSION_DIR", str(tmp_path / "sessions"))
-    monkeypatch.setenv("MEDDIAG_AUDIT_LOG", str(tmp_path / "audit.log"))
-    monkeypatch.setenv("MEDDIAG_AI_PREWARM", "0")  # no torch worker process per window
+    """Makes shown main windows (user folders: the autouse ``user_folders``); closes those still open after the test."""
     monkeypatch.setenv("MEDDIAG_RESTORE_SESSION", "yes")
     from meddiag_desktop.qt.main_window import MainWindow
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,6 @@ import pytest
 from qt_helpers import open_and_wait
 
 pytest.importorskip("pytestqt")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))
 pytestmark = pytest.mark.gui
 
 SHAPE = (12, 16, 20)  # z, y, x
@@ -44,7 +42,7 @@ def _write_bundle(root: Path) -> Path:
     """A 4-channel MONAI bundle: a 1x1x1 convolution passing channel k to output k+1 (background 0.5), argmax."""
     import torch
 
-    from plugin_factory import TINY_BUNDLE_INFERENCE, TINY_BUNDLE_METADATA, trust_for_tests
+    from tests.ai.plugin_factory import TINY_BUNDLE_INFERENCE, TINY_BUNDLE_METADATA, trust_for_tests
 
     config = json.loads(json.dumps(TINY_BUNDLE_INFERENCE))
     config["network_def"] = {"_target_": "torch.nn.Conv3d", "in_channels": 4, "out_channels": 5, "kernel_size": 1}

@@ -12,9 +12,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 pytest.importorskip("torch")
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))
-from plugin_factory import make_plugin  # noqa: E402
+from tests.ai.plugin_factory import make_plugin  # noqa: E402
 
 from meddiag_desktop.ai.discovery import plugin_from_folder  # noqa: E402
 from meddiag_desktop.core.volume import Volume  # noqa: E402
@@ -30,7 +28,6 @@ def _volume():
 
 @pytest.fixture
 def plugins(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))  # where make_plugin records consent
     root = tmp_path / "plugins"
     good = plugin_from_folder(make_plugin(root, "test.threshold", spacing=(1.5, 1.5, 2.0)), "user")
     slow = plugin_from_folder(make_plugin(root, "test.slow", behaviour="slow"), "user")

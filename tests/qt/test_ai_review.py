@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,6 @@ import pytest
 from qt_helpers import open_and_wait
 
 pytest.importorskip("pytestqt")
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))
 
 pytestmark = pytest.mark.gui
 READER = "Dr Rita Reader"
@@ -28,8 +25,7 @@ def _audit(path=None):
 
 def test_refused_plugin_offers_run_anyway_and_marks_the_result(qtbot, tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))  # the test plugin is trusted there
-    from plugin_factory import make_plugin
+    from tests.ai.plugin_factory import make_plugin
 
     from meddiag_desktop.ai.discovery import plugin_from_folder
     from meddiag_desktop.core.volume import Volume
@@ -88,7 +84,7 @@ def _seg_run(vol):
 
 
 def test_reader_rejects_a_false_positive_and_risk_overlay_and_report_follow(qtbot, main_window, ct_series,
-                                                                             monkeypatch, tmp_path):
+                                                                             monkeypatch, user_folders):
     monkeypatch.setenv("MEDDIAG_READER", READER)
     win = main_window
     vol = open_and_wait(qtbot, win, ct_series)
@@ -121,7 +117,7 @@ def test_reader_rejects_a_false_positive_and_risk_overlay_and_report_follow(qtbo
                         ("nodule_type", "solid"), ("age", 60), ("sex", "female")):
         panels.risk.set_value(name, value)
     assert panels.risk.result is not None
-    risk_events = [e for e in _audit(tmp_path / "audit.log") if e["action"] == "risk"]
+    risk_events = [e for e in _audit(user_folders.audit_log) if e["action"] == "risk"]
     assert risk_events and risk_events[-1]["via"] == "gui" and "nodule_count" in risk_events[-1]["from_image"]
 
     from meddiag_desktop.qt.report_export import session_report

@@ -21,12 +21,12 @@ def _segmentation(vol):
                            stats=[], intended_use="testing", device="cpu", timings={}, notes=[], warnings=[])
 
 
-def test_ai_results_reach_overlay_risk_report_and_session(qtbot, main_window, ct_series, monkeypatch, tmp_path):
+def test_ai_results_reach_overlay_risk_report_and_session(qtbot, main_window, ct_series, monkeypatch, user_folders):
     win = main_window
     vol = open_and_wait(qtbot, win, ct_series)
     panels = win.panels
     assert panels.ai is not None and panels.risk is not None
-    assert (tmp_path / "audit.log").read_text().count('"action": "open"') == 1
+    assert user_folders.audit_log.read_text().count('"action": "open"') == 1
     seg = _segmentation(vol)
     panels.ai._on_result(seg)  # as the AI panel does when a run finishes
     assert all(w.slice_view._overlay is not None for w in win.slice_widgets.values())
@@ -68,7 +68,7 @@ def test_ai_results_reach_overlay_risk_report_and_session(qtbot, main_window, ct
     # the session keeps the overlay (label map stored beside it) and restores it
     path = win.sessions.save()
     saved = win.sessions.store.load(win.sessions.key)
-    assert saved.overlays["plugin_id"] == "test_seg" and path.parent == tmp_path / "sessions"
+    assert saved.overlays["plugin_id"] == "test_seg" and path.parent == user_folders.sessions
     win.set_overlay(None)
     win.tools.measurements_panel.set_segments([], "")
     win.sessions.restore(saved)

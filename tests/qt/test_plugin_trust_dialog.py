@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))
-
-from plugin_factory import make_plugin  # noqa: E402
+from tests.ai.plugin_factory import make_plugin  # noqa: E402
 
 from meddiag_desktop.ai.discovery import plugin_from_folder  # noqa: E402
 from meddiag_desktop.core.volume import Volume  # noqa: E402
@@ -22,7 +19,6 @@ FAST = {"start_timeout": 60, "stall_timeout": 60}
 
 @pytest.fixture
 def untrusted(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))
     return plugin_from_folder(make_plugin(tmp_path / "plugins", "test.untrusted", spacing=(1.5, 1.5, 2.0),
                                           trust=False), "user")
 

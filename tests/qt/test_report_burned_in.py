@@ -17,11 +17,6 @@ pytest.importorskip("reportlab")
 from meddiag_desktop.qt.report_preview import ReportPreviewDialog  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _private_user_data(tmp_path, monkeypatch):
-    monkeypatch.setattr("platformdirs.user_data_dir", lambda *a, **k: str(tmp_path / "user"))
-
-
 @pytest.fixture
 def burned_in_study(tmp_path):
     """A US-like series that says BurnedInAnnotation YES, with one key image in its report."""

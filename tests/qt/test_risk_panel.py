@@ -28,12 +28,6 @@ DERIVED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_user_models(tmp_path, monkeypatch):
-    monkeypatch.setattr("platformdirs.user_data_dir", lambda *a, **k: str(tmp_path / "user"))
-    monkeypatch.delenv("MEDDIAG_PLUGIN_PATH", raising=False)
-
-
 @pytest.fixture
 def panel(qtbot):
     w = RiskPanel()

@@ -105,7 +105,7 @@ def test_session_restored_after_kill(qtbot, tmp_path, monkeypatch, ct_series, ne
 
 @pytest.mark.parametrize("regrid", [False, True])
 def test_session_of_a_study_now_read_onto_another_grid_keeps_measurements_not_views(
-        qtbot, tmp_path, new_window, ct_series, regrid):
+        qtbot, user_folders, new_window, ct_series, regrid):
     import json
 
     from meddiag_desktop.core.measurements import Measurement
@@ -116,7 +116,7 @@ def test_session_of_a_study_now_read_onto_another_grid_keeps_measurements_not_vi
     first.state.measurements.add(Measurement("distance", [c, c + (12, 0, 0)], (0, 0, -1), label="kept"))
     first.set_layout("axial")
     first.close()
-    (path,) = (tmp_path / "sessions").glob("*.json")
+    (path,) = user_folders.sessions.glob("*.json")
     saved = json.loads(path.read_text())
     assert len(saved["geometry"]) == 16 and saved["layout"] == "axial"
     if regrid:  # as if a newer reader placed this study's voxels differently

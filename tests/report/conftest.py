@@ -1,32 +1,18 @@
-"""Fixtures for the report tests: a small CT series on disk with a label map, and a private audit log."""
+"""Fixtures for the report tests: a small CT series on disk with a label map, and the test's audit log."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from report_helpers import PATIENT, SHAPE, SPACING, phantom  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _private_user_data(tmp_path_factory, monkeypatch):
-    """Audit log, plugin and model folders in a temporary folder; no plugins from the environment."""
-    user = tmp_path_factory.mktemp("user-data")
-    monkeypatch.setattr("platformdirs.user_data_dir", lambda *a, **k: str(user))
-    monkeypatch.delenv("MEDDIAG_AUDIT_LOG", raising=False)
-    monkeypatch.delenv("MEDDIAG_PLUGIN_PATH", raising=False)
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(user / "config"))  # plugin consent store (ai/trust.py)
-    yield user
+from tests.report.report_helpers import PATIENT, SHAPE, SPACING, phantom  # noqa: E402
 
 
 @pytest.fixture
-def audit_log(_private_user_data) -> Path:
-    return Path(_private_user_data) / "audit.log"
+def audit_log(user_folders) -> Path:
+    return user_folders.audit_log
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ the person confirmed. Also: the one measurement (table, risk inputs, PDF, SR) an
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
-from report_helpers import COLORS, NAMES, dciodvfy, pdf_text
+from tests.report.report_helpers import COLORS, NAMES, dciodvfy, pdf_text
 
 from meddiag_desktop.cli import main
 from meddiag_desktop.core.findings import FindingSet
@@ -19,8 +17,6 @@ from meddiag_desktop.report import LabelMap, Provenance, build_report
 from meddiag_desktop.report.export import export_report
 from meddiag_desktop.workflow.session import image_risk_inputs
 from meddiag_desktop.workflow import findings_from_result
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))
 
 PID = "meddiag.chest-ct-seg"
 READER = "Dr Rita Reader"
@@ -107,7 +103,7 @@ def test_rejecting_the_false_positive_follows_to_risk_seg_sr_and_pdf(study, tmp_
 
 def test_headless_report_marks_every_ai_finding_unconfirmed_unless_accept_ai(study, tmp_path, capsys, audit_log):
     pytest.importorskip("torch")
-    from plugin_factory import make_plugin
+    from tests.ai.plugin_factory import make_plugin
 
     folder, _, _ = study
     plugin = make_plugin(tmp_path / "plugins", "test.bright")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pydicom
 import pytest
-from report_helpers import ACCESSION, PATIENT, dciodvfy, make_report, pdf_text
+from tests.report.report_helpers import ACCESSION, PATIENT, dciodvfy, make_report, pdf_text
 
 from meddiag_desktop.report import export_report
 

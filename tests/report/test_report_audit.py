@@ -6,7 +6,7 @@ import json
 import stat
 
 import pytest
-from report_helpers import PATIENT, make_report
+from tests.report.report_helpers import PATIENT, make_report
 
 from meddiag_desktop.report import export_report
 from meddiag_desktop.report.audit import audit, study_key

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pydicom
 import pytest
-from report_helpers import PATIENT, dciodvfy, pdf_text, tree_hashes
+from tests.report.report_helpers import PATIENT, dciodvfy, pdf_text, tree_hashes
 
 from meddiag_desktop.cli import main
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))
 
 INPUTS = {"family_history": False, "emphysema": True, "spiculation": False, "nodule_size_mm": 9,
           "nodule_type": "solid", "nodule_count": 1, "upper_lobe": True}
@@ -21,7 +17,7 @@ INPUTS = {"family_history": False, "emphysema": True, "spiculation": False, "nod
 def test_report_with_plugin_and_risk_anonymised(study, tmp_path, capsys, audit_log):
     pytest.importorskip("torch")
     pytest.importorskip("safetensors")
-    from plugin_factory import make_plugin
+    from tests.ai.plugin_factory import make_plugin
 
     folder, volume, _ = study
     plugin = make_plugin(tmp_path / "plugins", "test.bright")
@@ -89,7 +85,7 @@ def test_missing_study_exits_2(tmp_path, capsys):
 def test_a_plugin_that_refuses_the_study_is_reported_not_fatal(study, tmp_path, capsys):
     pytest.importorskip("torch")
     pytest.importorskip("safetensors")
-    from plugin_factory import make_plugin
+    from tests.ai.plugin_factory import make_plugin
 
     folder, _, _ = study
     plugin = make_plugin(tmp_path / "plugins", "test.needs-big", extra="[input]\nmin_size_mm = 1000.0\n")

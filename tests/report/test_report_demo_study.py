@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from report_helpers import dciodvfy, pdf_text
+from tests.report.report_helpers import dciodvfy, pdf_text
 
 from meddiag_desktop.report import LabelMap, build_report, export_report
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from report_helpers import dciodvfy, pdf_text
+from tests.report.report_helpers import dciodvfy, pdf_text
 
 from meddiag_desktop.ai.results import Detection, DetectionResult
 from meddiag_desktop.core.findings import FindingSet
@@ -113,10 +113,7 @@ def _saved_by_the_lung_bundle(tmp_path, volume, centres):
     """Boxes written by lung_nodule_ct_detection's own scripts/detection_saver.py, read back as the worker does."""
     import json
     import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ai"))
-    import zoo_factory as zf
+    from tests.ai import zoo_factory as zf
 
     if not zf.ZOO.is_dir():
         pytest.skip("zoo bundles not found")

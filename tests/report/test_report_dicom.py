@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from report_helpers import NAMES, dciodvfy, make_report, seg_on_volume_grid
+from tests.report.report_helpers import NAMES, dciodvfy, make_report, seg_on_volume_grid
 
 from meddiag_desktop.report import export_report
 
@@ -130,7 +130,7 @@ def test_report_without_findings_writes_the_pdf_and_says_why_there_is_no_sr(stud
 
 
 def test_two_segmentations_become_one_seg_with_overlapping_segments(study, tmp_path):
-    from report_helpers import provenance
+    from tests.report.report_helpers import provenance
 
     from meddiag_desktop.report import LabelMap, Provenance, build_report
 
@@ -160,7 +160,7 @@ def test_two_segmentations_become_one_seg_with_overlapping_segments(study, tmp_p
 
 
 def test_sr_carries_the_ai_classification_with_its_point(study, tmp_path):
-    from report_helpers import provenance
+    from tests.report.report_helpers import provenance
 
     from meddiag_desktop.report import ClassificationFinding
 

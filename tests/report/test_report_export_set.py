@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from report_helpers import tree_hashes
+from tests.report.report_helpers import tree_hashes
 
 from meddiag_desktop.report.export_set import ExportError, clean_stale, publish_set
 
@@ -55,7 +55,7 @@ def _kill_at(proc: subprocess.Popen, step: str, deadline_s: float = 120) -> None
             proc.wait()
 
 
-def test_killed_report_command_leaves_the_earlier_set_and_the_next_run_cleans_up(study, tmp_path, _private_user_data):
+def test_killed_report_command_leaves_the_earlier_set_and_the_next_run_cleans_up(study, tmp_path, user_folders):
     folder, _, _ = study
     out = tmp_path / "reports" / "case"
     first = _report(folder, out)

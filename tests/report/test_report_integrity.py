@@ -7,7 +7,7 @@ import os
 import stat
 
 import pytest
-from report_helpers import make_report, phantom, tree_hashes
+from tests.report.report_helpers import make_report, phantom, tree_hashes
 
 from meddiag_desktop.report import export_report
 from meddiag_desktop.report.export import ExportError
@@ -116,12 +116,11 @@ def test_killed_export_process_leaves_no_partial_file(study, tmp_path):
     out = tmp_path / "out"
     script = textwrap.dedent(f"""
         import os, sys, time
-        sys.path.insert(0, {str(os.path.dirname(__file__))!r})
         import meddiag_desktop.report.export as ex
         from meddiag_desktop.io import load
-        from report_helpers import make_report
+        from tests.report.report_helpers import make_report
         import numpy as np
-        from report_helpers import phantom
+        from tests.report.report_helpers import phantom
         volume = load({str(folder)!r})
         report = make_report(volume, phantom()[1], key_images=[])
         real = os.fdopen
@@ -138,7 +137,8 @@ def test_killed_export_process_leaves_no_partial_file(study, tmp_path):
         es.os.fdopen = lambda fd, mode: Slow(real(fd, mode))
         ex.export_report(report, volume, {str(out)!r})
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # `python -c` imports tests.* from there
     try:
         line = proc.stdout.readline()
         assert line.strip() == "HALF", line

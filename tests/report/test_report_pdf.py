@@ -8,7 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from report_helpers import NAMES, SPACING, make_report, pdf_text
+from tests.report.report_helpers import NAMES, SPACING, make_report, pdf_text
 
 from meddiag_desktop.report import AI_STATEMENT, render_pdf
 

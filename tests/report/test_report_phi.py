@@ -12,18 +12,15 @@ from __future__ import annotations
 import re
 import shutil
 import time
-import sys
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
-from report_helpers import PATIENT, SHAPE, SPACING, dciodvfy, make_report, pdf_text, phantom
+from tests.report.report_helpers import PATIENT, SHAPE, SPACING, dciodvfy, make_report, pdf_text, phantom
 
 from meddiag_desktop.report import export_report
-
-sys.path.insert(0, str(Path(__file__).parent))
-from phi_study import plant  # noqa: E402
+from tests.report.phi_study import plant  # noqa: E402
 
 
 def _elements(ds):
@@ -90,7 +87,7 @@ def planted_study(tmp_path_factory):
     return root, folder, volume, labels, values
 
 
-def test_no_value_of_any_profile_attribute_reaches_any_output(planted_study, _private_user_data):
+def test_no_value_of_any_profile_attribute_reaches_any_output(planted_study, user_folders):
     root, folder, volume, labels, values = planted_study
     report = make_report(volume, labels, impression="Seen by PhiRefInstitute for PhiOtherId5521: solid nodule.")
     out = root / "anon"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from report_helpers import COLORS, NAMES, dciodvfy, make_report, provenance
+from tests.report.report_helpers import COLORS, NAMES, dciodvfy, make_report, provenance
 
 from meddiag_desktop.core.history import UndoStack
 from meddiag_desktop.core.seg_edit import Brush, LabelEditor

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from report_helpers import PATIENT, dciodvfy, seg_on_volume_grid
+from tests.report.report_helpers import PATIENT, dciodvfy, seg_on_volume_grid
 
 from meddiag_desktop.report import LabelMap, build_report, export_report
 

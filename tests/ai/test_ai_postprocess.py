@@ -158,11 +158,7 @@ def test_bundled_seg_plugin_declares_its_postprocess():
 def test_runner_applies_manifest_postprocess_on_the_model_grid(tmp_path, monkeypatch):
     import sys
 
-    monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path / "config"))  # the trust store (ai/trust.py)
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent / "ai"))
-    from plugin_factory import box_volume, make_plugin
+    from tests.ai.plugin_factory import box_volume, make_plugin
 
     from meddiag_desktop.ai.runner import RunOptions, run_plugin
 
