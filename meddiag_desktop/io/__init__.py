@@ -13,17 +13,15 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from meddiag_desktop.core.progress import Cancel, Progress
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.io.errors import LoadCancelled, LoadError
 from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
 
 __all__ = ["scan", "load", "pick_series", "LoadError", "LoadCancelled", "ScanResult", "SeriesInfo", "SkippedFile", "InstanceHeader"]
 
-Progress = Callable[[int, int], None] | None
-Cancel = Callable[[], bool] | None
 
-
-def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = None) -> ScanResult:
+def scan(path: str | os.PathLike, progress: Progress | None = None, cancel: Cancel | None = None) -> ScanResult:
     """Series found under a file, a folder (recursively) or a DICOMDIR; header-only.
 
     Non-image and broken files are skipped and listed in ``result.skipped`` with the reason.
@@ -111,7 +109,7 @@ def pick_series(series: ScanResult, where: Path) -> tuple[SeriesInfo, list[str]]
     return best, notes
 
 
-def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = None, cancel: Cancel = None,
+def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress | None = None, cancel: Cancel | None = None,
          on_partial: Callable | None = None, focus: float = 0.5) -> Volume:
     """Load a folder, a file (DICOM, DICOMDIR, NIfTI, NRRD, MHA/MHD) or a scanned series as a Volume.
 

@@ -12,13 +12,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from meddiag_desktop.core.progress import Cancel, Progress
 from meddiag_desktop.pacs.errors import PacsCancelled, PacsError, RetrieveIncomplete
 from meddiag_desktop.pacs.nodes import LocalAE, Node
 
 __all__ = ["echo", "find", "retrieve", "send_datasets", "STUDY_KEYS", "SERIES_KEYS"]
-
-Progress = Callable[[int, int], None] | None
-Cancel = Callable[[], bool] | None
 
 #: return keys asked for at study level (with the issue's JSON fields)
 STUDY_KEYS = ("StudyInstanceUID", "PatientID", "PatientName", "StudyDate", "StudyTime", "StudyDescription",
@@ -207,7 +205,7 @@ def _missing(node: Node, local: LocalAE, study_uid: str, series_uid: str | None,
 
 
 def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, method: str = "get",
-             local: LocalAE | None = None, progress: Progress = None, cancel: Cancel = None,
+             local: LocalAE | None = None, progress: Progress | None = None, cancel: Cancel | None = None,
              on_series: Callable[[str], None] | None = None, on_instance: Callable[[Path], None] | None = None,
              on_plan: Callable[[dict[str, int]], None] | None = None) -> dict:
     """Retrieve a study (or one series) into the database by C-GET or C-MOVE.
@@ -447,8 +445,8 @@ def _run_move(node, local, db, idents, counter, progress, cancel, done=None, on_
             _ = server
 
 
-def send_datasets(node: Node, datasets: list, local: LocalAE | None = None, progress: Progress = None,
-                  cancel: Cancel = None) -> dict:
+def send_datasets(node: Node, datasets: list, local: LocalAE | None = None, progress: Progress | None = None,
+                  cancel: Cancel | None = None) -> dict:
     """C-STORE ``datasets`` (pydicom Datasets with file meta) to ``node``; returns {"sent", "failed"}."""
     from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 

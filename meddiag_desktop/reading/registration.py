@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from meddiag_desktop.core import Volume
+from meddiag_desktop.core.progress import Cancelled
 
 __all__ = [
     "RigidTransform",
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-class RegistrationCancelled(Exception):
+class RegistrationCancelled(Cancelled):
     """The reader cancelled the registration."""
 
 
