@@ -154,6 +154,5 @@ def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress | No
                 "see the study browser."
             )
     vol = load_series(series, progress, cancel, on_partial, focus) if series.path is None else load_itk(series.path)
-    vol.warnings[:0] = []
     vol.warnings.extend(notes)
     return vol
