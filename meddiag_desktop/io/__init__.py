@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from meddiag_desktop.core.corner_text import format_dicom_date
 from meddiag_desktop.core.progress import Cancel, Progress
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.io.errors import LoadCancelled, LoadError
@@ -92,9 +93,7 @@ def pick_series(series: ScanResult, where: Path) -> tuple[SeriesInfo, list[str]]
     notes = []
     if priors:
         def describe(s: SeriesInfo) -> str:
-            d = s.study_date
-            date = f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 else (d or "undated")
-            return f"{date} {s.study_description or '(no description)'}"
+            return f"{format_dicom_date(s.study_date) or 'undated'} {s.study_description or '(no description)'}"
 
         notes.append(
             f"{where.name or where} holds {len(studies)} studies; opened the newest, {describe(best)}. "

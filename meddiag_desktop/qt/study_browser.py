@@ -5,13 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QTreeWidget, QTreeWidgetItem, QWidget
 
+from meddiag_desktop.core.corner_text import format_dicom_date
+
 __all__ = ["StudyBrowser"]
 
 _SERIES_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def _date(d: str) -> str:
-    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
 
 
 class StudyBrowser(QDockWidget):
@@ -66,7 +64,8 @@ class StudyBrowser(QDockWidget):
                 patients[pkey] = pitem
             sitem = studies.get(s.study_uid + repr(pkey))
             if sitem is None:
-                label = " ".join(x for x in (_date(s.study_date), s.study_description or "(no description)") if x)
+                date = format_dicom_date(s.study_date)
+                label = " ".join(x for x in (date, s.study_description or "(no description)") if x)
                 sitem = QTreeWidgetItem([label, "", ""])
                 pitem.addChild(sitem)
                 studies[s.study_uid + repr(pkey)] = sitem
