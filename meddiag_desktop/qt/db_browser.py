@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from meddiag_desktop.core.corner_text import format_dicom_date
+from meddiag_desktop.core.corner_text import format_dicom_date, format_person_name
 from meddiag_desktop.qt.background import BackgroundTask
 
 __all__ = ["DatabaseBrowser"]
@@ -158,7 +158,7 @@ class DatabaseBrowser(QWidget):
             key = (s.patient_id, s.patient_name)
             p = patients.get(key)
             if p is None:
-                name = (s.patient_name or "(no name)").replace("^", " ").strip()
+                name = format_person_name(s.patient_name) or "(no name)"
                 p = QTreeWidgetItem([f"{name}  [{s.patient_id or '-'}]", "", ""])
                 self.tree.addTopLevelItem(p)
                 patients[key] = p

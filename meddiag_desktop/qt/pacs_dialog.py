@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from meddiag_desktop.core.corner_text import format_dicom_date
+from meddiag_desktop.core.corner_text import format_dicom_date, format_person_name
 from meddiag_desktop.qt.background import BackgroundTask
 
 __all__ = ["QueryRetrieveDialog", "SendDialog", "NodeChooser", "ProgressiveOpen"]
@@ -301,7 +301,7 @@ class QueryRetrieveDialog(_TaskDialog):
                 if key == "StudyDate":
                     text = format_dicom_date(text)
                 if key == "PatientName":
-                    text = text.replace("^", " ").strip()
+                    text = format_person_name(text)
                 item = QTableWidgetItem(text)
                 if key == "NumberOfStudyRelatedInstances":
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QTreeWidget, QTreeWidgetItem, QWidget
 
-from meddiag_desktop.core.corner_text import format_dicom_date
+from meddiag_desktop.core.corner_text import format_dicom_date, format_person_name
 
 __all__ = ["StudyBrowser"]
 
@@ -58,7 +58,7 @@ class StudyBrowser(QDockWidget):
             pkey = (s.patient_id, s.patient_name)
             pitem = patients.get(pkey)
             if pitem is None:
-                name = (s.patient_name or "(no name)").replace("^", " ").strip()
+                name = format_person_name(s.patient_name) or "(no name)"
                 pitem = QTreeWidgetItem([f"{name}  [{s.patient_id or '-'}]", "", ""])
                 self.tree.addTopLevelItem(pitem)
                 patients[pkey] = pitem
