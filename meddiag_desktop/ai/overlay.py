@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from meddiag_desktop.core.colors import hex_to_rgb  # re-exported: one home, core.colors
-
 __all__ = ["LabelOverlay", "HeatOverlay", "hex_to_rgb"]
 
 
@@ -21,6 +19,11 @@ def _legend(name: str, version: str, note: str = "", what: str = "") -> str:
     if what:
         text += f" ({what})"
     return f"{text} \u2014 {note}" if note else text
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    c = color.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
 
 @dataclass

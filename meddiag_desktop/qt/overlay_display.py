@@ -24,8 +24,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from meddiag_desktop.ai.overlay import HeatOverlay, LabelOverlay
-from meddiag_desktop.core.colors import hex_to_rgb
+from meddiag_desktop.ai.overlay import HeatOverlay, LabelOverlay, hex_to_rgb
 from meddiag_desktop.render.overlay_layers import LegendEntry
 
 __all__ = ["OverlayDisplay", "SEGMENTATION", "CLASSIFICATION", "DETECTION", "MAX_LEGEND_SEGMENTS"]

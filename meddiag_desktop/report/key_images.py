@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from meddiag_desktop.core.colors import hex_to_rgb
 from meddiag_desktop.core.label_geometry import connected_components, is_lesion
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.report.model import KeyImage, LabelMap
@@ -24,9 +23,9 @@ LESION_FOV_MM = 120.0
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
-    """RGB of ``"#rrggbb"``; red for anything else (an outline stays visible)."""
+    c = color.lstrip("#")
     try:
-        return hex_to_rgb(color)
+        return (int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16))
     except (ValueError, IndexError):
         return (255, 0, 0)
 
