@@ -14,8 +14,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from meddiag_desktop.core.corner_text import format_person_name
-
 __all__ = [
     "AI_STATEMENT",
     "OUTSIDE_INTENDED_USE",
@@ -74,7 +72,7 @@ class PatientStudy:
         """Fields from a loaded volume's metadata (missing keys stay empty)."""
         g = metadata.get
         return cls(
-            patient_name=format_person_name(_text(g("patient_name"))),
+            patient_name=_text(g("patient_name")).replace("^", " ").strip(),
             patient_id=_text(g("patient_id")),
             patient_birth_date=_text(g("patient_birth_date")),
             patient_sex=_text(g("patient_sex")),
