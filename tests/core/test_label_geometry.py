@@ -68,3 +68,10 @@ def test_empty_mask_is_a_clear_error():
         lg.axial_diameters(vol, np.zeros((4, 4, 4), bool))
     assert lg.label_components(vol, np.zeros((4, 4, 4), np.uint8), 7) == []
     assert lg.mask_geometry(vol, np.zeros((4, 4, 4), bool)) is None
+
+
+def test_is_lesion_names_the_labels_measured_per_component():
+    from meddiag_desktop.core.label_geometry import is_lesion
+
+    assert [is_lesion(n) for n in ("Nodule", "lung-nodule 2", "Tumor", "mass", "GGO lesion")] == [True] * 5
+    assert [is_lesion(n) for n in ("right lung", "heart", "airway", "", 7)] == [False] * 5
