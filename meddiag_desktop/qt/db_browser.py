@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from meddiag_desktop.core.corner_text import format_dicom_date, format_person_name
+from meddiag_desktop.core.corner_text import format_dicom_date
 from meddiag_desktop.qt.background import BackgroundTask
+from meddiag_desktop.qt.study_browser import patient_label
 
 __all__ = ["DatabaseBrowser"]
 
@@ -158,8 +159,7 @@ class DatabaseBrowser(QWidget):
             key = (s.patient_id, s.patient_name)
             p = patients.get(key)
             if p is None:
-                name = format_person_name(s.patient_name) or "(no name)"
-                p = QTreeWidgetItem([f"{name}  [{s.patient_id or '-'}]", "", ""])
+                p = QTreeWidgetItem([patient_label(s.patient_name, s.patient_id), "", ""])
                 self.tree.addTopLevelItem(p)
                 patients[key] = p
             label = f"{format_dicom_date(s.study_date)} {s.description or '(no description)'}"

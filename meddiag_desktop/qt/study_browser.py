@@ -7,9 +7,14 @@ from PySide6.QtWidgets import QDockWidget, QTreeWidget, QTreeWidgetItem, QWidget
 
 from meddiag_desktop.core.corner_text import format_dicom_date, format_person_name
 
-__all__ = ["StudyBrowser"]
+__all__ = ["StudyBrowser", "patient_label"]
 
 _SERIES_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def patient_label(name: str, patient_id: str) -> str:
+    """A patient's row in a study tree: ``Doe Jane  [12345]`` (``(no name)``, ``-`` when missing)."""
+    return f"{format_person_name(name) or '(no name)'}  [{patient_id or '-'}]"
 
 
 class StudyBrowser(QDockWidget):
@@ -58,8 +63,7 @@ class StudyBrowser(QDockWidget):
             pkey = (s.patient_id, s.patient_name)
             pitem = patients.get(pkey)
             if pitem is None:
-                name = format_person_name(s.patient_name) or "(no name)"
-                pitem = QTreeWidgetItem([f"{name}  [{s.patient_id or '-'}]", "", ""])
+                pitem = QTreeWidgetItem([patient_label(s.patient_name, s.patient_id), "", ""])
                 self.tree.addTopLevelItem(pitem)
                 patients[pkey] = pitem
             sitem = studies.get(s.study_uid + repr(pkey))
