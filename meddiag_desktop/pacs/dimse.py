@@ -398,18 +398,9 @@ def _run_get(node, local, db, idents, counter, progress, cancel, done=None, on_i
         return 0x0000
 
     assoc = _associate(ae, node, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, on_store)])
-    try:
-        for ident in idents:
-            ok, msg = _drain(assoc, assoc.send_c_get(ident, StudyRootQueryRetrieveInformationModelGet),
-                             node, counter, progress, cancel, "C-GET")
-            if not ok:
-                return ok, msg
-            if done is not None:
-                done(ident)
-        return True, ""
-    finally:
-        if assoc.is_established:
-            assoc.release()
+    return _request_each(assoc, idents, done, lambda ident: _drain(
+        assoc, assoc.send_c_get(ident, StudyRootQueryRetrieveInformationModelGet), node, counter, progress, cancel,
+        "C-GET"))
 
 
 def _run_move(node, local, db, idents, counter, progress, cancel, done=None, on_instance=None) -> tuple[bool, str]:
@@ -423,26 +414,32 @@ def _run_move(node, local, db, idents, counter, progress, cancel, done=None, on_
             progress(counter["n"], counter["total"])
 
     with StoreServer(db, local.ae_title, local.port, on_stored=on_stored, timeout=node.timeout,
-                     on_instance=on_instance) as server:
+                     on_instance=on_instance):
         ae = _new_ae(local.ae_title, node)
         ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
         assoc = _associate(ae, node)
-        try:
-            for ident in idents:
-                ok, msg = _drain(assoc, assoc.send_c_move(ident, local.ae_title, StudyRootQueryRetrieveInformationModelMove),
-                                 node, counter, progress, cancel, "C-MOVE")
-                if not ok:
-                    if msg != "cancelled" and counter["n"] == 0:
-                        msg += (f" (does the PACS know our AE title {local.ae_title!r} at this host, port {local.port},"
-                                " as a move destination?)")
-                    return ok, msg
-                if done is not None:
-                    done(ident)
-            return True, ""
-        finally:
-            if assoc.is_established:
-                assoc.release()
-            _ = server
+        ok, msg = _request_each(assoc, idents, done, lambda ident: _drain(
+            assoc, assoc.send_c_move(ident, local.ae_title, StudyRootQueryRetrieveInformationModelMove), node, counter,
+            progress, cancel, "C-MOVE"))
+    if not ok and msg != "cancelled" and counter["n"] == 0:
+        msg += (f" (does the PACS know our AE title {local.ae_title!r} at this host, port {local.port},"
+                " as a move destination?)")
+    return ok, msg
+
+
+def _request_each(assoc, idents, done, request) -> tuple[bool, str]:
+    """``request(ident)`` (one C-GET or C-MOVE, drained) for each identifier until one fails; then release ``assoc``."""
+    try:
+        for ident in idents:
+            ok, msg = request(ident)
+            if not ok:
+                return ok, msg
+            if done is not None:
+                done(ident)
+        return True, ""
+    finally:
+        if assoc.is_established:
+            assoc.release()
 
 
 def send_datasets(node: Node, datasets: list, local: LocalAE | None = None, progress: Progress | None = None,
