@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from meddiag_desktop.core.label_geometry import connected_components, is_lesion
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.report.model import KeyImage, LabelMap
 
@@ -90,6 +89,8 @@ def render_axial(volume: Volume, k: int, label_map: LabelMap | None = None, wind
 
 def default_key_images(volume: Volume, label_maps: Sequence[LabelMap], limit: int = 2) -> list[KeyImage]:
     """One image through each lesion's largest cross-section (else the largest structure)."""
+    from meddiag_desktop.core.label_geometry import connected_components, is_lesion
+
     if volume.is_rgb:
         return []
     window = (1500.0, -600.0) if volume.modality.upper() == "CT" else _auto_window(volume)
@@ -126,6 +127,7 @@ def default_key_images(volume: Volume, label_maps: Sequence[LabelMap], limit: in
 def _caption(volume: Volume, k: int, lm: LabelMap, label: str, mask: np.ndarray) -> str:
     """"Axial image 75/150, right upper lobe: nodule 2" (the lobe for lesions, from the lungs of ``lm``)."""
     from meddiag_desktop.core import view_geometry as vg
+    from meddiag_desktop.core.label_geometry import is_lesion
     from meddiag_desktop.report.location import locate, slice_caption
 
     zyx = np.argwhere(mask)
