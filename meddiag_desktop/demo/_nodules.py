@@ -77,7 +77,6 @@ def measure_axial_axes(mask_zyx: np.ndarray, spacing: tuple[float, float, float]
     return long_axis + pix, float(perp.max() - perp.min()) + pix
 
 
-
 @dataclass
 class Placed:
     """A nodule as rendered (before measurement)."""
