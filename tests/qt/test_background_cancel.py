@@ -66,3 +66,15 @@ def test_a_load_error_still_fails_with_its_message(qtbot, tmp_path):
     seen = _outcome(qtbot, lambda progress, cancel: io.load(tmp_path / "missing", progress, cancel))
     assert [s[0] for s in seen] == ["failed"]
     assert isinstance(seen[0][2], io.LoadError) and "no such file or folder" in seen[0][1]
+
+
+def test_a_cancelled_registration_ends_cancelled(qtbot, ct_series):
+    from meddiag_desktop import io
+    from meddiag_desktop.reading.registration import register_rigid
+
+    vol = io.load(ct_series)
+
+    def run(progress, cancel):
+        return register_rigid(vol, vol, progress=progress, cancel=lambda: True, spacing_mm=4.0)
+
+    assert _outcome(qtbot, run) == [("cancelled",)]
