@@ -9,6 +9,12 @@ from meddiag_desktop.core import label_geometry as lg
 from meddiag_desktop.core.volume import Volume
 
 
+
+def test_is_lesion_names_the_labels_measured_per_component():
+    assert [lg.is_lesion(n) for n in ("Nodule", "lung-nodule 2", "Tumor", "mass", "GGO lesion")] == [True] * 5
+    assert [lg.is_lesion(n) for n in ("right lung", "heart", "airway", "", 7)] == [False] * 5
+
+
 @pytest.mark.parametrize("connectivity", [6, 26])
 @pytest.mark.parametrize("density", [0.3, 0.6])  # sparse: numpy propagation; dense: SimpleITK
 def test_components_match_simpleitk_numbering(connectivity, density):
@@ -68,10 +74,3 @@ def test_empty_mask_is_a_clear_error():
         lg.axial_diameters(vol, np.zeros((4, 4, 4), bool))
     assert lg.label_components(vol, np.zeros((4, 4, 4), np.uint8), 7) == []
     assert lg.mask_geometry(vol, np.zeros((4, 4, 4), bool)) is None
-
-
-def test_is_lesion_names_the_labels_measured_per_component():
-    from meddiag_desktop.core.label_geometry import is_lesion
-
-    assert [is_lesion(n) for n in ("Nodule", "lung-nodule 2", "Tumor", "mass", "GGO lesion")] == [True] * 5
-    assert [is_lesion(n) for n in ("right lung", "heart", "airway", "", 7)] == [False] * 5
