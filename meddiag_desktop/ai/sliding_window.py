@@ -16,13 +16,15 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from meddiag_desktop.core.progress import Cancelled
+
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["RunCancelled", "scan_starts", "importance_map", "sliding_window_argmax", "count_windows"]
 
 
-class RunCancelled(Exception):
+class RunCancelled(Cancelled):
     """The user cancelled the run; no result is produced."""
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meddiag_desktop.core.progress import Cancel
 from meddiag_desktop.spawning import main_hidden  # Dask spawns its workers: never re-run the caller's script
 from meddiag_desktop.batch.discover import (BatchInputError, InputProblem, StudyJob, candidates, merge_scans,
                                             scan_candidate)
@@ -177,7 +178,7 @@ def _connect(config: BatchConfig):
 
 
 def run_batch(config: BatchConfig, on_progress: Callable[[BatchProgress], None] | None = None,
-              cancel: Callable[[], bool] | None = None) -> BatchOutcome:
+              cancel: Cancel | None = None) -> BatchOutcome:
     """Run the batch; raises :class:`BatchInputError` on bad input before any study starts.
 
     ``on_progress`` is called (in this thread) when a study ends and about once a

@@ -1,6 +1,7 @@
 """Texts of the views' corners and readouts, as a radiologist reads them (pure Python).
 
 * a DICOM date ``20130415`` reads ``2013-04-15`` (:func:`format_dicom_date`);
+* a person name ``Doe^Jane`` reads ``Doe Jane`` (:func:`format_person_name`);
 * a position along a patient axis reads with the letter of the side it lies on:
   ``R 79.0 mm``, never ``L -79.0 mm`` (:func:`axis_position_text`, :func:`lps_text`);
 * lossy-compressed images are marked ``LOSSY (ratio 18:1, JPEG 2000)``
@@ -14,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["format_dicom_date", "axis_position_text", "lps_text", "lossy_text", "LOSSY_METHODS"]
+__all__ = ["format_dicom_date", "format_person_name", "axis_position_text", "lps_text", "lossy_text", "LOSSY_METHODS"]
 
 #: LossyImageCompressionMethod defined terms (PS3.3 C.7.6.1.1.5.1) and the names readers know
 LOSSY_METHODS: dict[str, str] = {
@@ -43,6 +44,11 @@ def format_dicom_date(value: str) -> str:
         except ValueError:
             return text
     return text
+
+
+def format_person_name(value: object) -> str:
+    """A DICOM PN as text: ``"Doe^Jane"`` -> ``"Doe Jane"`` (component separators become spaces)."""
+    return str(value or "").replace("^", " ").strip()
 
 
 def axis_position_text(direction: Sequence[float], position: float, decimals: int = 1) -> str:

@@ -41,7 +41,18 @@ __all__ = [
     "mask_geometry",
     "label_components",
     "format_mm",
+    "LESION_WORDS",
+    "is_lesion",
 ]
+
+#: labels whose connected components are findings one by one (each nodule is measured on its own)
+LESION_WORDS = ("nodule", "lesion", "tumour", "tumor", "mass")
+
+
+def is_lesion(name: str) -> bool:
+    """True for a label named like a lesion (nodule, mass...): measured and located per component."""
+    return any(w in str(name).lower() for w in LESION_WORDS)
+
 
 #: the names every output uses for the sizes (table headers, risk details, PDF columns, SR text)
 SIZE_NAMES = {

@@ -14,9 +14,11 @@ import re
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from meddiag_desktop.core.progress import Cancel, Progress
 
 __all__ = ["StudyDatabase", "StudyRecord", "SeriesRecord", "ImportResult", "DatabaseError", "QUERY_KEYS"]
 
@@ -212,8 +214,8 @@ class StudyDatabase:
         self,
         path: str | os.PathLike,
         copy: bool = True,
-        progress: Callable[[int, int], None] | None = None,
-        cancel: Callable[[], bool] | None = None,
+        progress: Progress | None = None,
+        cancel: Cancel | None = None,
     ) -> ImportResult:
         """Index the DICOM files under a folder, a file or a DICOMDIR's CD.
 

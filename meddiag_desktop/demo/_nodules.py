@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,65 @@ LUNG_LABEL = {"right": 1, "left": 2}
 
 #: mean HU of each nodule component
 SOLID_HU, GGO_PART_SOLID_HU, GGO_NON_SOLID_HU = 35.0, -600.0, -650.0
+
+
+@dataclass
+class Nodule:
+    """Ground truth of one nodule, measured on the label mask."""
+
+    id: int
+    type: str  # "solid" | "part_solid" | "non_solid"
+    center_lps: tuple[float, float, float]  # centroid of the mask, mm
+    long_axis_mm: float  # in the axial (slice) plane with the largest cross-section
+    short_axis_mm: float  # perpendicular to the long axis, same plane
+    mean_diameter_mm: float  # (long + short) / 2
+    volume_ml: float
+    lung: str  # "right" | "left"
+    upper_lobe: bool
+    spiculated: bool = False
+    solid_core_mm: float = 0.0  # part-solid: diameter of the solid component
+    nominal_diameter_mm: float = 0.0  # what was asked for in NoduleSpec
+    label: int = 7  # value of the nodule in the label volume
+    bbox_zyx: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)  # k0, k1, j0, j1, i0, i1 (stop excl.)
+
+    @property
+    def center_index(self) -> tuple[int, int, int]:  # pragma: no cover - convenience
+        k0, k1, j0, j1, i0, i1 = self.bbox_zyx
+        return ((i0 + i1) // 2, (j0 + j1) // 2, (k0 + k1) // 2)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Nodule:
+        d = dict(d)
+        d["center_lps"] = tuple(d["center_lps"])
+        d["bbox_zyx"] = tuple(d.get("bbox_zyx", (0,) * 6))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def measure_axial_axes(mask_zyx: np.ndarray, spacing: tuple[float, float, float]) -> tuple[float, float]:
+    """Long and short axis (mm) of a mask in its slice with the largest area.
+
+    Long axis: largest distance between voxel centres plus one pixel; short
+    axis: extent perpendicular to it plus one pixel (voxels counted whole).
+    """
+    areas = mask_zyx.reshape(mask_zyx.shape[0], -1).sum(axis=1)
+    if areas.max() == 0:
+        return 0.0, 0.0
+    jj, ii = np.nonzero(mask_zyx[int(np.argmax(areas))])
+    pts = np.stack([ii * spacing[0], jj * spacing[1]], axis=1)
+    pix = float(np.mean(spacing[:2]))
+    if len(pts) == 1:
+        return pix, pix
+    diff = pts[:, None, :] - pts[None, :, :]
+    d2 = (diff ** 2).sum(axis=2)
+    a, b = np.unravel_index(int(np.argmax(d2)), d2.shape)
+    long_axis = float(np.sqrt(d2[a, b]))
+    u = (pts[b] - pts[a]) / long_axis
+    perp = pts @ np.array([-u[1], u[0]])
+    return long_axis + pix, float(perp.max() - perp.min()) + pix
 
 
 @dataclass
@@ -181,8 +241,6 @@ def paint_nodules(grid: Grid, p, rng, hu, labels, frac, anatomy: dict, warnings:
 
 def measure_nodules(grid: Grid, labels: np.ndarray, state: dict) -> list:
     """Measure every placed nodule on the final label mask (centroid, axes, volume, lobe)."""
-    from meddiag_desktop.demo.phantom import Nodule, measure_axial_axes
-
     out = []
     voxel_ml = float(np.prod(grid.spacing)) / 1000.0
     for n, pl in enumerate(state["placed"], start=1):

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from meddiag_desktop.core import Volume, WindowPreset
+from meddiag_desktop.demo._anatomy import paint_anatomy
+from meddiag_desktop.demo._grid import Coverage, Grid, blur_xy, rotation_matrix
+from meddiag_desktop.demo._nodules import Nodule, measure_axial_axes, measure_nodules, paint_nodules
 
 __all__ = [
     "LABELS",
@@ -123,8 +126,6 @@ class PhantomParams:
     @property
     def direction(self) -> np.ndarray:
         """3x3 direction matrix (columns: LPS directions of the x, y, z index axes)."""
-        from meddiag_desktop.demo._grid import rotation_matrix
-
         flip = np.diag([1.0, 1.0, 1.0 if self.slice_order == "inferior_to_superior" else -1.0])
         return rotation_matrix(self.rotation_deg) @ flip
 
@@ -182,42 +183,6 @@ class PhantomParams:
 
 
 @dataclass
-class Nodule:
-    """Ground truth of one nodule, measured on the label mask."""
-
-    id: int
-    type: str  # "solid" | "part_solid" | "non_solid"
-    center_lps: tuple[float, float, float]  # centroid of the mask, mm
-    long_axis_mm: float  # in the axial (slice) plane with the largest cross-section
-    short_axis_mm: float  # perpendicular to the long axis, same plane
-    mean_diameter_mm: float  # (long + short) / 2
-    volume_ml: float
-    lung: str  # "right" | "left"
-    upper_lobe: bool
-    spiculated: bool = False
-    solid_core_mm: float = 0.0  # part-solid: diameter of the solid component
-    nominal_diameter_mm: float = 0.0  # what was asked for in NoduleSpec
-    label: int = 7  # value of the nodule in the label volume
-    bbox_zyx: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)  # k0, k1, j0, j1, i0, i1 (stop excl.)
-
-    @property
-    def center_index(self) -> tuple[int, int, int]:  # pragma: no cover - convenience
-        k0, k1, j0, j1, i0, i1 = self.bbox_zyx
-        return ((i0 + i1) // 2, (j0 + j1) // 2, (k0 + k1) // 2)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Nodule:
-        d = dict(d)
-        d["center_lps"] = tuple(d["center_lps"])
-        d["bbox_zyx"] = tuple(d.get("bbox_zyx", (0,) * 6))
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-
-@dataclass
 class Phantom:
     """A generated phantom: HU volume, labels, geometry and nodule ground truth."""
 
@@ -239,35 +204,8 @@ class Phantom:
         return Volume(self.labels, spacing=self.spacing, origin=self.origin, direction=self.direction)
 
 
-def measure_axial_axes(mask_zyx: np.ndarray, spacing: tuple[float, float, float]) -> tuple[float, float]:
-    """Long and short axis (mm) of a mask in its slice with the largest area.
-
-    Long axis: largest distance between voxel centres plus one pixel; short
-    axis: extent perpendicular to it plus one pixel (voxels counted whole).
-    """
-    areas = mask_zyx.reshape(mask_zyx.shape[0], -1).sum(axis=1)
-    if areas.max() == 0:
-        return 0.0, 0.0
-    jj, ii = np.nonzero(mask_zyx[int(np.argmax(areas))])
-    pts = np.stack([ii * spacing[0], jj * spacing[1]], axis=1)
-    pix = float(np.mean(spacing[:2]))
-    if len(pts) == 1:
-        return pix, pix
-    diff = pts[:, None, :] - pts[None, :, :]
-    d2 = (diff ** 2).sum(axis=2)
-    a, b = np.unravel_index(int(np.argmax(d2)), d2.shape)
-    long_axis = float(np.sqrt(d2[a, b]))
-    u = (pts[b] - pts[a]) / long_axis
-    perp = pts @ np.array([-u[1], u[0]])
-    return long_axis + pix, float(perp.max() - perp.min()) + pix
-
-
 def make_chest_phantom(params: PhantomParams | None = None) -> Phantom:
     """Build the synthetic chest CT described by ``params`` (default: the demo study)."""
-    from meddiag_desktop.demo._anatomy import paint_anatomy
-    from meddiag_desktop.demo._grid import Coverage, Grid, blur_xy
-    from meddiag_desktop.demo._nodules import measure_nodules, paint_nodules
-
     p = params or PhantomParams()
     rng = np.random.default_rng(p.seed)
     nx, ny = p.matrix_size

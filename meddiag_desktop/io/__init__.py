@@ -13,17 +13,16 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from meddiag_desktop.core.corner_text import format_dicom_date
+from meddiag_desktop.core.progress import Cancel, Progress
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.io.errors import LoadCancelled, LoadError
 from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
 
 __all__ = ["scan", "load", "pick_series", "LoadError", "LoadCancelled", "ScanResult", "SeriesInfo", "SkippedFile", "InstanceHeader"]
 
-Progress = Callable[[int, int], None] | None
-Cancel = Callable[[], bool] | None
 
-
-def scan(path: str | os.PathLike, progress: Progress = None, cancel: Cancel = None) -> ScanResult:
+def scan(path: str | os.PathLike, progress: Progress | None = None, cancel: Cancel | None = None) -> ScanResult:
     """Series found under a file, a folder (recursively) or a DICOMDIR; header-only.
 
     Non-image and broken files are skipped and listed in ``result.skipped`` with the reason.
@@ -101,9 +100,7 @@ def pick_series(series: ScanResult, where: Path) -> tuple[SeriesInfo, list[str]]
     notes = []
     if priors:
         def describe(s: SeriesInfo) -> str:
-            d = s.study_date
-            date = f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 else (d or "undated")
-            return f"{date} {s.study_description or '(no description)'}"
+            return f"{format_dicom_date(s.study_date) or 'undated'} {s.study_description or '(no description)'}"
 
         notes.append(
             f"{where.name or where} holds {len(studies)} studies; opened the newest, {describe(best)}. "
@@ -118,7 +115,7 @@ def pick_series(series: ScanResult, where: Path) -> tuple[SeriesInfo, list[str]]
     return best, notes
 
 
-def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress = None, cancel: Cancel = None,
+def load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress | None = None, cancel: Cancel | None = None,
          on_partial: Callable | None = None, focus: float = 0.5) -> Volume:
     """Load a folder, a file (DICOM, DICOMDIR, NIfTI, NRRD, MHA/MHD) or a scanned series as a Volume.
 
@@ -171,6 +168,5 @@ def _load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress, ca
                 "see the study browser."
             )
     vol = load_series(series, progress, cancel, on_partial, focus) if series.path is None else load_itk(series.path)
-    vol.warnings[:0] = []
     vol.warnings.extend(notes)
     return vol

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from meddiag_desktop.core.progress import Cancelled
+
 __all__ = ["LoadError", "LoadCancelled", "unreadable_reason"]
 
 
@@ -30,5 +32,5 @@ def unreadable_reason(exc: BaseException) -> str:
     return "its structure is damaged and cannot be read as DICOM"
 
 
-class LoadCancelled(Exception):
+class LoadCancelled(Cancelled):
     """Loading was cancelled by the user (not an error: nothing to report)."""

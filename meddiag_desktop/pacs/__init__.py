@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from meddiag_desktop.core.progress import Cancel, Progress
 from meddiag_desktop.pacs.errors import PacsCancelled, PacsError, RetrieveIncomplete
 from meddiag_desktop.pacs.nodes import LocalAE, Node, PacsSettings, load_settings, resolve_node, save_settings
 
@@ -52,8 +53,8 @@ def find(node: Node, query: dict[str, str] | None = None, level: str = "STUDY", 
 
 
 def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, method: str = "get",
-             local: LocalAE | None = None, progress: Callable[[int, int], None] | None = None,
-             cancel: Callable[[], bool] | None = None, on_series: Callable[[str], None] | None = None,
+             local: LocalAE | None = None, progress: Progress | None = None,
+             cancel: Cancel | None = None, on_series: Callable[[str], None] | None = None,
              on_instance: Callable[[Path], None] | None = None,
              on_plan: Callable[[dict[str, int]], None] | None = None) -> dict:
     """Retrieve a study or series into ``db`` (C-GET, C-MOVE or WADO-RS for DICOMweb nodes); see :func:`dimse.retrieve`.
@@ -120,7 +121,7 @@ def collect_datasets(paths: Iterable[str | os.PathLike]) -> list:
 
 
 def send_paths(node: Node, paths: Iterable[str | os.PathLike], local: LocalAE | None = None,
-               progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
+               progress: Progress | None = None, cancel: Cancel | None = None) -> dict:
     """Send files/folders (C-STORE, or STOW-RS for DICOMweb); returns {"sent", "failed", "instances"}."""
     datasets = collect_datasets(paths)
     if node.is_web:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from meddiag_desktop.core.progress import Cancel, Progress
 from meddiag_desktop.pacs.errors import PacsCancelled, PacsError, RetrieveIncomplete
 from meddiag_desktop.pacs.nodes import Node
 
@@ -103,7 +104,7 @@ def _to_bytes(ds) -> bytes:
 
 
 def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None,
-             progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
+             progress: Progress | None = None, cancel: Cancel | None = None,
              on_instance: Callable[[Path], None] | None = None,
              on_plan: Callable[[dict[str, int]], None] | None = None) -> dict:
     """WADO-RS retrieve of a study or series into ``db``; partial until every instance arrived (rerun resumes).

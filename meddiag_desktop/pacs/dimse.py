@@ -12,13 +12,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from meddiag_desktop.core.progress import Cancel, Progress
 from meddiag_desktop.pacs.errors import PacsCancelled, PacsError, RetrieveIncomplete
 from meddiag_desktop.pacs.nodes import LocalAE, Node
 
 __all__ = ["echo", "find", "retrieve", "send_datasets", "STUDY_KEYS", "SERIES_KEYS"]
-
-Progress = Callable[[int, int], None] | None
-Cancel = Callable[[], bool] | None
 
 #: return keys asked for at study level (with the issue's JSON fields)
 STUDY_KEYS = ("StudyInstanceUID", "PatientID", "PatientName", "StudyDate", "StudyTime", "StudyDescription",
@@ -207,7 +205,7 @@ def _missing(node: Node, local: LocalAE, study_uid: str, series_uid: str | None,
 
 
 def retrieve(node: Node, study_uid: str, db, *, series_uid: str | None = None, method: str = "get",
-             local: LocalAE | None = None, progress: Progress = None, cancel: Cancel = None,
+             local: LocalAE | None = None, progress: Progress | None = None, cancel: Cancel | None = None,
              on_series: Callable[[str], None] | None = None, on_instance: Callable[[Path], None] | None = None,
              on_plan: Callable[[dict[str, int]], None] | None = None) -> dict:
     """Retrieve a study (or one series) into the database by C-GET or C-MOVE.
@@ -400,18 +398,9 @@ def _run_get(node, local, db, idents, counter, progress, cancel, done=None, on_i
         return 0x0000
 
     assoc = _associate(ae, node, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, on_store)])
-    try:
-        for ident in idents:
-            ok, msg = _drain(assoc, assoc.send_c_get(ident, StudyRootQueryRetrieveInformationModelGet),
-                             node, counter, progress, cancel, "C-GET")
-            if not ok:
-                return ok, msg
-            if done is not None:
-                done(ident)
-        return True, ""
-    finally:
-        if assoc.is_established:
-            assoc.release()
+    return _request_each(assoc, idents, done, lambda ident: _drain(
+        assoc, assoc.send_c_get(ident, StudyRootQueryRetrieveInformationModelGet), node, counter, progress, cancel,
+        "C-GET"))
 
 
 def _run_move(node, local, db, idents, counter, progress, cancel, done=None, on_instance=None) -> tuple[bool, str]:
@@ -425,30 +414,36 @@ def _run_move(node, local, db, idents, counter, progress, cancel, done=None, on_
             progress(counter["n"], counter["total"])
 
     with StoreServer(db, local.ae_title, local.port, on_stored=on_stored, timeout=node.timeout,
-                     on_instance=on_instance) as server:
+                     on_instance=on_instance):
         ae = _new_ae(local.ae_title, node)
         ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
         assoc = _associate(ae, node)
-        try:
-            for ident in idents:
-                ok, msg = _drain(assoc, assoc.send_c_move(ident, local.ae_title, StudyRootQueryRetrieveInformationModelMove),
-                                 node, counter, progress, cancel, "C-MOVE")
-                if not ok:
-                    if msg != "cancelled" and counter["n"] == 0:
-                        msg += (f" (does the PACS know our AE title {local.ae_title!r} at this host, port {local.port},"
-                                " as a move destination?)")
-                    return ok, msg
-                if done is not None:
-                    done(ident)
-            return True, ""
-        finally:
-            if assoc.is_established:
-                assoc.release()
-            _ = server
+        ok, msg = _request_each(assoc, idents, done, lambda ident: _drain(
+            assoc, assoc.send_c_move(ident, local.ae_title, StudyRootQueryRetrieveInformationModelMove), node, counter,
+            progress, cancel, "C-MOVE"))
+    if not ok and msg != "cancelled" and counter["n"] == 0:
+        msg += (f" (does the PACS know our AE title {local.ae_title!r} at this host, port {local.port},"
+                " as a move destination?)")
+    return ok, msg
 
 
-def send_datasets(node: Node, datasets: list, local: LocalAE | None = None, progress: Progress = None,
-                  cancel: Cancel = None) -> dict:
+def _request_each(assoc, idents, done, request) -> tuple[bool, str]:
+    """``request(ident)`` (one C-GET or C-MOVE, drained) for each identifier until one fails; then release ``assoc``."""
+    try:
+        for ident in idents:
+            ok, msg = request(ident)
+            if not ok:
+                return ok, msg
+            if done is not None:
+                done(ident)
+        return True, ""
+    finally:
+        if assoc.is_established:
+            assoc.release()
+
+
+def send_datasets(node: Node, datasets: list, local: LocalAE | None = None, progress: Progress | None = None,
+                  cancel: Cancel | None = None) -> dict:
     """C-STORE ``datasets`` (pydicom Datasets with file meta) to ``node``; returns {"sent", "failed"}."""
     from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 

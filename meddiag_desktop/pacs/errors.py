@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from meddiag_desktop.core.progress import Cancelled
+
 __all__ = ["PacsError", "RetrieveIncomplete", "PacsCancelled"]
 
 
@@ -18,5 +20,5 @@ class RetrieveIncomplete(PacsError):
         self.expected = expected
 
 
-class PacsCancelled(PacsError):
+class PacsCancelled(PacsError, Cancelled):
     """The user cancelled; what arrived is kept and the study stays partial."""

@@ -26,9 +26,11 @@ loaded with :func:`meddiag_desktop.io.load` like any folder.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from meddiag_desktop.core.progress import Cancel
 
 __all__ = ["Arrivals", "PartialVolume", "load_arrived", "FIRST_VIEW"]
 
@@ -123,7 +125,7 @@ def _longest_run(instances: list) -> list:
     return instances[best[0]:best[1]]
 
 
-def load_arrived(paths: Iterable[str | Path], cancel: Callable[[], bool] | None = None,
+def load_arrived(paths: Iterable[str | Path], cancel: Cancel | None = None,
                  headers: dict | None = None) -> PartialVolume:
     """A volume of the arrived instances of one series: their longest run of consecutive InstanceNumbers.
 

@@ -1,17 +1,21 @@
 """Run a blocking function (scan, load) on a QThread with progress, cancel and result signals.
 
-The function receives ``progress(done, total)`` and ``cancel() -> bool``; both
-are thread-safe. Results and errors come back on the UI thread as signals.
+The function receives ``progress(done, total)`` and ``cancel() -> bool``
+(a :class:`~meddiag_desktop.core.progress.CancelToken`); both are thread-safe.
+Results and errors come back on the UI thread as signals; a
+:class:`~meddiag_desktop.core.progress.Cancelled` (``LoadCancelled``,
+``RunCancelled``...) ends the task as cancelled, not failed.
 """
 
 from __future__ import annotations
 
-import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from meddiag_desktop.core.progress import Cancelled, CancelToken
 
 __all__ = ["BackgroundTask"]
 
@@ -23,17 +27,17 @@ class _Worker(QObject):
     cancelled = Signal()
     done = Signal()
 
-    def __init__(self, fn: Callable[..., Any], cancel_event: threading.Event) -> None:
+    def __init__(self, fn: Callable[..., Any], cancel: CancelToken) -> None:
         super().__init__()
         self._fn = fn
-        self._cancel = cancel_event
+        self._cancel = cancel
 
     @Slot()
     def run(self) -> None:
         try:
-            result = self._fn(lambda d, t: self.progress.emit(int(d), int(t)), self._cancel.is_set)
+            result = self._fn(lambda d, t: self.progress.emit(int(d), int(t)), self._cancel)
         except Exception as exc:  # noqa: BLE001 - reported to the UI
-            if self._cancel.is_set() or type(exc).__name__ == "LoadCancelled":
+            if self._cancel() or isinstance(exc, Cancelled):
                 self.cancelled.emit()
             else:
                 from meddiag_desktop.qt.errors import user_message
@@ -42,7 +46,7 @@ class _Worker(QObject):
                     traceback.print_exc()
                 self.failed.emit(user_message(exc), exc)
         else:
-            if self._cancel.is_set():
+            if self._cancel():
                 self.cancelled.emit()
             else:
                 self.succeeded.emit(result)
@@ -62,7 +66,7 @@ class BackgroundTask(QObject):
     def __init__(self, fn: Callable[..., Any], name: str = "task", parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name
-        self._cancel = threading.Event()
+        self._cancel = CancelToken()
         self._thread = QThread()
         self._thread.setObjectName(f"meddiag-{name}")
         self._worker = _Worker(fn, self._cancel)
@@ -81,11 +85,11 @@ class BackgroundTask(QObject):
         self._thread.start()
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self._cancel.cancel()
 
     def wait(self, ms: int = 30000) -> bool:
         """Cancel and wait for the thread to end (used when closing the window)."""
-        self._cancel.set()
+        self._cancel.cancel()
         if self._thread.isRunning():
             self._thread.quit()
             if not self._thread.wait(ms):

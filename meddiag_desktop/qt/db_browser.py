@@ -30,15 +30,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from meddiag_desktop.core.corner_text import format_dicom_date
 from meddiag_desktop.qt.background import BackgroundTask
+from meddiag_desktop.qt.study_browser import patient_label
 
 __all__ = ["DatabaseBrowser"]
 
 _STUDY_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def _date(d: str) -> str:
-    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
 
 
 def thumbnail_pixmap(arr: np.ndarray) -> QPixmap:
@@ -161,11 +159,10 @@ class DatabaseBrowser(QWidget):
             key = (s.patient_id, s.patient_name)
             p = patients.get(key)
             if p is None:
-                name = (s.patient_name or "(no name)").replace("^", " ").strip()
-                p = QTreeWidgetItem([f"{name}  [{s.patient_id or '-'}]", "", ""])
+                p = QTreeWidgetItem([patient_label(s.patient_name, s.patient_id), "", ""])
                 self.tree.addTopLevelItem(p)
                 patients[key] = p
-            label = f"{_date(s.study_date)} {s.description or '(no description)'}"
+            label = f"{format_dicom_date(s.study_date)} {s.description or '(no description)'}"
             if not s.complete:
                 label += f"  [partial {s.instance_count}/{s.expected or '?'}]"
             item = QTreeWidgetItem([label, ",".join(s.modalities), str(s.instance_count)])
@@ -197,7 +194,7 @@ class DatabaseBrowser(QWidget):
             return
         s = sel[0]
         series = self.db.series(s.study_uid)
-        lines = [f"<b>{html.escape(_date(s.study_date))}</b> {html.escape(s.description)}",
+        lines = [f"<b>{html.escape(format_dicom_date(s.study_date))}</b> {html.escape(s.description)}",
                  f"{len(series)} series, {s.instance_count} instance(s)" + ("" if s.complete else " — partial")]
         lines += [html.escape(f"#{x.number if x.number is not None else ''} {x.modality} {x.description} ({x.instance_count})")
                   for x in series[:4]]
@@ -229,7 +226,7 @@ class DatabaseBrowser(QWidget):
             return
         priors = [x for x in self.db.studies({"patient_id": s.patient_id}) if x.complete and x.study_uid != s.study_uid]
         if priors:
-            self._say("Priors: " + "; ".join(f"{_date(p.study_date)} {p.description}" for p in priors))
+            self._say("Priors: " + "; ".join(f"{format_dicom_date(p.study_date)} {p.description}" for p in priors))
         self.open_requested.emit(s.folder)
 
     def delete_selected(self, confirm: bool = True) -> None:

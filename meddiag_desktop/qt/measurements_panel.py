@@ -29,7 +29,6 @@ def segment_rows(volume, labels: np.ndarray, names: dict, stats=None) -> list[di
     component of a lesion label too: core.label_geometry's numbers, the same as the risk inputs, PDF and SR."""
     from meddiag_desktop.core import label_geometry as lg
 
-    lesion = ("nodule", "lesion", "tumour", "tumor", "mass")
     image = None if volume.is_rgb else np.asarray(volume.array)
     rows = []
     for value, name in sorted(names.items()):
@@ -42,7 +41,7 @@ def segment_rows(volume, labels: np.ndarray, names: dict, stats=None) -> list[di
         offset = np.array([b.start for b in box])
         crop = mask[box]
         parts = [(None, crop)]
-        if any(w in str(name).lower() for w in lesion):
+        if lg.is_lesion(name):
             comp, n = lg.connected_components(crop)
             if n > 1:
                 parts += [(i, comp == i) for i in range(1, n + 1)]

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from meddiag_desktop.core.corner_text import format_dicom_date, format_person_name
 from meddiag_desktop.qt.background import BackgroundTask
 
 __all__ = ["QueryRetrieveDialog", "SendDialog", "NodeChooser", "ProgressiveOpen"]
@@ -38,10 +39,6 @@ __all__ = ["QueryRetrieveDialog", "SendDialog", "NodeChooser", "ProgressiveOpen"
 _COLUMNS = [("StudyDate", "Date"), ("PatientID", "Patient ID"), ("PatientName", "Patient name"),
             ("ModalitiesInStudy", "Modalities"), ("NumberOfStudyRelatedInstances", "Images"),
             ("StudyDescription", "Description"), ("AccessionNumber", "Accession"), ("StudyInstanceUID", "Study UID")]
-
-
-def _date(d: str) -> str:
-    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
 
 
 class NodeChooser(QComboBox):
@@ -302,9 +299,9 @@ class QueryRetrieveDialog(_TaskDialog):
                 v = r.get(key, "")
                 text = ", ".join(v) if isinstance(v, list) else str(v)
                 if key == "StudyDate":
-                    text = _date(text)
+                    text = format_dicom_date(text)
                 if key == "PatientName":
-                    text = text.replace("^", " ").strip()
+                    text = format_person_name(text)
                 item = QTableWidgetItem(text)
                 if key == "NumberOfStudyRelatedInstances":
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from meddiag_desktop.core.corner_text import format_dicom_date
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.qt.background import BackgroundTask
 from meddiag_desktop.report.model import Comparison, KeyImage, Report
@@ -74,9 +75,7 @@ def parse_comparison(text: str) -> Comparison | None:
 def comparison_text(c: Comparison | None) -> str:
     if c is None:
         return ""
-    d = c.study_date
-    date = f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 else d
-    return " ".join(x for x in (date, c.description) if x)
+    return " ".join(x for x in (format_dicom_date(c.study_date), c.description) if x)
 
 
 def rasterise_pdf(pdf: bytes, dpi: int = 80) -> list[bytes] | None:

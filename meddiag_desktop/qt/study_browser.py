@@ -5,13 +5,16 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QTreeWidget, QTreeWidgetItem, QWidget
 
-__all__ = ["StudyBrowser"]
+from meddiag_desktop.core.corner_text import format_dicom_date, format_person_name
+
+__all__ = ["StudyBrowser", "patient_label"]
 
 _SERIES_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def _date(d: str) -> str:
-    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
+def patient_label(name: str, patient_id: str) -> str:
+    """A patient's row in a study tree: ``Doe Jane  [12345]`` (``(no name)``, ``-`` when missing)."""
+    return f"{format_person_name(name) or '(no name)'}  [{patient_id or '-'}]"
 
 
 class StudyBrowser(QDockWidget):
@@ -60,13 +63,13 @@ class StudyBrowser(QDockWidget):
             pkey = (s.patient_id, s.patient_name)
             pitem = patients.get(pkey)
             if pitem is None:
-                name = (s.patient_name or "(no name)").replace("^", " ").strip()
-                pitem = QTreeWidgetItem([f"{name}  [{s.patient_id or '-'}]", "", ""])
+                pitem = QTreeWidgetItem([patient_label(s.patient_name, s.patient_id), "", ""])
                 self.tree.addTopLevelItem(pitem)
                 patients[pkey] = pitem
             sitem = studies.get(s.study_uid + repr(pkey))
             if sitem is None:
-                label = " ".join(x for x in (_date(s.study_date), s.study_description or "(no description)") if x)
+                date = format_dicom_date(s.study_date)
+                label = " ".join(x for x in (date, s.study_description or "(no description)") if x)
                 sitem = QTreeWidgetItem([label, "", ""])
                 pitem.addChild(sitem)
                 studies[s.study_uid + repr(pkey)] = sitem

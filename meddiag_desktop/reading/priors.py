@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from meddiag_desktop.core.corner_text import format_dicom_date
+
 log = logging.getLogger(__name__)
 
 __all__ = ["PriorStudy", "find_priors", "date_text"]
@@ -35,8 +37,7 @@ class PriorStudy:
 
 def date_text(dicom_date: str) -> str:
     """``"20250110"`` -> ``"2025-01-10"`` (other text is returned as is, "" stays "")."""
-    d = str(dicom_date or "").strip()
-    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
+    return format_dicom_date(dicom_date)
 
 
 def _pick_series(series: list, modality: str):

@@ -12,12 +12,12 @@ SimpleITK is imported inside :func:`register_rigid` only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from meddiag_desktop.core import Volume
+from meddiag_desktop.core.progress import Cancel, Cancelled, Progress
 
 __all__ = [
     "RigidTransform",
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-class RegistrationCancelled(Exception):
+class RegistrationCancelled(Cancelled):
     """The reader cancelled the registration."""
 
 
@@ -124,8 +124,8 @@ def register_rigid(
     current: Volume,
     prior: Volume,
     *,
-    progress: Callable[[int, int], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
     spacing_mm: float = 3.0,
     iterations: int = 100,
     sampling: float = 0.1,

@@ -18,7 +18,9 @@ from dataclasses import replace
 
 from meddiag_desktop.core import label_geometry
 from meddiag_desktop.core.findings import PROPOSED, REJECTED, classification_key, detection_key, segment_key
+from meddiag_desktop.core.label_geometry import is_lesion
 from meddiag_desktop.core.volume import Volume
+from meddiag_desktop.report.key_images import default_key_images
 from meddiag_desktop.report.model import (
     ClassificationFinding,
     DetectionFinding,
@@ -47,14 +49,6 @@ __all__ = [
     "study_indication",
     "locate_findings",
 ]
-
-#: labels whose connected components are listed one by one (each nodule is a finding)
-LESION_WORDS = ("nodule", "lesion", "tumour", "tumor", "mass")
-
-
-def _is_lesion(name: str) -> bool:
-    return any(w in name.lower() for w in LESION_WORDS)
-
 
 def _size(volume: Volume, zyx: np.ndarray, values: np.ndarray | None, diameters: bool):
     """Voxels, volume (mL), mean value and Fleischner diameters of the voxels at ``zyx`` (label_geometry)."""
@@ -110,7 +104,7 @@ def segment_findings(volume: Volume, label_map: LabelMap, findings: Any = None) 
         offset = np.array([b.start for b in box])
         crop = mask[box]
         vals = image[box] if image is not None else None
-        if not _is_lesion(name):
+        if not is_lesion(name):
             status, by = _status(findings, prov, value)
             if status == REJECTED:
                 continue
@@ -289,8 +283,6 @@ def build_report(
         segments.extend(segment_findings(volume, lm, findings))
     maps = [without_rejected(lm, findings) for lm in originals]
     if key_images is None:
-        from meddiag_desktop.report.key_images import default_key_images
-
         key_images = default_key_images(volume, maps)
     measurements, segments = locate_findings(volume, list(measurements), segments, maps)
     headers = _first_header(volume)
@@ -379,7 +371,7 @@ def locate_findings(volume: Volume, measurements: list[Measurement], segments: l
     from meddiag_desktop.report.location import locate, lung_model
 
     todo_m = [m for m in measurements if not m.location and m.points_lps]
-    todo_s = [x for x in segments if not x.location and _is_lesion(x.name) and
+    todo_s = [x for x in segments if not x.location and is_lesion(x.name) and
               (x.component is not None or not any(y.component for y in segments if y.label_value == x.label_value))]
     if not (todo_m or todo_s) or volume.is_rgb:
         return measurements, segments

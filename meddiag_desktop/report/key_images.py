@@ -82,8 +82,7 @@ def render_axial(volume: Volume, k: int, label_map: LabelMap | None = None, wind
 
 def default_key_images(volume: Volume, label_maps: Sequence[LabelMap], limit: int = 2) -> list[KeyImage]:
     """One image through each lesion's largest cross-section (else the largest structure)."""
-    from meddiag_desktop.core.label_geometry import connected_components
-    from meddiag_desktop.report.build import _is_lesion
+    from meddiag_desktop.core.label_geometry import connected_components, is_lesion
 
     if volume.is_rgb:
         return []
@@ -92,7 +91,7 @@ def default_key_images(volume: Volume, label_maps: Sequence[LabelMap], limit: in
     for lm in label_maps:
         arr = np.asarray(lm.array)
         present = lm.present()
-        lesions = [v for v in present if _is_lesion(lm.names[v])]
+        lesions = [v for v in present if is_lesion(lm.names[v])]
         targets: list[tuple[int, np.ndarray, int | None]] = []  # (label, mask, component number as in the findings)
         for v in lesions:
             comp, n = connected_components(arr == v)  # raster order: the numbers the findings table uses
@@ -107,7 +106,7 @@ def default_key_images(volume: Volume, label_maps: Sequence[LabelMap], limit: in
             per_slice = mask.sum(axis=(1, 2))
             k = int(np.argmax(per_slice))
             ys, xs = np.nonzero(mask[k])
-            centre = (int(xs.mean()), int(ys.mean())) if _is_lesion(lm.names[v]) else None
+            centre = (int(xs.mean()), int(ys.mean())) if is_lesion(lm.names[v]) else None
             name = lm.names[v]
             label = f"{name} {number}" if number is not None else name
             caption = _caption(volume, k, lm, label, mask) + " outlined"
@@ -121,13 +120,13 @@ def default_key_images(volume: Volume, label_maps: Sequence[LabelMap], limit: in
 def _caption(volume: Volume, k: int, lm: LabelMap, label: str, mask: np.ndarray) -> str:
     """"Axial image 75/150, right upper lobe: nodule 2" (the lobe for lesions, from the lungs of ``lm``)."""
     from meddiag_desktop.core import view_geometry as vg
-    from meddiag_desktop.report.build import _is_lesion
+    from meddiag_desktop.core.label_geometry import is_lesion
     from meddiag_desktop.report.location import locate, slice_caption
 
     zyx = np.argwhere(mask)
     centre = volume.to_lps(zyx.mean(axis=0)[::-1])
     info = vg.slice_info(vg.AXIAL, volume, volume.to_lps((0.0, 0.0, float(k))))
-    where = locate(volume, centre, [lm]).text if _is_lesion(label) else ""
+    where = locate(volume, centre, [lm]).text if is_lesion(label) else ""
     return f"{slice_caption(vg.AXIAL, info.index, info.count, where)}: {label}"
 
 

@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from meddiag_desktop.core.corner_text import lps_text
+from meddiag_desktop.core.corner_text import format_dicom_date, lps_text
 from meddiag_desktop.core.label_geometry import DIAMETER_DEFINITION, SIZE_NAMES, format_mm
 from meddiag_desktop.report.model import OUTSIDE_INTENDED_USE, UNCONFIRMED, Report, RiskFinding
 
@@ -54,8 +54,9 @@ def _fonts() -> tuple[str, str, str]:
 
 
 def _fmt_date(da: str) -> str:
+    """A DA (or the date of a DT) as ``2013-04-15`` (core.corner_text.format_dicom_date)."""
     s = (da or "").strip()
-    return f"{s[0:4]}-{s[4:6]}-{s[6:8]}" if len(s) >= 8 and s[:8].isdigit() else s
+    return format_dicom_date(s[:8]) if len(s) >= 8 and s[:8].isdigit() else s
 
 
 def _fmt(v: float | None, digits: int = 1) -> str:

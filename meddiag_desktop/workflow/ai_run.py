@@ -18,16 +18,10 @@ from typing import Any
 import numpy as np
 
 from meddiag_desktop.core.findings import AIFinding, classification_key, detection_key, segment_key
+from meddiag_desktop.core.label_geometry import LESION_WORDS, is_lesion
 
 __all__ = ["AIRun", "check_plugin", "run_ai", "findings_from_result", "detection_class_names", "LESION_WORDS",
            "is_lesion"]
-
-#: labels whose connected components are findings one by one (each nodule is a finding)
-LESION_WORDS = ("nodule", "lesion", "tumour", "tumor", "mass")
-
-
-def is_lesion(name: str) -> bool:
-    return any(w in str(name).lower() for w in LESION_WORDS)
 
 
 @dataclass

@@ -9,6 +9,11 @@ from meddiag_desktop.core import label_geometry as lg
 from meddiag_desktop.core.volume import Volume
 
 
+def test_is_lesion_names_the_labels_measured_per_component():
+    assert [lg.is_lesion(n) for n in ("Nodule", "lung-nodule 2", "Tumor", "mass", "GGO lesion")] == [True] * 5
+    assert [lg.is_lesion(n) for n in ("right lung", "heart", "airway", "", 7)] == [False] * 5
+
+
 @pytest.mark.parametrize("connectivity", [6, 26])
 @pytest.mark.parametrize("density", [0.3, 0.6])  # sparse: numpy propagation; dense: SimpleITK
 def test_components_match_simpleitk_numbering(connectivity, density):
