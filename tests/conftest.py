@@ -18,6 +18,16 @@ def _private_settings_folder(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(tmp_path_factory.mktemp("settings")))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_result_cache():
+    """Every test starts with an empty session cache of plugin runs (workflow/result_cache.py)."""
+    from meddiag_desktop.workflow.result_cache import SESSION_CACHE
+
+    SESSION_CACHE.clear()
+    yield
+    SESSION_CACHE.clear()
+
+
 def rotation(axis: str, degrees: float) -> np.ndarray:
     """Rotation matrix about LPS axis ``axis`` ('x', 'y' or 'z')."""
     t = np.radians(degrees)
