@@ -73,9 +73,9 @@ def findings_from_result(result: Any, provenance: Any, volume: Any, sizes: dict 
     out: list[AIFinding] = []
     if getattr(result, "task", "") == "segmentation":
         labels = np.asarray(result.labels)
-        counts = np.bincount(labels.ravel().astype(np.int64), minlength=1)
         for value, name in sorted(result.label_names.items()):
-            if value <= 0 or value >= len(counts) or counts[value] == 0:
+            # presence label by label: no int64 copy of the whole map for a histogram
+            if value <= 0 or not np.any(labels == value):
                 continue
             if is_lesion(name):
                 for c in label_components(volume, labels, value, diameters=sizes is not None):
