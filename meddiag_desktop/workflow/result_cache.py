@@ -10,7 +10,8 @@ classifier takes its candidates from the cached segmentation, and the risk panel
 ``meddiag report`` get the same run back without a worker process being started.
 
 A changed weights file, plugin file or voxel gives another key, so a stale result is
-never returned. Entries are kept least recently used first, up to ``capacity``;
+never returned. Entries are kept least recently used first, up to ``capacity`` runs and
+``max_bytes`` of label and explanation maps (the newest run is always kept);
 :meth:`ResultCache.get` hands out a copy (arrays included), so an edit of a returned
 label map cannot change what the next caller gets.
 """
@@ -91,14 +92,19 @@ def _clone(run: Any) -> Any:
     return replace(run, result=copy.deepcopy(run.result), findings=list(run.findings), sizes=dict(run.sizes))
 
 
+def _array_bytes(result: Any) -> int:
+    return sum(int(getattr(getattr(result, name, None), "nbytes", 0) or 0) for name in ("labels", "explanation"))
+
+
 class ResultCache:
     """Successful plugin runs by :class:`RunKey`, least recently used dropped beyond ``capacity``; thread-safe.
 
     ``hits`` and ``stored`` count what was served and filed (tests and benchmarks read them).
     """
 
-    def __init__(self, capacity: int = 6) -> None:
+    def __init__(self, capacity: int = 6, max_bytes: int = 1 << 30) -> None:
         self.capacity = int(capacity)
+        self.max_bytes = int(max_bytes)  # label maps and explanation maps held, at most
         self._runs: OrderedDict[RunKey, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -131,8 +137,13 @@ class ResultCache:
             self._runs[key] = kept
             self._runs.move_to_end(key)
             self.stored += 1
-            while len(self._runs) > self.capacity:
+            while len(self._runs) > self.capacity or (len(self._runs) > 1 and self.nbytes > self.max_bytes):
                 self._runs.popitem(last=False)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays held (label maps, explanation maps)."""
+        return sum(_array_bytes(run.result) for run in self._runs.values())
 
     def clear(self) -> None:
         with self._lock:

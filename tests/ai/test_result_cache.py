@@ -140,3 +140,26 @@ def test_rejected_components_are_not_classified(finder_and_classifier, started):
     assert len(started) == 2 and len(cls.result.findings) == 1
     second = seg.sizes[segment_key("test.finder", 1, 2)]
     assert np.allclose(cls.result.findings[0].point_lps, second.centroid_lps)
+
+
+def test_cache_keeps_the_newest_runs_within_its_count_and_byte_budget():
+    from types import SimpleNamespace
+
+    from meddiag_desktop.workflow.ai_run import AIRun
+    from meddiag_desktop.workflow.result_cache import RunKey
+
+    def run(n):
+        result = SimpleNamespace(labels=np.full((10, 10, 10), n, np.uint8), explanation=None, warnings=[])
+        return AIRun(result, None, None)
+
+    cache = ResultCache(capacity=3, max_bytes=2500)
+    keys = [RunKey(str(i), "p", "1", "f", "{}") for i in range(4)]
+    for i, k in enumerate(keys[:2]):
+        cache.put(k, run(i))
+    assert len(cache) == 2 and cache.nbytes == 2000
+    cache.put(keys[2], run(2))  # 3000 bytes > 2500: the least recently used goes
+    assert keys[0] not in cache and keys[1] in cache and keys[2] in cache
+    assert cache.get(keys[1]).result.labels[0, 0, 0] == 1
+    cache.put(keys[3], run(3))
+    assert keys[2] not in cache and keys[1] in cache  # keys[1] was used last
+    assert cache.get(RunKey("x", "p", "1", "f", "{}")) is None and cache.get(None) is None
