@@ -147,6 +147,11 @@ def label_box(labels: np.ndarray, value: int) -> tuple[slice, slice, slice] | No
     return (slice(zs[0], zs[-1] + 1), slice(int(yi[0]), int(yi[-1]) + 1), slice(int(xi[0]), int(xi[-1]) + 1))
 
 
+#: voxel lists from this size are labelled by scipy's csgraph (0.25 s to import, so not for a few hundred
+#: voxels, e.g. a worker's post-processing of small nodules); smaller ones by the numpy propagation
+_GRAPH_VOXELS = 10_000
+
+
 def _components_dense(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndarray, int]:
     """Connected components of a (small) boolean array, raster-ordered (label propagation on the voxel list)."""
     out = np.zeros(mask.shape, np.int32)
@@ -171,11 +176,13 @@ def _components_dense(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndar
                 src.append(np.flatnonzero(ok)[hit])
                 dst.append(pos[hit])
     a, b = np.concatenate(src), np.concatenate(dst)
-    try:  # the graph's components in C (scipy, a dependency of the app), numbered by first voxel below
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components as graph_components
-    except ImportError:  # pragma: no cover - numpy-only installs
-        graph_components = None
+    graph_components = None
+    if idx.size >= _GRAPH_VOXELS:  # the graph's components in C (scipy, a dependency of the app), numbered below
+        try:
+            from scipy.sparse import coo_matrix
+            from scipy.sparse.csgraph import connected_components as graph_components
+        except ImportError:  # pragma: no cover - numpy-only installs
+            graph_components = None
     if graph_components is not None:
         graph = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(idx.size, idx.size))
         _, label = graph_components(graph, directed=False)

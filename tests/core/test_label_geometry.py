@@ -74,6 +74,7 @@ def test_numpy_only_labelling_matches_the_graph_labelling(monkeypatch):
     import sys
 
     m = np.random.default_rng(11).random((30, 40, 50)) < 0.3
+    assert m.sum() >= lg._GRAPH_VOXELS  # the graph path
     graph, n = lg._components_dense(m, 26)
     monkeypatch.setitem(sys.modules, "scipy.sparse.csgraph", None)  # an install without scipy
     plain, n2 = lg._components_dense(m, 26)
