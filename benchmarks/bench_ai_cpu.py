@@ -1,12 +1,18 @@
-"""End-to-end CPU time of the bundled segmentation plugin on the demo study (target: < 30 s on 2 cores).
+"""End-to-end CPU time of the bundled segmentation plugin on the demo study (issue 18 target: <= 10 s on 2 cores).
 
-    python benchmarks/bench_ai_cpu.py [--repeats 3] [--cores 2]
+    python benchmarks/bench_ai_cpu.py [--repeats 3] [--cores 2] [--baseline DIR]
 
 Runs ``meddiag infer meddiag.chest-ct-seg <demo study> --device cpu --json`` as a
 user would (new process each time: load the DICOM series, start the isolated
 worker, resample to the model grid, sliding-window inference, resample back,
 write the NIfTI), pinned to ``--cores`` CPU cores, and prints the wall time, the
 runner's own breakdown and the Dice of each label against the demo ground truth.
+
+``--baseline DIR``: another checkout (e.g. ``git archive <commit> | tar -x -C DIR``) run
+the same way, alternating with this one, so both see the same load; prints both
+medians, the ratio, the CPU seconds (user + system of the processes, which a
+shared machine inflates less than the wall time) and whether the label maps are
+identical voxel for voxel.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +39,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--plugin", default="meddiag.chest-ct-seg")
+    ap.add_argument("--baseline", help="another checkout to run alternately (before/after ratio)")
     args = ap.parse_args()
 
     from meddiag_desktop.demo import demo_ground_truth, demo_study_dir
@@ -40,35 +48,63 @@ def main() -> None:
     truth, _ = demo_ground_truth()
     cores = sorted(os.sched_getaffinity(0))[: args.cores]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.cores), "MKL_NUM_THREADS": str(args.cores)}
-    walls, last = [], None
+    trees = {"this": ROOT}
+    if args.baseline:
+        trees = {"baseline": Path(args.baseline).resolve(), "this": ROOT}
+    walls: dict[str, list[float]] = {k: [] for k in trees}
+    cpus: dict[str, list[float]] = {k: [] for k in trees}
+    last: dict[str, dict] = {}
+    labels: dict[str, np.ndarray] = {}
+    import SimpleITK as sitk
+
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats):
-            cmd = [sys.executable, "-m", "meddiag_desktop", "infer", args.plugin, str(study), "--out", tmp,
-                   "--device", "cpu", "--json"]
-            t = time.perf_counter()
-            out = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                                 preexec_fn=lambda: os.sched_setaffinity(0, cores))
-            walls.append(time.perf_counter() - t)
-            if out.returncode != 0:
-                sys.exit(f"infer failed: {out.stderr[-2000:]}")
-            last = json.loads(out.stdout)
-            print(f"run {i + 1}: {walls[-1]:.1f} s wall  {last['timings']}", flush=True)
-        import SimpleITK as sitk
-
-        labels = sitk.GetArrayFromImage(sitk.ReadImage(last["outputs"][0]))
+            for name, tree in trees.items():
+                out_dir = Path(tmp) / name
+                cmd = [sys.executable, "-m", "meddiag_desktop", "infer", args.plugin, str(study), "--out",
+                       str(out_dir), "--device", "cpu", "--json"]
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t = time.perf_counter()
+                out = subprocess.run(cmd, capture_output=True, text=True, cwd=tree,
+                                     env={**env, "PYTHONPATH": str(tree)},
+                                     preexec_fn=lambda: os.sched_setaffinity(0, cores))
+                walls[name].append(time.perf_counter() - t)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+                if out.returncode != 0:
+                    sys.exit(f"infer failed ({name}): {out.stderr[-2000:]}")
+                last[name] = json.loads(out.stdout)
+                print(f"run {i + 1} {name}: {walls[name][-1]:.1f} s wall, {cpus[name][-1]:.1f} s CPU  "
+                      f"{last[name]['timings']}", flush=True)
+            for name in trees:
+                labels[name] = sitk.GetArrayFromImage(sitk.ReadImage(last[name]["outputs"][0]))
+    mine = last["this"]
     dice = {}
-    for value, name in last["labels"].items():
-        a, b = labels == int(value), truth == int(value)
+    for value, name in mine["labels"].items():
+        a, b = labels["this"] == int(value), truth == int(value)
         if b.any():
             dice[name] = round(float(2 * (a & b).sum() / (a.sum() + b.sum())), 3)
-    print(json.dumps({
+    report = {
         "cores": len(cores),
-        "wall_s_median": round(statistics.median(walls), 2),
-        "wall_s_all": [round(w, 2) for w in walls],
-        "breakdown_last": last["timings"],
+        "wall_s_median": round(statistics.median(walls["this"]), 2),
+        "wall_s_all": [round(w, 2) for w in walls["this"]],
+        "cpu_s_median": round(statistics.median(cpus["this"]), 2),
+        "breakdown_last": mine["timings"],
         "dice_demo_study": dice,
-        "volumes_ml": last["volumes_ml"],
-    }, indent=1))
+        "volumes_ml": mine["volumes_ml"],
+    }
+    if "baseline" in trees:
+        report["baseline"] = {
+            "tree": str(trees["baseline"]),
+            "wall_s_median": round(statistics.median(walls["baseline"]), 2),
+            "wall_s_all": [round(w, 2) for w in walls["baseline"]],
+            "cpu_s_median": round(statistics.median(cpus["baseline"]), 2),
+            "breakdown_last": last["baseline"]["timings"],
+        }
+        report["ratio_wall_baseline_over_this"] = round(statistics.median(walls["baseline"]) / statistics.median(walls["this"]), 2)
+        report["ratio_cpu_baseline_over_this"] = round(statistics.median(cpus["baseline"]) / statistics.median(cpus["this"]), 2)
+        report["labels_identical_to_baseline"] = bool(np.array_equal(labels["baseline"], labels["this"]))
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

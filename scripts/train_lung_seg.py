@@ -253,7 +253,8 @@ normalization = {{ kind = "window", min = {WINDOW[0]}, max = {WINDOW[1]}, out_mi
 roi_size = {list(roi)}
 overlap = 0.25
 blend = "gaussian"
-sw_batch_size = 1
+# one z band of windows per batch: the CPU convolutions use every core (the labels do not depend on it)
+sw_batch_size = 4
 
 [model]
 in_channels = 1

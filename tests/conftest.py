@@ -155,6 +155,16 @@ def _no_dangling_qt_threads_or_timers(request, monkeypatch):
                     + "\n  ".join(problems), pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_result_cache():
+    """Every test starts with an empty session cache of plugin runs (workflow/result_cache.py)."""
+    from meddiag_desktop.workflow.result_cache import SESSION_CACHE
+
+    SESSION_CACHE.clear()
+    yield
+    SESSION_CACHE.clear()
+
+
 def rotation(axis: str, degrees: float) -> np.ndarray:
     """Rotation matrix about LPS axis ``axis`` ('x', 'y' or 'z')."""
     t = np.radians(degrees)

@@ -91,11 +91,35 @@ def volume_to_sitk(volume: Volume, array: np.ndarray | None = None) -> sitk.Imag
     return img
 
 
+_FLOAT_MEMO: dict = {}  # the last read-only volume's float32 image: id -> (weakref, array, geometry, image)
+
+
+def _float_image(volume: Volume) -> sitk.Image:
+    """``volume`` as a float32 SimpleITK image; made once for a read-only volume (the worker's), so a
+    classifier resampling a patch per nodule does not convert the whole study again for each one."""
+    import weakref
+
+    import SimpleITK as sitk
+
+    arr = volume.array
+    geometry = (tuple(volume.spacing), tuple(volume.origin), tuple(np.asarray(volume.direction, float).ravel()))
+    frozen = isinstance(arr, np.ndarray) and not arr.flags.writeable
+    if frozen:
+        hit = _FLOAT_MEMO.get(id(volume))
+        if hit is not None and hit[0]() is volume and hit[1] is arr and hit[2] == geometry:
+            return hit[3]
+    img = sitk.Cast(volume_to_sitk(volume), sitk.sitkFloat32)
+    if frozen:
+        _FLOAT_MEMO.clear()
+        _FLOAT_MEMO[id(volume)] = (weakref.ref(volume), arr, geometry, img)
+    return img
+
+
 def resample_to_grid(volume: Volume, grid: Grid, pad_value: float = 0.0, linear: bool = True) -> np.ndarray:
     """Source intensities on ``grid`` (float32 ``[z, y, x]``); outside the source: ``pad_value``."""
     import SimpleITK as sitk
 
-    img = sitk.Cast(volume_to_sitk(volume), sitk.sitkFloat32)
+    img = _float_image(volume)
     out = sitk.Resample(
         img,
         grid.reference_image(),

@@ -55,6 +55,20 @@ def importance_map(roi_zyx, mode: str, device, sigma_scale: float = 0.125):
     return w.clamp_min(max(w.min().item(), 1e-3))
 
 
+def _add_wrapped(ring, window, first: int, dim: int) -> None:
+    """``ring`` planes ``first, first+1, ... (mod n)`` along ``dim`` += ``window``'s planes ``0, 1, ...``.
+
+    Two in-place slice additions: the same single float addition per element as
+    ``index_add_`` with the rotated slot index, without its per-plane loop over a
+    strided view (about a quarter of the CPU time of a run on two cores).
+    """
+    n = ring.shape[dim]
+    head = n - first
+    ring.narrow(dim, first, head).add_(window.narrow(dim, 0, head))
+    if first:
+        ring.narrow(dim, 0, first).add_(window.narrow(dim, head, first))
+
+
 def sliding_window_argmax(
     image: torch.Tensor,
     predictor: Callable[[torch.Tensor], torch.Tensor],
@@ -133,7 +147,7 @@ def sliding_window_argmax(
     for zs in zs_list:
         if acc is not None:
             finalize(zs)
-        slots = torch.arange(zs, zs + rz, device=device) % rz
+        first = zs % rz  # ring slot of the window's first plane; its planes wrap around after slot rz - 1
         band = [(zs, ys, xs) for ys in ys_list for xs in xs_list]
         for b0 in range(0, len(band), sw_batch_size):
             if cancel is not None and cancel():
@@ -156,9 +170,9 @@ def sliding_window_argmax(
                 labels = torch.zeros((zp, yp, xp), dtype=torch.uint8 if k <= 256 else torch.int16)
             out = out.to(acc.dtype) * weight.to(acc.dtype)
             for i, (_, b, d) in enumerate(batch):
-                acc[:, :, b : b + ry, d : d + rx].index_add_(1, slots, out[i])
+                _add_wrapped(acc[:, :, b : b + ry, d : d + rx], out[i], first, 1)
                 if wsum is not None:
-                    wsum[:, b : b + ry, d : d + rx].index_add_(0, slots, weight)
+                    _add_wrapped(wsum[:, b : b + ry, d : d + rx], weight, first, 0)
             del out, win
             done += len(batch)
             if progress is not None:

@@ -35,11 +35,13 @@ __all__ = [
     "Component",
     "voxel_volume_mm3",
     "bounding_box",
+    "label_box",
     "connected_components",
     "axial_diameters",
     "axial_diameters_of_points",
     "mask_geometry",
     "label_components",
+    "labelled_components",
     "format_mm",
     "LESION_WORDS",
     "is_lesion",
@@ -113,14 +115,52 @@ def voxel_volume_mm3(volume: Any) -> float:
 
 
 def bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
-    """The smallest box (slices in ``[z, y, x]``) holding every True voxel of ``mask``; None when empty."""
-    box = []
-    for axes in ((1, 2), (0, 2), (0, 1)):
-        hit = np.flatnonzero(mask.any(axis=axes))
-        if hit.size == 0:
-            return None
-        box.append(slice(int(hit[0]), int(hit[-1]) + 1))
-    return tuple(box)  # type: ignore[return-value]
+    """The smallest box (slices in ``[z, y, x]``) holding every True voxel of ``mask``; None when empty.
+
+    The slices along z come first; y and x are then looked for in those slices only.
+    """
+    zs = np.flatnonzero(mask.any(axis=(1, 2)))
+    if zs.size == 0:
+        return None
+    sub = mask[zs[0] : zs[-1] + 1]
+    rows = sub.any(axis=2)  # [z, y]
+    ys = np.flatnonzero(rows.any(axis=0))
+    sub = sub[:, ys[0] : ys[-1] + 1]
+    xs = np.flatnonzero(sub.any(axis=(0, 1)))
+    return (slice(int(zs[0]), int(zs[-1]) + 1), slice(int(ys[0]), int(ys[-1]) + 1), slice(int(xs[0]), int(xs[-1]) + 1))
+
+
+_CHUNK_BYTES = 4 << 20  # a few MiB of label planes at a time: the comparison stays in the cache
+
+
+def label_box(labels: np.ndarray, value: int) -> tuple[slice, slice, slice] | None:
+    """:func:`bounding_box` of ``labels == value`` without a full-size boolean copy of the label map.
+
+    The planes are compared a few MiB at a time (the mask of a nodule in a 512x512x300 map
+    would be 78 MB written and read again); y and x are found in the planes holding the label.
+    """
+    arr = np.asarray(labels)
+    step = max(1, _CHUNK_BYTES // max(1, arr[0].nbytes))
+    zs: list[int] = []
+    ys = np.zeros(arr.shape[1], bool)
+    xs = np.zeros(arr.shape[2], bool)
+    for z0 in range(0, arr.shape[0], step):
+        m = arr[z0 : z0 + step] == value
+        rows = m.any(axis=2)  # [z, y]
+        hit = np.flatnonzero(rows.any(axis=1))
+        if hit.size:
+            zs.extend((hit + z0).tolist())
+            ys |= rows.any(axis=0)
+            xs |= m[hit].any(axis=(0, 1))
+    if not zs:
+        return None
+    yi, xi = np.flatnonzero(ys), np.flatnonzero(xs)
+    return (slice(zs[0], zs[-1] + 1), slice(int(yi[0]), int(yi[-1]) + 1), slice(int(xi[0]), int(xi[-1]) + 1))
+
+
+#: voxel lists from this size are labelled by scipy's csgraph (0.25 s to import, so not for a few hundred
+#: voxels, e.g. a worker's post-processing of small nodules); smaller ones by the numpy propagation
+_GRAPH_VOXELS = 10_000
 
 
 def _components_dense(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndarray, int]:
@@ -147,6 +187,23 @@ def _components_dense(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndar
                 src.append(np.flatnonzero(ok)[hit])
                 dst.append(pos[hit])
     a, b = np.concatenate(src), np.concatenate(dst)
+    graph_components = None
+    if idx.size >= _GRAPH_VOXELS:  # the graph's components in C (scipy, a dependency of the app), numbered below
+        try:
+            from scipy.sparse import coo_matrix
+            from scipy.sparse.csgraph import connected_components as graph_components
+        except ImportError:  # pragma: no cover - numpy-only installs
+            graph_components = None
+    if graph_components is not None:
+        graph = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(idx.size, idx.size))
+        _, label = graph_components(graph, directed=False)
+        # number components by their first voxel in raster order (the voxel list is raster-ordered)
+        firsts = np.full(label.max() + 1, idx.size, np.int64)
+        np.minimum.at(firsts, label, np.arange(idx.size))
+        rank = np.empty_like(firsts)
+        rank[np.argsort(firsts, kind="stable")] = np.arange(firsts.size)
+        out.flat[idx] = (rank[label] + 1).astype(np.int32)
+        return out, int(firsts.size)
     label = np.arange(idx.size)
     while True:  # min-label propagation with pointer jumping
         new = label.copy()
@@ -245,7 +302,12 @@ def _diameters_of(volume: Any, mask: np.ndarray) -> Diameters:
 
 def _geometry(volume: Any, mask: np.ndarray, offset: np.ndarray, label_value: int, index: int,
               with_diameters: bool) -> Component:
-    zyx = np.argwhere(mask) + offset
+    return _geometry_of_points(volume, np.argwhere(mask) + offset, label_value, index, with_diameters)
+
+
+def _geometry_of_points(volume: Any, zyx: np.ndarray, label_value: int, index: int,
+                        with_diameters: bool) -> Component:
+    """Size and centroid of the voxels ``zyx`` (N x 3 ``[z, y, x]``, raster order)."""
     centroid = _voxel_lps(volume, zyx).mean(axis=0)
     diameters = _diameters_at(volume, zyx) if with_diameters else None
     return Component(label_value, index, len(zyx), len(zyx) * voxel_volume_mm3(volume),
@@ -292,16 +354,34 @@ def mask_geometry(volume: Any, mask: np.ndarray, label_value: int = 0, index: in
 
 def label_components(volume: Any, labels: np.ndarray, value: int, diameters: bool = True) -> list[Component]:
     """The connected components of ``labels == value`` with their size and Fleischner diameters, raster order."""
+    return labelled_components(volume, labels, value, diameters)[0]
+
+
+def labelled_components(volume: Any, labels: np.ndarray, value: int, diameters: bool = True
+                        ) -> tuple[list[Component], np.ndarray | None, tuple[slice, slice, slice] | None]:
+    """:func:`label_components`, with the component map it was measured on and where it lies.
+
+    Returns (components, int32 map of component numbers inside the box, box of ``labels == value``
+    in ``[z, y, x]``); the map and the box are None when the label is absent. One labelling pass,
+    in the label's box only, so a caller needing a component's voxels does not label again.
+    """
     arr = np.asarray(labels)
     if arr.shape[:3] != tuple(volume.array.shape[:3]):
         raise ValueError(f"label map shape {arr.shape} does not match the volume {tuple(volume.array.shape[:3])}")
-    mask = arr == value
-    box = bounding_box(mask)
+    box = label_box(arr, value)
     if box is None:
-        return []
-    comp, n = _components(mask[box], 26)
+        return [], None, None
+    comp, n = _components(arr[box] == value, 26)
     offset = np.array([s.start for s in box])
     out = []
-    for i in range(1, n + 1):
-        out.append(_geometry(volume, comp == i, offset, int(value), i, diameters))
-    return out
+    if n:
+        # the voxels of every component at once: sort the box's voxel list by component number
+        flat = comp.ravel()
+        idx = np.flatnonzero(flat)
+        order = np.argsort(flat[idx], kind="stable")
+        idx = idx[order]
+        bounds = np.searchsorted(flat[idx], np.arange(1, n + 2))
+        for i in range(1, n + 1):
+            zyx = np.stack(np.unravel_index(idx[bounds[i - 1] : bounds[i]], comp.shape), axis=1) + offset
+            out.append(_geometry_of_points(volume, zyx, int(value), i, diameters))
+    return out, comp, box

@@ -389,6 +389,7 @@ class AIPanel(QWidget):
         self.last_channels = [(k, ch, s.label) for (k, ch), s in channel_series or []]
         volume, kw = self._volume, dict(self._run_kw)
         kw["worker"], self._spare = self._spare, None
+        kw.setdefault("findings", list(self.findings))  # the reader's decisions now: rejected nodules are not classified
         device = kw.pop("device", "auto")
         relay = _Relay(self)
         relay.text.connect(self.status.setText)
@@ -402,8 +403,12 @@ class AIPanel(QWidget):
                     relay.text.emit(f"Loading {channel}: {series.label}")
                     inputs.setdefault(key, []).append(io.load(series, cancel=cancel))
                 kw["inputs"] = inputs
-            return run_ai(info, volume, force=force, via="gui", device=device, points=points, progress=progress,
-                          cancel=cancel, on_stage=relay.text.emit, on_note=relay.text.emit, **kw)
+            run = run_ai(info, volume, force=force, via="gui", device=device, points=points, progress=progress,
+                         cancel=cancel, on_stage=relay.text.emit, on_note=relay.text.emit, **kw)
+            spare = kw.get("worker")
+            if spare is not None and not spare.used and spare.is_alive():
+                self._spare = spare  # a result at hand (workflow cache) left the warm worker for the next run
+            return run
 
         task = BackgroundTask(job, name=f"ai-{info.id}", parent=self)
         task.progress.connect(self._on_progress)

@@ -111,19 +111,21 @@ def _lung_for_nodule(volume: Volume, arr: np.ndarray, lo: np.ndarray, hi: np.nda
     return None
 
 
-def _lung_extent_points(volume: Volume, lung: np.ndarray) -> np.ndarray:
+def _lung_extent_points(volume: Volume, lung: np.ndarray, box: tuple[slice, slice, slice] | None = None) -> np.ndarray:
     """LPS positions of the first and last voxel of every row of ``lung``: enough for its extent.
 
     The LPS coordinates are linear in the index, so along a row they are extreme at its ends.
+    ``box``: ``lung`` is the crop of the whole mask at this box (its :func:`bounding_box`).
     """
-    box = label_geometry.bounding_box(lung)
     if box is None:
-        return np.zeros((0, 3))
-    lung = lung[box]
-    rows = lung.any(axis=2)
-    z, y = np.nonzero(rows)
-    first = np.argmax(lung[z, y, :], axis=1)
-    last = lung.shape[2] - 1 - np.argmax(lung[z, y, ::-1], axis=1)
+        box = label_geometry.bounding_box(lung)
+        if box is None:
+            return np.zeros((0, 3))
+        lung = lung[box]
+    first = np.argmax(lung, axis=2)  # every row at once: no copy of the rows
+    z, y = np.nonzero(np.take_along_axis(lung, first[..., None], axis=2)[..., 0])
+    last = lung.shape[2] - 1 - np.argmax(lung[z, y, ::-1], axis=1) if z.size else np.zeros(0, np.intp)
+    first = first[z, y]
     zyx = np.concatenate([np.stack([z, y, first], 1), np.stack([z, y, last], 1)])
     return _voxel_lps(volume, zyx + np.array([b.start for b in box]))
 
@@ -264,7 +266,7 @@ def derive_nodule_inputs(
     mask = None
     if labels is not None:
         arr = _label_array(volume, labels)
-        comps = label_geometry.label_components(volume, arr, nodule_label, diameters=False)
+        comps, comp_map, box = label_geometry.labelled_components(volume, arr, nodule_label, diameters=False)
         n = len(comps)
         if n:
             out["nodule_count"] = DerivedValue(n, "segmentation", f"{n} connected component(s) of label {nodule_label}")
@@ -273,9 +275,7 @@ def derive_nodule_inputs(
             if not 1 <= component <= n:
                 raise ValueError(f"component {component} does not exist: label {nodule_label} has {n} component(s)")
             chosen = comps[component - 1]
-            box = label_geometry.bounding_box(arr == nodule_label)
-            sub, _ = label_geometry.connected_components(arr[box] == nodule_label)
-            zyx = np.argwhere(sub == component) + np.array([b.start for b in box])
+            zyx = np.argwhere(comp_map == component) + np.array([b.start for b in box])  # the same labelling
             d = label_geometry.axial_diameters_of_points(volume, zyx)
             names = label_geometry.SIZE_NAMES
             out["nodule_size_mm"] = DerivedValue(
@@ -289,7 +289,8 @@ def derive_nodule_inputs(
                                               f"(Fleischner 2017, axial slice {d.axial_slice})")
             lung = _lung_for_nodule(volume, arr, zyx.min(axis=0), zyx.max(axis=0), tuple(lung_labels))
             if lung is not None:
-                extent = lung_extent(_lung_extent_points(volume, arr == lung))
+                lbox = label_geometry.label_box(arr, lung)
+                extent = lung_extent(_lung_extent_points(volume, arr[lbox] == lung, lbox))
                 upper = in_upper_lobe(np.asarray(chosen.centroid_lps), extent)
                 out["upper_lobe"] = DerivedValue(
                     upper, "segmentation",

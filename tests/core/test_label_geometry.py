@@ -73,3 +73,33 @@ def test_empty_mask_is_a_clear_error():
         lg.axial_diameters(vol, np.zeros((4, 4, 4), bool))
     assert lg.label_components(vol, np.zeros((4, 4, 4), np.uint8), 7) == []
     assert lg.mask_geometry(vol, np.zeros((4, 4, 4), bool)) is None
+
+
+def test_numpy_only_labelling_matches_the_graph_labelling(monkeypatch):
+    import sys
+
+    m = np.random.default_rng(11).random((30, 40, 50)) < 0.3
+    assert m.sum() >= lg._GRAPH_VOXELS  # the graph path
+    graph, n = lg._components_dense(m, 26)
+    monkeypatch.setitem(sys.modules, "scipy.sparse.csgraph", None)  # an install without scipy
+    plain, n2 = lg._components_dense(m, 26)
+    assert n == n2 and np.array_equal(graph, plain)
+
+
+def test_label_box_and_labelled_components_agree_with_the_plain_definitions(monkeypatch):
+    labels = np.zeros((40, 30, 20), np.uint8)
+    labels[3:9, 4:7, 2:5] = 7
+    labels[30:33, 20:28, 15:19] = 7
+    labels[10:20, 1:29, 0:20] = 1
+    monkeypatch.setattr(lg, "_CHUNK_BYTES", 30 * 20 * 4)  # four planes a chunk: boxes span chunks
+    for value in (1, 7, 3):
+        mask = labels == value
+        assert lg.label_box(labels, value) == lg.bounding_box(mask)
+    vol = Volume(np.zeros(labels.shape, np.int16), (0.7, 0.8, 1.5), (10.0, -5.0, 3.0), np.eye(3))
+    comps, comp_map, box = lg.labelled_components(vol, labels, 7)
+    assert [c.voxels for c in comps] == [6 * 3 * 3, 3 * 8 * 4] and box == lg.bounding_box(labels == 7)
+    full, n = lg.connected_components(labels == 7)
+    assert n == 2 and np.array_equal(comp_map, full[box])
+    for c in comps:  # the same numbers as measuring each component's own mask
+        assert c == lg.mask_geometry(vol, full == c.index, 7, c.index)
+    assert lg.labelled_components(vol, labels, 5) == ([], None, None)
