@@ -12,7 +12,7 @@ from meddiag_desktop.core.findings import FindingSet, segment_key
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.workflow.ai_run import run_ai
 from meddiag_desktop.workflow.result_cache import ResultCache
-from plugin_factory import trust_for_tests
+from tests.ai.plugin_factory import trust_for_tests
 
 FAST = dict(start_timeout=60, stall_timeout=60)
 
