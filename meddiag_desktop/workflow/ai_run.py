@@ -234,7 +234,8 @@ def _candidates(info: Any, volume: Any, *, force: bool, via: str, device: str, p
     segmentation plugin's run (from the cache, or run here once, audited and cached), largest first, without
     those the reader rejected. Returns (points, where they came from, the worker still unused or None)."""
     from meddiag_desktop.ai.discovery import find_plugin
-    from meddiag_desktop.ai.runner import InputRefused, points_from_labels
+    from meddiag_desktop.ai.classification import points_from_labels
+    from meddiag_desktop.ai.errors import InputRefused
     from meddiag_desktop.core.label_geometry import label_components
 
     manifest = info.manifest

@@ -79,7 +79,6 @@ def run_key(info: Any, volume: Any, options: Any, inputs: dict | None = None, *,
         "batch": options.sw_batch_size,
         "precision": options.precision,
         "points": [[round(float(c), 4) for c in p] for p in (options.points_lps or [])],
-        "confidence": bool(options.return_confidence),
         "force": bool(options.force),
         "inputs": {k: [volume_digest(v) for v in vols] for k, vols in sorted((inputs or {}).items())},
     }

@@ -154,7 +154,7 @@ def test_classifier_without_location_uses_its_candidate_finder(plugin_factory, c
     assert np.allclose(res.findings[0].point_lps, ct_box.to_lps(centre), atol=1.0)
     empty = ct_box.array.copy()
     empty[:] = -1000
-    from meddiag_desktop.ai.runner import InputRefused
+    from meddiag_desktop.ai.errors import InputRefused
     from meddiag_desktop.core.volume import Volume
 
     with pytest.raises(InputRefused, match="found no bright"):

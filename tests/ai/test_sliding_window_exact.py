@@ -64,7 +64,8 @@ def test_bundled_segmentation_labels_do_not_depend_on_the_batch():
         pytest.skip("chest-ct-seg weights not trained yet")
     from meddiag_desktop.ai.manifest import load_manifest
     from meddiag_desktop.ai.resample import model_grid, resample_to_grid
-    from meddiag_desktop.ai.runner import build_model, normalize
+    from meddiag_desktop.ai.plugin_code import build_model
+    from meddiag_desktop.ai.preprocess import normalize
     from meddiag_desktop.demo.phantom import PhantomParams, make_chest_phantom
 
     m = load_manifest(folder)

@@ -187,8 +187,8 @@ def test_philips_enhanced_mr_from_nibabel_exports_seg(tmp_path):
 # ---------------------------------------------------------------- LABELMAP on request
 
 def test_labelmap_seg_on_request_round_trips_exactly(study, tmp_path):
-    from report_helpers import NAMES as LUNG_NAMES
-    from report_helpers import provenance
+    from tests.report.report_helpers import NAMES as LUNG_NAMES
+    from tests.report.report_helpers import provenance
 
     _, volume, labels = study
     report = build_report(volume, label_maps=[LabelMap(labels, LUNG_NAMES, {}, provenance())], key_images=[])
@@ -213,7 +213,7 @@ def test_labelmap_seg_on_request_round_trips_exactly(study, tmp_path):
 
 
 def test_overlapping_segments_fall_back_to_binary_and_say_so(study, tmp_path):
-    from report_helpers import NAMES as LUNG_NAMES
+    from tests.report.report_helpers import NAMES as LUNG_NAMES
 
     _, volume, labels = study
     second = (labels == 3).astype(np.uint8) * 5  # a second result labels the nodule too
