@@ -18,7 +18,7 @@ __all__ = ["main"]
 SUBCOMMANDS: dict[str, str] = {
     "info": "meddiag_desktop.io.cli_info",
     "plugins": "meddiag_desktop.ai.cli",
-    "infer": "meddiag_desktop.ai.cli",
+    "infer": "meddiag_desktop.workflow.infer_cli",
     "risk": "meddiag_desktop.risk.cli",
     "report": "meddiag_desktop.workflow.cli",
     "db": "meddiag_desktop.db.cli",

@@ -30,12 +30,11 @@ from meddiag_desktop.ai.plugin_code import build_model
 from meddiag_desktop.ai.segmentation import segment
 from meddiag_desktop.ai.sliding_window import RunCancelled
 from meddiag_desktop.ai.trust import require_trusted
+from meddiag_desktop.core.progress import Cancel, Progress
 from meddiag_desktop.core.volume import Volume
 
 __all__ = ["RunOptions", "InputRefused", "RunCancelled", "run_plugin"]
 
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
 
 
 @dataclass

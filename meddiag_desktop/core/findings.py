@@ -19,9 +19,10 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
+    "detection_class_names",
     "PROPOSED",
     "ACCEPTED",
     "REJECTED",
@@ -208,3 +209,15 @@ class FindingSet:
         return [self.decide(f.key, EDITED, by) for f in list(self._items.values())
                 if f.label_value == int(label_value) and f.kind in ("segment", "component")
                 and f.status != REJECTED and (plugin_id is None or f.plugin_id == plugin_id)]
+
+
+def detection_class_names(result: Any) -> dict[int, str]:
+    """Class names of a detection result's labels (the result's ``label_names`` where it has them, else "nodule"
+    for a one-class detector named for nodules, else "class N")."""
+    names = dict(getattr(result, "label_names", None) or {})
+    if names:
+        return {int(k): str(v) for k, v in names.items()}
+    labels = {int(d.label) for d in result.detections}
+    if len(labels) <= 1 and "nodule" in str(result.plugin_id).lower():
+        return {lab: "nodule" for lab in labels or {0}}
+    return {lab: f"class {lab}" for lab in labels}

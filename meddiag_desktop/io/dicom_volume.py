@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from meddiag_desktop.core.progress import Cancel, Progress
 from meddiag_desktop.core.volume import Volume, WindowPreset
 from meddiag_desktop.io.dicom_pixels import decode_file, fix_bits, raw_dtype, read_native_frame
 from meddiag_desktop.io.errors import LoadCancelled, LoadError, unreadable_reason
@@ -16,8 +17,6 @@ from meddiag_desktop.io.stack_geometry import _orthonormal_frame, apply_plan, or
 
 __all__ = ["load_series", "decode_order"]
 
-Progress = Callable[[int, int], None] | None
-Cancel = Callable[[], bool] | None
 
 
 def _available_memory() -> int | None:
@@ -127,7 +126,7 @@ def decode_order(n: int, focus: float = 0.5) -> list[int]:
     return order
 
 
-def _read_planes(insts: list[InstanceHeader], progress: Progress, cancel: Cancel,
+def _read_planes(insts: list[InstanceHeader], progress: Progress | None, cancel: Cancel | None,
                  order: list[int] | None = None, on_plane: Callable[[np.ndarray, int], None] | None = None) -> np.ndarray:
     """Pixels of single-frame ``insts`` in that order, as (n, rows, cols[, 3]).
 
@@ -308,7 +307,7 @@ def _fused_ok(insts: list[InstanceHeader]) -> bool:
     return len(dtypes) == 1
 
 
-def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress, cancel: Cancel,
+def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None, cancel: Cancel | None,
                           order: list[int] | None = None, on_plane: Callable[[int], None] | None = None) -> np.ndarray:
     """``_rescale(_read_planes(insts))`` for :func:`_fused_ok` series, in one pass over the volume.
 
@@ -462,7 +461,7 @@ def _single(series: SeriesInfo, h: InstanceHeader, planes: np.ndarray, warnings:
     return Volume(planes, spacing=(sx, sy, sz), origin=origin, direction=direction, metadata=md, warnings=warnings)
 
 
-def _load_stack(series: SeriesInfo, progress: Progress, cancel: Cancel, on_partial=None, focus: float = 0.5) -> Volume:
+def _load_stack(series: SeriesInfo, progress: Progress | None, cancel: Cancel | None, on_partial=None, focus: float = 0.5) -> Volume:
     insts = list(series.instances)
     h0 = insts[0]
     warnings: list[str] = []
@@ -603,7 +602,7 @@ def _get(ds, keyword: str):
         return _raw_text(ds, keyword)
 
 
-def _load_multiframe(series: SeriesInfo, progress: Progress, cancel: Cancel) -> Volume:
+def _load_multiframe(series: SeriesInfo, progress: Progress | None, cancel: Cancel | None) -> Volume:
     h = series.instances[0]
     if progress is not None:
         progress(0, 1)
@@ -759,7 +758,7 @@ def _frame_windows(vol: Volume, ds) -> None:
         vol.metadata["window_presets"] = found + [p for p in vol.window_presets if p not in found]
 
 
-def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = None, on_partial=None,
+def load_series(series: SeriesInfo, progress: Progress | None = None, cancel: Cancel | None = None, on_partial=None,
                 focus: float = 0.5) -> Volume:
     """Load a scanned DICOM series as a Volume (see :func:`meddiag_desktop.io.load`)."""
     if not series.instances:
@@ -782,7 +781,7 @@ def load_series(series: SeriesInfo, progress: Progress = None, cancel: Cancel = 
     return vol
 
 
-def _load_series(series: SeriesInfo, progress: Progress, cancel: Cancel, on_partial=None, focus: float = 0.5) -> Volume:
+def _load_series(series: SeriesInfo, progress: Progress | None, cancel: Cancel | None, on_partial=None, focus: float = 0.5) -> Volume:
     if all(i.is_mosaic for i in series.instances):
         from meddiag_desktop.io.mosaic import load_mosaic
 

@@ -551,7 +551,7 @@ class AIPanel(QWidget):
         self.status.setText(f"Done on {result.device} in {secs:.1f} s." + ("\n" + "\n".join(extra) if extra else ""))
         detections = None
         if result.task == "detection":
-            from meddiag_desktop.workflow.ai_run import detection_class_names
+            from meddiag_desktop.core.findings import detection_class_names
 
             self.table.show_detection(result, detection_class_names(result))
             self._overlay = None

@@ -148,7 +148,7 @@ class OverlayDisplay(QObject):
         result = self.detections if self.win.state.volume is not None else None
         if result is None and not self._det_layers:
             return
-        from meddiag_desktop.workflow.ai_run import detection_class_names
+        from meddiag_desktop.core.findings import detection_class_names
 
         boxes = list(result.detections) if result is not None else []
         names = detection_class_names(result) if result is not None else {}

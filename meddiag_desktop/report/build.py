@@ -189,7 +189,7 @@ def detection_findings(result: Any, provenance: Provenance | None = None,
                        findings: Any = None) -> list[DetectionFinding]:
     """The boxes of an AI :class:`~meddiag_desktop.ai.results.DetectionResult`, with the reader's decisions
     from ``findings`` (rejected boxes left out; without it every box is an unconfirmed proposal)."""
-    from meddiag_desktop.workflow.ai_run import detection_class_names
+    from meddiag_desktop.core.findings import detection_class_names
 
     names = detection_class_names(result)
     pid = provenance.plugin_id if provenance is not None else getattr(result, "plugin_id", "")

@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from meddiag_desktop.core.findings import AIFinding, classification_key, detection_key, segment_key
+from meddiag_desktop.core.findings import (
+    AIFinding,
+    classification_key,
+    detection_class_names,
+    detection_key,
+    segment_key,
+)
 from meddiag_desktop.core.label_geometry import LESION_WORDS, is_lesion
 
 __all__ = ["AIRun", "check_plugin", "run_ai", "findings_from_result", "detection_class_names", "LESION_WORDS",
@@ -92,18 +98,6 @@ def findings_from_result(result: Any, provenance: Any, volume: Any, sizes: dict 
             out.append(AIFinding(classification_key(pid, i), "classification", str(top), None, None,
                                  tuple(float(c) for c in f.point_lps), pid, version, forced))
     return out
-
-
-def detection_class_names(result: Any) -> dict[int, str]:
-    """Class names of a detection result's labels (the result's ``label_names`` where it has them, else "nodule"
-    for a one-class detector named for nodules, else "class N")."""
-    names = dict(getattr(result, "label_names", None) or {})
-    if names:
-        return {int(k): str(v) for k, v in names.items()}
-    labels = {int(d.label) for d in result.detections}
-    if len(labels) <= 1 and "nodule" in str(result.plugin_id).lower():
-        return {lab: "nodule" for lab in labels or {0}}
-    return {lab: f"class {lab}" for lab in labels}
 
 
 _SESSION = object()  # run_ai's default cache: the session's
