@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import vtkmodules.qt
 
-import meddiag_desktop.render  # noqa: F401  (quick VTK module lookup, before the first vtkmodules.vtk* import)
-
 vtkmodules.qt.PyQtImpl = "PySide6"  # never let VTK probe for PyQt5/6
 
 import vtkmodules.vtkInteractionStyle  # noqa: E402,F401  (default interactor styles)
