@@ -29,6 +29,7 @@ __all__ = [
     "bundled_plugins_dir",
     "user_config_dir",
     "user_data_dir",
+    "user_cache_dir",
 ]
 
 #: folder name used for platformdirs' user folders (config, data, cache)
@@ -123,3 +124,10 @@ def user_data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_DIR_NAME))
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache folder: platformdirs' ``user_cache_dir("meddiag-desktop")`` (the demo study). Not created here."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_DIR_NAME))

@@ -50,9 +50,9 @@ def __getattr__(name: str) -> Any:
 
 def default_cache_dir() -> Path:
     """The per-user cache folder of MedDiag Desktop."""
-    from platformdirs import user_cache_dir
+    from meddiag_desktop.paths import user_cache_dir
 
-    return Path(user_cache_dir("meddiag-desktop"))
+    return user_cache_dir()
 
 
 def _root(cache_dir: str | os.PathLike | None) -> Path:
