@@ -41,6 +41,34 @@ def test_report_with_plugin_and_risk_anonymised(study, tmp_path, capsys, audit_l
     assert actions == ["open", "ai_run", "risk", "export"]
 
 
+def test_seg_type_labelmap_from_the_command_line(study, tmp_path, capsys):
+    """``--seg-type LABELMAP`` reaches the SEG export: one LABELMAP SEG holding exactly the plugin's voxels."""
+    pytest.importorskip("torch")
+    pytest.importorskip("safetensors")
+    import highdicom as hd
+    import numpy as np
+
+    from tests.ai.plugin_factory import make_plugin
+
+    folder, volume, _ = study
+    plugin = make_plugin(tmp_path / "plugins", "test.bright")
+    out = tmp_path / "labelmap"
+    rc = main(["report", str(folder), "--out", str(out), "--plugin", str(plugin), "--device", "cpu",
+               "--seg-type", "LABELMAP", "--accept-ai"])
+    assert rc == 0, capsys.readouterr().err
+    raw = pydicom.dcmread(out / "seg.dcm")
+    assert raw.SegmentationType == "LABELMAP"
+    seg = hd.seg.segread(out / "seg.dcm")
+    labels = seg.get_volume(combine_segments=True).array
+    binary = main(["report", str(folder), "--out", str(tmp_path / "binary"), "--plugin", str(plugin),
+                   "--device", "cpu", "--accept-ai"])
+    assert binary == 0
+    reference = hd.seg.segread(tmp_path / "binary" / "seg.dcm")
+    assert pydicom.dcmread(tmp_path / "binary" / "seg.dcm", stop_before_pixels=True).SegmentationType == "BINARY"
+    expected = reference.get_volume(combine_segments=True).array
+    assert labels.shape == expected.shape and np.array_equal(labels, expected) and labels.any()
+
+
 def test_pdf_only_report_without_plugins(study, tmp_path, capsys):
     folder, _, _ = study
     out = tmp_path / "out"
