@@ -62,7 +62,7 @@ def test_bundled_segmentation_labels_do_not_depend_on_the_batch():
     folder = bundled_plugins_dir() / "chest_ct_seg"
     if not (folder / "weights.safetensors").exists():
         pytest.skip("chest-ct-seg weights not trained yet")
-    from meddiag_desktop.ai.manifest import load_manifest
+    from meddiag_desktop.ai.manifest_io import load_manifest
     from meddiag_desktop.ai.resample import model_grid, resample_to_grid
     from meddiag_desktop.ai.plugin_code import build_model
     from meddiag_desktop.ai.preprocess import normalize
