@@ -334,6 +334,7 @@ class ReportPreviewDialog(QDialog):
             return
         report = self.current_report()
         deid = self._deidentifier() if self.anonymize.isChecked() else None
+        volume = self._volume
 
         def work(progress, cancel):
             from meddiag_desktop.report.pdf import render_pdf
@@ -341,6 +342,12 @@ class ReportPreviewDialog(QDialog):
             shown = report
             if deid is not None:
                 from meddiag_desktop.report.anonymize import pseudonymise_report
+                from meddiag_desktop.report.export import source_headers
+
+                if deid.date_shift_days is None and not deid.identifiers:
+                    # the source's values before the shift is fixed, as the export learns them: the same
+                    # shift in both (one that would map a source date onto another is skipped)
+                    deid.learn(source_headers(volume), report.patient)
 
                 shown = pseudonymise_report(report, deid)
             return rasterise_pdf(render_pdf(shown)), shown

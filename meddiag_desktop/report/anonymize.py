@@ -39,7 +39,7 @@ _DUMMY_TEXT = {"PN": "Anonymous", "LO": "ANONYMIZED", "SH": "ANONYMIZED", "ST": 
                "UT": "ANONYMIZED", "UC": "ANONYMIZED", "AE": "ANONYMOUS", "CS": "ANONYMIZED", "UR": "", "TM": "000000",
                "IS": "0", "DS": "0", "AS": "000Y"}
 _CLEANABLE = {"LO", "SH", "ST", "LT", "UT", "UC", "PN"}
-_SHIFT_RANGE = (30, 3650)  # days back; never less than a month, so a shifted date is never a source date
+_SHIFT_RANGE = (30, 3650)  # days back; never less than a month (a shift that maps one source date onto another is skipped)
 
 
 def _registry_uid(value: str) -> bool:
@@ -71,11 +71,29 @@ def _date_shift_key() -> bytes:
     return path.read_bytes()
 
 
-def patient_date_shift(patient_id: str, issuer: str = "") -> int:
-    """The patient's date shift in days (negative; the same for every export of this patient here)."""
-    digest = hmac.new(_date_shift_key(), f"{issuer}\0{patient_id}".encode(), hashlib.sha256).digest()
+def patient_date_shift(patient_id: str, issuer: str = "", attempt: int = 0) -> int:
+    """The patient's date shift in days (negative; the same for every export of this patient here).
+
+    ``attempt`` > 0 gives the patient's next shift, used only when the first would turn one of a
+    study's dates into another of its dates (see :meth:`Deidentifier.for_patient`).
+    """
+    message = f"{issuer}\0{patient_id}" + (f"\0{attempt}" if attempt else "")
+    digest = hmac.new(_date_shift_key(), message.encode(), hashlib.sha256).digest()
     lo, hi = _SHIFT_RANGE
     return -(lo + int.from_bytes(digest[:8], "big") % (hi - lo + 1))
+
+
+def _shift_collides(days: int, dates: set[str]) -> bool:
+    """True when moving one of ``dates`` (``YYYYMMDD``) by ``days`` gives another of them: the shifted
+    study date would then show a real date of the source (a study whose series date lies years
+    before its study date, as pydicom's CT_small.dcm), and the verifier rightly refuses it."""
+    parsed = []
+    for d in dates:
+        try:
+            parsed.append(_dt.datetime.strptime(d, "%Y%m%d").date())
+        except ValueError:
+            continue
+    return any((d + _dt.timedelta(days=days)).strftime("%Y%m%d") in dates for d in parsed)
 
 
 @dataclass
@@ -99,14 +117,30 @@ class Deidentifier:
         """The date shift in days (fixed at first use)."""
         if self.date_shift_days is None:
             lo, hi = _SHIFT_RANGE
-            self.date_shift_days = -(lo + secrets.randbelow(hi - lo + 1))
+            dates = self._source_dates()
+            for _ in range(64):
+                self.date_shift_days = -(lo + secrets.randbelow(hi - lo + 1))
+                if not _shift_collides(self.date_shift_days, dates):
+                    break
         return self.date_shift_days
 
     def for_patient(self, patient_id: str, issuer: str = "") -> Deidentifier:
-        """Use the per-patient date shift of ``patient_id`` (unless a shift is already fixed)."""
+        """Use the per-patient date shift of ``patient_id`` (unless a shift is already fixed).
+
+        Learn the source first (:meth:`learn`): when the patient's shift would turn one of the
+        source's dates into another (about 1 in 3,600 for a study with two dates), the patient's
+        next shift is used for this study, so no real date of the source appears shifted.
+        """
         if self.date_shift_days is None and patient_id:
-            self.date_shift_days = patient_date_shift(patient_id, issuer)
+            dates = self._source_dates()
+            for attempt in range(64):
+                self.date_shift_days = patient_date_shift(patient_id, issuer, attempt)
+                if not _shift_collides(self.date_shift_days, dates):
+                    break
         return self
+
+    def _source_dates(self) -> set[str]:
+        return {str(i.value)[:8] for i in self.identifiers if getattr(i, "kind", "") == "date"}
 
     def learn(self, sources, patient=None) -> Deidentifier:
         """Collect the identifying values of the ``sources`` (and ``patient``) that cleaning removes."""
@@ -256,7 +290,6 @@ def pseudonymise_report(report, deid: Deidentifier):
     from meddiag_desktop.report.phi_verify import collect_identifiers
 
     p = report.patient
-    deid.for_patient(p.patient_id)
     if not deid.identifiers:
         deid.learn([], p)
     else:  # the report's own fields too (a study not read from DICOM has nothing else)
@@ -265,6 +298,7 @@ def pseudonymise_report(report, deid: Deidentifier):
         if extra:
             deid.identifiers += extra
             deid._matcher = None
+    deid.for_patient(p.patient_id)  # after learning: a shift that maps one source date onto another is skipped
     clean = deid.clean
     def moved(prov):  # AI run times move with the dates: a real time beside a shifted one gives the shift away
         return None if prov is None else replace(prov, run_at=_shift_iso(prov.run_at, deid.shift))

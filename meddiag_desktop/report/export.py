@@ -20,7 +20,7 @@ from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.report.export_set import ExportError, publish_set
 from meddiag_desktop.report.model import Report
 
-__all__ = ["ExportError", "ExportResult", "export_report", "source_folders", "check_destination", "write_atomic",
+__all__ = ["ExportError", "ExportResult", "export_report", "source_folders", "source_headers", "check_destination", "write_atomic",
            "FILE_NAMES"]
 
 #: fixed output names: nothing about the patient goes into a file name
@@ -132,7 +132,7 @@ def export_report(
     return result
 
 
-def _source_headers(volume: Volume) -> list:
+def source_headers(volume: Volume) -> list:
     """Headers of every source file (identifying values and BurnedInAnnotation); [] when not DICOM."""
     import pydicom
 
@@ -178,7 +178,7 @@ def _export(report, volume, out_dir, anonymize, pdf, dicom, overwrite, say, deid
         deid = deidentifier or Deidentifier()
         result.pseudonym = deid.pseudonym
         say("reading source headers")
-        headers = _source_headers(volume)
+        headers = source_headers(volume)
         deid.learn(headers, report.patient)
         deid.for_patient(report.patient.patient_id)  # as the GUI preview does: the same shift in both
         why = burned_in(headers)

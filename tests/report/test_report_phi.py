@@ -188,6 +188,42 @@ def test_real_header_leaves_nothing_identifying(real_header_study, tmp_path):
         assert dciodvfy(result.paths[kind]) == [], kind
 
 
+def test_a_shift_that_would_show_another_source_date_is_skipped(tmp_path):
+    """CT_small's series date lies 2,455 days before its study date. When the patient's date shift is
+    exactly that, the shifted study date is the real series date: the verifier refused the export (a
+    1-in-3,600 failure seen in CI). The patient's next shift is used for such a study instead, and the
+    GUI preview and the export agree on it."""
+    import datetime as dt
+
+    from pydicom.data import get_testdata_file
+
+    from meddiag_desktop.io import load
+    from meddiag_desktop.report import LabelMap, build_report
+    from meddiag_desktop.report.anonymize import _shift_collides, patient_date_shift
+
+    src = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    first = patient_date_shift(str(src.PatientID))  # this test's key (a fresh user folder)
+    study = dt.datetime.strptime(src.StudyDate, "%Y%m%d").date()
+    colliding = (study + dt.timedelta(days=first)).strftime("%Y%m%d")
+    for kw in ("SeriesDate", "AcquisitionDate", "ContentDate"):
+        setattr(src, kw, colliding)
+    folder = tmp_path / "ct_small"
+    folder.mkdir()
+    src.save_as(folder / "CT_small.dcm")
+    assert _shift_collides(first, {src.StudyDate, colliding})
+    volume = load(folder)
+    labels = np.zeros(volume.array.shape, np.uint8)
+    labels[0, 50:70, 40:60] = 3
+    report = build_report(volume, label_maps=[LabelMap(labels, {3: "nodule"}, {3: "#ff0054"})])
+    result = export_report(report, volume, tmp_path / "out", anonymize=True)
+    sr = pydicom.dcmread(result.paths["sr"])
+    second = patient_date_shift(str(src.PatientID), attempt=1)
+    assert sr.StudyDate == (study + dt.timedelta(days=second)).strftime("%Y%m%d") != colliding
+    assert colliding not in pdf_text(result.paths["pdf"]).replace("-", "")
+    again = export_report(report, volume, tmp_path / "again", anonymize=True)  # the same shift every time
+    assert pydicom.dcmread(again.paths["sr"]).StudyDate == sr.StudyDate
+
+
 # ---------------------------------------------------------------- the verifier refuses
 def test_verifier_refuses_a_planted_value_and_names_the_attribute_not_the_value(study, tmp_path):
     from pydicom.dataset import Dataset
