@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from meddiag_desktop.core.label_map import LabelMap, hex_to_rgb
+from meddiag_desktop.core.label_map import LabelMap, LabelMapHolder, hex_to_rgb
 
 __all__ = ["LabelOverlay", "HeatOverlay"]
 
@@ -26,7 +26,7 @@ def _legend(name: str, version: str, note: str = "", what: str = "") -> str:
 
 
 @dataclass
-class LabelOverlay:
+class LabelOverlay(LabelMapHolder):
     """A label map to draw (value -> name and colour), which values are shown, opacity 0..1."""
 
     plugin_id: str
@@ -37,14 +37,6 @@ class LabelOverlay:
     plugin_name: str = ""  #: shown in the on-image legend, with the version
     plugin_version: str = ""
     legend_note: str = ""  #: e.g. "outside intended use", appended to the legend
-
-    @property
-    def labels(self) -> np.ndarray:
-        return self.label_map.array
-
-    @labels.setter
-    def labels(self, array: np.ndarray) -> None:
-        self.label_map.array = array
 
     @property
     def names(self) -> dict[int, str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from meddiag_desktop.core.label_map import LabelMap
+from meddiag_desktop.core.label_map import LabelMap, LabelMapHolder
 
 __all__ = ["LabelStats", "SegmentationResult", "Finding", "ClassificationResult", "Detection", "DetectionResult",
            "label_statistics", "result_from_summary"]
@@ -34,7 +34,7 @@ class LabelStats:
 
 
 @dataclass
-class SegmentationResult:
+class SegmentationResult(LabelMapHolder):
     """A plugin's label map (aligned voxel for voxel with the source volume, ``[z, y, x]``) and how it was made.
 
     ``labels``, ``label_names`` and ``label_colors`` are the :class:`LabelMap`'s
@@ -51,14 +51,6 @@ class SegmentationResult:
     warnings: list[str] = field(default_factory=list)
     task: str = "segmentation"
     outside_intended_use: str = ""  #: the mismatch, when the reader ran it anyway outside the intended use
-
-    @property
-    def labels(self) -> np.ndarray:
-        return self.label_map.array
-
-    @labels.setter
-    def labels(self, array: np.ndarray) -> None:
-        self.label_map.array = array
 
     @property
     def label_names(self) -> dict[int, str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LabelMap", "hex_to_rgb"]
+__all__ = ["LabelMap", "LabelMapHolder", "hex_to_rgb"]
 
 
 def hex_to_rgb(color: str, default: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
@@ -46,3 +46,18 @@ class LabelMap:
         """Label values that have at least one voxel, in ascending order."""
         counts = np.bincount(np.asarray(self.array).ravel().astype(np.int64), minlength=1)
         return [int(v) for v in np.flatnonzero(counts) if v != 0 and int(v) in self.names]
+
+
+class LabelMapHolder:
+    """For the types that wrap a :class:`LabelMap` in ``label_map`` (an AI result, an overlay): their
+    ``labels`` is the map's array, read and replaced in one place."""
+
+    label_map: LabelMap
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.label_map.array
+
+    @labels.setter
+    def labels(self, array: np.ndarray) -> None:
+        self.label_map.array = array

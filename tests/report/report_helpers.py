@@ -111,3 +111,28 @@ def pdf_text(path: Path) -> str:
     if tool is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
     return subprocess.run([tool, "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def sr_items(ds) -> list[tuple]:
+    """(concept meaning, value) of every content item of an SR, depth first: codes by meaning, numbers as
+    floats, text, person names, and spatial coordinates as a tuple of floats."""
+    out: list[tuple] = []
+
+    def walk(seq):
+        for item in seq:
+            name = item.ConceptNameCodeSequence[0].CodeMeaning if "ConceptNameCodeSequence" in item else ""
+            if "ConceptCodeSequence" in item:
+                out.append((name, item.ConceptCodeSequence[0].CodeMeaning))
+            elif "MeasuredValueSequence" in item:
+                out.append((name, float(item.MeasuredValueSequence[0].NumericValue)))
+            elif "TextValue" in item:
+                out.append((name, item.TextValue))
+            elif "PersonName" in item:
+                out.append((name, str(item.PersonName)))
+            elif "GraphicData" in item:
+                out.append((name, tuple(float(v) for v in item.GraphicData)))
+            if "ContentSequence" in item:
+                walk(item.ContentSequence)
+
+    walk(ds.ContentSequence)
+    return out

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pydicom
 import pytest
-from tests.report.report_helpers import COLORS, NAMES, dciodvfy, pdf_text
+from tests.report.report_helpers import COLORS, NAMES, dciodvfy, pdf_text, sr_items
 
 from meddiag_desktop.cli import main
 from meddiag_desktop.core.findings import FindingSet
@@ -46,28 +46,6 @@ def _with_false_positive(volume, labels):
     return out
 
 
-def _sr_items(ds):
-    """(concept meaning, value) of every content item of an SR, depth first."""
-    out = []
-
-    def walk(seq):
-        for item in seq:
-            name = item.ConceptNameCodeSequence[0].CodeMeaning if "ConceptNameCodeSequence" in item else ""
-            if "ConceptCodeSequence" in item:
-                out.append((name, item.ConceptCodeSequence[0].CodeMeaning))
-            elif "MeasuredValueSequence" in item:
-                out.append((name, float(item.MeasuredValueSequence[0].NumericValue)))
-            elif "TextValue" in item:
-                out.append((name, item.TextValue))
-            elif "PersonName" in item:
-                out.append((name, str(item.PersonName)))
-            if "ContentSequence" in item:
-                walk(item.ContentSequence)
-
-    walk(ds.ContentSequence)
-    return out
-
-
 def test_rejecting_the_false_positive_follows_to_risk_seg_sr_and_pdf(study, tmp_path):
     _, volume, labels = study
     labels = _with_false_positive(volume, labels)
@@ -91,7 +69,7 @@ def test_rejecting_the_false_positive_follows_to_risk_seg_sr_and_pdf(study, tmp_
     seg = pydicom.dcmread(result.paths["seg"])
     assert int((seg.pixel_array > 0).sum()) == int(np.isin(labels, [1, 2, 3]).sum()) - 1  # the FP voxel is gone
     sr = pydicom.dcmread(result.paths["sr"])
-    items = _sr_items(sr)
+    items = sr_items(sr)
     assert ("Person Observer Name", "Reader^Rita^^Dr") in items
     assert [v for n, v in items if n == "AI finding status"] == ["Confirmed by reader"] * 3
     assert sum(1 for n, v in items if n == "Tracking Identifier" and str(v).startswith("nodule")) == 1
@@ -118,7 +96,7 @@ def test_headless_report_marks_every_ai_finding_unconfirmed_unless_accept_ai(stu
     text = " ".join(pdf_text(out / "report.pdf").split())
     assert "AI proposals: unconfirmed, not reviewed by a reader" in text and "AI proposal, unconfirmed" in text
     sr = pydicom.dcmread(out / "sr.dcm")
-    items = _sr_items(sr)
+    items = sr_items(sr)
     assert [v for n, v in items if n == "AI finding status"] == ["AI proposal, unconfirmed"] * len(summary["findings"])
     assert not any(n == "Person Observer Name" for n, _ in items)  # the device alone observed
     assert ("Device Observer Name", "MedDiag Desktop") in items or any(n == "Device Observer UID" for n, _ in items)
@@ -129,7 +107,7 @@ def test_headless_report_marks_every_ai_finding_unconfirmed_unless_accept_ai(stu
     printed = capsys.readouterr()
     assert rc == 0, printed.err
     assert all(f["status"] == "accepted" and f["decided_by"] == READER for f in json.loads(printed.out)["findings"])
-    items = _sr_items(pydicom.dcmread(tmp_path / "accepted" / "sr.dcm"))
+    items = sr_items(pydicom.dcmread(tmp_path / "accepted" / "sr.dcm"))
     assert ("Person Observer Name", "Reader^Rita^^Dr") in items
     assert set(v for n, v in items if n == "AI finding status") == {"Confirmed by reader"}
     events = [json.loads(ln) for ln in audit_log.read_text().splitlines()]
@@ -167,7 +145,7 @@ def test_one_nodule_has_one_size_in_table_risk_pdf_and_sr(study, tmp_path):
     short_mm = axial_diameters(volume, labels == 3).short_axis_mm
     assert f"short axis {short_mm:.1f} mm" in risk["nodule_size_mm"].detail
     assert row[1:6] == [f"{table['volume_ml']:.2f}", "30", f"{long_mm:.1f}", f"{short_mm:.1f}", f"{mean_mm:.1f}"]
-    items = _sr_items(pydicom.dcmread(result.paths["sr"]))
+    items = sr_items(pydicom.dcmread(result.paths["sr"]))
     start = items.index(("Tracking Identifier", "nodule"))
     end = next((i for i in range(start + 1, len(items)) if items[i][0] == "Tracking Identifier"), len(items))
     group = items[start:end]
@@ -186,7 +164,7 @@ def test_forced_run_says_outside_intended_use_in_seg_sr_and_pdf(study, tmp_path)
     assert algo.AlgorithmName.endswith("(outside intended use)")
     sr = pydicom.dcmread(result.paths["sr"])
     assert sr.SeriesDescription == "MedDiag measurement report (AI outside intended use)"
-    assert ("Outside intended use", "Yes") in _sr_items(sr)
+    assert ("Outside intended use", "Yes") in sr_items(sr)
     text = " ".join(pdf_text(result.paths["pdf"]).split())
     assert "OUTSIDE INTENDED USE" in text and sentence in text
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from tests.report.report_helpers import dciodvfy, pdf_text
+from tests.report.report_helpers import dciodvfy, pdf_text, sr_items
 
 from meddiag_desktop.ai.results import Detection, DetectionResult
 from meddiag_desktop.core.findings import FindingSet
@@ -18,24 +18,6 @@ from meddiag_desktop.workflow import findings_from_result
 
 PID = "lung_nodule_ct_detection"
 READER = "Dr Rita Reader"
-
-
-def _walk(seq, out):
-    for item in seq:
-        name = item.ConceptNameCodeSequence[0].CodeMeaning if "ConceptNameCodeSequence" in item else ""
-        if "ConceptCodeSequence" in item:
-            out.append((name, item.ConceptCodeSequence[0].CodeMeaning))
-        elif "MeasuredValueSequence" in item:
-            out.append((name, float(item.MeasuredValueSequence[0].NumericValue)))
-        elif "TextValue" in item:
-            out.append((name, item.TextValue))
-        elif "PersonName" in item:
-            out.append((name, str(item.PersonName)))
-        elif "GraphicData" in item:
-            out.append((name, tuple(float(v) for v in item.GraphicData)))
-        if "ContentSequence" in item:
-            _walk(item.ContentSequence, out)
-    return out
 
 
 def test_accepted_boxes_are_findings_proposals_are_marked_rejected_are_gone(study, tmp_path):
@@ -64,7 +46,7 @@ def test_accepted_boxes_are_findings_proposals_are_marked_rejected_are_gone(stud
     out = export_report(report, volume, tmp_path / "out")
     assert set(out.paths) == {"pdf", "sr"}
 
-    items = _walk(pydicom.dcmread(out.paths["sr"]).ContentSequence, [])
+    items = sr_items(pydicom.dcmread(out.paths["sr"]))
     tracking = [v for n, v in items if n == "Tracking Identifier"]
     assert "nodule 1" in tracking and "nodule 3" in tracking and "nodule 2" not in tracking
     assert [v for n, v in items if n.startswith("Box size along")] == [6.0, 8.0, 4.0, 5.0, 5.0, 5.0]
@@ -163,7 +145,7 @@ def test_boxes_the_lung_bundles_saver_wrote_reach_the_sr_unchanged(study, tmp_pa
     report = build_report(volume, detections=detection_findings(result, prov, findings), findings=findings,
                           key_images=[], reader_name=READER)
     out = export_report(report, volume, tmp_path / "out", pdf=False)
-    items = _walk(pydicom.dcmread(out.paths["sr"]).ContentSequence, [])
+    items = sr_items(pydicom.dcmread(out.paths["sr"]))
     points = [v for _, v in items if isinstance(v, tuple)]
     assert np.allclose(points[0], c_high, atol=1e-3) and np.allclose(points[-1], c_low, atol=1e-3)
     assert [v for n, v in items if n == "AI finding status"] == ["Confirmed by reader", "AI proposal, unconfirmed"]
