@@ -19,7 +19,7 @@ from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.io.errors import LoadCancelled, LoadError
 from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
 
-__all__ = ["scan", "load", "pick_series", "LoadError", "LoadCancelled", "ScanResult", "SeriesInfo", "SkippedFile", "InstanceHeader"]
+__all__ = ["scan", "load", "scan_and_load", "pick_series", "LoadError", "LoadCancelled", "ScanResult", "SeriesInfo", "SkippedFile", "InstanceHeader"]
 
 
 def scan(path: str | os.PathLike, progress: Progress | None = None, cancel: Cancel | None = None) -> ScanResult:
@@ -33,7 +33,7 @@ def scan(path: str | os.PathLike, progress: Progress | None = None, cancel: Canc
         return _scan(path, progress, cancel)
 
 
-def _scan(path: str | os.PathLike, progress: Progress, cancel: Cancel) -> ScanResult:
+def _scan(path: str | os.PathLike, progress: Progress, cancel: Cancel, prefetch=None) -> ScanResult:
     from meddiag_desktop.io.dicom_scan import list_files, scan_dicom
     from meddiag_desktop.io.itk_files import DATA_SUFFIXES, is_itk_file, itk_series_info
 
@@ -46,7 +46,7 @@ def _scan(path: str | os.PathLike, progress: Progress, cancel: Cancel) -> ScanRe
     data = [f for f in files if f.name.lower().endswith(DATA_SUFFIXES)]
     not_dicom = set(itk) | set(data)
     rest = [f for f in files if f not in not_dicom]
-    result = scan_dicom(rest, progress=progress, cancel=cancel)
+    result = scan_dicom(rest, progress=progress, cancel=cancel, prefetch=prefetch, workers=1 if prefetch else 4)
     for f in itk:
         try:
             result.append(itk_series_info(f))
@@ -150,7 +150,6 @@ def _load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress, ca
     p = Path(path_or_series)
     if not p.exists():
         raise LoadError(f"{p}: no such file or folder")
-    notes: list[str] = []
     if p.is_file() and is_itk_file(p):
         return load_itk(p)
     if p.is_file() and p.name.upper() != "DICOMDIR":
@@ -159,14 +158,45 @@ def _load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress, ca
         except HeaderError as exc:
             raise LoadError(f"{p.name}: {exc}; it cannot be shown") from None
         series = group_instances([header])[0]
-    else:
-        found = _scan(p, progress, cancel)
+        return load_series(series, progress, cancel, on_partial, focus) if series.path is None else load_itk(series.path)
+    _found, _series, vol, notes = _scan_and_load(p, progress, cancel, on_partial, focus)
+    vol.warnings.extend(notes)
+    return vol
+
+
+def scan_and_load(path: str | os.PathLike, progress: Progress | None = None, cancel: Cancel | None = None,
+                  on_partial: Callable | None = None, focus: float = 0.5) -> tuple[ScanResult, SeriesInfo, Volume]:
+    """Scan a folder (or DICOMDIR) and load the series :func:`pick_series` chooses: what ``scan``
+    then ``load(pick_series(...)[0])`` give (``load(folder)`` adds pick_series' notes to the volume's warnings).
+
+    The pixels of an uncompressed series are read on another core while the headers are still
+    being scanned (see :mod:`prefetch`), so opening a folder costs little more than reading its files.
+    """
+    from meddiag_desktop.io.io_threads import gc_paused
+
+    with gc_paused():
+        return _scan_and_load(Path(path), progress, cancel, on_partial, focus)[:3]
+
+
+def _scan_and_load(p: Path, progress: Progress, cancel: Cancel, on_partial: Callable | None,
+                   focus: float) -> tuple[ScanResult, SeriesInfo, Volume, list[str]]:
+    from meddiag_desktop.io.dicom_volume import load_series
+    from meddiag_desktop.io.itk_files import load_itk
+    from meddiag_desktop.io.prefetch import NativePrefetch
+
+    prefetch = NativePrefetch()
+    try:
+        found = _scan(p, progress, cancel, prefetch)
         series, notes = pick_series(found, p)
         if found.skipped:
             notes.append(
                 f"{len(found.skipped)} file(s) were skipped (not images, damaged, duplicates or symbolic links): "
                 "see the study browser."
             )
-    vol = load_series(series, progress, cancel, on_partial, focus) if series.path is None else load_itk(series.path)
-    vol.warnings.extend(notes)
-    return vol
+        if series.path is None:
+            vol = load_series(series, progress, cancel, on_partial, focus, prefetch=prefetch)
+        else:
+            vol = load_itk(series.path)
+    finally:
+        prefetch.discard()
+    return found, series, vol, notes

@@ -29,33 +29,51 @@ _IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 def list_files(path: Path, skipped: list[SkippedFile] | None = None, follow_symlinks: bool = False) -> list[Path]:
     """Files under ``path`` (itself if a file), recursively, in a stable order, hidden ones left out.
 
+    A folder's files come first (sorted by name), then its subfolders' (sorted, depth first).
     Symbolic links inside the folder (to files or folders) are not followed unless
     ``follow_symlinks``: they could lead out of the study (another patient's folder, a
-    device, a loop). Each one is listed in ``skipped`` with what it points to.
+    device, a loop). Each one is listed in ``skipped`` with what it points to. Folders that
+    cannot be listed are passed over, as ``os.walk`` does.
     """
     if path.is_file():
         return [path]
     out: list[Path] = []
-    for root, dirs, files in os.walk(path, followlinks=follow_symlinks):
-        rootp = Path(root)
-        kept_dirs = []
-        for d in sorted(dirs):
-            if d.startswith("."):
-                continue
-            if not follow_symlinks and (rootp / d).is_symlink():
-                _skip_link(rootp / d, "folder", skipped)
-                continue
-            kept_dirs.append(d)
-        dirs[:] = kept_dirs
-        for f in sorted(files):
-            if f.startswith(".") or f.lower() in _IGNORED_NAMES:
-                continue
-            fp = rootp / f
-            if not follow_symlinks and fp.is_symlink():
-                _skip_link(fp, "file", skipped)
-                continue
-            out.append(fp)
+    _list_into(path, out, skipped, follow_symlinks)
     return out
+
+
+def _list_into(folder: Path, out: list[Path], skipped: list[SkippedFile] | None, follow_symlinks: bool) -> None:
+    # os.scandir's entries know from the directory listing whether they are links or folders:
+    # no stat call per file (os.walk plus Path.is_symlink made two)
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    dirs: list[Path] = []
+    for e in entries:
+        name = e.name
+        if name.startswith("."):
+            continue
+        try:
+            is_link = e.is_symlink()
+            is_dir = e.is_dir()  # follows a link, as os.walk does
+        except OSError:
+            is_link, is_dir = False, False
+        if is_dir:
+            if is_link and not follow_symlinks:
+                _skip_link(folder / name, "folder", skipped)
+            else:
+                dirs.append(folder / name)
+            continue
+        if name.lower() in _IGNORED_NAMES:
+            continue
+        if is_link and not follow_symlinks:
+            _skip_link(folder / name, "file", skipped)
+            continue
+        out.append(folder / name)
+    for d in dirs:
+        _list_into(d, out, skipped, follow_symlinks)
 
 
 def _skip_link(link: Path, kind: str, skipped: list[SkippedFile] | None) -> None:
@@ -146,8 +164,13 @@ def scan_dicom(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     workers: int = 4,
+    prefetch=None,
 ) -> ScanResult:
-    """Read the headers of ``files`` (threads overlap the I/O) and group them into series."""
+    """Read the headers of ``files`` (threads overlap the I/O) and group them into series.
+
+    ``prefetch`` (a :class:`~meddiag_desktop.io.prefetch.NativePrefetch`) is offered each header as
+    it is parsed, so pixels can be read while the scan goes on.
+    """
     unique = list(files)
     index_notes: dict[Path, str] = {}
     if any(f.name.upper() == "DICOMDIR" for f in files):
@@ -170,9 +193,15 @@ def scan_dicom(
     headers: list[InstanceHeader] = []
     skipped: list[SkippedFile] = []
 
+    if prefetch is not None:
+        prefetch.start(len(unique))
+
     def one(p: Path):
         try:
-            return read_header(p)
+            h = read_header(p)
+            if prefetch is not None:
+                prefetch.offer(h)
+            return h
         except HeaderError as exc:
             return SkippedFile(p, str(exc))
         except MemoryError:
