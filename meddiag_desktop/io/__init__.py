@@ -33,7 +33,7 @@ def scan(path: str | os.PathLike, progress: Progress | None = None, cancel: Canc
         return _scan(path, progress, cancel)
 
 
-def _scan(path: str | os.PathLike, progress: Progress, cancel: Cancel, prefetch=None) -> ScanResult:
+def _scan(path: str | os.PathLike, progress: Progress, cancel: Cancel) -> ScanResult:
     from meddiag_desktop.io.dicom_scan import list_files, scan_dicom
     from meddiag_desktop.io.itk_files import DATA_SUFFIXES, is_itk_file, itk_series_info
 
@@ -46,7 +46,7 @@ def _scan(path: str | os.PathLike, progress: Progress, cancel: Cancel, prefetch=
     data = [f for f in files if f.name.lower().endswith(DATA_SUFFIXES)]
     not_dicom = set(itk) | set(data)
     rest = [f for f in files if f not in not_dicom]
-    result = scan_dicom(rest, progress=progress, cancel=cancel, prefetch=prefetch, workers=1 if prefetch else 4)
+    result = scan_dicom(rest, progress=progress, cancel=cancel)
     for f in itk:
         try:
             result.append(itk_series_info(f))
@@ -168,9 +168,6 @@ def scan_and_load(path: str | os.PathLike, progress: Progress | None = None, can
                   on_partial: Callable | None = None, focus: float = 0.5) -> tuple[ScanResult, SeriesInfo, Volume]:
     """Scan a folder (or DICOMDIR) and load the series :func:`pick_series` chooses: what ``scan``
     then ``load(pick_series(...)[0])`` give (``load(folder)`` adds pick_series' notes to the volume's warnings).
-
-    The pixels of an uncompressed series are read on another core while the headers are still
-    being scanned (see :mod:`prefetch`), so opening a folder costs little more than reading its files.
     """
     from meddiag_desktop.io.io_threads import gc_paused
 
@@ -182,21 +179,12 @@ def _scan_and_load(p: Path, progress: Progress, cancel: Cancel, on_partial: Call
                    focus: float) -> tuple[ScanResult, SeriesInfo, Volume, list[str]]:
     from meddiag_desktop.io.dicom_volume import load_series
     from meddiag_desktop.io.itk_files import load_itk
-    from meddiag_desktop.io.prefetch import NativePrefetch
-
-    prefetch = NativePrefetch()
-    try:
-        found = _scan(p, progress, cancel, prefetch)
-        series, notes = pick_series(found, p)
-        if found.skipped:
-            notes.append(
-                f"{len(found.skipped)} file(s) were skipped (not images, damaged, duplicates or symbolic links): "
-                "see the study browser."
-            )
-        if series.path is None:
-            vol = load_series(series, progress, cancel, on_partial, focus, prefetch=prefetch)
-        else:
-            vol = load_itk(series.path)
-    finally:
-        prefetch.discard()
+    found = _scan(p, progress, cancel)
+    series, notes = pick_series(found, p)
+    if found.skipped:
+        notes.append(
+            f"{len(found.skipped)} file(s) were skipped (not images, damaged, duplicates or symbolic links): "
+            "see the study browser."
+        )
+    vol = load_series(series, progress, cancel, on_partial, focus) if series.path is None else load_itk(series.path)
     return found, series, vol, notes

@@ -11,6 +11,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 import threading
+import time
 from pathlib import Path
 
 from meddiag_desktop.io.dicom_header import HeaderError, read_header
@@ -20,6 +21,9 @@ from meddiag_desktop.io.io_threads import share_work
 from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
 
 __all__ = ["scan_dicom", "list_files", "group_instances", "ORIENTATION_TOLERANCE"]
+
+#: seconds a header read takes above which the files are taken to be on disk, not in the page cache
+COLD_FILE_S = 200e-6
 
 #: two orientations whose cosines differ less than this are the same
 ORIENTATION_TOLERANCE = 1e-3
@@ -163,13 +167,14 @@ def scan_dicom(
     files: list[Path],
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
-    workers: int = 4,
-    prefetch=None,
+    workers: int | None = None,
 ) -> ScanResult:
-    """Read the headers of ``files`` (threads overlap the I/O) and group them into series.
+    """Read the headers of ``files`` and group them into series.
 
-    ``prefetch`` (a :class:`~meddiag_desktop.io.prefetch.NativePrefetch`) is offered each header as
-    it is parsed, so pixels can be read while the scan goes on.
+    ``workers`` threads read at once; by default (None) the calling thread alone, joined by
+    three pooled threads when the first files are slow to read (not yet in the page cache:
+    threads overlap the disk's latency). On files already in memory threads only pass the GIL
+    back and forth: 300 headers take 19 ms on one thread and 25-38 ms on four (2 cores).
     """
     unique = list(files)
     index_notes: dict[Path, str] = {}
@@ -193,15 +198,9 @@ def scan_dicom(
     headers: list[InstanceHeader] = []
     skipped: list[SkippedFile] = []
 
-    if prefetch is not None:
-        prefetch.start(len(unique))
-
     def one(p: Path):
         try:
-            h = read_header(p)
-            if prefetch is not None:
-                prefetch.offer(h)
-            return h
+            return read_header(p)
         except HeaderError as exc:
             return SkippedFile(p, str(exc))
         except MemoryError:
@@ -218,7 +217,7 @@ def scan_dicom(
     stop = threading.Event()
     done = [0]
 
-    def work(report: bool) -> None:
+    def work(report: bool, only_one: bool = False) -> None:
         while not stop.is_set():
             with lock:
                 b = next(todo, None)
@@ -234,7 +233,16 @@ def scan_dicom(
                 if cancel is not None and cancel():
                     stop.set()
                     raise LoadCancelled()
+            if only_one:
+                return
 
+    if workers is None:
+        workers = 1
+        if len(batches) > 1:  # time the first batch alone: a cold disk takes 0.1-10 ms a file, the page cache ~60 us
+            t = time.perf_counter()
+            work(True, only_one=True)
+            if time.perf_counter() - t > COLD_FILE_S * len(batches[0]):
+                workers = 4
     share_work(work, stop, helpers=min(len(batches) - 1, max(0, workers - 1)))
     for batch in results:
         for result in batch or ():

@@ -307,67 +307,8 @@ def _fused_ok(insts: list[InstanceHeader]) -> bool:
     return len(dtypes) == 1
 
 
-class _FusedRange:
-    """What :func:`_read_native_rescaled` must measure of a :func:`_fused_ok` series to settle the int16 range check.
-
-    BitsStored bounds each file's stored values; only the side(s) those bounds cannot settle
-    (the lowest bound plus the lowest intercept below -32768, the highest plus the highest above
-    32767) are measured, per plane, while the plane is in the CPU cache.
-    """
-
-    def __init__(self, insts: list[InstanceHeader]) -> None:
-        self.intercepts = [int(i.rescale_intercept) for i in insts]
-        self.ic_lo, self.ic_hi = min(self.intercepts), max(self.intercepts)
-        ranges = [_stored_range(i) for i in insts]
-        self.bound_lo, self.bound_hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
-        self.need_lo = self.bound_lo + self.ic_lo < -32768
-        self.need_hi = self.bound_hi + self.ic_hi > 32767
-
-    @property
-    def needed(self) -> bool:
-        return self.need_lo or self.need_hi
-
-    def fits(self, lo_hi: list[tuple[int, int] | None]) -> bool:
-        """Whether the rescaled values fit int16, given each plane's measured (lo, hi) (when ``needed``)."""
-        if not self.needed:
-            return True
-        lo = min(v[0] for v in lo_hi)  # type: ignore[index]
-        hi = max(v[1] for v in lo_hi)  # type: ignore[index]
-        return lo + self.ic_lo >= -32768 and hi + self.ic_hi <= 32767
-
-
-def _read_fused_plane(h: InstanceHeader, planes: np.ndarray, k: int, intercept: int, rng: _FusedRange) -> tuple[int, int] | None:
-    """Read ``h``'s pixels (one ``preadv`` from the recorded offset) into plane ``k`` of the int16
-    ``planes``, fix the bits and add ``intercept`` while the plane is cached; returns the plane's
-    stored (lo, hi) when ``rng`` needs them (else None). Raises :class:`LoadError` saying what is
-    wrong with the file."""
-    import os
-
-    buf = planes[k].view(raw_dtype(h))  # the stored values: int16, or uint16 through a view of the same memory
-    nbytes = buf.nbytes
-    try:
-        fd = os.open(h.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        try:
-            got = os.preadv(fd, [memoryview(buf).cast("B")], h.pixel_offset)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise LoadError(f"{h.path}: cannot be read ({exc.strerror or exc}); check the disk or copy the study again") from None
-    if got != nbytes:
-        raise LoadError(f"{h.path}: pixel data is truncated ({got} of {nbytes} bytes); the file is damaged")
-    fix_bits(buf, h)
-    lo_hi = None
-    if rng.needed:
-        lo_hi = (int(buf.min()) if rng.need_lo else rng.bound_lo, int(buf.max()) if rng.need_hi else rng.bound_hi)
-    if intercept:  # in int16, wrapping: exact whenever the range check passes
-        np.add(planes[k], intercept, out=planes[k], casting="unsafe")
-    return lo_hi
-
-
 def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None, cancel: Cancel | None,
-                          order: list[int] | None = None, on_plane: Callable[[int], None] | None = None,
-                          planes: np.ndarray | None = None, lo_hi: list[tuple[int, int] | None] | None = None,
-                          done: int = 0) -> np.ndarray:
+                          order: list[int] | None = None, on_plane: Callable[[int], None] | None = None) -> np.ndarray:
     """``_rescale(_read_planes(insts))`` for :func:`_fused_ok` series, in one pass over the volume.
 
     Each file's pixels are read (one ``preadv`` from the recorded offset) straight into their
@@ -375,32 +316,37 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None
     still in the CPU cache, so the volume's memory is swept once (the old path read every plane,
     then scanned the whole volume for min/max, then added the intercept: three sweeps). The int16
     range check of :func:`_rescale` is decided from BitsStored when that suffices, else from
-    per-plane min/max taken while the plane is cached (:class:`_FusedRange`). If the check fails
-    (values would overflow int16) the intercepts are subtracted again (int16 wraps, so this
-    restores the stored values exactly) and :func:`_rescale` takes its float32 path: the result is
-    bit-identical to the old one.
+    per-plane min/max taken while the plane is cached. If the check fails (values would overflow
+    int16) the intercepts are subtracted again (int16 wraps, so this restores the stored values
+    exactly) and
+    :func:`_rescale` takes its float32 path: the result is bit-identical to the old one.
 
     ``order`` is the order in which planes are read (e.g. the viewer's current slice first);
     ``on_plane(k)`` is called (from a reading thread) once plane ``k`` is in the volume.
-    ``planes`` (n x rows x cols int16), ``lo_hi`` and ``done``: a volume of which some planes were
-    already read this way (by :mod:`prefetch`), their measured ranges, and how many; ``order`` then
-    lists the planes still to read.
     """
+    import os
     import threading
 
     h0 = insts[0]
     n = len(insts)
-    if planes is None:
-        _check_size((n, h0.rows, h0.columns), 2, "This series")
-        planes = np.empty((n, h0.rows, h0.columns), np.int16)
-    rng = _FusedRange(insts)
-    intercepts = rng.intercepts
-    if lo_hi is None:
-        lo_hi = [None] * n
+    rows, cols = h0.rows, h0.columns
+    _check_size((n, rows, cols), 2, "This series")
+    planes = np.empty((n, rows, cols), np.int16)
+    # the stored values: int16, or uint16 (16 bits stored) read through a view of the same memory
+    stored = planes.view(raw_dtype(h0))
+    intercepts = [int(i.rescale_intercept) for i in insts]
+    ic_lo, ic_hi = min(intercepts), max(intercepts)
+    ranges = [_stored_range(i) for i in insts]
+    bound_lo, bound_hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    need_lo = bound_lo + ic_lo < -32768  # only the side(s) BitsStored cannot settle are measured
+    need_hi = bound_hi + ic_hi > 32767
+    need_range = need_lo or need_hi
+    lo_hi: list[tuple[int, int] | None] = [None] * n
     todo = iter(order if order is not None else range(n))
     lock = threading.Lock()
     stop = threading.Event()
-    count_done = [done]
+    done = [0]
+    nbytes = rows * cols * 2
 
     def work(report: bool) -> None:
         while not stop.is_set():
@@ -408,12 +354,29 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None
                 k = next(todo, None)
             if k is None:
                 return
-            lo_hi[k] = _read_fused_plane(insts[k], planes, k, intercepts[k], rng)
+            h = insts[k]
+            buf = stored[k]
+            mv = memoryview(buf).cast("B")
+            try:
+                fd = os.open(h.path, os.O_RDONLY)
+                try:
+                    got = os.preadv(fd, [mv], h.pixel_offset)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise LoadError(f"{h.path}: cannot be read ({exc.strerror or exc}); check the disk or copy the study again") from None
+            if got != nbytes:
+                raise LoadError(f"{h.path}: pixel data is truncated ({got} of {nbytes} bytes); the file is damaged")
+            fix_bits(buf, h)
+            if need_range:
+                lo_hi[k] = (int(buf.min()) if need_lo else bound_lo, int(buf.max()) if need_hi else bound_hi)
+            if intercepts[k]:  # in int16, wrapping: exact whenever the range check below passes
+                np.add(planes[k], intercepts[k], out=planes[k], casting="unsafe")
             if on_plane is not None:
                 on_plane(k)
             with lock:
-                count_done[0] += 1
-                count = count_done[0]
+                done[0] += 1
+                count = done[0]
             if report:
                 if progress is not None and (count % 8 == 0 or count == n):
                     progress(count, n)
@@ -422,13 +385,16 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None
                     raise LoadCancelled()
 
     share_work(work, stop)
-    if progress is not None and count_done[0] % 8:
+    if progress is not None and done[0] % 8:
         progress(n, n)  # the helpers read the last planes
-    if not rng.fits(lo_hi):
-        for k, ic in enumerate(intercepts):  # undo: _rescale decides on the stored values
-            if ic:
-                np.subtract(planes[k], ic, out=planes[k], casting="unsafe")
-        return _rescale(planes.view(raw_dtype(h0)), [1.0] * n, [float(ic) for ic in intercepts])
+    if need_range:
+        lo = min(v[0] for v in lo_hi)  # type: ignore[index]
+        hi = max(v[1] for v in lo_hi)  # type: ignore[index]
+        if not (lo + ic_lo >= -32768 and hi + ic_hi <= 32767):
+            for k, ic in enumerate(intercepts):  # undo: _rescale decides on the stored values
+                if ic:
+                    np.subtract(planes[k], ic, out=planes[k], casting="unsafe")
+            return _rescale(stored, [1.0] * n, [float(ic) for ic in intercepts])
     return planes
 
 
@@ -495,8 +461,7 @@ def _single(series: SeriesInfo, h: InstanceHeader, planes: np.ndarray, warnings:
     return Volume(planes, spacing=(sx, sy, sz), origin=origin, direction=direction, metadata=md, warnings=warnings)
 
 
-def _load_stack(series: SeriesInfo, progress: Progress | None, cancel: Cancel | None, on_partial=None, focus: float = 0.5,
-                prefetch=None) -> Volume:
+def _load_stack(series: SeriesInfo, progress: Progress | None, cancel: Cancel | None, on_partial=None, focus: float = 0.5) -> Volume:
     insts = list(series.instances)
     h0 = insts[0]
     warnings: list[str] = []
@@ -558,9 +523,7 @@ def _load_stack(series: SeriesInfo, progress: Progress | None, cancel: Cancel | 
 
     shown = None
     if _fused_ok(kept):
-        planes = prefetch.take(kept, progress, cancel) if prefetch is not None else None  # read during the scan
-        if planes is None:
-            planes = _read_native_rescaled(kept, progress, cancel)  # fast enough to show whole
+        planes = _read_native_rescaled(kept, progress, cancel)  # fast enough to show whole
     elif on_partial is not None and not plan.needs_resampling:
         shown = _Progressive(kept, make_volume, on_partial)
         planes = _read_planes(kept, progress, cancel, order=decode_order(len(kept), focus), on_plane=shown)
@@ -796,16 +759,12 @@ def _frame_windows(vol: Volume, ds) -> None:
 
 
 def load_series(series: SeriesInfo, progress: Progress | None = None, cancel: Cancel | None = None, on_partial=None,
-                focus: float = 0.5, prefetch=None) -> Volume:
-    """Load a scanned DICOM series as a Volume (see :func:`meddiag_desktop.io.load`).
-
-    ``prefetch``: the :class:`~meddiag_desktop.io.prefetch.NativePrefetch` of the scan that found
-    ``series``; the pixels it has read are used, not read again.
-    """
+                focus: float = 0.5) -> Volume:
+    """Load a scanned DICOM series as a Volume (see :func:`meddiag_desktop.io.load`)."""
     if not series.instances:
         raise LoadError(f"Series {series.series_uid} has no images to load")
     try:
-        vol = _load_series(series, progress, cancel, on_partial, focus, prefetch)
+        vol = _load_series(series, progress, cancel, on_partial, focus)
     except (LoadError, LoadCancelled):
         raise
     except MemoryError:
@@ -822,12 +781,11 @@ def load_series(series: SeriesInfo, progress: Progress | None = None, cancel: Ca
     return vol
 
 
-def _load_series(series: SeriesInfo, progress: Progress | None, cancel: Cancel | None, on_partial=None, focus: float = 0.5,
-                 prefetch=None) -> Volume:
+def _load_series(series: SeriesInfo, progress: Progress | None, cancel: Cancel | None, on_partial=None, focus: float = 0.5) -> Volume:
     if all(i.is_mosaic for i in series.instances):
         from meddiag_desktop.io.mosaic import load_mosaic
 
         return load_mosaic(series, progress, cancel)
     if len(series.instances) == 1 and series.instances[0].number_of_frames > 1:
         return _load_multiframe(series, progress, cancel)
-    return _load_stack(series, progress, cancel, on_partial, focus, prefetch)
+    return _load_stack(series, progress, cancel, on_partial, focus)
