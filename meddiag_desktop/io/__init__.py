@@ -19,7 +19,7 @@ from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.io.errors import LoadCancelled, LoadError
 from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, SkippedFile
 
-__all__ = ["scan", "load", "pick_series", "LoadError", "LoadCancelled", "ScanResult", "SeriesInfo", "SkippedFile", "InstanceHeader"]
+__all__ = ["scan", "load", "scan_and_load", "pick_series", "LoadError", "LoadCancelled", "ScanResult", "SeriesInfo", "SkippedFile", "InstanceHeader"]
 
 
 def scan(path: str | os.PathLike, progress: Progress | None = None, cancel: Cancel | None = None) -> ScanResult:
@@ -150,7 +150,6 @@ def _load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress, ca
     p = Path(path_or_series)
     if not p.exists():
         raise LoadError(f"{p}: no such file or folder")
-    notes: list[str] = []
     if p.is_file() and is_itk_file(p):
         return load_itk(p)
     if p.is_file() and p.name.upper() != "DICOMDIR":
@@ -159,14 +158,33 @@ def _load(path_or_series: str | os.PathLike | SeriesInfo, progress: Progress, ca
         except HeaderError as exc:
             raise LoadError(f"{p.name}: {exc}; it cannot be shown") from None
         series = group_instances([header])[0]
-    else:
-        found = _scan(p, progress, cancel)
-        series, notes = pick_series(found, p)
-        if found.skipped:
-            notes.append(
-                f"{len(found.skipped)} file(s) were skipped (not images, damaged, duplicates or symbolic links): "
-                "see the study browser."
-            )
-    vol = load_series(series, progress, cancel, on_partial, focus) if series.path is None else load_itk(series.path)
+        return load_series(series, progress, cancel, on_partial, focus) if series.path is None else load_itk(series.path)
+    _found, _series, vol, notes = _scan_and_load(p, progress, cancel, on_partial, focus)
     vol.warnings.extend(notes)
     return vol
+
+
+def scan_and_load(path: str | os.PathLike, progress: Progress | None = None, cancel: Cancel | None = None,
+                  on_partial: Callable | None = None, focus: float = 0.5) -> tuple[ScanResult, SeriesInfo, Volume]:
+    """Scan a folder (or DICOMDIR) and load the series :func:`pick_series` chooses: what ``scan``
+    then ``load(pick_series(...)[0])`` give (``load(folder)`` adds pick_series' notes to the volume's warnings).
+    """
+    from meddiag_desktop.io.io_threads import gc_paused
+
+    with gc_paused():
+        return _scan_and_load(Path(path), progress, cancel, on_partial, focus)[:3]
+
+
+def _scan_and_load(p: Path, progress: Progress, cancel: Cancel, on_partial: Callable | None,
+                   focus: float) -> tuple[ScanResult, SeriesInfo, Volume, list[str]]:
+    from meddiag_desktop.io.dicom_volume import load_series
+    from meddiag_desktop.io.itk_files import load_itk
+    found = _scan(p, progress, cancel)
+    series, notes = pick_series(found, p)
+    if found.skipped:
+        notes.append(
+            f"{len(found.skipped)} file(s) were skipped (not images, damaged, duplicates or symbolic links): "
+            "see the study browser."
+        )
+    vol = load_series(series, progress, cancel, on_partial, focus) if series.path is None else load_itk(series.path)
+    return found, series, vol, notes

@@ -11,6 +11,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 import threading
+import time
 from pathlib import Path
 
 from meddiag_desktop.io.dicom_header import HeaderError, read_header
@@ -21,6 +22,9 @@ from meddiag_desktop.io.series import InstanceHeader, ScanResult, SeriesInfo, Sk
 
 __all__ = ["scan_dicom", "list_files", "group_instances", "ORIENTATION_TOLERANCE"]
 
+#: seconds a header read takes above which the files are taken to be on disk, not in the page cache
+COLD_FILE_S = 200e-6
+
 #: two orientations whose cosines differ less than this are the same
 ORIENTATION_TOLERANCE = 1e-3
 _IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
@@ -29,33 +33,51 @@ _IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 def list_files(path: Path, skipped: list[SkippedFile] | None = None, follow_symlinks: bool = False) -> list[Path]:
     """Files under ``path`` (itself if a file), recursively, in a stable order, hidden ones left out.
 
+    A folder's files come first (sorted by name), then its subfolders' (sorted, depth first).
     Symbolic links inside the folder (to files or folders) are not followed unless
     ``follow_symlinks``: they could lead out of the study (another patient's folder, a
-    device, a loop). Each one is listed in ``skipped`` with what it points to.
+    device, a loop). Each one is listed in ``skipped`` with what it points to. Folders that
+    cannot be listed are passed over, as ``os.walk`` does.
     """
     if path.is_file():
         return [path]
     out: list[Path] = []
-    for root, dirs, files in os.walk(path, followlinks=follow_symlinks):
-        rootp = Path(root)
-        kept_dirs = []
-        for d in sorted(dirs):
-            if d.startswith("."):
-                continue
-            if not follow_symlinks and (rootp / d).is_symlink():
-                _skip_link(rootp / d, "folder", skipped)
-                continue
-            kept_dirs.append(d)
-        dirs[:] = kept_dirs
-        for f in sorted(files):
-            if f.startswith(".") or f.lower() in _IGNORED_NAMES:
-                continue
-            fp = rootp / f
-            if not follow_symlinks and fp.is_symlink():
-                _skip_link(fp, "file", skipped)
-                continue
-            out.append(fp)
+    _list_into(path, out, skipped, follow_symlinks)
     return out
+
+
+def _list_into(folder: Path, out: list[Path], skipped: list[SkippedFile] | None, follow_symlinks: bool) -> None:
+    # os.scandir's entries know from the directory listing whether they are links or folders:
+    # no stat call per file (os.walk plus Path.is_symlink made two)
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    dirs: list[Path] = []
+    for e in entries:
+        name = e.name
+        if name.startswith("."):
+            continue
+        try:
+            is_link = e.is_symlink()
+            is_dir = e.is_dir()  # follows a link, as os.walk does
+        except OSError:
+            is_link, is_dir = False, False
+        if is_dir:
+            if is_link and not follow_symlinks:
+                _skip_link(folder / name, "folder", skipped)
+            else:
+                dirs.append(folder / name)
+            continue
+        if name.lower() in _IGNORED_NAMES:
+            continue
+        if is_link and not follow_symlinks:
+            _skip_link(folder / name, "file", skipped)
+            continue
+        out.append(folder / name)
+    for d in dirs:
+        _list_into(d, out, skipped, follow_symlinks)
 
 
 def _skip_link(link: Path, kind: str, skipped: list[SkippedFile] | None) -> None:
@@ -145,9 +167,15 @@ def scan_dicom(
     files: list[Path],
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
-    workers: int = 4,
+    workers: int | None = None,
 ) -> ScanResult:
-    """Read the headers of ``files`` (threads overlap the I/O) and group them into series."""
+    """Read the headers of ``files`` and group them into series.
+
+    ``workers`` threads read at once; by default (None) the calling thread alone, joined by
+    three pooled threads when the first files are slow to read (not yet in the page cache:
+    threads overlap the disk's latency). On files already in memory threads only pass the GIL
+    back and forth: 300 headers take 19 ms on one thread and 25-38 ms on four (2 cores).
+    """
     unique = list(files)
     index_notes: dict[Path, str] = {}
     if any(f.name.upper() == "DICOMDIR" for f in files):
@@ -189,7 +217,7 @@ def scan_dicom(
     stop = threading.Event()
     done = [0]
 
-    def work(report: bool) -> None:
+    def work(report: bool, only_one: bool = False) -> None:
         while not stop.is_set():
             with lock:
                 b = next(todo, None)
@@ -205,7 +233,16 @@ def scan_dicom(
                 if cancel is not None and cancel():
                     stop.set()
                     raise LoadCancelled()
+            if only_one:
+                return
 
+    if workers is None:
+        workers = 1
+        if len(batches) > 1:  # time the first batch alone: a cold disk takes 0.1-10 ms a file, the page cache ~60 us
+            t = time.perf_counter()
+            work(True, only_one=True)
+            if time.perf_counter() - t > COLD_FILE_S * len(batches[0]):
+                workers = 4
     share_work(work, stop, helpers=min(len(batches) - 1, max(0, workers - 1)))
     for batch in results:
         for result in batch or ():

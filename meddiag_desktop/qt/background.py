@@ -9,6 +9,8 @@ Results and errors come back on the UI thread as signals; a
 
 from __future__ import annotations
 
+import time
+
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -79,9 +81,11 @@ class BackgroundTask(QObject):
         self._worker.done.connect(self._on_done)
         self.running = False
         self.done = False
+        self.started_at: float | None = None  #: time.perf_counter() at start()
 
     def start(self) -> None:
         self.running = True
+        self.started_at = time.perf_counter()
         self._thread.start()
 
     def cancel(self) -> None:

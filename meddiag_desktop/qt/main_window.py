@@ -566,7 +566,8 @@ class MainWindow(QMainWindow):
         task.cancelled.connect(lambda: self.statusBar().showMessage("Loading cancelled", 5000))
         task.finished.connect(lambda: self._task_finished(task))
         self.progress.begin(text)
-        self._t0 = time.perf_counter()
+        # from the task's own start: an open started before this window existed (start-up) counts whole
+        self._t0 = task.started_at if task.started_at is not None else time.perf_counter()
         if not task.running and not task.done:
             task.start()
 

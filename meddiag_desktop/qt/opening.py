@@ -57,10 +57,6 @@ def open_study(target: str, progress=None, cancel=None, on_partial=None) -> Open
         if mine:
             volume = io.load(mine[0], progress=progress, cancel=cancel, on_partial=on_partial)
             return OpenedStudy(volume, str(p), mine[0], list(found), list(found.skipped))
-    found = io.scan(p, progress=progress, cancel=cancel)
-    if not len(found):
-        io.load(p)  # nothing displayable: load() raises LoadError saying why
-        raise io.LoadError(f"No image found in {p}.")
-    best, _notes = io.pick_series(found, p)  # the largest series of the newest study, as io.load picks it
-    volume = io.load(best, progress=progress, cancel=cancel, on_partial=on_partial)
+    # the largest series of the newest study, as io.load picks it; nothing displayable: LoadError saying why
+    found, best, volume = io.scan_and_load(p, progress=progress, cancel=cancel, on_partial=on_partial)
     return OpenedStudy(volume, str(p), best, list(found), list(found.skipped))

@@ -173,3 +173,29 @@ def test_compressed_series_shows_while_it_decodes_and_ends_complete(qtbot, main_
     assert vol is seen[0][0] and len(seen) == 1  # shown once, then filled in place
     np.testing.assert_array_equal(vol.array, load(tmp_path / "j2k").array)
     assert main_window.statusBar().currentMessage().startswith("Loaded 64x64x8")
+
+
+def test_an_open_started_before_the_window_reports_its_whole_time(qtbot, main_window, two_series, monkeypatch):
+    """Start-up opens the study before the window exists, and the window takes the task over before the
+    event loop runs: the status bar counts from the task's start (it said "in 0.00 s" for the demo)."""
+    import time
+
+    import meddiag_desktop.qt.main_window as mw
+
+    real = mw.open_study
+    loaded = threading.Event()
+
+    def slow_open(*args, **kwargs):
+        time.sleep(0.3)  # the load's own time, before the window takes the task over
+        try:
+            return real(*args, **kwargs)
+        finally:
+            loaded.set()
+
+    monkeypatch.setattr(mw, "open_study", slow_open)
+    task = mw.start_open_task(str(two_series))
+    assert loaded.wait(30)  # done on its thread; its result waits in the (not yet running) event loop
+    with qtbot.waitSignal(main_window.volume_shown, timeout=30000):
+        main_window.adopt_task(task, "Opening")
+    assert main_window.load_seconds >= 0.3
+    assert f"in {main_window.load_seconds:.2f} s" in main_window.statusBar().currentMessage()
