@@ -65,6 +65,7 @@ def user_folders(tmp_path_factory, _session_cache, monkeypatch) -> UserFolders:
     monkeypatch.setenv("MEDDIAG_AUDIT_LOG", str(folders.audit_log))
     monkeypatch.setenv("MEDDIAG_DB_DIR", str(folders.db))
     monkeypatch.setenv("MEDDIAG_AI_PREWARM", "0")  # no torch worker process per window
+    monkeypatch.setenv("MEDDIAG_DECODE_PREWARM", "0")  # nor decode processes
     monkeypatch.delenv("MEDDIAG_PLUGIN_PATH", raising=False)
     with blocked_entry_points():
         yield folders

@@ -6,6 +6,7 @@ Runs on a worker thread (see :class:`~meddiag_desktop.qt.background.BackgroundTa
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,31 @@ def open_study(target: str, progress=None, cancel=None, on_partial=None) -> Open
     # the largest series of the newest study, as io.load picks it; nothing displayable: LoadError saying why
     found, best, volume = io.scan_and_load(p, progress=progress, cancel=cancel, on_partial=on_partial)
     return OpenedStudy(volume, str(p), best, list(found), list(found.skipped))
+
+
+#: seconds after the first study is shown before the decode processes are started
+DECODE_PREWARM_S = 2.0
+
+
+def warm_decoders_soon(parent) -> None:
+    """Start the processes that decode compressed images (``io.decode_pool``) once the viewer is idle.
+
+    A scan starts them when it finds compressed images, but spawning them and importing the
+    decoders takes 0.5-1 s, which the first compressed study opened would wait for before its first
+    slice. Started here, DECODE_PREWARM_S after the first study is on screen (on a thread: spawning
+    blocks), they are ready. They cost about 100 MB each, one per core; ``MEDDIAG_DECODE_PREWARM=0``
+    turns this off.
+    """
+    if os.environ.get("MEDDIAG_DECODE_PREWARM", "1") == "0":
+        return
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(int(DECODE_PREWARM_S * 1000), parent, _start_decoders)
+
+
+def _start_decoders() -> None:
+    import threading
+
+    from meddiag_desktop.io import decode_pool
+
+    threading.Thread(target=decode_pool.warm, name="meddiag-decode-warm", daemon=True).start()
