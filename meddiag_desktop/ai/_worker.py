@@ -84,7 +84,9 @@ def _keep_freed_memory() -> None:
     sliding window's system time fell from 6.5 s to 1.1 s. Where the arrays lie
     changes, never a value. (Transparent huge pages for torch's allocations,
     ``THP_MEM_ALLOC_ENABLE=1``, were slower still: the kernel compacts memory on
-    the first touch.) Outside glibc (macOS, Windows, musl) the defaults stay.
+    the first touch.) The price: what was freed is kept until the process ends (peak
+    resident memory on the demo 1.6 -> 1.9 GB), and a worker ends after its one run.
+    Outside glibc (macOS, Windows, musl) the defaults stay.
     """
     if not sys.platform.startswith("linux"):
         return
