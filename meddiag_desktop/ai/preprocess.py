@@ -14,9 +14,14 @@ def normalize(array: np.ndarray, norm: Normalization) -> np.ndarray:
     a = array.astype(np.float32, copy=False)
     if norm.kind == "window":
         lo, hi = float(norm.min), float(norm.max)
-        if norm.clip:
-            a = np.clip(a, lo, hi)
-        return ((a - lo) / (hi - lo) * (norm.out_max - norm.out_min) + norm.out_min).astype(np.float32)
+        # ((a - lo) / (hi - lo) * (out_max - out_min) + out_min) in float32, one new array (``array``
+        # stays as it is), the same operations in the same order: the same values
+        out = np.clip(a, lo, hi) if norm.clip else a.copy()
+        out -= lo
+        out /= hi - lo
+        out *= norm.out_max - norm.out_min
+        out += norm.out_min
+        return out
     if norm.kind == "zscore":
         sel = a[a > (norm.min if norm.min is not None else 0)] if norm.nonzero else a
         mean = norm.mean if norm.mean is not None else float(sel.mean()) if sel.size else 0.0

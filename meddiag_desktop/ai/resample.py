@@ -91,12 +91,20 @@ def volume_to_sitk(volume: Volume, array: np.ndarray | None = None) -> sitk.Imag
     return img
 
 
-_FLOAT_MEMO: dict = {}  # the last read-only volume's float32 image: id -> (weakref, array, geometry, image)
+_FLOAT_MEMO: dict = {}  # the last read-only volume's image: id -> (weakref, array, geometry, image)
+
+#: pixel types resampled as they are: every value is exactly a float32 (and ITK interpolates in double),
+#: so the result equals that of the float32 copy, without making the copy (0.05 s on a 384x384x150 CT)
+_EXACT_IN_FLOAT32 = (np.int8, np.uint8, np.int16, np.uint16, np.float32)
 
 
 def _float_image(volume: Volume) -> sitk.Image:
-    """``volume`` as a float32 SimpleITK image; made once for a read-only volume (the worker's), so a
-    classifier resampling a patch per nodule does not convert the whole study again for each one."""
+    """``volume`` as a SimpleITK image whose values are float32 values: the study's own pixel type
+    where every value is exactly a float32 (8- and 16-bit integers), else a float32 copy.
+
+    Made once for a read-only volume (the worker's), so a classifier resampling a patch per
+    nodule does not convert the whole study again for each one.
+    """
     import weakref
 
     import SimpleITK as sitk
@@ -108,7 +116,9 @@ def _float_image(volume: Volume) -> sitk.Image:
         hit = _FLOAT_MEMO.get(id(volume))
         if hit is not None and hit[0]() is volume and hit[1] is arr and hit[2] == geometry:
             return hit[3]
-    img = sitk.Cast(volume_to_sitk(volume), sitk.sitkFloat32)
+    img = volume_to_sitk(volume)
+    if np.asarray(arr).dtype.type not in _EXACT_IN_FLOAT32:
+        img = sitk.Cast(img, sitk.sitkFloat32)
     if frozen:
         _FLOAT_MEMO.clear()
         _FLOAT_MEMO[id(volume)] = (weakref.ref(volume), arr, geometry, img)

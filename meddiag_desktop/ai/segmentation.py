@@ -64,10 +64,12 @@ def segment(manifest: PluginManifest, volume: Volume, model, device: str, option
         timings["postprocess_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    labels = resample_array_to_source(labels_model, grid, volume, labels=True)
-    known = np.zeros(max(256, int(labels.max()) + 1), dtype=bool)
+    # classes the manifest does not name are not shown; cleared on the model grid (smaller than the
+    # study's): nearest-neighbour resampling only copies values, so it is the same as clearing after
+    known = np.zeros(max(256, int(labels_model.max()) + 1), dtype=bool)
     known[list(manifest.label_names())] = True
-    labels[~known[labels]] = 0  # classes the manifest does not name are not shown
+    labels_model[~known[labels_model]] = 0
+    labels = resample_array_to_source(labels_model, grid, volume, labels=True)
     stats = label_statistics(labels, np.asarray(volume.array), volume.spacing, manifest.label_names(),
                              manifest.label_colors())
     timings["resample_out_s"] = time.perf_counter() - t

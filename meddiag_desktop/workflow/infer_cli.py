@@ -47,15 +47,8 @@ def infer(plugin: str, input_path: str | None, out_dir: str, device: str = "auto
     ``force``: run even outside the plugin's intended use (every output says so).
     The summary's ``log`` names the file holding the plugin's own output.
     """
-    import numpy as np
-    import SimpleITK as sitk
-
     from meddiag_desktop.ai.discovery import find_plugin
     from meddiag_desktop.ai.isolation import WorkerProcess
-    from meddiag_desktop.ai.resample import volume_to_sitk
-    from meddiag_desktop.ai.results import SegmentationResult
-    from meddiag_desktop.io import load
-    from meddiag_desktop.workflow import run_ai
 
     t0 = time.perf_counter()
     info = find_plugin(plugin)
@@ -67,7 +60,16 @@ def infer(plugin: str, input_path: str | None, out_dir: str, device: str = "auto
     from meddiag_desktop.ai.trust import require_trusted
 
     require_trusted(info)  # refuse before a worker starts (run_isolated checks again)
+    # the worker's start and torch import are the longest wait of a run: start it before anything else
     worker = WorkerProcess(name=f"meddiag-plugin-{info.id}")  # imports torch while the study loads
+    import numpy as np
+    import SimpleITK as sitk
+
+    from meddiag_desktop.ai.resample import volume_to_sitk
+    from meddiag_desktop.ai.results import SegmentationResult
+    from meddiag_desktop.io import load
+    from meddiag_desktop.workflow import run_ai
+
     bundle_inputs = None
     try:
         if info.manifest.kind == "monai_bundle":

@@ -56,6 +56,28 @@ def test_ring_buffer_gives_the_plain_blend_bit_for_bit(blend):
     assert torch.equal(labels, ref_labels) and torch.equal(conf, ref_conf)
 
 
+def test_ties_and_nan_pick_the_class_argmax_picks():
+    """Labels come from ``max(0).indices``: on tied scores the first class, on NaN the NaN's class, as argmax."""
+    torch.manual_seed(5)
+    codes = torch.randint(0, 3, (4, 30, 21, 25)).float()  # small integers: exact sums, many ties
+    codes[:, 3:6, 4:9, 2:7] = float("nan")  # one class's NaN inside a region
+    codes[1:, 3:6, 4:9, 2:7] = 0.0
+
+    class Lookup(torch.nn.Module):  # logits: the codes under the window (the image carries the z, y, x index)
+        def forward(self, x):
+            idx = x[:, 0].long()
+            return codes.flatten(1)[:, idx].permute(1, 0, 2, 3, 4)
+
+    z, y, x = codes.shape[1:]
+    image = torch.arange(z * y * x, dtype=torch.float32).reshape(1, z, y, x)
+    for blend in ("constant", "gaussian"):
+        ref, _ = _reference(image, Lookup(), (8, 8, 8), 0.25, blend)
+        got = sliding_window_argmax(image, Lookup(), (8, 8, 8), overlap=0.25, blend=blend, sw_batch_size=3)
+        assert torch.equal(got, ref)
+        assert (got[3:6, 4:9, 2:7] == 0).all()  # NaN in class 0 wins there, as with argmax
+    assert (ref == 0).sum() > 0 and (ref == 2).sum() > 0
+
+
 @pytest.mark.slow
 def test_bundled_segmentation_labels_do_not_depend_on_the_batch():
     """chest-ct-seg declares 4 windows per batch (both cores busy); the labels are those of batch 1."""
