@@ -49,7 +49,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--slices", type=int, default=100)
     ap.add_argument("--size", default="1400x900")
-    ap.add_argument("--slab", default="", help="thick slab while scrolling, e.g. mip:10 (MIP over 10 mm)")
+    ap.add_argument("--slab", default="", help="thick slab while scrolling: mip, minip or mean, e.g. mip:10 (MIP over 10 mm)")
+    ap.add_argument("--views", default="axial,coronal,sagittal", help="views to scroll, comma-separated")
     args = ap.parse_args()
     os.environ.setdefault("MEDDIAG_CONFIG_DIR", str(Path("/tmp/meddiag-bench-config")))
     from PySide6.QtWidgets import QApplication
@@ -82,6 +83,8 @@ def main() -> int:
 
     views = [w for w in win.findChildren(VtkWidget) if w.isVisible()]
     for view, widget in win.slice_widgets.items():
+        if view not in args.views.split(","):
+            continue
         size = f"{widget.width()}x{widget.height()}"
         view_times, cpu_times = [], []
         direction = 1
