@@ -642,10 +642,13 @@ class SliceView:
     def set_slab(self, slab: Slab | None) -> None:
         """Show a thick slab (MIP, MinIP or average over ``slab.thickness`` mm) or, with ``None``, a thin slice.
 
-        The slab's layers are those of :func:`meddiag_desktop.core.slab.slab_layers`;
-        ``vtkImageReslice``'s slab mode samples them (``step`` mm apart along the
-        normal, centred on :func:`~meddiag_desktop.core.slab.slab_center`) in the
-        same pass that reslices, multithreaded, without a numpy copy of the slab.
+        The slab's layers are those of :func:`meddiag_desktop.core.slab.slab_layers`.
+        When they are whole planes of the voxel array along ``k`` or ``j`` (an aligned
+        view), numpy projects that contiguous block (:meth:`_project_block`) and the
+        reslice samples the one-layer result; otherwise ``vtkImageReslice``'s slab mode
+        samples them (``step`` mm apart along the normal, centred on
+        :func:`~meddiag_desktop.core.slab.slab_center`), multithreaded. Both give the same
+        image, value for value (tests/render/test_slab_fast_path.py).
         """
         self.slab = slab
         self._slice_w = None
