@@ -42,8 +42,8 @@ import weakref
 import numpy as np
 import vtkmodules.vtkRenderingFreeType  # noqa: F401  (text rendering backend)
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (rendering backend)
-from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
 from vtkmodules.util import numpy_support
+from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingCore import vtkImageReslice
@@ -595,7 +595,7 @@ class SliceView:
             self.reslice.SetInterpolationModeToNearestNeighbor()
             # a strided copy: threads cost more than they save (a slab samples many layers: they pay off)
             slab_mode = self._slab_layers > 1 and self._slab_block is None
-            self.reslice.SetNumberOfThreads(os.cpu_count() or 1 if slab_mode else 1)
+            self.reslice.SetNumberOfThreads((os.cpu_count() or 1) if slab_mode else 1)
         if self.smooth:
             self.image_actor.GetProperty().SetInterpolationTypeToLinear()
         else:
@@ -662,8 +662,9 @@ class SliceView:
         is faster than a strided numpy reduction and stays.
         """
         v = self.volume
-        if (not self.numpy_slab or v is None or self.slab is None or v.is_rgb or not self.aligned or self.frame_override is not None
-                or self.oblique_frame is not None or self._image is None):
+        if not self.numpy_slab or v is None or self.slab is None or v.is_rgb or self._image is None:
+            return None
+        if not self.aligned or self.frame_override is not None or self.oblique_frame is not None:
             return None
         block = slab_block(self.geom, v, point, self.slab.thickness)
         return block if block[0] != 2 else None
@@ -675,10 +676,10 @@ class SliceView:
             if self._slab_image is not None:
                 self._slab_image = None
                 self.reslice.SetInputData(self._image)
-            return
-        self.reslice.SetSlabNumberOfSlices(1)  # a thin slice of the one-layer projection
-        self.reslice.SetNumberOfThreads(1)
-        self._project_block()
+        else:
+            self.reslice.SetSlabNumberOfSlices(1)  # a thin slice of the one-layer projection
+            self._project_block()
+        self._apply_interpolation()  # threads: one for a strided copy, every core for the slab mode
 
     def _project_block(self) -> None:
         """Project :attr:`_slab_block` of the volume image's voxels into the one-layer image the reslice samples.

@@ -139,3 +139,20 @@ def test_reduce_layers_modes_and_rounding():
     assert reduce_layers(block, 0, "mean").dtype == np.int16
     with pytest.raises(ValueError, match="unknown slab mode"):
         reduce_layers(block, 0, "sum")
+
+
+def test_thread_count_follows_the_path():
+    """A thin slice or a numpy slab is a strided copy (one thread); the reslice's slab mode uses every core."""
+    import os
+
+    vol = Volume(np.zeros((20, 16, 12), np.int16), (0.8, 0.8, 1.0))
+    sv = SliceView("axial")
+    sv.set_volume(vol)
+    assert sv.reslice.GetNumberOfThreads() == 1
+    sv.set_slab(Slab("mip", 10.0))
+    assert sv._slab_block is not None and sv.reslice.GetNumberOfThreads() == 1
+    sv.numpy_slab = False
+    sv.set_slab(Slab("mip", 10.0))
+    assert sv._slab_block is None and sv.reslice.GetNumberOfThreads() == (os.cpu_count() or 1)
+    sv.set_slab(None)
+    assert sv.reslice.GetNumberOfThreads() == 1 and sv.reslice.GetSlabNumberOfSlices() == 1
