@@ -53,6 +53,8 @@ def main() -> int:
     ap.add_argument("--views", default="axial,coronal,sagittal", help="views to scroll, comma-separated")
     args = ap.parse_args()
     os.environ.setdefault("MEDDIAG_CONFIG_DIR", str(Path("/tmp/meddiag-bench-config")))
+    # a run killed mid-way leaves its session "not closed normally": never wait on the restore question
+    os.environ.setdefault("MEDDIAG_RESTORE_SESSION", "no")
     from PySide6.QtWidgets import QApplication
 
     from meddiag_desktop.qt.main_window import MainWindow
