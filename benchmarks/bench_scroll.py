@@ -49,9 +49,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--slices", type=int, default=100)
     ap.add_argument("--size", default="1400x900")
-    ap.add_argument("--slab", default="", help="thick slab while scrolling, e.g. mip:10 (MIP over 10 mm)")
+    ap.add_argument("--slab", default="", help="thick slab while scrolling: mip, minip or mean, e.g. mip:10 (MIP over 10 mm)")
+    ap.add_argument("--views", default="axial,coronal,sagittal", help="views to scroll, comma-separated")
     args = ap.parse_args()
     os.environ.setdefault("MEDDIAG_CONFIG_DIR", str(Path("/tmp/meddiag-bench-config")))
+    # a run killed mid-way leaves its session "not closed normally": never wait on the restore question
+    os.environ.setdefault("MEDDIAG_RESTORE_SESSION", "no")
     from PySide6.QtWidgets import QApplication
 
     from meddiag_desktop.qt.main_window import MainWindow
@@ -82,6 +85,8 @@ def main() -> int:
 
     views = [w for w in win.findChildren(VtkWidget) if w.isVisible()]
     for view, widget in win.slice_widgets.items():
+        if view not in args.views.split(","):
+            continue
         size = f"{widget.width()}x{widget.height()}"
         view_times, cpu_times = [], []
         direction = 1
