@@ -99,7 +99,15 @@ def test_one_home_for_exit_with_parent():
     from meddiag_desktop.io import decode_pool
 
     assert _worker._exit_with_parent is spawning.exit_with_parent
-    assert decode_pool._get_pool.__globals__["exit_with_parent"] is spawning.exit_with_parent
+    assert decode_pool._worker_init.__globals__["exit_with_parent"] is spawning.exit_with_parent
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="POSIX priorities")
+def test_decode_processes_run_below_the_viewers_priority():
+    """So that images decoding (or the processes starting ahead of time) never make the viewer's scrolling stutter."""
+    from meddiag_desktop.io import decode_pool
+
+    assert decode_pool._get_pool().submit(os.nice, 0).result(timeout=60) == os.nice(0) + decode_pool.NICE
 
 
 def test_meddiag_info_says_which_package_decodes_a_compressed_series(capsys):
