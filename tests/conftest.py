@@ -230,3 +230,13 @@ def prior_pair(tmp_path_factory):
     from tests.reading.prior_study import make_prior_pair
 
     return make_prior_pair(tmp_path_factory.mktemp("priors"))
+
+
+@pytest.fixture(scope="session")
+def mni152_nifti(tmp_path_factory):
+    """nilearn's MNI152 T1 template (shipped with nilearn, no download) written as NIfTI: a real brain MR we did not make."""
+    datasets = pytest.importorskip("nilearn.datasets")
+    nib = pytest.importorskip("nibabel")
+    path = tmp_path_factory.mktemp("mni") / "mni152.nii.gz"
+    nib.save(datasets.load_mni152_template(), str(path))
+    return path

@@ -220,6 +220,16 @@ def _dump_toml(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rotation(axis: int, deg: float) -> np.ndarray:
+    """The 3x3 rotation by ``deg`` degrees about array axis ``axis`` (a direction for :func:`box_volume`)."""
+    t = np.deg2rad(deg)
+    c, s = np.cos(t), np.sin(t)
+    r = np.eye(3)
+    i, j = [a for a in range(3) if a != axis]
+    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
+    return r
+
+
 def box_volume(shape=(40, 50, 60), spacing=(1.5, 1.5, 2.0), direction=None, origin=(0.0, 0.0, 0.0)) -> "Volume":
     """CT-like volume: air with a bright (500 HU) box; array (z, y, x)."""
     from meddiag_desktop.core.volume import Volume

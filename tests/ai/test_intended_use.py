@@ -25,14 +25,9 @@ def chest():
     return load_manifest(bundled_plugins_dir() / "chest_ct_seg")
 
 
-@pytest.fixture(scope="module")
-def mni_nifti(tmp_path_factory):
-    """nilearn's MNI152 T1 template (shipped with nilearn, no download) written as NIfTI."""
-    datasets = pytest.importorskip("nilearn.datasets")
-    nib = pytest.importorskip("nibabel")
-    path = tmp_path_factory.mktemp("mni") / "mni152.nii.gz"
-    nib.save(datasets.load_mni152_template(), str(path))
-    return path
+@pytest.fixture
+def mni_nifti(mni152_nifti):
+    return mni152_nifti
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,7 @@ from meddiag_desktop.ai.manifest import Normalization
 from meddiag_desktop.ai.preprocess import normalize
 from meddiag_desktop.ai.resample import model_grid, resample_to_grid
 from meddiag_desktop.core.volume import Volume
-
-
-def _rotation(axis, deg):
-    t = np.deg2rad(deg)
-    c, s = np.cos(t), np.sin(t)
-    r = np.eye(3)
-    i, j = [a for a in range(3) if a != axis]
-    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
-    return r
+from tests.ai.plugin_factory import rotation
 
 
 @pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.uint8, np.int8])
@@ -31,7 +23,7 @@ def test_integer_study_resamples_as_its_float32_copy(dtype, linear):
     rng = np.random.default_rng(7)
     info = np.iinfo(dtype)
     arr = rng.integers(info.min, info.max, size=(23, 31, 37), endpoint=True).astype(dtype)
-    geo = dict(spacing=(0.7, 0.9, 1.6), origin=(-12.5, 30.0, 7.25), direction=_rotation(2, 25) @ _rotation(0, 15))
+    geo = dict(spacing=(0.7, 0.9, 1.6), origin=(-12.5, 30.0, 7.25), direction=rotation(2, 25) @ rotation(0, 15))
     study = Volume(arr, **geo, metadata={"modality": "CT"})
     as_float = Volume(arr.astype(np.float32), **geo, metadata={"modality": "CT"})
     for orientation in ("LPS", "native"):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.ai.plugin_factory import box_volume
+from tests.ai.plugin_factory import box_volume, rotation
 from meddiag_desktop.ai.manifest import Normalization
 from meddiag_desktop.ai.resample import model_grid
 from meddiag_desktop.ai.devices import attempt_plan
@@ -9,15 +9,6 @@ from meddiag_desktop.ai.preprocess import normalize
 from meddiag_desktop.ai.runner import InputRefused, RunOptions, run_plugin
 from meddiag_desktop.ai.sliding_window import RunCancelled, sliding_window_argmax
 from meddiag_desktop.core.volume import Volume
-
-
-def _rotation(axis, deg):
-    t = np.deg2rad(deg)
-    c, s = np.cos(t), np.sin(t)
-    r = np.eye(3)
-    i, j = [a for a in range(3) if a != axis]
-    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
-    return r
 
 
 def _dice(a, b):
@@ -40,7 +31,7 @@ def test_labels_align_with_source_on_axis_aligned_input(plugin_factory, ct_box):
 
 @pytest.mark.parametrize("orientation", ["LPS", "RAS", "native"])
 def test_labels_align_on_oblique_input(plugin_factory, orientation):
-    direction = _rotation(2, 30) @ _rotation(0, 20) @ np.diag([1, -1, 1])  # oblique and flipped
+    direction = rotation(2, 30) @ rotation(0, 20) @ np.diag([1, -1, 1])  # oblique and flipped
     vol = box_volume(shape=(48, 56, 64), spacing=(1.2, 1.1, 1.7), direction=direction, origin=(-40, 25, 100))
     # a sphere in patient space, so any misalignment shows
     idx = np.stack(np.meshgrid(*[np.arange(n) for n in vol.shape_xyz], indexing="ij"), -1).reshape(-1, 3)
@@ -56,7 +47,7 @@ def test_labels_align_on_oblique_input(plugin_factory, orientation):
 
 
 def test_model_grid_covers_oblique_volume():
-    vol = box_volume(direction=_rotation(1, 35))
+    vol = box_volume(direction=rotation(1, 35))
     grid = model_grid(vol, (2.0, 2.0, 2.0), "RAS")
     assert grid.direction == (-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0)
     axes = np.array(grid.direction).reshape(3, 3)

@@ -31,15 +31,11 @@ def _image(sv: SliceView) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def mni(tmp_path_factory):
-    """nilearn's MNI152 T1 template (shipped with nilearn), written as NIfTI and opened by our loader."""
-    datasets = pytest.importorskip("nilearn.datasets")
-    nib = pytest.importorskip("nibabel")
+def mni(mni152_nifti):
+    """nilearn's MNI152 T1 template, opened by our loader."""
     from meddiag_desktop import io
 
-    path = tmp_path_factory.mktemp("mni") / "mni152.nii.gz"
-    nib.save(datasets.load_mni152_template(), str(path))
-    return io.load(path)
+    return io.load(mni152_nifti)
 
 
 @pytest.fixture(scope="module")
