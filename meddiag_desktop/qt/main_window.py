@@ -34,7 +34,7 @@ from meddiag_desktop.qt.background import BackgroundTask
 from meddiag_desktop.qt.error_banner import ErrorBanner
 from meddiag_desktop.qt.errors import guarded
 from meddiag_desktop.qt.load_progress import LoadProgress, PartialVolumes
-from meddiag_desktop.qt.opening import DEMO, open_study, warm_decoders_soon
+from meddiag_desktop.qt.opening import DEMO, open_study, warm_decoders_when_idle
 from meddiag_desktop.qt.recent_studies import RecentMenu, RecentStudies
 from meddiag_desktop.qt.slice_widget import SliceViewWidget
 from meddiag_desktop.qt.study_browser import StudyBrowser
@@ -664,7 +664,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Loaded {nx}x{ny}x{nz}{took}", 5000)
         if not getattr(self, "_decoders_warming", False):  # the next study may be compressed
             self._decoders_warming = True
-            warm_decoders_soon(self)
+            warm_decoders_when_idle(self.state, self)
         trace("views updated")
         self.volume_shown.emit(volume)
 

@@ -201,20 +201,29 @@ def test_an_open_started_before_the_window_reports_its_whole_time(qtbot, main_wi
     assert f"in {main_window.load_seconds:.2f} s" in main_window.statusBar().currentMessage()
 
 
-def test_the_decode_processes_start_once_the_first_study_is_shown(qtbot, main_window, two_series, monkeypatch):
-    """So that the first compressed study opened does not wait for them (0.5-1 s) before its first slice."""
+def test_the_decode_processes_start_once_the_reader_pauses_after_the_first_study(qtbot, main_window, two_series,
+                                                                                    monkeypatch):
+    """So that the first compressed study opened does not wait for them (0.5-1 s) before its first slice,
+    and their start-up does not slow a scroll."""
+    import time
+
     import meddiag_desktop.io.decode_pool as dp
     import meddiag_desktop.qt.opening as opening
 
     calls = []
     monkeypatch.setattr(dp, "warm", lambda: calls.append(threading.current_thread().name))
-    monkeypatch.setattr(opening, "DECODE_PREWARM_S", 0.05)
+    monkeypatch.setattr(opening, "DECODE_PREWARM_QUIET_S", 0.3)
     monkeypatch.setenv("MEDDIAG_DECODE_PREWARM", "1")
     open_and_wait(qtbot, main_window, two_series)
-    qtbot.waitUntil(lambda: len(calls) > 0, timeout=5000)
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:  # the reader scrolls for a second: nothing starts meanwhile
+        main_window.state.step_slice("axial", 1 if int(time.monotonic() * 10) % 2 else -1)
+        qtbot.wait(50)
+    assert calls == []
+    qtbot.waitUntil(lambda: len(calls) > 0, timeout=5000)  # then a pause of 0.3 s
     assert calls == ["meddiag-decode-warm"]  # once, off the UI thread
     open_and_wait(qtbot, main_window, two_series)
-    qtbot.wait(200)
+    qtbot.wait(500)
     assert len(calls) == 1  # not again for the next study
 
 
@@ -224,7 +233,7 @@ def test_no_decode_processes_are_started_when_turned_off(qtbot, main_window, two
 
     calls = []
     monkeypatch.setattr(dp, "warm", lambda: calls.append(1))
-    monkeypatch.setattr(opening, "DECODE_PREWARM_S", 0.05)
+    monkeypatch.setattr(opening, "DECODE_PREWARM_QUIET_S", 0.05)
     open_and_wait(qtbot, main_window, two_series)  # MEDDIAG_DECODE_PREWARM=0 (tests/conftest.py)
     qtbot.wait(300)
     assert calls == []
