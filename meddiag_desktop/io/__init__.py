@@ -179,6 +179,7 @@ def _scan_and_load(p: Path, progress: Progress, cancel: Cancel, on_partial: Call
                    focus: float) -> tuple[ScanResult, SeriesInfo, Volume, list[str]]:
     from meddiag_desktop.io.dicom_volume import load_series
     from meddiag_desktop.io.itk_files import load_itk
+
     found = _scan(p, progress, cancel)
     series, notes = pick_series(found, p)
     if found.skipped:

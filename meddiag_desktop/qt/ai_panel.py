@@ -210,7 +210,8 @@ class AIPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None,
                  plugins: Callable[[], list[PluginInfo]] = discover_plugins,
-                 run_options: dict | None = None, prewarm: bool = True) -> None:
+                 run_options: dict | None = None, prewarm: bool = True,
+                 when_idle: Callable[[Callable[[], None]], None] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("AIPanel")
         self._provider = plugins
@@ -220,6 +221,8 @@ class AIPanel(QWidget):
         self._task: BackgroundTask | None = None
         self._overlay: LabelOverlay | HeatOverlay | None = None
         self._prewarm = prewarm
+        #: how a warm-up waits for the reader to pause (``when_idle(start)``); None: it starts at once
+        self._when_idle = when_idle
         self._spare = None  # a WorkerProcess importing torch ahead of the next run
         self.result = None
         self.run_record = None  #: the last workflow.AIRun
@@ -453,7 +456,16 @@ class AIPanel(QWidget):
 
     # -------------------------------------------------------------- handlers
     def _warm_up(self) -> None:
-        """Start the next run's worker process now, so torch is imported before Run is pressed."""
+        """Start the next run's worker process ahead, so torch is imported before Run is pressed
+        (once the reader pauses, when the panel was given ``when_idle``)."""
+        if not self._prewarm or self._volume is None or self.is_busy():
+            return
+        if self._when_idle is not None:
+            self._when_idle(self._start_spare)
+        else:
+            self._start_spare()
+
+    def _start_spare(self) -> None:
         if not self._prewarm or self._volume is None or self.is_busy():
             return
         if self._spare is not None and self._spare.is_alive() and not self._spare.used:

@@ -10,7 +10,6 @@ Results and errors come back on the UI thread as signals; a
 from __future__ import annotations
 
 import time
-
 import traceback
 from collections.abc import Callable
 from typing import Any

@@ -158,8 +158,10 @@ class FeaturePanels(QObject):
     def _make_ai(self) -> None:
         from meddiag_desktop.qt.ai_panel import AIPanel
 
+        from meddiag_desktop.qt.reader_idle import call_when_idle
+
         prewarm = os.environ.get("MEDDIAG_AI_PREWARM", "1") != "0"
-        self._ai = AIPanel(prewarm=prewarm)
+        self._ai = AIPanel(prewarm=prewarm, when_idle=lambda start: call_when_idle(self.win.state, self, start))
         self._install("AI", self._ai)
         self._ai.overlayChanged.connect(self.win.set_overlay)
         self._ai.detectionsChanged.connect(lambda r: self.win.overlays.show_detections(r, self._ai.findings))

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.closing = False
         self.last_error = ""
         self.load_seconds = 0.0
+        self._decoders_warming = False  # the decode processes were asked to start ahead (once per window)
 
         # views
         self.slice_widgets = {v: SliceViewWidget(v, self.state) for v in vg.VIEWS}
@@ -662,7 +663,7 @@ class MainWindow(QMainWindow):
         nx, ny, nz = volume.shape_xyz
         took = f" in {self.load_seconds:.2f} s" if self.load_seconds else ""
         self.statusBar().showMessage(f"Loaded {nx}x{ny}x{nz}{took}", 5000)
-        if not getattr(self, "_decoders_warming", False):  # the next study may be compressed
+        if not self._decoders_warming:  # the next study may be compressed
             self._decoders_warming = True
             warm_decoders_when_idle(self.state, self)
         trace("views updated")

@@ -63,46 +63,19 @@ def open_study(target: str, progress=None, cancel=None, on_partial=None) -> Open
     return OpenedStudy(volume, str(p), best, list(found), list(found.skipped))
 
 
-#: seconds the viewer must have been left alone (no scrolling, windowing, zoom, click) before the
-#: decode processes are started
-DECODE_PREWARM_QUIET_S = 2.0
-
-
 def warm_decoders_when_idle(state, parent) -> None:
     """Start the processes that decode compressed images (``io.decode_pool``) once the reader pauses.
 
     A scan starts them when it finds compressed images, but spawning them and importing the
     decoders takes 0.5-1 s, which the first compressed study opened would wait for before its
-    first slice. Started here, once ``state`` (the :class:`ViewerState`) has seen no cursor,
-    window, camera or input change for DECODE_PREWARM_QUIET_S, they are ready by then, and their
-    start-up (about a second of CPU) does not slow scrolling: started during a scroll it cost the
-    coronal view a sixth of its frame rate. They cost about 100 MB each, one per core;
-    ``MEDDIAG_DECODE_PREWARM=0`` turns this off.
+    first slice; started ahead (:func:`~meddiag_desktop.qt.reader_idle.call_when_idle`), they are
+    ready. They cost about 100 MB each, one per core; ``MEDDIAG_DECODE_PREWARM=0`` turns this off.
     """
     if os.environ.get("MEDDIAG_DECODE_PREWARM", "1") == "0":
         return
-    import time
+    from meddiag_desktop.qt.reader_idle import call_when_idle
 
-    from PySide6.QtCore import QTimer
-
-    signals = (state.cursor_changed, state.window_changed, state.camera_changed, state.user_interacted)
-    last = [time.monotonic()]
-
-    def touched(*_args) -> None:
-        last[0] = time.monotonic()
-
-    def check() -> None:
-        quiet = time.monotonic() - last[0]
-        if quiet < DECODE_PREWARM_QUIET_S:  # still reading: ask again when it could have been quiet long enough
-            QTimer.singleShot(int((DECODE_PREWARM_QUIET_S - quiet) * 1000) + 20, parent, check)
-            return
-        for signal in signals:
-            signal.disconnect(touched)
-        _start_decoders()
-
-    for signal in signals:
-        signal.connect(touched)
-    QTimer.singleShot(int(DECODE_PREWARM_QUIET_S * 1000), parent, check)
+    call_when_idle(state, parent, _start_decoders)
 
 
 def _start_decoders() -> None:

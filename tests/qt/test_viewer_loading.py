@@ -208,11 +208,11 @@ def test_the_decode_processes_start_once_the_reader_pauses_after_the_first_study
     import time
 
     import meddiag_desktop.io.decode_pool as dp
-    import meddiag_desktop.qt.opening as opening
+    import meddiag_desktop.qt.reader_idle as reader_idle
 
     calls = []
     monkeypatch.setattr(dp, "warm", lambda: calls.append(threading.current_thread().name))
-    monkeypatch.setattr(opening, "DECODE_PREWARM_QUIET_S", 0.3)
+    monkeypatch.setattr(reader_idle, "QUIET_S", 0.3)
     monkeypatch.setenv("MEDDIAG_DECODE_PREWARM", "1")
     open_and_wait(qtbot, main_window, two_series)
     end = time.monotonic() + 1.0
@@ -229,11 +229,47 @@ def test_the_decode_processes_start_once_the_reader_pauses_after_the_first_study
 
 def test_no_decode_processes_are_started_when_turned_off(qtbot, main_window, two_series, monkeypatch):
     import meddiag_desktop.io.decode_pool as dp
-    import meddiag_desktop.qt.opening as opening
+    import meddiag_desktop.qt.reader_idle as reader_idle
 
     calls = []
     monkeypatch.setattr(dp, "warm", lambda: calls.append(1))
-    monkeypatch.setattr(opening, "DECODE_PREWARM_QUIET_S", 0.05)
+    monkeypatch.setattr(reader_idle, "QUIET_S", 0.05)
     open_and_wait(qtbot, main_window, two_series)  # MEDDIAG_DECODE_PREWARM=0 (tests/conftest.py)
     qtbot.wait(300)
     assert calls == []
+
+
+def test_the_ai_worker_is_started_ahead_only_once_the_reader_pauses(qtbot, main_window, two_series, monkeypatch):
+    """Importing torch ahead of the next run costs a second of CPU: during a scroll it took the axial view
+    from 67-74 to 58-60 fps (bench_scroll), so the spare worker waits for a pause too."""
+    import time
+
+    import meddiag_desktop.ai.isolation as isolation
+    import meddiag_desktop.qt.reader_idle as reader_idle
+
+    started = []
+
+    class Spare:
+        used = False
+
+        def __init__(self, *args, **kwargs):
+            started.append(time.monotonic())
+
+        def is_alive(self):
+            return True
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(isolation, "WorkerProcess", Spare)
+    monkeypatch.setattr(reader_idle, "QUIET_S", 0.3)
+    monkeypatch.setenv("MEDDIAG_AI_PREWARM", "1")
+    open_and_wait(qtbot, main_window, two_series)
+    main_window.panels.ensure_built()  # as the deferred build does after the first frames
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:  # the reader scrolls for a second
+        main_window.state.step_slice("axial", 1 if int(time.monotonic() * 10) % 2 else -1)
+        qtbot.wait(50)
+    assert started == []
+    qtbot.waitUntil(lambda: len(started) > 0, timeout=5000)
+    assert started[0] >= end
