@@ -51,6 +51,9 @@ def main() -> int:
     ap.add_argument("--size", default="1400x900")
     ap.add_argument("--slab", default="", help="thick slab while scrolling: mip, minip or mean, e.g. mip:10 (MIP over 10 mm)")
     ap.add_argument("--views", default="axial,coronal,sagittal", help="views to scroll, comma-separated")
+    ap.add_argument("--no-panels", action="store_true",
+                    help="scroll before the AI and risk panels are built (they are built when the reader "
+                         "first pauses; by default they are built first, as after any pause)")
     args = ap.parse_args()
     os.environ.setdefault("MEDDIAG_CONFIG_DIR", str(Path("/tmp/meddiag-bench-config")))
     # a run killed mid-way leaves its session "not closed normally": never wait on the restore question
@@ -77,6 +80,8 @@ def main() -> int:
         mode, mm = args.slab.split(":")
         win.tools.slab_control.set_slab(Slab(mode, float(mm)))
         print(f"slab {win.tools.slab_control.slab().label}")
+    if not args.no_panels:
+        win.panels.ensure_built()  # as after the reader's first pause on a study
     for _ in range(5):
         app.processEvents()
         time.sleep(0.02)

@@ -8,10 +8,11 @@ measurement. Everything goes through the window's error boundary.
 The two panels cost about a second to build (pydantic models, plugin discovery),
 so they are built *after* the study is on screen: their docks exist from the start
 with a placeholder (the window's layout never jumps), and the real panels replace
-the placeholders shortly after the first study's first frame, after
-:data:`IDLE_BUILD_MS` when no study is loading, when the user brings a panel's tab
-to the front, or the moment anything asks for :attr:`FeaturePanels.ai` /
-:attr:`FeaturePanels.risk`.
+the placeholders once the reader pauses on the first study (no cursor, window, camera
+or input change for ``reader_idle.QUIET_S`` seconds: building them blocks the UI thread
+for about 0.3 s, a visible stall in the middle of a scroll), after :data:`IDLE_BUILD_MS`
+when no study is loading, when the user brings a panel's tab to the front, or the
+moment anything asks for :attr:`FeaturePanels.ai` / :attr:`FeaturePanels.risk`.
 """
 
 from __future__ import annotations
@@ -31,10 +32,6 @@ log = logging.getLogger(__name__)
 
 #: build the panels this long after the window appears if no study is loading then
 IDLE_BUILD_MS = 1500
-#: ... or this long after the first study's first 3D frame
-AFTER_FRAME_BUILD_MS = 100
-#: ... or this long after the first study was shown, whatever has rendered (a hidden window)
-AFTER_STUDY_BUILD_MS = 3000
 
 
 #: the width the placeholders ask for: at least what the built panels need, so that the
@@ -110,9 +107,6 @@ class FeaturePanels(QObject):
         if not self.win.is_busy() and self.win.state.volume is None:
             self._build_deferred()  # else a study is loading or shown: built after its first frame
 
-    def _build_after_frame(self) -> None:
-        QTimer.singleShot(AFTER_FRAME_BUILD_MS, self, self._build_deferred)
-
     def ensure_built(self) -> None:
         """Build the AI and risk panels in place of their placeholders (once) and feed them the open study."""
         if self._built or self._building:
@@ -177,9 +171,10 @@ class FeaturePanels(QObject):
         self.segmentation = self.classification = self.detection = None
         self.nodule_measurement = None
         self.provenances.clear()
-        if not self._built:  # let the study's first frames render, then build (which feeds it)
-            self.win.volume_widget.rendered.connect(self._build_after_frame, Qt.ConnectionType.SingleShotConnection)
-            QTimer.singleShot(AFTER_STUDY_BUILD_MS, self, self._build_deferred)
+        if not self._built:  # once the reader pauses on the study, build (which feeds it)
+            from meddiag_desktop.qt.reader_idle import call_when_idle
+
+            call_when_idle(self.win.state, self, self._build_deferred)
         else:
             if self._ai is not None:
                 self._ai.set_volume(volume)

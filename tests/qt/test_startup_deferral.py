@@ -1,4 +1,4 @@
-"""What start-up defers must still arrive: the side panels after the first frame, the
+"""What start-up defers must still arrive: the side panels once the reader pauses, the
 shaded 3D frame after the draft, one render for changes and a Qt paint in the same pass."""
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from qt_helpers import open_and_wait
 pytestmark = pytest.mark.gui
 
 
-def test_side_panels_are_built_after_the_study_is_on_screen(qtbot, main_window, ct_series):
+def test_side_panels_are_built_after_the_study_is_on_screen(qtbot, main_window, ct_series, monkeypatch):
+    import meddiag_desktop.qt.reader_idle as reader_idle
+
+    monkeypatch.setattr(reader_idle, "QUIET_S", 0.3)
     win = main_window
     panels = win.panels
     assert not panels.built  # a fresh window shows placeholders: nothing slow ran yet
@@ -21,7 +24,7 @@ def test_side_panels_are_built_after_the_study_is_on_screen(qtbot, main_window, 
     views = {v: w.size() for v, w in win.slice_widgets.items()}
 
     vol = open_and_wait(qtbot, win, ct_series)
-    qtbot.waitUntil(lambda: panels.built, timeout=10000)  # built by itself, once the 3D view has drawn
+    qtbot.waitUntil(lambda: panels.built, timeout=10000)  # built by itself, once the reader pauses
     assert win.volume_widget.render_count > 0
     ai, risk = docks["panel_ai"].widget(), docks["panel_risk"].widget()
     assert ai is panels.ai and risk is panels.risk
@@ -74,10 +77,9 @@ def test_changes_and_a_paint_qt_wants_in_one_pass_render_once(qtbot, main_window
 
 
 def test_saving_the_session_or_closing_does_not_build_the_panels(qtbot, main_window, ct_series, monkeypatch):
-    from meddiag_desktop.qt import feature_panels
+    import meddiag_desktop.qt.reader_idle as reader_idle
 
-    monkeypatch.setattr(feature_panels, "AFTER_FRAME_BUILD_MS", 400)
-    monkeypatch.setattr(feature_panels, "AFTER_STUDY_BUILD_MS", 400)
+    monkeypatch.setattr(reader_idle, "QUIET_S", 0.4)
     win = main_window
     open_and_wait(qtbot, win, ct_series)
     path = win.sessions.save()  # the autosave reads the AI overlay only when there is a segmentation
@@ -86,3 +88,22 @@ def test_saving_the_session_or_closing_does_not_build_the_panels(qtbot, main_win
     win.close()  # the pending build must not run for a closed window (it cost 0.3 s at every exit)
     qtbot.wait(700)
     assert not win.panels.built
+
+
+def test_side_panels_wait_for_the_reader_to_pause(qtbot, main_window, ct_series, monkeypatch):
+    """Building the panels blocks the UI thread for about 0.3 s: not in the middle of a scroll
+    (bench_scroll's first view lost 3 ms a step to it), but once the reader pauses."""
+    import time
+
+    import meddiag_desktop.qt.reader_idle as reader_idle
+
+    monkeypatch.setattr(reader_idle, "QUIET_S", 0.4)
+    win = main_window
+    open_and_wait(qtbot, win, ct_series)
+    end = time.monotonic() + 1.2
+    while time.monotonic() < end:  # the reader scrolls as soon as the study is there
+        win.state.step_slice("axial", 1 if int(time.monotonic() * 10) % 2 else -1)
+        qtbot.wait(50)
+    assert not win.panels.built
+    qtbot.waitUntil(lambda: win.panels.built, timeout=5000)  # then pauses
+    assert win.panels.ai._volume is win.state.volume
