@@ -307,8 +307,11 @@ def _fused_ok(insts: list[InstanceHeader]) -> bool:
     return len(dtypes) == 1
 
 
-def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None, cancel: Cancel | None,
-                          order: list[int] | None = None, on_plane: Callable[[int], None] | None = None) -> np.ndarray:
+#: bytes of volume each reading thread fills at a time (see :func:`_read_native_rescaled`)
+FILL_CHUNK_BYTES = 4 << 20
+
+
+def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None, cancel: Cancel | None) -> np.ndarray:
     """``_rescale(_read_planes(insts))`` for :func:`_fused_ok` series, in one pass over the volume.
 
     Each file's pixels are read (one ``preadv`` from the recorded offset) straight into their
@@ -321,8 +324,11 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None
     exactly) and
     :func:`_rescale` takes its float32 path: the result is bit-identical to the old one.
 
-    ``order`` is the order in which planes are read (e.g. the viewer's current slice first);
-    ``on_plane(k)`` is called (from a reading thread) once plane ``k`` is in the volume.
+    Each thread takes :data:`FILL_CHUNK_BYTES` of consecutive planes at a time (8 planes of
+    512x512), not one plane: the volume is fresh memory that the kernel zeroes in 2 MiB huge
+    pages as it is first written, and two threads writing into the same huge page at once wait
+    for each other. 300 planes of 512x512 on two threads: 26.1 ms one plane at a time, 23.1 ms
+    eight at a time (medians of 15).
     """
     import os
     import threading
@@ -342,50 +348,56 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None
     need_hi = bound_hi + ic_hi > 32767
     need_range = need_lo or need_hi
     lo_hi: list[tuple[int, int] | None] = [None] * n
-    todo = iter(order if order is not None else range(n))
+    chunk = max(1, FILL_CHUNK_BYTES // (rows * cols * 2))
+    todo = iter(range(0, n, chunk))
     lock = threading.Lock()
     stop = threading.Event()
     done = [0]
+    reported = [0]
     nbytes = rows * cols * 2
+
+    def read(k: int) -> None:
+        h = insts[k]
+        buf = stored[k]
+        mv = memoryview(buf).cast("B")
+        try:
+            fd = os.open(h.path, os.O_RDONLY)
+            try:
+                got = os.preadv(fd, [mv], h.pixel_offset)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise LoadError(f"{h.path}: cannot be read ({exc.strerror or exc}); check the disk or copy the study again") from None
+        if got != nbytes:
+            raise LoadError(f"{h.path}: pixel data is truncated ({got} of {nbytes} bytes); the file is damaged")
+        fix_bits(buf, h)
+        if need_range:
+            lo_hi[k] = (int(buf.min()) if need_lo else bound_lo, int(buf.max()) if need_hi else bound_hi)
+        if intercepts[k]:  # in int16, wrapping: exact whenever the range check below passes
+            np.add(planes[k], intercepts[k], out=planes[k], casting="unsafe")
 
     def work(report: bool) -> None:
         while not stop.is_set():
             with lock:
-                k = next(todo, None)
-            if k is None:
+                first = next(todo, None)
+            if first is None:
                 return
-            h = insts[k]
-            buf = stored[k]
-            mv = memoryview(buf).cast("B")
-            try:
-                fd = os.open(h.path, os.O_RDONLY)
-                try:
-                    got = os.preadv(fd, [mv], h.pixel_offset)
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                raise LoadError(f"{h.path}: cannot be read ({exc.strerror or exc}); check the disk or copy the study again") from None
-            if got != nbytes:
-                raise LoadError(f"{h.path}: pixel data is truncated ({got} of {nbytes} bytes); the file is damaged")
-            fix_bits(buf, h)
-            if need_range:
-                lo_hi[k] = (int(buf.min()) if need_lo else bound_lo, int(buf.max()) if need_hi else bound_hi)
-            if intercepts[k]:  # in int16, wrapping: exact whenever the range check below passes
-                np.add(planes[k], intercepts[k], out=planes[k], casting="unsafe")
-            if on_plane is not None:
-                on_plane(k)
+            last = min(first + chunk, n)
+            for k in range(first, last):
+                read(k)
             with lock:
-                done[0] += 1
+                done[0] += last - first
                 count = done[0]
             if report:
-                if progress is not None and (count % 8 == 0 or count == n):
+                if progress is not None:
                     progress(count, n)
-                if cancel is not None and count % 8 == 0 and cancel():
+                    reported[0] = count
+                if cancel is not None and cancel():
                     stop.set()
                     raise LoadCancelled()
 
     share_work(work, stop)
-    if progress is not None and done[0] % 8:
+    if progress is not None and reported[0] != n:
         progress(n, n)  # the helpers read the last planes
     if need_range:
         lo = min(v[0] for v in lo_hi)  # type: ignore[index]
