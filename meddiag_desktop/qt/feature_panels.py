@@ -105,7 +105,7 @@ class FeaturePanels(QObject):
 
     def _build_if_idle(self) -> None:
         if not self.win.is_busy() and self.win.state.volume is None:
-            self._build_deferred()  # else a study is loading or shown: built after its first frame
+            self._build_deferred()  # else a study is loading or shown: built once the reader pauses on it
 
     def ensure_built(self) -> None:
         """Build the AI and risk panels in place of their placeholders (once) and feed them the open study."""

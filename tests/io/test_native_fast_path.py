@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pydicom
 import pytest
@@ -120,3 +122,38 @@ def test_mixed_headers_odd_size_and_shuffled_files_match_pydicom_and_simpleitk(t
     assert vol.array.dtype == np.int16 and vol.array.shape == (6, 37, 53)
     np.testing.assert_array_equal(vol.array, np.stack(expect))
     np.testing.assert_array_equal(vol.array, _sitk(tmp_path))
+
+
+def test_planes_read_in_chunks_by_two_threads_equal_the_old_path(tmp_path, monkeypatch):
+    """Each reading thread fills FILL_CHUNK_BYTES of consecutive planes at a time: with chunks of
+    3 planes (the last one shorter) the volume is the old path's, per-slice intercepts included,
+    and the reading's progress climbs to the total."""
+    rng = np.random.default_rng(8)
+    stored = rng.integers(0, 4096, size=(23, 9, 11)).astype(np.uint16)
+    paths = write_series(stored, tmp_path, rescale_intercept=-1024, spacing=(1, 1, 2))
+    for k in (4, 17):
+        ds = pydicom.dcmread(paths[k])
+        ds.RescaleIntercept = str(-1024 + k)
+        ds.save_as(paths[k])
+    monkeypatch.setattr(dv, "FILL_CHUNK_BYTES", 3 * 9 * 11 * 2)
+    reader = {}  # plane -> thread that read it
+    real_fix_bits = dv.fix_bits
+
+    def fix_bits(plane, h):
+        reader[[str(q) for q in paths].index(str(h.path))] = threading.get_ident()
+        real_fix_bits(plane, h)
+
+    monkeypatch.setattr(dv, "fix_bits", fix_bits)
+    seen = []
+    vol = load(tmp_path, progress=lambda d, n: seen.append((d, n)))
+    assert sorted(reader) == list(range(23))
+    for first in range(0, 23, 3):  # each chunk of 3 planes is read by one thread
+        assert len({reader[k] for k in range(first, min(first + 3, 23))}) == 1
+    monkeypatch.setattr(dv, "fix_bits", real_fix_bits)
+    expect = stored.astype(np.int32) - 1024
+    expect[4] += 4
+    expect[17] += 17
+    np.testing.assert_array_equal(vol.array, expect)
+    _old_and_new(tmp_path, monkeypatch)
+    pixels = [d for d, _ in seen[seen.index((23, 23)) + 1 :]]  # after the scan's own progress
+    assert pixels[-1] == 23 and pixels == sorted(pixels) and len(pixels) > 1
