@@ -10,6 +10,8 @@ and in the processes of :mod:`decode_pool` for the compressed ones.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from meddiag_desktop.io.decode_pool import decode_isolated
@@ -55,9 +57,11 @@ def read_native_frame(h: InstanceHeader, out: np.ndarray, frame: int = 0) -> Non
     assert h.pixel_offset is not None
     nbytes = out.nbytes
     try:
-        with open(h.path, "rb", buffering=0) as f:
-            f.seek(h.pixel_offset + frame * nbytes)
-            got = f.readinto(memoryview(out).cast("B"))
+        fd = os.open(h.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:  # one positioned read: no buffered file object, no seek
+            got = os.preadv(fd, [memoryview(out).cast("B")], h.pixel_offset + frame * nbytes)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise LoadError(f"{h.path}: cannot be read ({exc.strerror or exc}); check the disk or copy the study again") from None
     if got != nbytes:

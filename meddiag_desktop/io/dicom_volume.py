@@ -9,7 +9,7 @@ import numpy as np
 
 from meddiag_desktop.core.progress import Cancel, Progress
 from meddiag_desktop.core.volume import Volume, WindowPreset
-from meddiag_desktop.io.dicom_pixels import decode_file, fix_bits, raw_dtype, read_native_frame
+from meddiag_desktop.io.dicom_pixels import decode_file, raw_dtype, read_native_frame
 from meddiag_desktop.io.errors import LoadCancelled, LoadError, unreadable_reason
 from meddiag_desktop.io.io_threads import share_work
 from meddiag_desktop.io.series import InstanceHeader, SeriesInfo
@@ -287,7 +287,7 @@ class _Progressive:
 
 
 def _stored_range(h: InstanceHeader) -> tuple[int, int]:
-    """The range of ``h``'s 16-bit stored values after :func:`fix_bits` (from BitsStored alone)."""
+    """The range of ``h``'s 16-bit stored values after :func:`dicom_pixels.fix_bits` (from BitsStored alone)."""
     bs, ba = h.bits_stored, h.bits_allocated
     if 0 < bs < ba:
         return (-(1 << (bs - 1)), (1 << (bs - 1)) - 1) if h.pixel_representation else (0, (1 << bs) - 1)
@@ -330,7 +330,6 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None
     for each other. 300 planes of 512x512 on two threads: 26.1 ms one plane at a time, 23.1 ms
     eight at a time (medians of 15).
     """
-    import os
     import threading
 
     h0 = insts[0]
@@ -354,23 +353,10 @@ def _read_native_rescaled(insts: list[InstanceHeader], progress: Progress | None
     stop = threading.Event()
     done = [0]
     reported = [0]
-    nbytes = rows * cols * 2
 
     def read(k: int) -> None:
-        h = insts[k]
         buf = stored[k]
-        mv = memoryview(buf).cast("B")
-        try:
-            fd = os.open(h.path, os.O_RDONLY)
-            try:
-                got = os.preadv(fd, [mv], h.pixel_offset)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise LoadError(f"{h.path}: cannot be read ({exc.strerror or exc}); check the disk or copy the study again") from None
-        if got != nbytes:
-            raise LoadError(f"{h.path}: pixel data is truncated ({got} of {nbytes} bytes); the file is damaged")
-        fix_bits(buf, h)
+        read_native_frame(insts[k], buf)  # one preadv, bits fixed
         if need_range:
             lo_hi[k] = (int(buf.min()) if need_lo else bound_lo, int(buf.max()) if need_hi else bound_hi)
         if intercepts[k]:  # in int16, wrapping: exact whenever the range check below passes

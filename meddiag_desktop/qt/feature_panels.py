@@ -60,6 +60,7 @@ class FeaturePanels(QObject):
         self._risk = None
         self._built = False
         self._building = False
+        self._waiting_for_pause = False
         self.segmentation = None  #: last SegmentationResult
         self.classification = None  #: last ClassificationResult
         self.detection = None  #: last DetectionResult (boxes)
@@ -171,9 +172,10 @@ class FeaturePanels(QObject):
         self.segmentation = self.classification = self.detection = None
         self.nodule_measurement = None
         self.provenances.clear()
-        if not self._built:  # once the reader pauses on the study, build (which feeds it)
+        if not self._built and not self._waiting_for_pause:  # once the reader pauses, build (which feeds it)
             from meddiag_desktop.qt.reader_idle import call_when_idle
 
+            self._waiting_for_pause = True  # one wait, however many studies open meanwhile
             call_when_idle(self.win.state, self, self._build_deferred)
         else:
             if self._ai is not None:
